@@ -1,0 +1,130 @@
+/**
+ * keepalived's idea, on YAML: every section is a table from key to handler. The walker here owns
+ * what is common to all sections (unknown keys with a did-you-mean, duplicate keys, `<<` merge keys,
+ * aliases); a handler validates one value, stores it in the section's draft and returns, recording
+ * issues instead of throwing. Adding a key is one line in a table.
+ */
+import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
+import { formatPos } from './positions.js';
+import { closest } from './suggest.js';
+import { Value } from './values.js';
+
+export interface Field {
+  readonly key: string;
+  readonly keyNode: Node;
+  readonly value: Value;
+}
+
+/** The keys a section set, with their values (aliases resolved), for cross-key checks. */
+export type Fields = ReadonlyMap<string, Field>;
+
+export type Handler<D> = (value: Value, draft: D, field: Field) => void;
+
+export interface Keyword<D> {
+  readonly handle: Handler<D>;
+  /** An explicit null means "unset" (as if the key were absent) instead of a bad value. */
+  readonly nullable: boolean;
+}
+
+export type KeywordTable<D> = Readonly<Record<string, Handler<D> | Keyword<D>>>;
+
+export function nullable<D>(handle: Handler<D>): Keyword<D> {
+  return { handle, nullable: true };
+}
+
+interface Entry {
+  readonly keyNode: Node;
+  readonly valueNode: Node | null;
+  readonly merged: boolean;
+}
+
+/** Own pairs first, then the pairs of `<<: *anchor` maps (YAML 1.1 merge keys), which never override. */
+function entries(value: Value, map: YAMLMap, seen: Set<YAMLMap>): Entry[] {
+  const own: Entry[] = [];
+  const merged: Entry[] = [];
+  for (const pair of map.items as Pair<Node | null, Node | null>[]) {
+    const keyNode = pair.key;
+    if (keyNode === null) continue;
+    if (isScalar(keyNode) && keyNode.value === '<<' && keyNode.type === 'PLAIN') {
+      const sources = isSeq(pair.value) ? (pair.value.items as Node[]) : [pair.value];
+      for (const source of sources) {
+        const target = value.ctx.resolve(source);
+        if (!isMap(target) || (source !== null && !isAlias(source) && !isMap(source))) {
+          value.ctx.report(source ?? keyNode, 'a merge key (<<) takes an alias of a map or a list of them');
+          continue;
+        }
+        if (seen.has(target)) continue;
+        seen.add(target);
+        merged.push(...entries(value, target, seen).map((e) => ({ ...e, merged: true })));
+      }
+      continue;
+    }
+    own.push({ keyNode, valueNode: pair.value, merged: false });
+  }
+  return [...own, ...merged];
+}
+
+/**
+ * Walks the map in `value` through `table`, calling each key's handler with `draft`. Returns the keys
+ * that were set, or undefined when the value is not a map (already reported).
+ */
+export function readSection<D>(value: Value, section: string, table: KeywordTable<D>, draft: D): Fields | undefined {
+  const map = value.map();
+  if (map === undefined) return undefined;
+  if (value.ctx.walking.has(map)) {
+    value.fail(`${section} refers to a map that contains it (through an alias)`);
+    return undefined;
+  }
+  value.ctx.walking.add(map);
+  try {
+    return walk(value, map, section, table, draft);
+  } finally {
+    value.ctx.walking.delete(map);
+  }
+}
+
+function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTable<D>, draft: D): Fields {
+  const fields = new Map<string, Field>();
+  const known = Object.keys(table);
+  for (const entry of entries(value, map, new Set([map]))) {
+    const keyNode = entry.keyNode;
+    if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
+      value.ctx.report(keyNode, `keys in ${section} must be plain names`);
+      continue;
+    }
+    const key = String(keyNode.value);
+    const first = fields.get(key);
+    if (first !== undefined) {
+      if (!entry.merged) {
+        value.ctx.report(keyNode, `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`);
+      }
+      continue;
+    }
+    const keyword = Object.hasOwn(table, key) ? table[key] : undefined;
+    if (keyword === undefined) {
+      if (entry.merged) continue;
+      const guess = closest(key, known);
+      const hint = guess !== null ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
+      value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);
+      continue;
+    }
+    const field: Field = { key, keyNode, value: new Value(value.ctx, value.ctx.resolve(entry.valueNode), key) };
+    fields.set(key, field);
+    const { handle, nullable: allowsNull } = typeof keyword === 'function' ? { handle: keyword, nullable: false } : keyword;
+    if (allowsNull && field.value.isNull) continue;
+    handle(field.value, draft, field);
+  }
+  return fields;
+}
+
+/** Reports a required key that is absent, at the start of the section's map. */
+export function requireKeys(value: Value, section: string, fields: Fields, keys: readonly string[]): boolean {
+  let ok = true;
+  for (const key of keys) {
+    if (!fields.has(key)) {
+      value.fail(`${section} is missing required key "${key}"`);
+      ok = false;
+    }
+  }
+  return ok;
+}

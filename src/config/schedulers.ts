@@ -1,0 +1,51 @@
+/**
+ * What the config knows about IPVS schedulers: their names and the service flags that tune them.
+ * The flag values are the kernel's (IP_VS_SVC_F_* in <linux/ip_vs.h>); SCHED1..2 mean different things
+ * for sh and mh, which is why each named flag is tied to the scheduler it belongs to.
+ */
+import type { Scheduler, SchedulerFlag } from './types.js';
+
+/** <linux/ip_vs.h>: one-packet scheduling (UDP). */
+export const IP_VS_SVC_F_ONEPACKET = 0x0004;
+/** <linux/ip_vs.h>: IP_VS_SVC_F_SCHED_SH_FALLBACK / IP_VS_SVC_F_SCHED_MH_FALLBACK. */
+export const IP_VS_SVC_F_SCHED1 = 0x0008;
+/** <linux/ip_vs.h>: IP_VS_SVC_F_SCHED_SH_PORT / IP_VS_SVC_F_SCHED_MH_PORT. */
+export const IP_VS_SVC_F_SCHED2 = 0x0010;
+
+export const SCHEDULERS: readonly Scheduler[] = [
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'lblcr',
+  'dh',
+  'sh',
+  'sed',
+  'nq',
+  'fo',
+  'ovf',
+  'mh',
+  'twos',
+];
+
+export interface SchedulerFlagInfo {
+  readonly bit: number;
+  /** The scheduler the flag belongs to; null for ops, which depends on the protocol instead. */
+  readonly scheduler: Scheduler | null;
+}
+
+export const SCHEDULER_FLAGS: Readonly<Record<SchedulerFlag, SchedulerFlagInfo>> = {
+  'sh-fallback': { bit: IP_VS_SVC_F_SCHED1, scheduler: 'sh' },
+  'sh-port': { bit: IP_VS_SVC_F_SCHED2, scheduler: 'sh' },
+  'mh-fallback': { bit: IP_VS_SVC_F_SCHED1, scheduler: 'mh' },
+  'mh-port': { bit: IP_VS_SVC_F_SCHED2, scheduler: 'mh' },
+  ops: { bit: IP_VS_SVC_F_ONEPACKET, scheduler: null },
+};
+
+export const SCHEDULER_FLAG_NAMES = Object.keys(SCHEDULER_FLAGS) as SchedulerFlag[];
+
+/** The IP_VS_SVC_F_* bits for a list of named flags. */
+export function schedulerFlagBits(flags: readonly SchedulerFlag[]): number {
+  return flags.reduce((bits, flag) => bits | SCHEDULER_FLAGS[flag].bit, 0);
+}

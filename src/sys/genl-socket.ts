@@ -1,0 +1,317 @@
+/**
+ * A generic netlink socket with the framing done here rather than in node-netlink's higher layers,
+ * for three reasons: (1) batches of requests go out many per sendmsg and only the last of each
+ * batch asks for an ACK (the kernel reports failures of the others anyway), so a table of 10,000
+ * destinations costs tens of round trips instead of 10,000; (2) every reply is matched by sequence
+ * number here, so a malformed or unexpected datagram is counted and dropped; (3) node-netlink
+ * aborts the process if one of its listeners throws, so our listener is a guarded one-liner.
+ */
+import { getSystemErrorName } from 'node:util';
+import netlink from 'netlink';
+import { NetlinkError } from '../errors.js';
+import {
+  cstring,
+  formatMessage,
+  genlPayload,
+  getU16,
+  getU32,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  type NlMessage,
+  parseErrno,
+  parseGenl,
+  parseMessages,
+} from './nlattr.js';
+
+const NETLINK_GENERIC = 16;
+// <linux/genetlink.h>
+const GENL_ID_CTRL = 16;
+const CTRL_CMD_GETFAMILY = 3;
+const CTRL_ATTR_FAMILY_ID = 1;
+const CTRL_ATTR_FAMILY_NAME = 2;
+const CTRL_ATTR_VERSION = 3;
+
+export interface GenlRequest {
+  readonly cmd: number;
+  readonly attrs: readonly Buffer[];
+}
+
+export interface GenlReply {
+  readonly cmd: number;
+  readonly attrs: Map<number, Buffer>;
+}
+
+/** The positive errno and its name, e.g. {errno: 22, name: 'EINVAL'}. */
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `errno ${errno}`;
+  }
+}
+
+interface Pending {
+  readonly parts: NlMessage[];
+  /** Silent members of a batch only record a failure; the batch's last member settles the batch. */
+  readonly silent: boolean;
+  errno: number;
+  /** `fromKernel`: the kernel answered with this errno (as opposed to a send failure or a timeout). */
+  settle: (errno: number, parts: NlMessage[], fromKernel: boolean) => void;
+}
+
+export interface GenlSocketOptions {
+  /** Requests per sendmsg in `batch()`; bounded so that error replies cannot overflow SO_RCVBUF. */
+  readonly batchSize?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface GenlSocket {
+  /** Resolves a family by name (a non-dump GETFAMILY, which makes the kernel autoload its module). */
+  resolveFamily(name: string): Promise<{ id: number; version: number }>;
+  /** One request with ACK; resolves with the data replies (empty for a plain ACK). */
+  request(family: number, version: number, req: GenlRequest): Promise<GenlReply[]>;
+  dump(family: number, version: number, req: GenlRequest): Promise<GenlReply[]>;
+  /** Sends all requests in order, many per datagram; resolves with each request's errno (0 = done). */
+  batch(family: number, version: number, reqs: readonly GenlRequest[]): Promise<number[]>;
+  /** Datagrams or messages that could not be parsed or matched, dropped. */
+  readonly dropped: () => number;
+  close(): void;
+}
+
+export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
+  const batchSize = options.batchSize ?? 256;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const raw = new netlink.RawNetlinkSocket(NETLINK_GENERIC, {
+    recvBufferSize: 4 * 1024 * 1024,
+    sendBufferSize: 4 * 1024 * 1024,
+  });
+  const port = raw.address().port;
+  const pending = new Map<number, Pending>();
+  let seq = Math.floor(Math.random() * 0x7fffffff) + 1;
+  let dropped = 0;
+  let closed = false;
+
+  const nextSeq = (): number => {
+    seq = (seq % 0xfffffffe) + 1;
+    return seq;
+  };
+
+  const refresh = (): void => {
+    if (closed) return;
+    if (pending.size > 0) raw.ref();
+    else raw.unref();
+  };
+  raw.unref();
+
+  const onMessage = (msg: NlMessage): void => {
+    const p = pending.get(msg.seq);
+    if (!p) {
+      dropped++;
+      return;
+    }
+    if (msg.type === NLMSG_ERROR) {
+      const errno = parseErrno(msg.payload) ?? 5; // EIO for a truncated error message
+      if (p.silent) {
+        p.errno = errno;
+        pending.delete(msg.seq);
+        return;
+      }
+      pending.delete(msg.seq);
+      p.settle(errno, p.parts, true);
+    } else if (msg.type === NLMSG_DONE) {
+      pending.delete(msg.seq);
+      p.settle(0, p.parts, true);
+    } else {
+      p.parts.push(msg);
+    }
+  };
+
+  const onDatagram = (buf: Buffer): void => {
+    const { messages, malformed } = parseMessages(buf);
+    if (malformed) dropped++;
+    for (const m of messages) onMessage(m);
+    refresh();
+  };
+
+  const failAll = (errno: number): void => {
+    for (const [s, p] of pending) {
+      pending.delete(s);
+      if (!p.silent) p.settle(errno, p.parts, false);
+    }
+    refresh();
+  };
+
+  // Guarded one-liners: a throw here would abort the process (DESIGN §7).
+  raw.on('message', (buf: Buffer) => {
+    try {
+      onDatagram(buf);
+    } catch {
+      dropped++;
+    }
+  });
+  raw.on('error', (err: { errno?: number }) => {
+    try {
+      failAll(Math.abs(err.errno ?? 105)); // ENOBUFS: replies were lost, nothing pending can be trusted
+    } catch {
+      dropped++;
+    }
+  });
+
+  const send = (buffers: Buffer[]): Promise<void> =>
+    new Promise((resolve, reject) => {
+      raw.send(Buffer.concat(buffers), {}, (err?: { errno?: number; message: string }) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+
+  /** Registers `seqNo` and waits for its settlement, with a timeout. */
+  const await_ = (seqNo: number, silent: false, what: string): Promise<NlMessage[]> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(seqNo);
+        refresh();
+        reject(
+          new NetlinkError(
+            'IPVSD_ERR_NETLINK',
+            `${what}: no reply from the kernel within ${timeoutMs} ms`,
+            110,
+            'ETIMEDOUT',
+          ),
+        );
+      }, timeoutMs);
+      pending.set(seqNo, {
+        parts: [],
+        silent,
+        errno: 0,
+        settle: (errno, parts, fromKernel) => {
+          clearTimeout(timer);
+          if (errno === 0) resolve(parts);
+          else
+            reject(
+              new NetlinkError(
+                fromKernel ? 'IPVSD_ERR_KERNEL_REJECTED' : 'IPVSD_ERR_NETLINK',
+                `${what}: ${errnoName(errno)}`,
+                errno,
+                errnoName(errno),
+              ),
+            );
+        },
+      });
+      refresh();
+    });
+
+  const toReplies = (parts: NlMessage[]): GenlReply[] => {
+    const out: GenlReply[] = [];
+    for (const m of parts) {
+      const g = parseGenl(m.payload);
+      if (g) out.push({ cmd: g.cmd, attrs: g.attrs });
+      else dropped++;
+    }
+    return out;
+  };
+
+  const single = async (
+    family: number,
+    version: number,
+    req: GenlRequest,
+    flags: number,
+  ): Promise<GenlReply[]> => {
+    if (closed) throw new NetlinkError('IPVSD_ERR_NETLINK', 'netlink socket is closed', 9, 'EBADF');
+    const s = nextSeq();
+    const waiting = await_(s, false, `netlink command ${req.cmd}`);
+    try {
+      await send([formatMessage(family, flags, s, port, genlPayload(req.cmd, version, req.attrs))]);
+    } catch (err) {
+      pending.get(s)?.settle(Math.abs((err as { errno?: number }).errno ?? 5), [], false);
+    }
+    return toReplies(await waiting);
+  };
+
+  return {
+    async resolveFamily(name) {
+      const [reply] = await single(
+        GENL_ID_CTRL,
+        1,
+        { cmd: CTRL_CMD_GETFAMILY, attrs: [cstring(CTRL_ATTR_FAMILY_NAME, name)] },
+        NLM_F_REQUEST | NLM_F_ACK,
+      );
+      const id = reply ? getU16(reply.attrs, CTRL_ATTR_FAMILY_ID) : null;
+      if (!reply || id === null)
+        throw new NetlinkError(
+          'IPVSD_ERR_NETLINK',
+          `generic netlink family ${name}: malformed reply`,
+          71,
+          'EPROTO',
+        );
+      return { id, version: getU32(reply.attrs, CTRL_ATTR_VERSION) ?? 1 };
+    },
+    request: (family, version, req) => single(family, version, req, NLM_F_REQUEST | NLM_F_ACK),
+    dump: (family, version, req) => single(family, version, req, NLM_F_REQUEST | NLM_F_DUMP),
+    async batch(family, version, reqs) {
+      const results: number[] = new Array(reqs.length).fill(0);
+      for (let start = 0; start < reqs.length; start += batchSize) {
+        const end = Math.min(start + batchSize, reqs.length);
+        const seqs: number[] = [];
+        const buffers: Buffer[] = [];
+        const records: Pending[] = [];
+        for (let i = start; i < end; i++) {
+          const last = i === end - 1;
+          const s = nextSeq();
+          seqs.push(s);
+          const req = reqs[i] as GenlRequest;
+          buffers.push(
+            formatMessage(
+              family,
+              NLM_F_REQUEST | (last ? NLM_F_ACK : 0),
+              s,
+              port,
+              genlPayload(req.cmd, version, req.attrs),
+            ),
+          );
+          if (!last) {
+            const rec: Pending = { parts: [], silent: true, errno: 0, settle: () => {} };
+            pending.set(s, rec);
+            records.push(rec);
+          }
+        }
+        const lastSeq = seqs[seqs.length - 1] as number;
+        const waiting = await_(lastSeq, false, 'netlink batch');
+        // A kernel errno on the last request is that request's outcome; a send failure, a timeout or
+        // lost replies (ENOBUFS) leave the whole chunk unknown, so every member reports that errno.
+        let lastErrno = 0;
+        let chunkErrno = 0;
+        try {
+          await send(buffers);
+        } catch (err) {
+          chunkErrno = Math.abs((err as { errno?: number }).errno ?? 5);
+          pending.get(lastSeq)?.settle(chunkErrno, [], false);
+        }
+        try {
+          await waiting;
+        } catch (err) {
+          const e = err as NetlinkError;
+          if (e.code === 'IPVSD_ERR_KERNEL_REJECTED') lastErrno = e.errno;
+          else chunkErrno = e.errno;
+        }
+        records.forEach((rec, k) => {
+          results[start + k] = chunkErrno || rec.errno;
+          pending.delete(seqs[k] as number);
+        });
+        results[end - 1] = chunkErrno || lastErrno;
+        refresh();
+      }
+      return results;
+    },
+    dropped: () => dropped,
+    close() {
+      if (closed) return;
+      closed = true;
+      failAll(9);
+      raw.close();
+    },
+  };
+}

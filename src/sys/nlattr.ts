@@ -1,0 +1,174 @@
+/**
+ * Netlink message and attribute framing (struct nlmsghdr, struct nlattr) as pure functions over
+ * Buffers. Decoders never throw on hostile input: they return null or skip what does not fit, so
+ * a malformed kernel reply is counted and dropped by the caller instead of crashing the daemon.
+ */
+
+export const NLMSG_HDRLEN = 16;
+export const GENL_HDRLEN = 4;
+export const NLA_HDRLEN = 4;
+/** Kernel sets NLA_F_NESTED / NLA_F_NET_BYTEORDER in the top bits of nla_type on some attributes. */
+export const NLA_TYPE_MASK = 0x3fff;
+
+// <linux/netlink.h>
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** One attribute, already padded to 4 bytes. */
+export function attr(type: number, payload: Buffer): Buffer {
+  const len = NLA_HDRLEN + payload.length;
+  const out = Buffer.alloc(align4(len));
+  out.writeUInt16LE(len, 0);
+  out.writeUInt16LE(type, 2);
+  payload.copy(out, NLA_HDRLEN);
+  return out;
+}
+
+export const nested = (type: number, children: readonly Buffer[]): Buffer =>
+  attr(type, Buffer.concat(children));
+
+export function u8(type: number, value: number): Buffer {
+  return attr(type, Buffer.from([value & 0xff]));
+}
+
+export function u16(type: number, value: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(value);
+  return attr(type, b);
+}
+
+export function u16be(type: number, value: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(value);
+  return attr(type, b);
+}
+
+export function u32(type: number, value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(value >>> 0);
+  return attr(type, b);
+}
+
+/** NUL-terminated string, as the kernel's NLA_NUL_STRING / NLA_STRING policies accept. */
+export function cstring(type: number, value: string): Buffer {
+  return attr(type, Buffer.concat([Buffer.from(value, 'utf8'), Buffer.from([0])]));
+}
+
+/** Parsed attributes of one nesting level: type → payload (last one wins, as the kernel does). */
+export type Attrs = Map<number, Buffer>;
+
+export function parseAttrs(buf: Buffer): Attrs {
+  const out: Attrs = new Map();
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    if (len < NLA_HDRLEN || off + len > buf.length) break;
+    out.set(type, buf.subarray(off + NLA_HDRLEN, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+export const getU8 = (a: Attrs, t: number): number | null => {
+  const b = a.get(t);
+  return b && b.length >= 1 ? b.readUInt8(0) : null;
+};
+export const getU16 = (a: Attrs, t: number): number | null => {
+  const b = a.get(t);
+  return b && b.length >= 2 ? b.readUInt16LE(0) : null;
+};
+export const getU16be = (a: Attrs, t: number): number | null => {
+  const b = a.get(t);
+  return b && b.length >= 2 ? b.readUInt16BE(0) : null;
+};
+export const getU32 = (a: Attrs, t: number): number | null => {
+  const b = a.get(t);
+  return b && b.length >= 4 ? b.readUInt32LE(0) : null;
+};
+/** u64 counters as numbers: exact up to 2^53, which no IPVS counter reaches in practice. */
+export const getU64 = (a: Attrs, t: number): number | null => {
+  const b = a.get(t);
+  return b && b.length >= 8 ? Number(b.readBigUInt64LE(0)) : null;
+};
+export const getString = (a: Attrs, t: number): string | null => {
+  const b = a.get(t);
+  if (!b) return null;
+  const nul = b.indexOf(0);
+  return b.subarray(0, nul === -1 ? b.length : nul).toString('utf8');
+};
+export const getNested = (a: Attrs, t: number): Attrs | null => {
+  const b = a.get(t);
+  return b ? parseAttrs(b) : null;
+};
+
+export interface NlMessage {
+  readonly type: number;
+  readonly flags: number;
+  readonly seq: number;
+  readonly pid: number;
+  readonly payload: Buffer;
+}
+
+export function formatMessage(
+  type: number,
+  flags: number,
+  seq: number,
+  pid: number,
+  payload: Buffer,
+): Buffer {
+  const out = Buffer.alloc(align4(NLMSG_HDRLEN + payload.length));
+  out.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
+  out.writeUInt16LE(type, 4);
+  out.writeUInt16LE(flags, 6);
+  out.writeUInt32LE(seq >>> 0, 8);
+  out.writeUInt32LE(pid >>> 0, 12);
+  payload.copy(out, NLMSG_HDRLEN);
+  return out;
+}
+
+/** Splits a datagram into messages; returns the well-formed ones and whether anything was malformed. */
+export function parseMessages(buf: Buffer): { messages: NlMessage[]; malformed: boolean } {
+  const messages: NlMessage[] = [];
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) return { messages, malformed: true };
+    messages.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += align4(len);
+  }
+  return { messages, malformed: off < buf.length && buf.length - off >= NLMSG_HDRLEN };
+}
+
+/** struct genlmsghdr followed by attributes. */
+export function genlPayload(cmd: number, version: number, attrs: readonly Buffer[]): Buffer {
+  const hdr = Buffer.from([cmd, version, 0, 0]);
+  return Buffer.concat([hdr, ...attrs]);
+}
+
+export function parseGenl(payload: Buffer): { cmd: number; version: number; attrs: Attrs } | null {
+  if (payload.length < GENL_HDRLEN) return null;
+  return {
+    cmd: payload.readUInt8(0),
+    version: payload.readUInt8(1),
+    attrs: parseAttrs(payload.subarray(GENL_HDRLEN)),
+  };
+}
+
+/** The errno of an NLMSG_ERROR payload, as a positive number (0 is an ACK); null if truncated. */
+export function parseErrno(payload: Buffer): number | null {
+  return payload.length >= 4 ? -payload.readInt32LE(0) : null;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# test/vm/run.sh — run one command inside a throwaway VM whose kernel has IPVS.
+#
+# Why: this machine's kernel has no IPVS, so the VM test tier boots Debian's stock kernel under qemu
+# (TCG; -enable-kvm hangs here) and runs the command in the *host's own root filesystem* (node,
+# ipvsadm, keepalived, iproute2 and this repo, all as on the host). See DESIGN.md §6.
+#
+# Usage:
+#   test/vm/run.sh [--timeout SECONDS] [--mem MB] [--smp N] -- COMMAND [ARGS...]
+#
+#   e.g. test/vm/run.sh -- ipvsadm -Ln
+#        test/vm/run.sh --timeout 600 -- node dist/test/vm/some-suite.js
+#        test/vm/run.sh -- bash test/vm/smoke.sh
+#
+# What the command sees:
+#   - the host's / read-only (9p), the host's current directory as its working directory;
+#   - $REPO/.vm/share read-write at the same path as on the host ($IPVSD_VM_SHARE): write fixtures and
+#     results there, the host reads them after run.sh returns (writes are not cached: visible at once);
+#   - fresh tmpfs on /tmp, /run (/var/run), /dev/shm: the host's /tmp is NOT visible, so keep files
+#     the guest must read elsewhere (e.g. in the share or the repo), and do not call run.sh from /tmp;
+#   - proc, sysfs, devtmpfs, devpts; loopback up; root; a kernel with ip_vs, all schedulers, nf_nat,
+#     veth, bridge, dummy, macvlan, nlmon, sctp already loaded (nothing can be autoloaded);
+#     ip_forward is writable; `dmesg` works (kernel messages stay off the console: loglevel=3);
+#   - stdin is /dev/null; stdout and stderr go to the serial console, which run.sh streams to its
+#     stdout live (CR stripped);
+#   - environment: PATH, HOME=/root, TERM=dumb, LANG=C.UTF-8, USER/LOGNAME=root, IPVSD_VM=1,
+#     IPVSD_VM_SHARE, plus every IPVSD_* variable and CI from the caller's environment.
+#
+# Exit status: the command's own status. 124 if the timeout (default 900 s, counting boot) passed
+# without the command finishing; 125 if the VM died or failed before reporting a status (the console
+# log is then kept under .vm/logs/ and its path printed on stderr). The status travels on the console
+# as the marker line "IPVSD_VM_EXIT=<n> <run id>" (the run id makes it unforgeable by the command).
+#
+# Cost: boot to command ≈ 5–10 s under TCG; JavaScript runs ~15–20× slower than on the host, so batch
+# many cases into one run. Several run.sh may run at once (each run has its own id and files).
+# Run as root (9p security_model=passthrough maps guest root to host root).
+#
+# Env: IPVSD_VM_TIMEOUT, IPVSD_VM_MEM, IPVSD_VM_SMP set the defaults of the options;
+#      IPVSD_VM_KEEP_LOG=1 keeps the console log of successful runs too.
+set -euo pipefail
+
+die() { printf 'vm/run: ERROR: %s\n' "$*" >&2; exit 125; }
+
+timeout_s=${IPVSD_VM_TIMEOUT:-900}
+mem=${IPVSD_VM_MEM:-2048}
+smp=${IPVSD_VM_SMP:-2}
+while (($#)); do
+  case "$1" in
+    --timeout) timeout_s=${2:?--timeout needs a value}; shift 2 ;;
+    --timeout=*) timeout_s=${1#*=}; shift ;;
+    --mem) mem=${2:?--mem needs a value}; shift 2 ;;
+    --mem=*) mem=${1#*=}; shift ;;
+    --smp) smp=${2:?--smp needs a value}; shift 2 ;;
+    --smp=*) smp=${1#*=}; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    --) shift; break ;;
+    *) die "unknown option '$1' (usage: run.sh [--timeout S] [--mem MB] [--smp N] -- COMMAND [ARGS...])" ;;
+  esac
+done
+(($#)) || die "no command (usage: run.sh [--timeout S] [--mem MB] [--smp N] -- COMMAND [ARGS...])"
+[[ "$timeout_s" =~ ^[0-9]+$ && "$mem" =~ ^[0-9]+$ && "$smp" =~ ^[0-9]+$ ]] ||
+  die "--timeout, --mem and --smp take whole numbers"
+
+script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+repo=$(cd -- "$script_dir/../.." && pwd -P)
+vm="$repo/.vm"
+share="$vm/share"
+
+# The guest sees the host's / but with its own tmpfs on these: a cwd there would not exist inside.
+cwd=$(pwd -P)
+case "$cwd/" in
+  /tmp/* | /run/* | /var/run/* | /proc/* | /sys/* | /dev/*)
+    die "the current directory $cwd is hidden inside the VM (tmpfs/proc/sys/dev there); cd elsewhere" ;;
+esac
+case "$share" in *[[:space:]]*) die "the repo path must not contain white space: $repo" ;; esac
+
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+
+# Idempotent and quick when nothing changed; downloads the kernel on first use.
+bash "$script_dir/prepare.sh" --quiet || die "prepare.sh failed"
+ver=$(<"$vm/current")
+kernel="$vm/kernel/$ver/boot/vmlinuz-$ver"
+initrd="$vm/initramfs-$ver.cpio.gz"
+[[ -f "$kernel" && -f "$initrd" ]] || die "missing $kernel or $initrd"
+
+# One id per run: names this run's files in the share and its exit marker, so concurrent VMs (they
+# share .vm/share) never collide and the command cannot fake the marker.
+id="r$(date +%s)-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
+rundir="$vm/run/$id"
+mkdir -p "$rundir" "$share"
+log="$rundir/console.log"
+qpid=
+rpid=
+cleanup() {
+  local rc=$?
+  if [[ -n "$qpid" ]] && kill -0 "$qpid" 2>/dev/null; then
+    kill -TERM "$qpid" 2>/dev/null || true # timeout(1) forwards it to qemu
+    wait "$qpid" 2>/dev/null || true
+  fi
+  if [[ -n "$rpid" ]]; then kill -TERM "$rpid" 2>/dev/null || true; fi
+  rm -f -- "$share/$id.sh" "$share/$id.mnt"
+  rm -rf -- "$rundir"
+  return "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# The command goes in a script file in the share (the kernel command line is limited to 2 KiB and
+# mangles quoting). printf %q quotes for bash; the guest runs it with the host's /bin/bash.
+{
+  printf '# ipvsd VM run %s, written by test/vm/run.sh\n' "$id"
+  printf 'cd -- %q || { echo "vm/run: cannot cd to %q inside the VM" >&2; exit 125; }\n' "$cwd" "$cwd"
+  printf 'exec env -i'
+  printf ' %q' \
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "HOME=/root" "TERM=dumb" "LANG=C.UTF-8" "USER=root" "LOGNAME=root" \
+    "IPVSD_VM=1" "IPVSD_VM_SHARE=$share" "IPVSD_VM_RUN_ID=$id"
+  while IFS= read -r -d '' kv; do
+    case "$kv" in
+      IPVSD_VM=* | IPVSD_VM_SHARE=* | IPVSD_VM_RUN_ID=*) ;;
+      IPVSD_*=* | CI=*) printf ' %q' "$kv" ;;
+    esac
+  done < <(env -0)
+  # (no `--`: env(1) takes it as the command name; a COMMAND containing '=' cannot be run directly)
+  printf ' %q' "$@"
+  printf '\n'
+} >"$share/$id.sh"
+printf '%s\n' "$share" >"$share/$id.mnt"
+
+# qemu: TCG only (-enable-kvm hangs in the firmware here). -no-reboot turns the guest's poweroff,
+# a kernel panic (panic=-1 reboots at once) and a triple fault into a qemu exit. -nographic puts the
+# serial console on stdio; stdin is /dev/null so qemu never touches the caller's terminal.
+# Two 9p shares: the host's / read-only (multidevs=remap: the host / spans several filesystems, whose
+# inode numbers would otherwise collide) and the run share read-write.
+qemu=(
+  qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
+  -nographic -no-reboot -net none -monitor none
+  -kernel "$kernel" -initrd "$initrd"
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 ipvsd.run=$id"
+  -virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap"
+  -virtfs "local,path=$share,mount_tag=vmshare,security_model=passthrough,multidevs=remap"
+  -device virtio-rng-pci
+)
+
+# qemu writes into a FIFO read by `sed -u | tee`: output streams live, CRs from the serial line are
+# dropped, and a copy lands in $log for the marker. Both run in the background and run.sh waits with
+# the `wait` builtin, which a signal interrupts: the traps above then stop the VM (cleanup) instead
+# of leaving an orphan qemu. timeout(1) puts qemu in its own process group and forwards TERM to it.
+mkfifo "$rundir/console"
+timeout --kill-after=10 "$timeout_s" "${qemu[@]}" </dev/null >"$rundir/console" 2>&1 &
+qpid=$!
+sed -u 's/\r$//; s/\r/\n/g' <"$rundir/console" | tee "$log" &
+rpid=$!
+set +e
+wait "$qpid"
+qrc=$?
+wait "$rpid"
+set -e
+qpid=
+rpid=
+
+# The marker may follow unterminated output of the command on the same line: search anywhere.
+status=$(sed -n "s/.*IPVSD_VM_EXIT=\([0-9]\{1,3\}\) $id\$/\1/p" "$log" | tail -n1)
+if [[ -n "$status" ]]; then
+  [[ "${IPVSD_VM_KEEP_LOG:-}" == 1 ]] && { mkdir -p "$vm/logs"; cp -- "$log" "$vm/logs/$id.log"; }
+  exit "$status"
+fi
+
+mkdir -p "$vm/logs"
+cp -- "$log" "$vm/logs/$id.log"
+if ((qrc == 124 || qrc == 137)); then
+  printf 'vm/run: ERROR: timed out after %s s without the command finishing (console log: %s)\n' \
+    "$timeout_s" "$vm/logs/$id.log" >&2
+  exit 124
+fi
+err=$(sed -n 's/.*IPVSD_VM_ERROR=//p' "$log" | tail -n1)
+printf 'vm/run: ERROR: the VM stopped (qemu status %s) without reporting an exit status%s (console log: %s)\n' \
+  "$qrc" "${err:+: $err}" "$vm/logs/$id.log" >&2
+exit 125

@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+// Three tiers (DESIGN §6): unit runs anywhere; netns needs root and real namespaces;
+// vm tests run inside the qemu guest through test/vm/run-vm-tests.sh, never directly here.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'netns',
+          include: ['test/netns/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
