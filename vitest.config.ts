@@ -10,6 +10,9 @@ export default defineConfig({
         test: {
           name: 'netns',
           include: ['test/netns/**/*.test.ts'],
+          // Root check (fails, never skips), stale-namespace sweep, and `npm run build`: code under
+          // test runs inside namespaces as the compiled JavaScript in dist/.
+          globalSetup: ['test/netns/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -40,7 +40,8 @@ export function parseDuration(input: string | number): DurationParse {
     const match = PART.exec(text);
     const digits = match?.[1];
     const factor = UNIT_MS[match?.[2] ?? ''];
-    if (match === null || digits === undefined || factor === undefined) return { ok: false, reason: 'syntax' };
+    if (match === null || digits === undefined || factor === undefined)
+      return { ok: false, reason: 'syntax' };
     ms += scale(digits, factor);
     offset = PART.lastIndex;
   }

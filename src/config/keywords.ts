@@ -4,7 +4,7 @@
  * aliases); a handler validates one value, stores it in the section's draft and returns, recording
  * issues instead of throwing. Adding a key is one line in a table.
  */
-import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
 import { formatPos } from './positions.js';
 import { closest } from './suggest.js';
 import { Value } from './values.js';
@@ -49,7 +49,7 @@ function entries(value: Value, map: YAMLMap, seen: Set<YAMLMap>): Entry[] {
       const sources = isSeq(pair.value) ? (pair.value.items as Node[]) : [pair.value];
       for (const source of sources) {
         const target = value.ctx.resolve(source);
-        if (!isMap(target) || (source !== null && !isAlias(source) && !isMap(source))) {
+        if (!isMap(target)) {
           value.ctx.report(source ?? keyNode, 'a merge key (<<) takes an alias of a map or a list of them');
           continue;
         }
@@ -68,7 +68,12 @@ function entries(value: Value, map: YAMLMap, seen: Set<YAMLMap>): Entry[] {
  * Walks the map in `value` through `table`, calling each key's handler with `draft`. Returns the keys
  * that were set, or undefined when the value is not a map (already reported).
  */
-export function readSection<D>(value: Value, section: string, table: KeywordTable<D>, draft: D): Fields | undefined {
+export function readSection<D>(
+  value: Value,
+  section: string,
+  table: KeywordTable<D>,
+  draft: D,
+): Fields | undefined {
   const map = value.map();
   if (map === undefined) return undefined;
   if (value.ctx.walking.has(map)) {
@@ -96,7 +101,10 @@ function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTabl
     const first = fields.get(key);
     if (first !== undefined) {
       if (!entry.merged) {
-        value.ctx.report(keyNode, `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`);
+        value.ctx.report(
+          keyNode,
+          `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
+        );
       }
       continue;
     }
@@ -108,13 +116,52 @@ function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTabl
       value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);
       continue;
     }
-    const field: Field = { key, keyNode, value: new Value(value.ctx, value.ctx.resolve(entry.valueNode), key) };
+    const field: Field = {
+      key,
+      keyNode,
+      value: new Value(value.ctx, value.ctx.resolve(entry.valueNode), key),
+    };
     fields.set(key, field);
-    const { handle, nullable: allowsNull } = typeof keyword === 'function' ? { handle: keyword, nullable: false } : keyword;
+    const { handle, nullable: allowsNull } =
+      typeof keyword === 'function' ? { handle: keyword, nullable: false } : keyword;
     if (allowsNull && field.value.isNull) continue;
     handle(field.value, draft, field);
   }
   return fields;
+}
+
+/**
+ * Walks a map of user-named entries (`vrrp_instances: { VI_1: {...} }`), calling `read` for each
+ * distinct name with the name's key position. Duplicate names are reported at the later one.
+ */
+export function readNamed(
+  value: Value,
+  section: string,
+  read: (name: string, entry: Value, keyNode: Node) => void,
+): void {
+  const map = value.map();
+  if (map === undefined) return;
+  const first = new Map<string, Node>();
+  for (const entry of entries(value, map, new Set([map]))) {
+    const keyNode = entry.keyNode;
+    if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
+      value.ctx.report(keyNode, `names in ${section} must be plain strings`);
+      continue;
+    }
+    const name = String(keyNode.value);
+    const seen = first.get(name);
+    if (seen !== undefined) {
+      if (!entry.merged) {
+        value.ctx.report(
+          keyNode,
+          `duplicate name "${name}" in ${section} (first at ${formatPos(value.ctx.pos(seen))})`,
+        );
+      }
+      continue;
+    }
+    first.set(name, keyNode);
+    read(name, new Value(value.ctx, value.ctx.resolve(entry.valueNode), name), keyNode);
+  }
 }
 
 /** Reports a required key that is absent, at the start of the section's map. */

@@ -3,14 +3,8 @@
  * The flag values are the kernel's (IP_VS_SVC_F_* in <linux/ip_vs.h>); SCHED1..2 mean different things
  * for sh and mh, which is why each named flag is tied to the scheduler it belongs to.
  */
+import { IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2 } from '../ipvs/constants.js';
 import type { Scheduler, SchedulerFlag } from './types.js';
-
-/** <linux/ip_vs.h>: one-packet scheduling (UDP). */
-export const IP_VS_SVC_F_ONEPACKET = 0x0004;
-/** <linux/ip_vs.h>: IP_VS_SVC_F_SCHED_SH_FALLBACK / IP_VS_SVC_F_SCHED_MH_FALLBACK. */
-export const IP_VS_SVC_F_SCHED1 = 0x0008;
-/** <linux/ip_vs.h>: IP_VS_SVC_F_SCHED_SH_PORT / IP_VS_SVC_F_SCHED_MH_PORT. */
-export const IP_VS_SVC_F_SCHED2 = 0x0010;
 
 export const SCHEDULERS: readonly Scheduler[] = [
   'rr',
@@ -35,6 +29,7 @@ export interface SchedulerFlagInfo {
   readonly scheduler: Scheduler | null;
 }
 
+/** SCHED1 is IP_VS_SVC_F_SCHED_SH_FALLBACK / _MH_FALLBACK, SCHED2 is _SH_PORT / _MH_PORT. */
 export const SCHEDULER_FLAGS: Readonly<Record<SchedulerFlag, SchedulerFlagInfo>> = {
   'sh-fallback': { bit: IP_VS_SVC_F_SCHED1, scheduler: 'sh' },
   'sh-port': { bit: IP_VS_SVC_F_SCHED2, scheduler: 'sh' },

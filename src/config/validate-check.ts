@@ -56,7 +56,9 @@ function statusRanges(value: Value): StatusRange[] | undefined {
     const min = typeof raw === 'number' ? raw : Number(match?.[1]);
     const max = typeof raw === 'number' ? raw : Number(match?.[2]);
     if (!Number.isInteger(min) || !Number.isInteger(max) || min < 100 || max > 599 || min > max) {
-      item.fail(`status must be HTTP status codes (100-599) or ranges like "200-299", got ${describeNode(item.node)}`);
+      item.fail(
+        `status must be HTTP status codes (100-599) or ranges like "200-299", got ${describeNode(item.node)}`,
+      );
       continue;
     }
     ranges.push({ min, max });
@@ -132,7 +134,14 @@ const CHECK_KEYWORDS: KeywordTable<CheckValues> = {
   },
 };
 
-const TIMING_KEYS: readonly CheckKey[] = ['interval', 'timeout', 'retry', 'delay_before_retry', 'rise', 'warmup'];
+const TIMING_KEYS: readonly CheckKey[] = [
+  'interval',
+  'timeout',
+  'retry',
+  'delay_before_retry',
+  'rise',
+  'warmup',
+];
 const TARGET_KEYS: readonly CheckKey[] = ['connect_ip', 'connect_port', 'bind_ip'];
 const HTTP_KEYS: readonly CheckKey[] = ['path', 'status', 'digest', 'host'];
 
@@ -174,7 +183,10 @@ export function validateCheck(draft: CheckDraft, parent: CheckDraft | null): voi
   for (const [key, field] of draft.fields) {
     if (fits(type, key)) continue;
     const owners = CHECK_TYPES.filter((t) => fits(t, key));
-    draft.value.ctx.report(field.keyNode, `key "${key}" is not valid for a ${type} check; it is for ${listWords(owners)} checks`);
+    draft.value.ctx.report(
+      field.keyNode,
+      `key "${key}" is not valid for ${type} checks; it is for ${listWords(owners)} checks`,
+    );
   }
   if (type === 'script' && !draft.fields.has('script') && parent?.fields.has('script') !== true) {
     draft.value.fail('script check is missing required key "script"');

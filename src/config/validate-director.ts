@@ -74,7 +74,9 @@ const METRICS_KEYWORDS: KeywordTable<DirectorDraft> = {
     if (text === undefined) return;
     const listen = parseHostPort(text);
     if (listen === null) {
-      v.fail(`listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${JSON.stringify(text)}`);
+      v.fail(
+        `listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${JSON.stringify(text)}`,
+      );
       return;
     }
     d.metricsListen = listen;

@@ -99,19 +99,20 @@ export class Value {
     const node = this.node;
     const raw = isScalar(node) ? node.value : undefined;
     if (typeof raw !== 'string' && typeof raw !== 'number') return this.expected(DURATION_SYNTAX);
+    const min = options.min ?? 0;
+    const exclusive = options.exclusiveMin === true;
+    const minText = `${exclusive ? 'longer than' : 'at least'} ${formatDuration(min)}`;
     const parsed = parseDuration(raw);
     if (!parsed.ok) {
-      if (parsed.reason === 'negative') return this.expected('a positive duration');
+      if (parsed.reason === 'negative') return this.expected(minText);
       if (parsed.reason === 'sub-millisecond') return this.expected('a whole number of milliseconds');
       return this.expected(DURATION_SYNTAX);
     }
     const ms = parsed.ms;
     if (options.wholeSeconds === true && ms % 1000 !== 0) return this.expected('a whole number of seconds');
-    const min = options.min ?? 0;
-    if (options.exclusiveMin === true ? ms <= min : ms < min) {
-      return this.expected(`${options.exclusiveMin === true ? 'longer than' : 'at least'} ${formatDuration(min)}`);
-    }
-    if (options.max !== undefined && ms > options.max) return this.expected(`at most ${formatDuration(options.max)}`);
+    if (exclusive ? ms <= min : ms < min) return this.expected(minText);
+    if (options.max !== undefined && ms > options.max)
+      return this.expected(`at most ${formatDuration(options.max)}`);
     return ms;
   }
 
@@ -143,7 +144,9 @@ export class Value {
   command(): string[] | undefined {
     const node = this.node;
     if (isScalar(node) && typeof node.value === 'string' && /\s/.test(node.value.trim())) {
-      return this.fail(`${this.label} must be an absolute path; give arguments as a list like [/path/to/cmd, arg]`);
+      return this.fail(
+        `${this.label} must be an absolute path; give arguments as a list like [/path/to/cmd, arg]`,
+      );
     }
     if (isScalar(node)) {
       const path = this.absolutePath();
@@ -153,7 +156,10 @@ export class Value {
     if (items === undefined) return undefined;
     const [first, ...rest] = items;
     if (first === undefined) return this.expected('an absolute path or a non-empty list');
-    const argv = [new Value(this.ctx, first.node, `${this.label} command`).absolutePath(), ...rest.map((v) => v.string())];
+    const argv = [
+      new Value(this.ctx, first.node, `${this.label} command`).absolutePath(),
+      ...rest.map((v) => v.string()),
+    ];
     return argv.every((a): a is string => a !== undefined) ? argv : undefined;
   }
 

@@ -89,8 +89,16 @@ describe('parseNetlinkFailure', () => {
   });
 
   it('reads native ErrnoExceptions (positive errno) and Node system errors (negative errno)', () => {
-    const native = errnoException(105, 'ENOBUFS', 'Error when receiving Netlink message: no buffer space available');
-    expect(parseNetlinkFailure(native)).toMatchObject({ errno: 105, errnoName: 'ENOBUFS', kernelRejected: false });
+    const native = errnoException(
+      105,
+      'ENOBUFS',
+      'Error when receiving Netlink message: no buffer space available',
+    );
+    expect(parseNetlinkFailure(native)).toMatchObject({
+      errno: 105,
+      errnoName: 'ENOBUFS',
+      kernelRejected: false,
+    });
     const system = Object.assign(new Error('bind failed'), { errno: -98, code: 'EADDRINUSE' });
     expect(parseNetlinkFailure(system)).toMatchObject({ errno: 98, errnoName: 'EADDRINUSE' });
     const codeOnly = Object.assign(new Error('x'), { code: 'EPERM' });
@@ -139,16 +147,23 @@ describe('toNetlinkError', () => {
     expect(toNetlinkError(new Error('Request rejected: EACCES'), 'x').code).toBe('IPVSD_ERR_PERMISSION');
     expect(toNetlinkError(new Error('Timeout has been reached'), 'x').code).toBe('IPVSD_ERR_NETLINK');
     expect(toNetlinkError(errnoException(105, 'ENOBUFS', 'e'), 'x').code).toBe('IPVSD_ERR_NETLINK');
-    expect(toNetlinkError(new Error('Request rejected: EEXIST'), 'x', 'IPVSD_ERR_IPVS_UNAVAILABLE').code).toBe(
-      'IPVSD_ERR_IPVS_UNAVAILABLE',
-    );
+    expect(
+      toNetlinkError(new Error('Request rejected: EEXIST'), 'x', 'IPVSD_ERR_IPVS_UNAVAILABLE').code,
+    ).toBe('IPVSD_ERR_IPVS_UNAVAILABLE');
   });
 
   it('uses request-specific descriptions when given', () => {
-    const err = toNetlinkError(new Error('Request rejected: EEXIST'), 'adding address 192.0.2.10/24 to eth0', undefined, {
-      EEXIST: 'address already assigned to the interface',
-    });
-    expect(err.message).toBe('adding address 192.0.2.10/24 to eth0: EEXIST (address already assigned to the interface)');
+    const err = toNetlinkError(
+      new Error('Request rejected: EEXIST'),
+      'adding address 192.0.2.10/24 to eth0',
+      undefined,
+      {
+        EEXIST: 'address already assigned to the interface',
+      },
+    );
+    expect(err.message).toBe(
+      'adding address 192.0.2.10/24 to eth0: EEXIST (address already assigned to the interface)',
+    );
   });
 
   it('describes timeouts and errno-less failures plainly', () => {
@@ -164,7 +179,9 @@ describe('toNetlinkError', () => {
   it('adds context to a NetlinkError and keeps its errno', () => {
     const inner = toNetlinkError(new Error('Request rejected: ENODEV'), 'looking up interface eth9');
     const outer = toNetlinkError(inner, 'adding address 192.0.2.10/24');
-    expect(outer.message).toBe('adding address 192.0.2.10/24: looking up interface eth9: ENODEV (no such device)');
+    expect(outer.message).toBe(
+      'adding address 192.0.2.10/24: looking up interface eth9: ENODEV (no such device)',
+    );
     expect(outer.errno).toBe(19);
     expect(outer.code).toBe(inner.code);
     expect(outer.cause).toBe(inner);

@@ -35,7 +35,11 @@ function fakeKernel(links: Record<string, number>) {
     },
     async getLinks(data: rt.Link, attrs: unknown, options: unknown) {
       calls.push({ op: 'getLinks', data, attrs, options });
-      return Object.entries(links).map(([ifname, index]) => ({ kind: 'link', data: { index }, attrs: { ifname } }));
+      return Object.entries(links).map(([ifname, index]) => ({
+        kind: 'link',
+        data: { index },
+        attrs: { ifname },
+      }));
     },
     async getAddresses(data: rt.Address, attrs: unknown, options: unknown) {
       calls.push({ op: 'getAddresses', data, attrs, options });
@@ -43,13 +47,20 @@ function fakeKernel(links: Record<string, number>) {
     },
     async newAddress(data: rt.Address, attrs: rt.AddressAttrs, options: unknown) {
       calls.push({ op: 'newAddress', data, attrs, options });
-      if (held.some((m) => key(m.data, m.attrs) === key(data, attrs))) throw new Error('Request rejected: EEXIST');
-      held.push({ kind: 'address', data, attrs: { ...attrs, ...(data.family === AF_INET ? { label: 'eth0' } : {}) } });
+      if (held.some((m) => key(m.data, m.attrs) === key(data, attrs)))
+        throw new Error('Request rejected: EEXIST');
+      held.push({
+        kind: 'address',
+        data,
+        attrs: { ...attrs, ...(data.family === AF_INET ? { label: 'eth0' } : {}) },
+      });
       return [];
     },
     async delAddress(data: rt.Address, attrs: rt.AddressAttrs, options: unknown) {
       calls.push({ op: 'delAddress', data, attrs, options });
-      const at = held.findIndex((m) => key(m.data, m.attrs) === key(data, attrs) && m.data.prefixlen === data.prefixlen);
+      const at = held.findIndex(
+        (m) => key(m.data, m.attrs) === key(data, attrs) && m.data.prefixlen === data.prefixlen,
+      );
       if (at === -1) throw new Error('Request rejected: EADDRNOTAVAIL');
       held.splice(at, 1);
       return [];
@@ -80,7 +91,14 @@ describe('createRtnetlink with a fake socket', () => {
     await rtnl.addAddress('eth0', '192.0.2.10/24');
     await rtnl.addAddress('eth0', '2001:DB8::10/64');
     expect(await rtnl.listAddresses('eth0')).toEqual([
-      expect.objectContaining({ ifname: 'eth0', ifindex: 2, family: 'inet', address: '192.0.2.10', prefixLength: 24, label: 'eth0' }),
+      expect.objectContaining({
+        ifname: 'eth0',
+        ifindex: 2,
+        family: 'inet',
+        address: '192.0.2.10',
+        prefixLength: 24,
+        label: 'eth0',
+      }),
       expect.objectContaining({ ifname: 'eth0', family: 'inet6', address: '2001:db8::10', prefixLength: 64 }),
     ]);
     expect(await rtnl.hasAddress('eth0', '192.0.2.10/24')).toBe(true);
@@ -114,21 +132,28 @@ describe('createRtnetlink with a fake socket', () => {
     await expect(rtnl.removeAddress('eth0', '198.51.100.1/24')).rejects.toMatchObject({
       errno: 99,
       errnoName: 'EADDRNOTAVAIL',
-      message: 'removing address 198.51.100.1/24 from eth0: EADDRNOTAVAIL (address not assigned to the interface)',
+      message:
+        'removing address 198.51.100.1/24 from eth0: EADDRNOTAVAIL (address not assigned to the interface)',
     });
     await expect(rtnl.addAddress('eth9', '192.0.2.10/24')).rejects.toMatchObject({
       errnoName: 'ENODEV',
       message: 'adding address 192.0.2.10/24 to eth9: ENODEV (no such interface)',
     });
-    await expect(rtnl.interfaceIndex('eth9')).rejects.toThrow('looking up interface eth9: ENODEV (no such interface)');
-    await expect(rtnl.listAddresses('eth9')).rejects.toThrow('listing addresses of eth9: ENODEV (no such interface)');
+    await expect(rtnl.interfaceIndex('eth9')).rejects.toThrow(
+      'looking up interface eth9: ENODEV (no such interface)',
+    );
+    await expect(rtnl.listAddresses('eth9')).rejects.toThrow(
+      'listing addresses of eth9: ENODEV (no such interface)',
+    );
     rtnl.close();
   });
 
   it('refuses bad input before asking the kernel', async () => {
     const kernel = fakeKernel({ eth0: 2 });
     const rtnl = createRtnetlink({}, { openSocket: () => kernel.socket });
-    await expect(rtnl.addAddress('eth0', '192.0.2.300/24')).rejects.toMatchObject({ code: 'IPVSD_ERR_USAGE' });
+    await expect(rtnl.addAddress('eth0', '192.0.2.300/24')).rejects.toMatchObject({
+      code: 'IPVSD_ERR_USAGE',
+    });
     await expect(rtnl.addAddress('a-very-long-interface-name', '192.0.2.1/24')).rejects.toMatchObject({
       code: 'IPVSD_ERR_USAGE',
       message: expect.stringContaining('invalid interface name'),
@@ -152,7 +177,9 @@ describe('createRtnetlink with a fake socket', () => {
     expect(kernel.held).toHaveLength(1);
     expect(await rtnl.ensureNoAddress('eth0', '203.0.113.100/24')).toBe(true);
     expect(await rtnl.ensureNoAddress('eth0', '203.0.113.100/24')).toBe(false);
-    await expect(rtnl.ensureNoAddress('eth9', '203.0.113.100/24')).rejects.toMatchObject({ errnoName: 'ENODEV' });
+    await expect(rtnl.ensureNoAddress('eth9', '203.0.113.100/24')).rejects.toMatchObject({
+      errnoName: 'ENODEV',
+    });
     rtnl.close();
   });
 
@@ -201,9 +228,16 @@ describe('createRtnetlink with a fake socket', () => {
     const rtnl2 = createRtnetlink({}, { openSocket: () => broken.socket });
     const pending2 = rtnl2.listAddresses('eth0');
     await new Promise((r) => setTimeout(r, 1));
-    broken.emitError(Object.assign(new Error('Error when receiving Netlink message: no buffer space available'), { errno: 105, code: 'ENOBUFS' }));
+    broken.emitError(
+      Object.assign(new Error('Error when receiving Netlink message: no buffer space available'), {
+        errno: 105,
+        code: 'ENOBUFS',
+      }),
+    );
     await expect(pending2).rejects.toBeInstanceOf(NetlinkError);
-    await expect(pending2).rejects.toThrow('listing addresses of eth0: rtnetlink socket failed: ENOBUFS (no buffer space available)');
+    await expect(pending2).rejects.toThrow(
+      'listing addresses of eth0: rtnetlink socket failed: ENOBUFS (no buffer space available)',
+    );
     rtnl2.close();
   });
 });
@@ -219,7 +253,9 @@ describe('request messages', () => {
         label: 'eth0:vip',
       },
     });
-    expect(addressRequest(3, parseCidr('192.0.2.10/24'), { broadcast: false }).attrs.broadcast).toBeUndefined();
+    expect(
+      addressRequest(3, parseCidr('192.0.2.10/24'), { broadcast: false }).attrs.broadcast,
+    ).toBeUndefined();
     expect(addressRequest(3, parseCidr('192.0.2.10/31')).attrs.broadcast).toBeUndefined();
     expect(addressRequest(3, parseCidr('192.0.2.10')).data.prefixlen).toBe(32);
   });
@@ -271,13 +307,23 @@ describe('toInterfaceAddress', () => {
       data: { family: AF_INET, prefixlen: 32, index: 4, scope: 0, flags: { secondary: true } },
       attrs: { local: Buffer.from([192, 0, 2, 1]), address: Buffer.from([192, 0, 2, 2]), label: 'tun0' },
     };
-    expect(toInterfaceAddress(ptp, names)).toMatchObject({ ifname: 'if4', address: '192.0.2.1', label: 'tun0', secondary: true });
+    expect(toInterfaceAddress(ptp, names)).toMatchObject({
+      ifname: 'if4',
+      address: '192.0.2.1',
+      label: 'tun0',
+      secondary: true,
+    });
   });
 
   it('skips other families and malformed entries', () => {
-    expect(toInterfaceAddress({ kind: 'address', data: { family: 17, index: 3 }, attrs: {} }, names)).toBeNull();
     expect(
-      toInterfaceAddress({ kind: 'address', data: { family: AF_INET, index: 3 }, attrs: { local: Buffer.alloc(16) } }, names),
+      toInterfaceAddress({ kind: 'address', data: { family: 17, index: 3 }, attrs: {} }, names),
+    ).toBeNull();
+    expect(
+      toInterfaceAddress(
+        { kind: 'address', data: { family: AF_INET, index: 3 }, attrs: { local: Buffer.alloc(16) } },
+        names,
+      ),
     ).toBeNull();
   });
 });

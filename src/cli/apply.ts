@@ -1,0 +1,59 @@
+/**
+ * `ipvsctl apply FILE [--dry-run] [--json]`: one shot, no checks, no VRRP: the kernel table is made
+ * to match the config's virtual servers with every real server at its configured weight, using the
+ * fewest operations (diff against a fresh dump), sent in batches.
+ */
+import { desiredServices } from '../config/desired.js';
+import { diff, diffTimeouts } from '../director/diff.js';
+import type { IpvsBackend } from '../ipvs/backend.js';
+import type { IpvsOperation } from '../model/ipvs.js';
+import { operationJson, operationText } from './format-operations.js';
+import { readConfigFile } from './load.js';
+import { type CliOutput, EXIT_FAILED, EXIT_OK } from './output.js';
+
+export interface ApplyOptions {
+  readonly dryRun: boolean;
+  readonly json: boolean;
+}
+
+export async function applyCommand(
+  file: string,
+  options: ApplyOptions,
+  openBackend: () => Promise<IpvsBackend>,
+  io: CliOutput,
+): Promise<number> {
+  const config = await readConfigFile(file, io);
+  if (typeof config === 'number') return config;
+  const backend = await openBackend();
+  try {
+    const actual = await backend.dump();
+    const operations: IpvsOperation[] = diff(desiredServices(config), actual, { unmanaged: config.director.ipvs.unmanaged });
+    const { tcpS, tcpFinS, udpS } = config.director.ipvs.timeouts;
+    if (tcpS !== null || tcpFinS !== null || udpS !== null) {
+      const timeouts = diffTimeouts(
+        { ...(tcpS !== null && { tcpS }), ...(tcpFinS !== null && { tcpFinS }), ...(udpS !== null && { udpS }) },
+        await backend.timeouts(),
+      );
+      if (timeouts) operations.push(timeouts);
+    }
+    const results = options.dryRun ? [] : await backend.apply(operations);
+    const failed = results.filter((r) => r.error !== null);
+    if (options.json) {
+      io.out(
+        `${JSON.stringify({
+          operations: operations.map(operationJson),
+          ...(options.dryRun ? { dryRun: true } : {}),
+          ...(failed.length ? { errors: failed.map((r) => ({ ...operationJson(r.operation), error: r.error?.message })) } : {}),
+        })}\n`,
+      );
+    } else {
+      for (const op of operations) io.out(`${options.dryRun ? 'would ' : ''}${operationText(op)}\n`);
+      if (operations.length === 0) io.out('no changes: the kernel table already matches\n');
+      else if (!options.dryRun) io.out(`${operations.length - failed.length} of ${operations.length} operations applied\n`);
+    }
+    for (const r of failed) io.err(`ipvsctl: ${r.error?.message}\n`);
+    return failed.length ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    backend.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Text in, typed Config and every issue out. YAML syntax errors end the pass (the tree after one is
+ * guesswork); otherwise each section is validated in full and the cross-section references checked,
+ * so one run of `ipvsctl check` lists every problem, in file order. No I/O: loading is in load.ts.
+ */
+import { LineCounter, parseDocument } from 'yaml';
+import type { ConfigIssue } from '../errors.js';
+import { type KeywordTable, readSection } from './keywords.js';
+import { ParseContext } from './positions.js';
+import type { Config } from './types.js';
+import { readDirector } from './validate-director.js';
+import { readVirtualServers } from './validate-virtual-servers.js';
+import { readVrrp } from './validate-vrrp.js';
+import { Value } from './values.js';
+
+export interface ParseOptions {
+  /** The default `router_id`; os.hostname() when not given. */
+  readonly hostname?: string;
+}
+
+export interface ParseResult {
+  /** null when there is any issue. */
+  readonly config: Config | null;
+  /** Sorted by position, without repeats. */
+  readonly issues: ConfigIssue[];
+}
+
+interface TopLevel {
+  director?: Value;
+  virtualServers?: Value;
+  vrrpScripts?: Value;
+  vrrpInstances?: Value;
+  vrrpSyncGroups?: Value;
+}
+
+const TOP_KEYWORDS: KeywordTable<TopLevel> = {
+  director: (v, d) => {
+    d.director = v;
+  },
+  vrrp_scripts: (v, d) => {
+    d.vrrpScripts = v;
+  },
+  vrrp_instances: (v, d) => {
+    d.vrrpInstances = v;
+  },
+  vrrp_sync_groups: (v, d) => {
+    d.vrrpSyncGroups = v;
+  },
+  virtual_servers: (v, d) => {
+    d.virtualServers = v;
+  },
+};
+
+/** File order; an aliased value is read once per use, so the same issue is kept only once. */
+function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  const unique = issues.filter((issue) => {
+    const id = `${issue.line}:${issue.col}:${issue.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  return unique.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+export function parseConfig(text: string, file: string, options: ParseOptions = {}): ParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    keepSourceTokens: true,
+    uniqueKeys: false,
+    prettyErrors: false,
+  });
+  const ctx = new ParseContext(file, lineCounter, doc);
+  if (doc.errors.length > 0) {
+    for (const error of doc.errors) ctx.report(ctx.posAt(error.pos[0]), `invalid YAML: ${error.message}`);
+    return { config: null, issues: sortIssues(ctx.issues) };
+  }
+  if (doc.contents === null) {
+    ctx.report(
+      { line: 1, col: 1 },
+      'the config is empty; expected a map with director, virtual_servers, ...',
+    );
+    return { config: null, issues: sortIssues(ctx.issues) };
+  }
+  const top: TopLevel = {};
+  readSection(new Value(ctx, ctx.resolve(doc.contents), 'the config'), 'config', TOP_KEYWORDS, top);
+  const { director, follow } = readDirector(top.director ?? null, options.hostname);
+  const vrrp = readVrrp({
+    scripts: top.vrrpScripts ?? null,
+    instances: top.vrrpInstances ?? null,
+    syncGroups: top.vrrpSyncGroups ?? null,
+  });
+  if (follow !== null && director.syncDaemon !== null) {
+    const name = director.syncDaemon.follow;
+    const known = [...vrrp.syncGroups, ...vrrp.instances].some((entry) => entry.name === name);
+    if (!known) follow.fail(`follow "${name}" is not a vrrp sync group or instance`);
+  }
+  const virtualServers = readVirtualServers(top.virtualServers ?? null);
+  const issues = sortIssues(ctx.issues);
+  if (issues.length > 0) return { config: null, issues };
+  return {
+    config: {
+      file,
+      director,
+      vrrpScripts: vrrp.scripts,
+      vrrpInstances: vrrp.instances,
+      vrrpSyncGroups: vrrp.syncGroups,
+      virtualServers,
+    },
+    issues,
+  };
+}

@@ -1,0 +1,326 @@
+/**
+ * The `virtual_servers` list. A service is either address+port+protocol or a firewall mark (with a
+ * family); everything else about it (persistence netmask, real servers, sorry server) depends on
+ * which, so the keyword handlers only convert values, and the cross-key rules run once the whole
+ * entry has been read. Duplicate services, names and real servers are reported at the second entry.
+ */
+import { isScalar } from 'yaml';
+import {
+  addressService,
+  destinationKeyString,
+  type Family,
+  fwmarkService,
+  type Persistence,
+  type Protocol,
+  type ServiceKey,
+  serviceKeyString,
+} from '../model/ipvs.js';
+import { type IpAddress, ipv4MaskPrefix } from './addresses.js';
+import { type Fields, type KeywordTable, nullable, readSection, requireKeys } from './keywords.js';
+import { formatPos } from './positions.js';
+import { SCHEDULER_FLAG_NAMES, SCHEDULER_FLAGS, SCHEDULERS } from './schedulers.js';
+import type {
+  ConfigForwarding,
+  RealServerConfig,
+  Scheduler,
+  SchedulerFlag,
+  SorryServerConfig,
+  SourcePos,
+  VirtualServerConfig,
+} from './types.js';
+import { type CheckDraft, readCheck, validateCheck } from './validate-check.js';
+import { MAX_KERNEL_TIMEOUT_S } from './validate-director.js';
+import {
+  checkFamily,
+  checkPortKept,
+  FORWARDINGS,
+  readRealServer,
+  type ServiceContext,
+} from './validate-real-servers.js';
+import { describeNode, type Value } from './values.js';
+
+const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
+const FAMILIES: readonly Family[] = ['inet', 'inet6'];
+const DEFAULT_PERSISTENCE_TIMEOUT_S = 300;
+
+interface VirtualServerDraft {
+  name?: string;
+  address?: IpAddress;
+  port?: number;
+  protocol?: Protocol;
+  fwmark?: number;
+  family?: Family;
+  scheduler?: Scheduler;
+  schedulerFlags?: { flag: SchedulerFlag; value: Value }[];
+  forwarding?: ConfigForwarding;
+  persistence?: Value;
+  quorum?: number;
+  hysteresis?: number;
+  sorryServer?: Value;
+  inhibitOnFailure?: boolean;
+  check?: CheckDraft;
+  realServers?: Value[];
+}
+
+const VIRTUAL_SERVER_KEYWORDS: KeywordTable<VirtualServerDraft> = {
+  name: (v, d) => {
+    d.name = v.string();
+  },
+  address: (v, d) => {
+    d.address = v.ip();
+  },
+  port: (v, d) => {
+    d.port = v.int(1, 65535);
+  },
+  protocol: (v, d) => {
+    d.protocol = v.oneOf(PROTOCOLS);
+  },
+  fwmark: (v, d) => {
+    d.fwmark = v.int(1, 2 ** 32 - 1);
+  },
+  family: (v, d) => {
+    d.family = v.oneOf(FAMILIES);
+  },
+  scheduler: (v, d) => {
+    d.scheduler = v.oneOf(SCHEDULERS);
+  },
+  scheduler_flags: (v, d) => {
+    const flags = v
+      .list('scheduler flag')
+      ?.map((item) => ({ flag: item.oneOf(SCHEDULER_FLAG_NAMES), value: item }));
+    d.schedulerFlags = flags?.filter((f): f is { flag: SchedulerFlag; value: Value } => f.flag !== undefined);
+  },
+  forwarding: (v, d) => {
+    d.forwarding = v.oneOf(FORWARDINGS);
+  },
+  persistence: nullable((v, d) => {
+    d.persistence = v;
+  }),
+  quorum: (v, d) => {
+    d.quorum = v.int(1);
+  },
+  hysteresis: (v, d) => {
+    d.hysteresis = v.int(0);
+  },
+  sorry_server: nullable((v, d) => {
+    d.sorryServer = v;
+  }),
+  inhibit_on_failure: (v, d) => {
+    d.inhibitOnFailure = v.bool();
+  },
+  check: (v, d) => {
+    d.check = readCheck(v);
+  },
+  real_servers: nullable((v, d) => {
+    d.realServers = v.list('real server');
+  }),
+};
+
+/** The service key, or undefined when address/port/fwmark are missing or bad (reported). */
+function serviceKey(value: Value, fields: Fields, d: VirtualServerDraft): ServiceKey | undefined {
+  const fwmark = fields.get('fwmark');
+  if (fields.has('address') && fwmark !== undefined) {
+    fwmark.value.fail('give either "address" (with "port") or "fwmark", not both');
+    return undefined;
+  }
+  if (fwmark !== undefined) {
+    for (const key of ['port', 'protocol']) {
+      fields.get(key)?.value.fail(`${key} is not used with fwmark: the mark alone selects the packets`);
+    }
+    return d.fwmark === undefined ? undefined : fwmarkService(d.family ?? 'inet', d.fwmark);
+  }
+  if (!fields.has('address')) {
+    value.fail('virtual server needs "address" and "port", or "fwmark"');
+    return undefined;
+  }
+  fields
+    .get('family')
+    ?.value.fail('family is only for fwmark services; an address service takes it from its address');
+  requireKeys(value, 'virtual server', fields, ['port']);
+  if (d.address === undefined || d.port === undefined) return undefined;
+  return addressService(d.address.family, d.protocol ?? 'tcp', d.address.address, d.port);
+}
+
+/** The address family, when it can be known (for checking real servers even if the key is bad). */
+function serviceFamily(fields: Fields, d: VirtualServerDraft): Family | undefined {
+  if (fields.has('fwmark')) return d.family ?? 'inet';
+  return d.address?.family;
+}
+
+function checkSchedulerFlags(d: VirtualServerDraft, scheduler: Scheduler, fields: Fields): SchedulerFlag[] {
+  const seen = new Set<SchedulerFlag>();
+  for (const { flag, value } of d.schedulerFlags ?? []) {
+    const needs = SCHEDULER_FLAGS[flag].scheduler;
+    if (seen.has(flag)) value.fail(`scheduler flag "${flag}" is listed twice`);
+    else if (needs !== null && needs !== scheduler) {
+      value.fail(`scheduler flag "${flag}" needs scheduler ${needs}, not ${scheduler}`);
+    } else if (flag === 'ops' && !fields.has('fwmark') && (d.protocol ?? 'tcp') !== 'udp') {
+      value.fail(
+        `scheduler flag "ops" (one-packet scheduling) needs protocol udp, not ${d.protocol ?? 'tcp'}`,
+      );
+    }
+    seen.add(flag);
+  }
+  return [...seen];
+}
+
+interface PersistenceDraft {
+  timeoutS?: number;
+  netmask?: Value;
+}
+
+const PERSISTENCE_KEYWORDS: KeywordTable<PersistenceDraft> = {
+  timeout: (v, d) => {
+    d.timeoutS = v.seconds(MAX_KERNEL_TIMEOUT_S);
+  },
+  netmask: (v, d) => {
+    d.netmask = v;
+  },
+};
+
+/** Dotted quad for inet, prefix length for inet6, as the model's Persistence wants. */
+function netmask(value: Value, family: Family): string | undefined {
+  const raw = isScalar(value.node) ? value.node.value : undefined;
+  if (family === 'inet') {
+    const prefix = typeof raw === 'string' ? ipv4MaskPrefix(raw) : null;
+    if (typeof raw === 'string' && prefix !== null && prefix > 0) return raw;
+    return value.fail(
+      `netmask must be a contiguous dotted mask like 255.255.255.0 for an IPv4 service, got ${describeNode(value.node)}`,
+    );
+  }
+  const prefix =
+    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (Number.isInteger(prefix) && prefix >= 1 && prefix <= 128) return String(prefix);
+  return value.fail(
+    `netmask must be a prefix length from 1 to 128 for an IPv6 service, got ${describeNode(value.node)}`,
+  );
+}
+
+function readPersistence(value: Value | undefined, family: Family | undefined): Persistence | null {
+  if (value === undefined) return null;
+  const d: PersistenceDraft = {};
+  readSection(value, 'persistence', PERSISTENCE_KEYWORDS, d);
+  const mask = d.netmask === undefined || family === undefined ? undefined : netmask(d.netmask, family);
+  return {
+    timeoutS: d.timeoutS ?? DEFAULT_PERSISTENCE_TIMEOUT_S,
+    netmask: mask ?? (family === 'inet6' ? '128' : '255.255.255.255'),
+  };
+}
+
+interface SorryDraft {
+  address?: IpAddress;
+  addressValue?: Value;
+  port?: number;
+  portValue?: Value;
+}
+
+const SORRY_SERVER_KEYWORDS: KeywordTable<SorryDraft> = {
+  address: (v, d) => {
+    d.address = v.ip();
+    d.addressValue = v;
+  },
+  port: (v, d) => {
+    d.port = v.int(1, 65535);
+    d.portValue = v;
+  },
+};
+
+function readSorryServer(value: Value | undefined, service: ServiceContext): SorryServerConfig | null {
+  if (value === undefined) return null;
+  const d: SorryDraft = {};
+  const fields = readSection(value, 'sorry_server', SORRY_SERVER_KEYWORDS, d);
+  if (fields === undefined) return null;
+  requireKeys(value, 'sorry_server', fields, service.fwmark ? ['address', 'port'] : ['address']);
+  if (d.address !== undefined && d.addressValue !== undefined) {
+    checkFamily(d.addressValue, d.address, service.family, 'sorry server');
+  }
+  if (d.port !== undefined) checkPortKept(d.portValue, d.port, service, service.forwarding);
+  const port = d.port ?? service.port;
+  if (d.address === undefined || port === undefined) return null;
+  return { address: d.address.address, port, source: value.pos };
+}
+
+function dedupeRealServers(realServers: readonly RealServerConfig[], value: Value, vsName: string): void {
+  const first = new Map<string, SourcePos>();
+  for (const rs of realServers) {
+    const key = destinationKeyString(rs);
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, rs.source);
+    else
+      value.ctx.report(
+        rs.source,
+        `real server ${key} is listed twice in virtual server "${vsName}" (first at ${formatPos(seen)})`,
+      );
+  }
+}
+
+/** Reads one virtual server; undefined when unusable (issues reported). */
+export function readVirtualServer(value: Value): VirtualServerConfig | undefined {
+  const d: VirtualServerDraft = {};
+  const fields = readSection(value, 'virtual server', VIRTUAL_SERVER_KEYWORDS, d);
+  if (fields === undefined) return undefined;
+  const key = serviceKey(value, fields, d);
+  const family = serviceFamily(fields, d);
+  const scheduler = d.scheduler ?? 'wlc';
+  const schedulerFlags = checkSchedulerFlags(d, scheduler, fields);
+  const persistence = readPersistence(d.persistence, family);
+  if (d.check !== undefined) validateCheck(d.check, null);
+  const service: ServiceContext = {
+    family,
+    fwmark: fields.has('fwmark'),
+    port: fields.has('fwmark') ? undefined : d.port,
+    forwarding: d.forwarding ?? 'nat',
+    check: d.check ?? null,
+    checkByDefault: fields.has('fwmark') || (d.protocol ?? 'tcp') === 'tcp',
+  };
+  const sorryServer = readSorryServer(d.sorryServer, service);
+  const realServers = (d.realServers ?? [])
+    .map((rs) => readRealServer(rs, service))
+    .filter((rs): rs is RealServerConfig => rs !== undefined);
+  if (key === undefined) return undefined;
+  const name = d.name ?? serviceKeyString(key);
+  dedupeRealServers(realServers, value, name);
+  return {
+    name,
+    key,
+    scheduler,
+    schedulerFlags,
+    forwarding: service.forwarding,
+    persistence,
+    quorum: d.quorum ?? 1,
+    hysteresis: d.hysteresis ?? 0,
+    sorryServer,
+    inhibitOnFailure: d.inhibitOnFailure ?? false,
+    realServers,
+    source: value.pos,
+  };
+}
+
+/** Reads the list; duplicate services and names are reported at the later entry. */
+export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
+  if (value === null || value.isNull) return [];
+  const items = value.list('virtual server');
+  if (items === undefined) return [];
+  const servers = items.map(readVirtualServer).filter((vs): vs is VirtualServerConfig => vs !== undefined);
+  const byKey = new Map<string, SourcePos>();
+  const byName = new Map<string, SourcePos>();
+  for (const vs of servers) {
+    const keyText = serviceKeyString(vs.key);
+    const sameKey = byKey.get(keyText);
+    const sameName = byName.get(vs.name);
+    if (sameKey !== undefined) {
+      value.ctx.report(
+        vs.source,
+        `virtual server ${keyText} is listed twice (first at ${formatPos(sameKey)})`,
+      );
+    } else if (sameName !== undefined) {
+      value.ctx.report(
+        vs.source,
+        `virtual server name "${vs.name}" is used twice (first at ${formatPos(sameName)})`,
+      );
+    }
+    if (sameKey === undefined) byKey.set(keyText, vs.source);
+    if (sameName === undefined) byName.set(vs.name, vs.source);
+  }
+  return servers;
+}

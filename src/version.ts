@@ -1,0 +1,6 @@
+/** The version printed by `--version`, read once from package.json next to the build. */
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
