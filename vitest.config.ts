@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Three tiers (DESIGN §6): unit runs anywhere; netns needs root and real namespaces;
-// vm tests run inside the qemu guest through test/vm/run-vm-tests.sh, never directly here.
+// vm tests run inside the qemu guest through test/vm/run-vm-tests.sh (a kernel with IPVS).
 export default defineConfig({
   test: {
     projects: [
@@ -16,6 +16,17 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'vm',
+          include: ['test/vm/**/*.test.ts'],
+          // Runs inside the qemu guest (test/vm/run-vm-tests.sh); the setup refuses to run elsewhere.
+          globalSetup: ['test/vm/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
         },
       },
     ],

@@ -8,7 +8,9 @@ new Command('ipvsd')
   .version(VERSION)
   .option('--config <file>', 'config file')
   .action(() => {
-    process.stderr.write('ipvsd: the daemon is not implemented yet; use `ipvsctl apply` for a one-shot table\n');
+    process.stderr.write(
+      'ipvsd: the daemon is not implemented yet; use `ipvsctl apply` for a one-shot table\n',
+    );
     process.exitCode = 2;
   })
   .parse(process.argv);

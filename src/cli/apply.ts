@@ -27,11 +27,17 @@ export async function applyCommand(
   const backend = await openBackend();
   try {
     const actual = await backend.dump();
-    const operations: IpvsOperation[] = diff(desiredServices(config), actual, { unmanaged: config.director.ipvs.unmanaged });
+    const operations: IpvsOperation[] = diff(desiredServices(config), actual, {
+      unmanaged: config.director.ipvs.unmanaged,
+    });
     const { tcpS, tcpFinS, udpS } = config.director.ipvs.timeouts;
     if (tcpS !== null || tcpFinS !== null || udpS !== null) {
       const timeouts = diffTimeouts(
-        { ...(tcpS !== null && { tcpS }), ...(tcpFinS !== null && { tcpFinS }), ...(udpS !== null && { udpS }) },
+        {
+          ...(tcpS !== null && { tcpS }),
+          ...(tcpFinS !== null && { tcpFinS }),
+          ...(udpS !== null && { udpS }),
+        },
         await backend.timeouts(),
       );
       if (timeouts) operations.push(timeouts);
@@ -43,13 +49,16 @@ export async function applyCommand(
         `${JSON.stringify({
           operations: operations.map(operationJson),
           ...(options.dryRun ? { dryRun: true } : {}),
-          ...(failed.length ? { errors: failed.map((r) => ({ ...operationJson(r.operation), error: r.error?.message })) } : {}),
+          ...(failed.length
+            ? { errors: failed.map((r) => ({ ...operationJson(r.operation), error: r.error?.message })) }
+            : {}),
         })}\n`,
       );
     } else {
       for (const op of operations) io.out(`${options.dryRun ? 'would ' : ''}${operationText(op)}\n`);
       if (operations.length === 0) io.out('no changes: the kernel table already matches\n');
-      else if (!options.dryRun) io.out(`${operations.length - failed.length} of ${operations.length} operations applied\n`);
+      else if (!options.dryRun)
+        io.out(`${operations.length - failed.length} of ${operations.length} operations applied\n`);
     }
     for (const r of failed) io.err(`ipvsctl: ${r.error?.message}\n`);
     return failed.length ? EXIT_FAILED : EXIT_OK;

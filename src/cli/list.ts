@@ -8,7 +8,11 @@ export interface ListOptions {
   readonly stats: boolean;
 }
 
-export async function listCommand(options: ListOptions, openBackend: () => Promise<IpvsBackend>, io: CliOutput): Promise<number> {
+export async function listCommand(
+  options: ListOptions,
+  openBackend: () => Promise<IpvsBackend>,
+  io: CliOutput,
+): Promise<number> {
   const backend = await openBackend();
   try {
     const services = await backend.dump();

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { formatConfigIssue } from '../errors.js';
-import { EXIT_FAILED, EXIT_USAGE, type CliOutput } from './output.js';
+import { type CliOutput, EXIT_FAILED, EXIT_USAGE } from './output.js';
 
 export async function readConfigFile(path: string, io: CliOutput): Promise<Config | number> {
   let text: string;

@@ -22,6 +22,7 @@ import {
   type VirtualService,
 } from '../model/ipvs.js';
 import type { IpvsBackend, IpvsInfo, OperationResult, SyncDaemon, SyncDaemonState } from './backend.js';
+import { explainOperationError } from './explain.js';
 
 /** The schedulers of a stock Debian kernel (every ip_vs_*.ko scheduler module). */
 export const KERNEL_SCHEDULERS: readonly string[] = [
@@ -300,7 +301,8 @@ export function createMemoryBackend(
           applied += 1;
         } catch (caught) {
           if (!(caught instanceof IpvsdError)) throw caught;
-          error = caught;
+          // Worded exactly as the kernel backend words the same errno, so tests see real messages.
+          error = caught instanceof NetlinkError ? explainOperationError(operation, caught.errno) : caught;
         }
         const result: OperationResult = { operation, error };
         results.push(result);

@@ -13,7 +13,9 @@
 #        test/vm/run.sh -- bash test/vm/smoke.sh
 #
 # What the command sees:
-#   - the host's / read-only (9p), the host's current directory as its working directory;
+#   - the host's / read-only (9p, cached: files the host changes *during* the run may look stale in
+#     the guest; hand such files over through the share), the host's current directory as its
+#     working directory;
 #   - $REPO/.vm/share read-write at the same path as on the host ($IPVSD_VM_SHARE): write fixtures and
 #     results there, the host reads them after run.sh returns (writes are not cached: visible at once);
 #   - fresh tmpfs on /tmp, /run (/var/run), /dev/shm: the host's /tmp is NOT visible, so keep files
@@ -21,22 +23,29 @@
 #   - proc, sysfs, devtmpfs, devpts; loopback up; root; a kernel with ip_vs, all schedulers, nf_nat,
 #     veth, bridge, dummy, macvlan, nlmon, sctp already loaded (nothing can be autoloaded);
 #     ip_forward is writable; `dmesg` works (kernel messages stay off the console: loglevel=3);
-#   - stdin is /dev/null; stdout and stderr go to the serial console, which run.sh streams to its
-#     stdout live (CR stripped);
+#   - stdin is /dev/null; stdout and stderr are one pipe (not a tty: output as in CI), relayed to the
+#     serial console, which run.sh streams to its stdout live (CR stripped). Kernel messages of level
+#     err and worse still reach the console and so may interleave: put machine-readable results in a
+#     file in the share, not on stdout;
+#   - when the command exits, every process it left behind is killed (SIGKILL) and the VM powers off;
 #   - environment: PATH, HOME=/root, TERM=dumb, LANG=C.UTF-8, USER/LOGNAME=root, IPVSD_VM=1,
 #     IPVSD_VM_SHARE, plus every IPVSD_* variable and CI from the caller's environment.
 #
 # Exit status: the command's own status. 124 if the timeout (default 900 s, counting boot) passed
 # without the command finishing; 125 if the VM died or failed before reporting a status (the console
 # log is then kept under .vm/logs/ and its path printed on stderr). The status travels on the console
-# as the marker line "IPVSD_VM_EXIT=<n> <run id>" (the run id makes it unforgeable by the command).
+# as the marker line "IPVSD_VM_EXIT=<n> <run id>" (with the run id, output that merely contains a
+# marker, e.g. an old console log being printed, is not mistaken for it).
 #
-# Cost: boot to command ≈ 5–10 s under TCG; JavaScript runs ~15–20× slower than on the host, so batch
-# many cases into one run. Several run.sh may run at once (each run has its own id and files).
+# Cost (measured here): `run.sh -- true` takes ≈ 4–5 s in all, boot to command ≈ 4 s; under TCG the
+# first `node -e 1` takes ≈ 1.5 s (≈ 0.4 s once cached), JavaScript runs ~15–20× slower than on the
+# host and console output moves at ≈ 150–200 KB/s, so batch many cases into one run and write bulky
+# results to the share. Several run.sh may run at once (each run has its own id and files).
 # Run as root (9p security_model=passthrough maps guest root to host root).
 #
-# Env: IPVSD_VM_TIMEOUT, IPVSD_VM_MEM, IPVSD_VM_SMP set the defaults of the options;
-#      IPVSD_VM_KEEP_LOG=1 keeps the console log of successful runs too.
+# Env: IPVSD_VM_TIMEOUT, IPVSD_VM_MEM, IPVSD_VM_SMP set the defaults of the options (timeout 0 = none);
+#      IPVSD_VM_CPU=<qemu -cpu model> (default max); IPVSD_VM_VERBOSE=1 shows the boot's console on
+#      stderr; IPVSD_VM_KEEP_LOG=1 keeps the console log of successful runs too (.vm/logs/).
 set -euo pipefail
 
 die() { printf 'vm/run: ERROR: %s\n' "$*" >&2; exit 125; }
@@ -72,7 +81,10 @@ case "$cwd/" in
   /tmp/* | /run/* | /var/run/* | /proc/* | /sys/* | /dev/*)
     die "the current directory $cwd is hidden inside the VM (tmpfs/proc/sys/dev there); cd elsewhere" ;;
 esac
-case "$share" in *[[:space:]]*) die "the repo path must not contain white space: $repo" ;; esac
+
+case "$repo/" in
+  /tmp/* | /run/* | /var/run/*) die "the repo $repo is under a directory the VM hides with a tmpfs; move it" ;;
+esac
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 
@@ -134,15 +146,17 @@ printf '%s\n' "$share" >"$share/$id.mnt"
 # qemu: TCG only (-enable-kvm hangs in the firmware here). -no-reboot turns the guest's poweroff,
 # a kernel panic (panic=-1 reboots at once) and a triple fault into a qemu exit. -nographic puts the
 # serial console on stdio; stdin is /dev/null so qemu never touches the caller's terminal.
+# -cpu max: every feature TCG can emulate, so no host binary dies of SIGILL (the default qemu64 model
+# boots ~0.3 s faster; IPVSD_VM_CPU=qemu64 picks it). A comma in a qemu option value is written ",,".
 # Two 9p shares: the host's / read-only (multidevs=remap: the host / spans several filesystems, whose
 # inode numbers would otherwise collide) and the run share read-write.
 qemu=(
-  qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem"
+  qemu-system-x86_64 -accel tcg -cpu "${IPVSD_VM_CPU:-max}" -smp "$smp" -m "$mem"
   -nographic -no-reboot -net none -monitor none
   -kernel "$kernel" -initrd "$initrd"
   -append "console=ttyS0 quiet loglevel=3 panic=-1 ipvsd.run=$id"
   -virtfs "local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap"
-  -virtfs "local,path=$share,mount_tag=vmshare,security_model=passthrough,multidevs=remap"
+  -virtfs "local,path=${share//,/,,},mount_tag=vmshare,security_model=passthrough,multidevs=remap"
   -device virtio-rng-pci
 )
 
@@ -174,9 +188,10 @@ filter='
   }
 '
 
-# qemu writes the serial console into a FIFO read by the filter (its own messages go to stderr). Both run in the background and run.sh waits with the
-# `wait` builtin, which a signal interrupts: the traps above then stop the VM (cleanup) instead of
-# leaving an orphan qemu. timeout(1) puts qemu in its own process group and forwards TERM to it.
+# qemu writes the serial console into a FIFO read by the filter (qemu's own messages go to stderr).
+# Both run in the background and run.sh waits with the `wait` builtin, which a signal interrupts: the
+# traps above then stop the VM (cleanup) instead of leaving an orphan qemu. timeout(1) puts qemu in
+# its own process group and forwards TERM to it.
 mkfifo "$rundir/console"
 timeout --kill-after=10 "$timeout_s" "${qemu[@]}" </dev/null >"$rundir/console" &
 qpid=$!
@@ -201,6 +216,9 @@ fi
 
 mkdir -p "$vm/logs"
 cp -- "$log" "$vm/logs/$id.log"
+# Keep the 20 newest logs.
+find "$vm/logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' | sort -rn | tail -n +21 | cut -d' ' -f2- |
+  xargs -r rm -f --
 if ! grep -q "IPVSD_VM_START $id\$" "$log"; then
   # The command never ran: show what the boot printed (kernel panic, 9p mount failure, qemu error).
   printf 'vm/run: the VM console before the command started (last 40 lines):\n' >&2

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeDestination,
+  decodeService,
+  destAttrs,
+  encodeOperation,
+  serviceAttrs,
+} from '../../../src/ipvs/codec.js';
+import * as C from '../../../src/ipvs/constants.js';
+import {
+  addressService,
+  type Destination,
+  fwmarkService,
+  type VirtualService,
+} from '../../../src/model/ipvs.js';
+import { parseAttrs } from '../../../src/sys/nlattr.js';
+
+const services: VirtualService[] = [
+  { key: addressService('inet', 'tcp', '192.0.2.1', 80), scheduler: 'wrr', persistence: null, flags: 0 },
+  {
+    key: addressService('inet', 'udp', '192.0.2.2', 53),
+    scheduler: 'sh',
+    persistence: { timeoutS: 300, netmask: '255.255.255.0' },
+    flags: C.IP_VS_SVC_F_SCHED1 | C.IP_VS_SVC_F_SCHED2,
+  },
+  {
+    key: addressService('inet6', 'sctp', '2001:db8::1', 9),
+    scheduler: 'mh',
+    persistence: { timeoutS: 60, netmask: '64' },
+    flags: 0,
+  },
+  { key: fwmarkService('inet', 7), scheduler: 'rr', persistence: null, flags: C.IP_VS_SVC_F_ONEPACKET },
+  {
+    key: fwmarkService('inet6', 4294967295),
+    scheduler: 'lc',
+    persistence: { timeoutS: 1, netmask: '128' },
+    flags: 0,
+  },
+];
+
+describe('service attributes', () => {
+  it.each(services)('round-trips $key.protocol $key.address $key.fwmark', (svc) => {
+    const decoded = decodeService(parseAttrs(serviceAttrs(svc)));
+    expect(decoded).toMatchObject({ ...svc, destinations: [] });
+  });
+
+  it('sets PERSISTENT from persistence and never sends HASHED', () => {
+    const svc = { ...(services[1] as VirtualService), flags: C.IP_VS_SVC_F_HASHED | C.IP_VS_SVC_F_SCHED1 };
+    const nestedAttrs = parseAttrs(parseAttrs(serviceAttrs(svc)).get(C.IPVS_CMD_ATTR_SERVICE) as Buffer);
+    const flags = nestedAttrs.get(C.IPVS_SVC_ATTR_FLAGS) as Buffer;
+    expect(flags.readUInt32LE(0)).toBe(C.IP_VS_SVC_F_PERSISTENT | C.IP_VS_SVC_F_SCHED1);
+    expect(flags.readUInt32LE(4)).toBe(0xffffffff);
+  });
+
+  it('sends the port big-endian and the address as a 16-byte nf_inet_addr', () => {
+    const nestedAttrs = parseAttrs(
+      parseAttrs(serviceAttrs(services[0] as VirtualService)).get(C.IPVS_CMD_ATTR_SERVICE) as Buffer,
+    );
+    expect(nestedAttrs.get(C.IPVS_SVC_ATTR_PORT)?.toString('hex')).toBe('0050');
+    expect(nestedAttrs.get(C.IPVS_SVC_ATTR_ADDR)?.toString('hex')).toBe(`c0000201${'0'.repeat(24)}`);
+  });
+});
+
+describe('destination attributes', () => {
+  const dests: Destination[] = [
+    {
+      address: '198.51.100.1',
+      port: 8080,
+      forwarding: 'nat',
+      weight: 3,
+      upperThreshold: 0,
+      lowerThreshold: 0,
+    },
+    {
+      address: '198.51.100.2',
+      port: 80,
+      forwarding: 'dr',
+      weight: 0,
+      upperThreshold: 100,
+      lowerThreshold: 10,
+    },
+    {
+      address: '2001:db8:1::5',
+      port: 5353,
+      forwarding: 'tun',
+      weight: 65535,
+      upperThreshold: 0,
+      lowerThreshold: 0,
+    },
+  ];
+  it.each(dests)('round-trips $address:$port $forwarding', (dest) => {
+    const decoded = decodeDestination(parseAttrs(destAttrs(dest)), 'inet');
+    expect(decoded).toMatchObject(dest);
+  });
+});
+
+describe('operations', () => {
+  const key = addressService('inet', 'tcp', '192.0.2.1', 80);
+  const dest: Destination = {
+    address: '198.51.100.1',
+    port: 80,
+    forwarding: 'nat',
+    weight: 1,
+    upperThreshold: 0,
+    lowerThreshold: 0,
+  };
+  it.each([
+    [{ kind: 'add-service', service: services[0] } as const, C.IPVS_CMD_NEW_SERVICE],
+    [{ kind: 'edit-service', service: services[0] } as const, C.IPVS_CMD_SET_SERVICE],
+    [{ kind: 'delete-service', key } as const, C.IPVS_CMD_DEL_SERVICE],
+    [{ kind: 'add-destination', key, destination: dest } as const, C.IPVS_CMD_NEW_DEST],
+    [{ kind: 'edit-destination', key, destination: dest } as const, C.IPVS_CMD_SET_DEST],
+    [{ kind: 'delete-destination', key, destination: dest } as const, C.IPVS_CMD_DEL_DEST],
+    [
+      { kind: 'set-timeouts', timeouts: { tcpS: 900, tcpFinS: 120, udpS: 300 } } as const,
+      C.IPVS_CMD_SET_CONFIG,
+    ],
+  ])('%o is command %i', (op, cmd) => {
+    expect(encodeOperation(op).cmd).toBe(cmd);
+  });
+
+  it('identifies the service by key only in destination commands', () => {
+    const req = encodeOperation({ kind: 'add-destination', key, destination: dest });
+    const svc = parseAttrs(parseAttrs(req.attrs[0] as Buffer).get(C.IPVS_CMD_ATTR_SERVICE) as Buffer);
+    expect([...svc.keys()]).toEqual([
+      C.IPVS_SVC_ATTR_AF,
+      C.IPVS_SVC_ATTR_PROTOCOL,
+      C.IPVS_SVC_ATTR_ADDR,
+      C.IPVS_SVC_ATTR_PORT,
+    ]);
+  });
+});
+
+describe('decoding hostile input', () => {
+  it('returns null instead of throwing on truncated or missing attributes', () => {
+    for (let len = 0; len < 60; len++) {
+      const full = serviceAttrs(services[0] as VirtualService);
+      expect(() => decodeService(parseAttrs(full.subarray(0, len)))).not.toThrow();
+      expect(() => decodeDestination(parseAttrs(full.subarray(0, len)), 'inet')).not.toThrow();
+    }
+    expect(decodeService(parseAttrs(Buffer.alloc(0)))).toBeNull();
+  });
+});
