@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Three tiers (DESIGN §6): unit runs anywhere; netns needs root and real namespaces;
 // vm tests run inside the qemu guest through test/vm/run-vm-tests.sh (a kernel with IPVS).
 export default defineConfig({
+  // Inside the VM the repository is read-only: keep Vite's cache on the guest's tmpfs.
+  ...(process.env.IPVSD_VM === '1' ? { cacheDir: '/tmp/ipvsd-vite-cache' } : {}),
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },

@@ -31,8 +31,11 @@ export function attr(type: number, payload: Buffer): Buffer {
   return out;
 }
 
+export const NLA_F_NESTED = 0x8000;
+
+/** A nested attribute, flagged NLA_F_NESTED as libnl (and so ipvsadm) sends it. */
 export const nested = (type: number, children: readonly Buffer[]): Buffer =>
-  attr(type, Buffer.concat(children));
+  attr(type | NLA_F_NESTED, Buffer.concat(children));
 
 export function u8(type: number, value: number): Buffer {
   return attr(type, Buffer.from([value & 0xff]));

@@ -245,8 +245,7 @@ describe('kernel errors become messages a person can act on', async () => {
 
   it('names the scheduler module that is missing', async () => {
     const ns = await directorNamespace(lab, 'nosched');
-    // The guest cannot load modules (no module tree under the chroot), so an unloaded scheduler stays missing.
-    await lab.execOk(ns, 'rmmod', ['ip_vs_twos']).catch(() => undefined);
+    // Debian's 6.1 kernel has no ip_vs_twos (added in 6.x later), and nothing can be autoloaded in the guest.
     const config = await writeConfig('virtual_servers:\n  - { address: 203.0.113.30, port: 80, scheduler: twos, real_servers: [] }\n');
     const r = await ipvsctl(lab, ns, ['apply', config]);
     expect(r.code).toBe(1);

@@ -41,9 +41,10 @@ for step in "${steps[@]}"; do
   name=${step%%|*}
   cmd=${step#*|}
   pcap="$work/$name.pcap"
-  in_ns tcpdump -i nlmon0 -U -w "$pcap" >/dev/null 2>&1 &
+  # Not through in_ns: $! must be tcpdump itself (ip netns exec execs it) so the INT reaches it.
+  ip netns exec golden tcpdump -Z root -i nlmon0 -U -w "$pcap" >/dev/null 2>&1 &
   dump=$!
-  sleep 1.5
+  sleep 1
   in_ns $cmd > "$work/$name.txt"
   sleep 1
   kill -INT "$dump"; wait "$dump" || true
