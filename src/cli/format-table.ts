@@ -9,7 +9,45 @@ import {
   IP_VS_SVC_F_SCHED2,
   IP_VS_SVC_F_SCHED3,
 } from '../ipvs/constants.js';
+import { addressToBytes } from '../model/address.js';
 import { type DestinationState, hostPort, type IpvsStats, type ServiceState } from '../model/ipvs.js';
+
+const FAMILY_ORDER = { inet: 2, inet6: 10 } as const;
+const PROTOCOL_ORDER = { tcp: 6, udp: 17, sctp: 132 } as const;
+
+function compareAddresses(a: string, b: string): number {
+  return Buffer.compare(addressToBytes(a) ?? Buffer.alloc(0), addressToBytes(b) ?? Buffer.alloc(0));
+}
+
+/**
+ * The order ipvsadm lists in (libipvs ipvs_cmp_services / ipvs_cmp_dests): address services before
+ * fwmark ones, then family, protocol, address, port; destinations by address, then port. The kernel
+ * dumps in hash order, which is meaningless to a reader.
+ */
+export function sortTable(services: readonly ServiceState[]): ServiceState[] {
+  const keyOrder = (s: ServiceState): number[] => [
+    s.key.fwmark ?? 0,
+    FAMILY_ORDER[s.key.family],
+    s.key.protocol === null ? 0 : PROTOCOL_ORDER[s.key.protocol],
+  ];
+  return [...services]
+    .sort((a, b) => {
+      const ka = keyOrder(a);
+      const kb = keyOrder(b);
+      for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return (ka[i] ?? 0) - (kb[i] ?? 0);
+      if (a.key.address !== null && b.key.address !== null) {
+        const byAddress = compareAddresses(a.key.address, b.key.address);
+        if (byAddress !== 0) return byAddress;
+      }
+      return (a.key.port ?? 0) - (b.key.port ?? 0);
+    })
+    .map((s) => ({
+      ...s,
+      destinations: [...s.destinations].sort(
+        (x, y) => compareAddresses(x.address, y.address) || x.port - y.port,
+      ),
+    }));
+}
 
 const FORWARD_TEXT = { nat: 'Masq', local: 'Local', tun: 'Tunnel', dr: 'Route' } as const;
 

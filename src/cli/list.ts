@@ -1,6 +1,6 @@
 /** `ipvsctl list [--json] [--stats]`: the kernel's IPVS table, read over netlink. */
 import type { IpvsBackend } from '../ipvs/backend.js';
-import { formatListText, listJson } from './format-table.js';
+import { formatListText, listJson, sortTable } from './format-table.js';
 import { type CliOutput, EXIT_OK } from './output.js';
 
 export interface ListOptions {
@@ -15,7 +15,7 @@ export async function listCommand(
 ): Promise<number> {
   const backend = await openBackend();
   try {
-    const services = await backend.dump();
+    const services = sortTable(await backend.dump());
     if (options.json) io.out(`${JSON.stringify(listJson(services, options.stats))}\n`);
     else io.out(formatListText(await backend.info(), services, options.stats));
     return EXIT_OK;

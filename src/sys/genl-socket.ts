@@ -168,9 +168,13 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       });
     });
 
-  /** Registers `seqNo` and waits for its settlement, with a timeout. */
-  const await_ = (seqNo: number, silent: false, what: string): Promise<NlMessage[]> =>
-    new Promise((resolve, reject) => {
+  /**
+   * Registers `seqNo` and waits for its settlement, with a timeout. The reply can arrive before the
+   * caller's send callback has run, i.e. before anyone awaits this promise: it is marked handled at
+   * once so an early rejection is not an unhandled one (which would end the process).
+   */
+  const await_ = (seqNo: number, silent: false, what: string): Promise<NlMessage[]> => {
+    const p = new Promise<NlMessage[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(seqNo);
         refresh();
@@ -203,6 +207,9 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       });
       refresh();
     });
+    p.catch(() => {});
+    return p;
+  };
 
   const toReplies = (parts: NlMessage[]): GenlReply[] => {
     const out: GenlReply[] = [];

@@ -4,9 +4,10 @@
  * must plan nothing, drift made with ipvsadm must show up in `list` and be undone by `apply`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createNetnsLab } from '../netns/netns.js';
+import { createNetnsLab, run, runOk } from '../netns/netns.js';
 import {
   directorNamespace,
+  IPVSCTL,
   ipvsadmRestore,
   ipvsadmSave,
   ipvsctl,
@@ -133,21 +134,41 @@ describe('ipvsctl apply on a real kernel', async () => {
     });
     expect(web?.destinations).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ address: '198.51.100.11', port: 8080, forwarding: 'nat', weight: 3, activeConns: 0, inactiveConns: 0 }),
-        expect.objectContaining({ address: '198.51.100.12', port: 8080, forwarding: 'nat', weight: 1, activeConns: 0, inactiveConns: 0 }),
+        expect.objectContaining({
+          address: '198.51.100.11',
+          port: 8080,
+          forwarding: 'nat',
+          weight: 3,
+          activeConns: 0,
+          inactiveConns: 0,
+        }),
+        expect.objectContaining({
+          address: '198.51.100.12',
+          port: 8080,
+          forwarding: 'nat',
+          weight: 1,
+          activeConns: 0,
+          inactiveConns: 0,
+        }),
       ]),
     );
     const fwm = list.services.find((s) => s.fwmark === 7);
     expect(fwm).toMatchObject({ protocol: null, address: null, port: null, persistence: { timeout: 120 } });
     const v6 = list.services.find((s) => s.address === '2001:db8::10');
     expect(v6).toMatchObject({ persistence: { timeout: 60, netmask: '64' }, scheduler: 'mh' });
-    const stats = await ipvsctlJson<{ services: { stats: { conns: number } }[] }>(lab, ns, ['list', '--stats']);
+    const stats = await ipvsctlJson<{ services: { stats: { conns: number } }[] }>(lab, ns, [
+      'list',
+      '--stats',
+    ]);
     expect(stats.services[0]?.stats.conns).toBe(0);
   });
 
   it('edits scheduler, persistence, weight and thresholds in place (no delete, no re-add)', async () => {
     const edited = await writeConfig(
-      TABLE_YAML.replace('scheduler: wrr\n    persistence: { timeout: 300s', 'scheduler: wlc\n    persistence: { timeout: 600s')
+      TABLE_YAML.replace(
+        'scheduler: wrr\n    persistence: { timeout: 300s',
+        'scheduler: wlc\n    persistence: { timeout: 600s',
+      )
         .replace('port: 8080, weight: 3', 'port: 8080, weight: 7')
         .replace('upper_threshold: 100, lower_threshold: 10', 'upper_threshold: 50, lower_threshold: 5'),
     );
@@ -155,27 +176,72 @@ describe('ipvsctl apply on a real kernel', async () => {
     expect(ops.operations).toEqual([
       expect.objectContaining({ op: 'edit-service', service: 'tcp/203.0.113.10:80' }),
       expect.objectContaining({ op: 'edit-destination', destination: '198.51.100.11:8080', weight: 7 }),
-      expect.objectContaining({ op: 'edit-destination', destination: '198.51.100.12:8080', upperThreshold: 50 }),
+      expect.objectContaining({
+        op: 'edit-destination',
+        destination: '198.51.100.12:8080',
+        upperThreshold: 50,
+      }),
     ]);
-    await lab.execOk(twin, 'ipvsadm', ['-E', '-t', '203.0.113.10:80', '-s', 'wlc', '-p', '600', '-M', '255.255.255.0']);
-    await lab.execOk(twin, 'ipvsadm', ['-e', '-t', '203.0.113.10:80', '-r', '198.51.100.11:8080', '-m', '-w', '7']);
-    await lab.execOk(twin, 'ipvsadm', ['-e', '-t', '203.0.113.10:80', '-r', '198.51.100.12:8080', '-m', '-w', '1', '-x', '50', '-y', '5']);
+    await lab.execOk(twin, 'ipvsadm', [
+      '-E',
+      '-t',
+      '203.0.113.10:80',
+      '-s',
+      'wlc',
+      '-p',
+      '600',
+      '-M',
+      '255.255.255.0',
+    ]);
+    await lab.execOk(twin, 'ipvsadm', [
+      '-e',
+      '-t',
+      '203.0.113.10:80',
+      '-r',
+      '198.51.100.11:8080',
+      '-m',
+      '-w',
+      '7',
+    ]);
+    await lab.execOk(twin, 'ipvsadm', [
+      '-e',
+      '-t',
+      '203.0.113.10:80',
+      '-r',
+      '198.51.100.12:8080',
+      '-m',
+      '-w',
+      '1',
+      '-x',
+      '50',
+      '-y',
+      '5',
+    ]);
     expect(await ipvsadmSave(lab, ns)).toBe(await ipvsadmSave(lab, twin));
     // back to the original table for the next cases
     expect((await ipvsctlJson<Ops>(lab, ns, ['apply', config])).operations).toHaveLength(3);
+    await lab.execOk(twin, 'ipvsadm', ['-C']);
+    await ipvsadmRestore(lab, twin, TABLE_IPVSADM);
   });
 
   it('shows drift made with ipvsadm in list --json and undoes it with apply', async () => {
-    await lab.execOk(ns, 'ipvsadm', ['-e', '-t', '203.0.113.10:80', '-r', '198.51.100.11:8080', '-m', '-w', '9']);
+    await lab.execOk(ns, 'ipvsadm', [
+      '-e',
+      '-t',
+      '203.0.113.10:80',
+      '-r',
+      '198.51.100.11:8080',
+      '-m',
+      '-w',
+      '9',
+    ]);
     await lab.execOk(ns, 'ipvsadm', ['-a', '-t', '203.0.113.10:80', '-r', '198.51.100.99:8080', '-m']);
     await lab.execOk(ns, 'ipvsadm', ['-D', '--sctp-service', '203.0.113.11:9']);
     await lab.execOk(ns, 'ipvsadm', ['-A', '-t', '203.0.113.50:25', '-s', 'rr']);
 
-    const list = await ipvsctlJson<{ services: { address: string; port: number; destinations: { address: string; weight: number }[] }[] }>(
-      lab,
-      ns,
-      ['list'],
-    );
+    const list = await ipvsctlJson<{
+      services: { address: string; port: number; destinations: { address: string; weight: number }[] }[];
+    }>(lab, ns, ['list']);
     const web = list.services.find((s) => s.address === '203.0.113.10' && s.port === 80);
     expect(web?.destinations.find((d) => d.address === '198.51.100.11')?.weight).toBe(9);
     expect(web?.destinations.map((d) => d.address)).toContain('198.51.100.99');
@@ -205,7 +271,9 @@ describe('ipvsctl apply on a real kernel', async () => {
   });
 
   it('sets the IPVS timeouts from director.ipvs.timeouts only when they differ', async () => {
-    const timed = await writeConfig(`director:\n  ipvs: { timeouts: { tcp: 1000s, tcp_fin: 60s, udp: 30s } }\n${TABLE_YAML}`);
+    const timed = await writeConfig(
+      `director:\n  ipvs: { timeouts: { tcp: 1000s, tcp_fin: 60s, udp: 30s } }\n${TABLE_YAML}`,
+    );
     const ops = await ipvsctlJson<Ops>(lab, ns, ['apply', timed]);
     expect(ops.operations).toEqual([{ op: 'set-timeouts', tcp: 1000, tcpFin: 60, udp: 30 }]);
     expect(await lab.execOk(ns, 'ipvsadm', ['-L', '--timeout'])).toContain('1000 60 30');
@@ -215,15 +283,22 @@ describe('ipvsctl apply on a real kernel', async () => {
 
 describe('kernel errors become messages a person can act on', async () => {
   it('names the unroutable NAT destination', async () => {
-    const ns = await directorNamespace(lab, 'noroute', { routes: false });
-    const config = await writeConfig(
-      'virtual_servers:\n  - { address: 203.0.113.20, port: 80, real_servers: [{ address: 198.51.100.21, port: 80 }] }\n',
-    );
-    const r = await ipvsctl(lab, ns, ['apply', config]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('198.51.100.21');
-    expect(r.stderr).toContain('no route to 198.51.100.21');
-    expect(r.stdout).toContain('1 of 2 operations applied');
+    // A namespace with no routing table at all (not even lo up): the kernel cannot classify the
+    // destination address and refuses it with EINVAL, the case a director without routes meets.
+    const ns = `ipvsd-t-${process.pid}-noroute`;
+    await runOk('ip', ['netns', 'add', ns]);
+    try {
+      const config = await writeConfig(
+        'virtual_servers:\n  - { address: 203.0.113.20, port: 80, real_servers: [{ address: 198.51.100.21, port: 80 }] }\n',
+      );
+      const r = await run('ip', ['netns', 'exec', ns, process.execPath, IPVSCTL, 'apply', config]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('add-destination 198.51.100.21:80 in tcp/203.0.113.20:80');
+      expect(r.stderr).toContain('no route to 198.51.100.21');
+      expect(r.stdout).toContain('1 of 2 operations applied');
+    } finally {
+      await runOk('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('says CAP_NET_ADMIN is needed when it is missing', async () => {
@@ -246,7 +321,9 @@ describe('kernel errors become messages a person can act on', async () => {
   it('names the scheduler module that is missing', async () => {
     const ns = await directorNamespace(lab, 'nosched');
     // Debian's 6.1 kernel has no ip_vs_twos (added in 6.x later), and nothing can be autoloaded in the guest.
-    const config = await writeConfig('virtual_servers:\n  - { address: 203.0.113.30, port: 80, scheduler: twos, real_servers: [] }\n');
+    const config = await writeConfig(
+      'virtual_servers:\n  - { address: 203.0.113.30, port: 80, scheduler: twos, real_servers: [] }\n',
+    );
     const r = await ipvsctl(lab, ns, ['apply', config]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('scheduler "twos" is not available');

@@ -7,7 +7,9 @@ import { assertNetnsCapable, sweepStaleNamespaces } from '../netns/netns.js';
 
 export default async function setup(): Promise<void> {
   if (process.env.IPVSD_VM !== '1')
-    throw new Error('the vm tests need kernel IPVS: run them with `npm run test:vm` (boots a VM), not directly');
+    throw new Error(
+      'the vm tests need kernel IPVS: run them with `npm run test:vm` (boots a VM), not directly',
+    );
   assertNetnsCapable();
   await sweepStaleNamespaces();
 }

@@ -10,7 +10,11 @@ import { type CommandResult, type NetnsLab, PROJECT_ROOT } from '../netns/netns.
 export const IPVSCTL = resolve(PROJECT_ROOT, 'dist/src/bin/ipvsctl.js');
 
 /** A namespace with a dummy link holding 198.51.100.254/24 and 2001:db8:1::fe/64, so both route. */
-export async function directorNamespace(lab: NetnsLab, tag: string, options: { routes?: boolean } = {}): Promise<string> {
+export async function directorNamespace(
+  lab: NetnsLab,
+  tag: string,
+  options: { routes?: boolean } = {},
+): Promise<string> {
   const ns = await lab.namespace(tag);
   if (options.routes ?? true) {
     await lab.execOk(ns, 'ip', ['link', 'add', 'name', 'rs0', 'type', 'dummy']);

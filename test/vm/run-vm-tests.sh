@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 npm run --silent build
 bash test/vm/prepare.sh
-exec bash test/vm/run.sh --timeout "${IPVSD_VM_TIMEOUT:-1500}" -- node node_modules/vitest/vitest.mjs run --project vm "$@"
+exec bash test/vm/run.sh --timeout "${IPVSD_VM_TIMEOUT:-1500}" -- node node_modules/vitest/vitest.mjs run --configLoader runner --project vm "$@"
