@@ -10,7 +10,13 @@ export type IpvsdErrorCode =
   | 'IPVSD_ERR_IPVS_UNAVAILABLE'
   | 'IPVSD_ERR_PERMISSION'
   | 'IPVSD_ERR_KERNEL_REJECTED'
-  | 'IPVSD_ERR_USAGE';
+  | 'IPVSD_ERR_USAGE'
+  /** The control socket: no daemon, a daemon that does not answer, or a socket already in use. */
+  | 'IPVSD_ERR_CONTROL'
+  /** A name the operator gave (a virtual or real server) that the running config does not have. */
+  | 'IPVSD_ERR_NOT_FOUND'
+  /** A bug: something threw that was not meant to. */
+  | 'IPVSD_ERR_INTERNAL';
 
 export class IpvsdError extends Error {
   readonly code: IpvsdErrorCode;

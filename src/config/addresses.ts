@@ -4,7 +4,7 @@
  * zone ids (`fe80::1%eth0`) are refused, since IPVS has no notion of them.
  */
 import { isIPv4 } from 'node:net';
-import { addressFamily, canonicalAddress } from '../model/address.js';
+import { addressFamily, canonicalAddress, canonicalNetmask } from '../model/address.js';
 import type { Family } from '../model/ipvs.js';
 
 export interface IpAddress {
@@ -22,10 +22,9 @@ export function parseIp(text: string): IpAddress | null {
 /** The prefix length of a contiguous dotted IPv4 mask (`255.255.255.0` → 24), or null. */
 export function ipv4MaskPrefix(text: string): number | null {
   if (!isIPv4(text)) return null;
-  const value = text.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  // node:net refuses leading zeros, so a valid mask has exactly the spelling canonicalNetmask gives it.
   for (let prefix = 0; prefix <= 32; prefix++) {
-    const mask = prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix);
-    if (mask === value) return prefix;
+    if (canonicalNetmask('inet', String(prefix)) === text) return prefix;
   }
   return null;
 }

@@ -1,7 +1,9 @@
 /** The config module's public surface: load/parse a file, the Config types, the desired IPVS table. */
+
+export { SCHEDULERS } from '../model/ipvs.js';
 export { desiredDestination, desiredService, desiredServices } from './desired.js';
 export { formatDuration, parseDuration } from './durations.js';
 export { loadConfig } from './load.js';
 export { type ParseOptions, type ParseResult, parseConfig } from './parse.js';
-export { SCHEDULERS, schedulerFlagBits } from './schedulers.js';
+export { schedulerFlagBits } from './schedulers.js';
 export type * from './types.js';

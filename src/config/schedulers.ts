@@ -1,27 +1,11 @@
 /**
- * What the config knows about IPVS schedulers: their names and the service flags that tune them.
- * The flag values are the kernel's (IP_VS_SVC_F_* in <linux/ip_vs.h>); SCHED1..2 mean different things
+ * The service flags that tune IPVS schedulers, as the config names them (the scheduler names
+ * themselves are model/ipvs.ts SCHEDULERS). The flag values are the kernel's (IP_VS_SVC_F_* in <linux/ip_vs.h>); SCHED1..2 mean different things
  * for sh and mh, which is why each named flag is tied to the scheduler it belongs to.
  */
 import { IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2 } from '../ipvs/constants.js';
-import type { Scheduler, SchedulerFlag } from './types.js';
-
-export const SCHEDULERS: readonly Scheduler[] = [
-  'rr',
-  'wrr',
-  'lc',
-  'wlc',
-  'lblc',
-  'lblcr',
-  'dh',
-  'sh',
-  'sed',
-  'nq',
-  'fo',
-  'ovf',
-  'mh',
-  'twos',
-];
+import type { Scheduler } from '../model/ipvs.js';
+import type { SchedulerFlag } from './types.js';
 
 export interface SchedulerFlagInfo {
   readonly bit: number;

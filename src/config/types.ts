@@ -3,7 +3,7 @@
  * addresses canonical. Consumers never look at the YAML again; `source` fields keep where each entry
  * was written, so later semantic checks (and runtime messages) can still point at the file.
  */
-import type { Family, Forwarding, Persistence, ServiceKey } from '../model/ipvs.js';
+import type { Family, Forwarding, Persistence, Scheduler, ServiceKey } from '../model/ipvs.js';
 
 /** 1-based position of an entry in the config file. */
 export interface SourcePos {
@@ -11,21 +11,8 @@ export interface SourcePos {
   readonly col: number;
 }
 
-export type Scheduler =
-  | 'rr'
-  | 'wrr'
-  | 'lc'
-  | 'wlc'
-  | 'lblc'
-  | 'lblcr'
-  | 'dh'
-  | 'sh'
-  | 'sed'
-  | 'nq'
-  | 'fo'
-  | 'ovf'
-  | 'mh'
-  | 'twos';
+/** The scheduler names are the model's (model/ipvs.ts SCHEDULERS). */
+export type { Scheduler };
 export type SchedulerFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port' | 'ops';
 /** What a config may ask for; the kernel's `local` is only ever reported, never configured. */
 export type ConfigForwarding = Exclude<Forwarding, 'local'>;

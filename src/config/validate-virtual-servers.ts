@@ -7,18 +7,20 @@
 import { isScalar } from 'yaml';
 import {
   addressService,
+  DEFAULT_NETMASK,
   destinationKeyString,
   type Family,
   fwmarkService,
   type Persistence,
   type Protocol,
+  SCHEDULERS,
   type ServiceKey,
   serviceKeyString,
 } from '../model/ipvs.js';
 import { type IpAddress, ipv4MaskPrefix } from './addresses.js';
 import { type Fields, type KeywordTable, nullable, readSection, requireKeys } from './keywords.js';
 import { formatPos } from './positions.js';
-import { SCHEDULER_FLAG_NAMES, SCHEDULER_FLAGS, SCHEDULERS } from './schedulers.js';
+import { SCHEDULER_FLAG_NAMES, SCHEDULER_FLAGS } from './schedulers.js';
 import type {
   ConfigForwarding,
   RealServerConfig,
@@ -203,7 +205,7 @@ function readPersistence(value: Value | undefined, family: Family | undefined): 
   const mask = d.netmask === undefined || family === undefined ? undefined : netmask(d.netmask, family);
   return {
     timeoutS: d.timeoutS ?? DEFAULT_PERSISTENCE_TIMEOUT_S,
-    netmask: mask ?? (family === 'inet6' ? '128' : '255.255.255.255'),
+    netmask: mask ?? DEFAULT_NETMASK[family ?? 'inet'],
   };
 }
 

@@ -4,7 +4,8 @@
  * protocol-level rules beyond what the packet format forces are left to the VRRP module.
  */
 import type { Node } from 'yaml';
-import { parseIp } from './addresses.js';
+import { IpvsdError } from '../errors.js';
+import { type ParsedCidr, parseCidr } from '../sys/ip-address.js';
 import { type KeywordTable, nullable, readNamed, readSection, requireKeys } from './keywords.js';
 import { formatPos } from './positions.js';
 import type {
@@ -105,16 +106,16 @@ interface InstanceDraft {
 function virtualIp(value: Value): VirtualIpConfig | undefined {
   const text = value.string();
   if (text === undefined) return undefined;
-  const [address = '', prefix, ...rest] = text.split('/');
-  const ip = parseIp(address);
-  const max = ip?.family === 'inet6' ? 128 : 32;
-  const length = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : Number.NaN;
-  if (ip === null || rest.length > 0 || !(length >= 0 && length <= max)) {
+  let cidr: ParsedCidr;
+  try {
+    cidr = parseCidr(text);
+  } catch (err) {
+    if (!(err instanceof IpvsdError)) throw err;
     return value.fail(
       `virtual IP address must be "address" or "address/prefix", got ${JSON.stringify(text)}`,
     );
   }
-  return { address: ip.address, family: ip.family, prefixLength: length };
+  return { address: cidr.address, family: cidr.family, prefixLength: cidr.prefixLength };
 }
 
 const INSTANCE_KEYWORDS: KeywordTable<InstanceDraft> = {

@@ -7,7 +7,7 @@
  * canonical netmasks, the kernel's `local` forwarding read as `nat`) so that spelling differences never
  * become kernel churn; applying the result and diffing again yields nothing.
  */
-import { canonicalAddress, canonicalNetmask } from '../model/address.js';
+import { canonicalDestination, canonicalService, canonicalServiceKey } from '../model/canonical.js';
 import {
   type DesiredService,
   type Destination,
@@ -15,7 +15,6 @@ import {
   type Forwarding,
   type IpvsOperation,
   type IpvsTimeouts,
-  type Persistence,
   type ServiceKey,
   type ServiceState,
   serviceKeyString,
@@ -26,12 +25,6 @@ export interface DiffOptions {
   /** What to do with kernel services the desired table does not name (config `director.ipvs.unmanaged`). */
   readonly unmanaged: 'remove' | 'keep';
 }
-
-/** IP_VS_SVC_F_PERSISTENT, <linux/ip_vs.h>: derived from `persistence`, never compared as a flag. */
-const IP_VS_SVC_F_PERSISTENT = 0x0001;
-/** IP_VS_SVC_F_HASHED, <linux/ip_vs.h>: kernel-internal, comes back in dumps. */
-const IP_VS_SVC_F_HASHED = 0x0002;
-const IGNORED_FLAGS = IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_HASHED;
 
 /**
  * The operations, in order, that turn `actual` into `desired`. For each desired service in desired
@@ -56,7 +49,7 @@ export function diff(
 
   const managed = new Set<string>();
   for (const wanted of desired) {
-    const service = normaliseService(wanted);
+    const service = canonicalService(wanted);
     const id = serviceKeyString(service.key);
     if (managed.has(id)) continue;
     managed.add(id);
@@ -71,7 +64,7 @@ export function diff(
       continue;
     }
 
-    if (!sameServiceSettings(service, normaliseService(current))) {
+    if (!sameServiceSettings(service, canonicalService(current))) {
       operations.push({ kind: 'edit-service', service });
     }
     operations.push(...diffDestinations(service.key, destinations, current.destinations));
@@ -79,7 +72,8 @@ export function diff(
 
   if (options.unmanaged === 'remove') {
     for (const [id, service] of actualByKey) {
-      if (!managed.has(id)) operations.push({ kind: 'delete-service', key: normaliseKey(service.key) });
+      if (managed.has(id)) continue;
+      operations.push({ kind: 'delete-service', key: canonicalServiceKey(service.key) });
     }
   }
   return operations;
@@ -110,7 +104,7 @@ function diffDestinations(
 ): IpvsOperation[] {
   const actualById = new Map<string, Destination>();
   for (const destination of actual) {
-    const normalised = normaliseDestination(destination);
+    const normalised = canonicalDestination(destination);
     const id = destinationKeyString(normalised);
     if (!actualById.has(id)) actualById.set(id, normalised);
   }
@@ -140,55 +134,14 @@ function diffDestinations(
 
 /** The match key of a service: its canonical key string (family is part of it for fwmark services). */
 function serviceId(key: ServiceKey): string {
-  return serviceKeyString(normaliseKey(key));
-}
-
-function normaliseKey(key: ServiceKey): ServiceKey {
-  if (key.fwmark !== null) {
-    return { family: key.family, protocol: null, address: null, port: null, fwmark: key.fwmark };
-  }
-  return {
-    family: key.family,
-    protocol: key.protocol,
-    address: canonicalAddress(key.address),
-    port: key.port,
-    fwmark: null,
-  };
-}
-
-/** A plain VirtualService (no destinations, no counters) in canonical form. */
-function normaliseService(service: VirtualService): VirtualService {
-  const key = normaliseKey(service.key);
-  return {
-    key,
-    scheduler: service.scheduler,
-    persistence: normalisePersistence(key, service.persistence),
-    flags: service.flags & ~IGNORED_FLAGS,
-  };
-}
-
-function normalisePersistence(key: ServiceKey, persistence: Persistence | null): Persistence | null {
-  if (persistence === null) return null;
-  return { timeoutS: persistence.timeoutS, netmask: canonicalNetmask(key.family, persistence.netmask) };
-}
-
-/** A plain Destination (no counters) in canonical form. */
-function normaliseDestination(destination: Destination): Destination {
-  return {
-    address: canonicalAddress(destination.address),
-    port: destination.port,
-    forwarding: destination.forwarding,
-    weight: destination.weight,
-    upperThreshold: destination.upperThreshold,
-    lowerThreshold: destination.lowerThreshold,
-  };
+  return serviceKeyString(canonicalServiceKey(key));
 }
 
 function uniqueDestinations(destinations: readonly Destination[]): Destination[] {
   const seen = new Set<string>();
   const unique: Destination[] = [];
   for (const destination of destinations) {
-    const normalised = normaliseDestination(destination);
+    const normalised = canonicalDestination(destination);
     const id = destinationKeyString(normalised);
     if (seen.has(id)) continue;
     seen.add(id);

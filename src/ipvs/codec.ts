@@ -5,19 +5,21 @@
  */
 
 import { addressFamily, addressToBytes, bytesToAddress } from '../model/address.js';
-import type {
-  Destination,
-  DestinationKey,
-  DestinationState,
-  Family,
-  Forwarding,
-  IpvsOperation,
-  IpvsStats,
-  IpvsTimeouts,
-  Protocol,
-  ServiceKey,
-  ServiceState,
-  VirtualService,
+import {
+  DEFAULT_NETMASK,
+  type Destination,
+  type DestinationKey,
+  type DestinationState,
+  type Family,
+  type Forwarding,
+  type IpvsOperation,
+  type IpvsStats,
+  type IpvsTimeouts,
+  type Protocol,
+  type ServiceKey,
+  type ServiceState,
+  type VirtualService,
+  ZERO_STATS,
 } from '../model/ipvs.js';
 import type { GenlRequest } from '../sys/genl-socket.js';
 import {
@@ -62,8 +64,6 @@ function inetAddr(address: string): Buffer {
   bytes.copy(out);
   return out;
 }
-
-export const DEFAULT_NETMASK: Record<Family, string> = { inet: '255.255.255.255', inet6: '128' };
 
 /** IPv4 masks travel as a big-endian u32; IPv6 "masks" are a prefix length in host order. */
 function netmaskBytes(family: Family, netmask: string): Buffer {
@@ -198,50 +198,32 @@ export const zeroRequest = (key?: ServiceKey): GenlRequest => ({
 
 // ---- decoding ---------------------------------------------------------------------------------
 
-export const ZERO_STATS: IpvsStats = {
-  conns: 0,
-  inPackets: 0,
-  outPackets: 0,
-  inBytes: 0,
-  outBytes: 0,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
-};
-
 /** STATS64 when the kernel sends it (≥ 4.1), else the 32-bit STATS with 64-bit byte counters. */
 export function decodeStats(s64: Attrs | null, s32: Attrs | null): IpvsStats {
   if (s64) {
     const g = (t: number) => getU64(s64, t) ?? 0;
-    return {
-      conns: g(C.IPVS_STATS_ATTR_CONNS),
-      inPackets: g(C.IPVS_STATS_ATTR_INPKTS),
-      outPackets: g(C.IPVS_STATS_ATTR_OUTPKTS),
-      inBytes: g(C.IPVS_STATS_ATTR_INBYTES),
-      outBytes: g(C.IPVS_STATS_ATTR_OUTBYTES),
-      cps: g(C.IPVS_STATS_ATTR_CPS),
-      inPps: g(C.IPVS_STATS_ATTR_INPPS),
-      outPps: g(C.IPVS_STATS_ATTR_OUTPPS),
-      inBps: g(C.IPVS_STATS_ATTR_INBPS),
-      outBps: g(C.IPVS_STATS_ATTR_OUTBPS),
-    };
+    return statsFrom(g, g);
   }
   if (!s32) return ZERO_STATS;
-  const g = (t: number) => getU32(s32, t) ?? 0;
-  const g64 = (t: number) => getU64(s32, t) ?? 0;
+  return statsFrom(
+    (t) => getU32(s32, t) ?? 0,
+    (t) => getU64(s32, t) ?? 0,
+  );
+}
+
+/** The stats attributes read with `count` for the counters and rates and `bytes` for the byte counters. */
+function statsFrom(count: (type: number) => number, bytes: (type: number) => number): IpvsStats {
   return {
-    conns: g(C.IPVS_STATS_ATTR_CONNS),
-    inPackets: g(C.IPVS_STATS_ATTR_INPKTS),
-    outPackets: g(C.IPVS_STATS_ATTR_OUTPKTS),
-    inBytes: g64(C.IPVS_STATS_ATTR_INBYTES),
-    outBytes: g64(C.IPVS_STATS_ATTR_OUTBYTES),
-    cps: g(C.IPVS_STATS_ATTR_CPS),
-    inPps: g(C.IPVS_STATS_ATTR_INPPS),
-    outPps: g(C.IPVS_STATS_ATTR_OUTPPS),
-    inBps: g(C.IPVS_STATS_ATTR_INBPS),
-    outBps: g(C.IPVS_STATS_ATTR_OUTBPS),
+    conns: count(C.IPVS_STATS_ATTR_CONNS),
+    inPackets: count(C.IPVS_STATS_ATTR_INPKTS),
+    outPackets: count(C.IPVS_STATS_ATTR_OUTPKTS),
+    inBytes: bytes(C.IPVS_STATS_ATTR_INBYTES),
+    outBytes: bytes(C.IPVS_STATS_ATTR_OUTBYTES),
+    cps: count(C.IPVS_STATS_ATTR_CPS),
+    inPps: count(C.IPVS_STATS_ATTR_INPPS),
+    outPps: count(C.IPVS_STATS_ATTR_OUTPPS),
+    inBps: count(C.IPVS_STATS_ATTR_INBPS),
+    outBps: count(C.IPVS_STATS_ATTR_OUTBPS),
   };
 }
 

@@ -2,16 +2,12 @@
  * Turns a kernel errno for an IPVS command into a message an operator can act on. The kernel only
  * says "EINVAL"; which EINVAL it is depends on what was asked, so the operation picks the words.
  */
+import { constants } from 'node:os';
 import { NetlinkError } from '../errors.js';
 import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
-import { errnoName } from '../sys/genl-socket.js';
+import { errnoName } from '../sys/netlink-errors.js';
 
-const EPERM = 1;
-const ENOENT = 2;
-const ESRCH = 3;
-const EACCES = 13;
-const EEXIST = 17;
-const EINVAL = 22;
+const { EPERM, ENOENT, ESRCH, EACCES, EEXIST, EINVAL } = constants.errno;
 
 export const NO_PERMISSION_HINT =
   'IPVS needs CAP_NET_ADMIN: run as root, or grant the capability (systemd: AmbientCapabilities=CAP_NET_ADMIN)';

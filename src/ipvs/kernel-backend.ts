@@ -2,6 +2,7 @@
  * IpvsBackend on the kernel's IPVS generic netlink family. Changes go out in batches (see
  * sys/genl-socket.ts); dumps read all services, then every service's destinations, pipelined.
  */
+import { constants } from 'node:os';
 import { IpvsdError, NetlinkError } from '../errors.js';
 import type { IpvsOperation, IpvsTimeouts, ServiceKey, ServiceState } from '../model/ipvs.js';
 import {
@@ -31,12 +32,9 @@ import {
 import { IPVS_GENL_NAME } from './constants.js';
 import { explainOperationError, ipvsUnavailable, permissionDenied } from './explain.js';
 
-const ENOENT = 2;
-const EPERM = 1;
-const EACCES = 13;
+const { ENOENT, EPERM, EACCES, EBUSY } = constants.errno;
 /** Destination dumps in flight at once; each completes in one datagram for ordinary services. */
 const DUMP_WINDOW = 32;
-const EBUSY = 16;
 
 export interface KernelBackendOptions extends GenlSocketOptions {}
 

@@ -6,8 +6,15 @@
  * reports for a NAT destination that is one of the director's own addresses. It is a test double, not
  * a simulator: it neither routes nor counts packets; counters change only through the test helpers.
  */
+import { constants } from 'node:os';
 import { IpvsdError, NetlinkError } from '../errors.js';
-import { canonicalAddress, canonicalNetmask } from '../model/address.js';
+import { canonicalAddress } from '../model/address.js';
+import {
+  canonicalDestination,
+  canonicalDestinationKey,
+  canonicalService,
+  canonicalServiceKey,
+} from '../model/canonical.js';
 import {
   type Destination,
   type DestinationKey,
@@ -16,49 +23,21 @@ import {
   type IpvsOperation,
   type IpvsStats,
   type IpvsTimeouts,
+  SCHEDULERS,
   type ServiceKey,
   type ServiceState,
   serviceKeyString,
   type VirtualService,
+  ZERO_STATS,
 } from '../model/ipvs.js';
+import { errnoName } from '../sys/netlink-errors.js';
 import type { IpvsBackend, IpvsInfo, OperationResult, SyncDaemon, SyncDaemonState } from './backend.js';
 import { explainOperationError } from './explain.js';
 
-/** The schedulers of a stock Debian kernel (every ip_vs_*.ko scheduler module). */
-export const KERNEL_SCHEDULERS: readonly string[] = [
-  'rr',
-  'wrr',
-  'lc',
-  'wlc',
-  'lblc',
-  'lblcr',
-  'dh',
-  'sh',
-  'sed',
-  'nq',
-  'fo',
-  'ovf',
-  'mh',
-  'twos',
-];
-
 export const DEFAULT_TIMEOUTS: IpvsTimeouts = { tcpS: 900, tcpFinS: 120, udpS: 300 };
 
-export const ZERO_STATS: IpvsStats = {
-  conns: 0,
-  inPackets: 0,
-  outPackets: 0,
-  inBytes: 0,
-  outBytes: 0,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
-};
-
 export interface MemoryBackendOptions {
-  /** Scheduler modules "loaded"; any other name is refused with ENOENT. Default KERNEL_SCHEDULERS. */
+  /** Scheduler modules "loaded"; any other name is refused with ENOENT. Default SCHEDULERS. */
   readonly schedulers?: readonly string[];
   /**
    * The director's own addresses: a `nat` destination at one of them is stored (and dumped) as `local`,
@@ -88,23 +67,7 @@ export interface MemoryBackend extends IpvsBackend {
   isClosed(): boolean;
 }
 
-// <linux/ip_vs.h>
-const IP_VS_SVC_F_PERSISTENT = 0x0001;
-const IP_VS_SVC_F_HASHED = 0x0002;
-
-// errno values, <asm-generic/errno-base.h>
-const ENOENT = 2;
-const ESRCH = 3;
-const EEXIST = 17;
-const EINVAL = 22;
-const ERANGE = 34;
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  [ENOENT]: 'ENOENT',
-  [ESRCH]: 'ESRCH',
-  [EEXIST]: 'EEXIST',
-  [EINVAL]: 'EINVAL',
-  [ERANGE]: 'ERANGE',
-};
+const { ENOENT, ESRCH, EEXIST, EINVAL, ERANGE } = constants.errno;
 
 interface MutableDestination {
   destination: Destination;
@@ -130,7 +93,7 @@ export function createMemoryBackend(
   initial: readonly ServiceState[] = [],
   options: MemoryBackendOptions = {},
 ): MemoryBackend {
-  const schedulers = new Set(options.schedulers ?? KERNEL_SCHEDULERS);
+  const schedulers = new Set<string>(options.schedulers ?? SCHEDULERS);
   const localAddresses = new Set((options.localAddresses ?? []).map(canonicalAddress));
   const info: IpvsInfo = options.info ?? { version: '1.2.1', connTableSize: 4096 };
   let timeouts: IpvsTimeouts = { ...(options.timeouts ?? DEFAULT_TIMEOUTS) };
@@ -157,12 +120,12 @@ export function createMemoryBackend(
   }
 
   function reject(operation: string, errno: number, reason: string): NetlinkError {
-    const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+    const name = errnoName(errno);
     return new NetlinkError('IPVSD_ERR_KERNEL_REJECTED', `${operation}: ${reason} (${name})`, errno, name);
   }
 
   function findService(what: string, key: ServiceKey): MutableService {
-    const entry = services.get(serviceKeyString(canonicalKey(key)));
+    const entry = services.get(serviceKeyString(canonicalServiceKey(key)));
     if (entry === undefined) throw reject(what, ESRCH, `no service ${serviceKeyString(key)}`);
     return entry;
   }
@@ -220,7 +183,7 @@ export function createMemoryBackend(
       }
       case 'delete-service': {
         findService(what, operation.key);
-        services.delete(serviceKeyString(canonicalKey(operation.key)));
+        services.delete(serviceKeyString(canonicalServiceKey(operation.key)));
         return;
       }
       case 'add-destination': {
@@ -363,55 +326,11 @@ export function createMemoryBackend(
   };
 }
 
-function canonicalKey(key: ServiceKey): ServiceKey {
-  if (key.fwmark !== null)
-    return { family: key.family, protocol: null, address: null, port: null, fwmark: key.fwmark };
-  return {
-    family: key.family,
-    protocol: key.protocol,
-    address: canonicalAddress(key.address),
-    port: key.port,
-    fwmark: null,
-  };
-}
-
-/** What the kernel keeps of a service: flags without PERSISTENT/HASHED (the model's contract). */
-function canonicalService(service: VirtualService): VirtualService {
-  const key = canonicalKey(service.key);
-  return {
-    key,
-    scheduler: service.scheduler,
-    persistence:
-      service.persistence === null
-        ? null
-        : {
-            timeoutS: service.persistence.timeoutS,
-            netmask: canonicalNetmask(key.family, service.persistence.netmask),
-          },
-    flags: service.flags & ~(IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_HASHED),
-  };
-}
-
 function copyService(service: VirtualService): VirtualService {
   return {
     key: { ...service.key },
     scheduler: service.scheduler,
     persistence: service.persistence === null ? null : { ...service.persistence },
     flags: service.flags,
-  };
-}
-
-function canonicalDestinationKey(dest: DestinationKey): DestinationKey {
-  return { address: canonicalAddress(dest.address), port: dest.port };
-}
-
-function canonicalDestination(dest: Destination): Destination {
-  return {
-    address: canonicalAddress(dest.address),
-    port: dest.port,
-    forwarding: dest.forwarding,
-    weight: dest.weight,
-    upperThreshold: dest.upperThreshold,
-    lowerThreshold: dest.lowerThreshold,
   };
 }

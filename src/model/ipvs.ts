@@ -9,6 +9,28 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 /** `local` is what the kernel reports for a destination that is one of the director's own addresses. */
 export type Forwarding = 'nat' | 'dr' | 'tun' | 'local';
 
+/**
+ * The IPVS schedulers: every ip_vs_*.ko scheduler module of the kernel (and of a stock Debian kernel),
+ * by the name IPVS_SVC_ATTR_SCHED_NAME carries.
+ */
+export const SCHEDULERS = [
+  'rr',
+  'wrr',
+  'lc',
+  'wlc',
+  'lblc',
+  'lblcr',
+  'dh',
+  'sh',
+  'sed',
+  'nq',
+  'fo',
+  'ovf',
+  'mh',
+  'twos',
+] as const;
+export type Scheduler = (typeof SCHEDULERS)[number];
+
 /** A service is found either by (protocol, address, port) or by firewall mark, per address family. */
 export type ServiceKey =
   | {
@@ -31,6 +53,9 @@ export interface Persistence {
   /** Dotted quad for inet (`255.255.255.255`), prefix length for inet6 (`128`). */
   readonly netmask: string;
 }
+
+/** The netmask of a persistent service that names none: every client address on its own. */
+export const DEFAULT_NETMASK: Readonly<Record<Family, string>> = { inet: '255.255.255.255', inet6: '128' };
 
 export interface VirtualService {
   readonly key: ServiceKey;
@@ -72,6 +97,20 @@ export interface IpvsStats {
   readonly inBps: number;
   readonly outBps: number;
 }
+
+/** Counters of a service or destination nobody has used yet (and after ZERO). */
+export const ZERO_STATS: IpvsStats = {
+  conns: 0,
+  inPackets: 0,
+  outPackets: 0,
+  inBytes: 0,
+  outBytes: 0,
+  cps: 0,
+  inPps: 0,
+  outPps: 0,
+  inBps: 0,
+  outBps: 0,
+};
 
 export interface DestinationState extends Destination {
   readonly activeConns: number;

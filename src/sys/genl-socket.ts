@@ -6,9 +6,10 @@
  * number here, so a malformed or unexpected datagram is counted and dropped; (3) node-netlink
  * aborts the process if one of its listeners throws, so our listener is a guarded one-liner.
  */
-import { getSystemErrorName } from 'node:util';
+import { constants } from 'node:os';
 import netlink from 'netlink';
 import { NetlinkError } from '../errors.js';
+import { errnoName } from './netlink-errors.js';
 import {
   cstring,
   formatMessage,
@@ -26,6 +27,8 @@ import {
   parseMessages,
 } from './nlattr.js';
 
+const { EBADF, EIO, ENOBUFS, EPROTO, ETIMEDOUT } = constants.errno;
+
 const NETLINK_GENERIC = 16;
 // <linux/genetlink.h>
 const GENL_ID_CTRL = 16;
@@ -42,15 +45,6 @@ export interface GenlRequest {
 export interface GenlReply {
   readonly cmd: number;
   readonly attrs: Map<number, Buffer>;
-}
-
-/** The positive errno and its name, e.g. {errno: 22, name: 'EINVAL'}. */
-export function errnoName(errno: number): string {
-  try {
-    return getSystemErrorName(-errno);
-  } catch {
-    return `errno ${errno}`;
-  }
 }
 
 interface Pending {
@@ -113,7 +107,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       return;
     }
     if (msg.type === NLMSG_ERROR) {
-      const errno = parseErrno(msg.payload) ?? 5; // EIO for a truncated error message
+      const errno = parseErrno(msg.payload) ?? EIO; // a truncated error message
       if (p.silent) {
         p.errno = errno;
         pending.delete(msg.seq);
@@ -154,7 +148,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
   });
   raw.on('error', (err: { errno?: number }) => {
     try {
-      failAll(Math.abs(err.errno ?? 105)); // ENOBUFS: replies were lost, nothing pending can be trusted
+      failAll(Math.abs(err.errno ?? ENOBUFS)); // replies were lost, nothing pending can be trusted
     } catch {
       dropped++;
     }
@@ -182,7 +176,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
           new NetlinkError(
             'IPVSD_ERR_NETLINK',
             `${what}: no reply from the kernel within ${timeoutMs} ms`,
-            110,
+            ETIMEDOUT,
             'ETIMEDOUT',
           ),
         );
@@ -227,13 +221,13 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
     req: GenlRequest,
     flags: number,
   ): Promise<GenlReply[]> => {
-    if (closed) throw new NetlinkError('IPVSD_ERR_NETLINK', 'netlink socket is closed', 9, 'EBADF');
+    if (closed) throw new NetlinkError('IPVSD_ERR_NETLINK', 'netlink socket is closed', EBADF, 'EBADF');
     const s = nextSeq();
     const waiting = await_(s, false, `netlink command ${req.cmd}`);
     try {
       await send([formatMessage(family, flags, s, port, genlPayload(req.cmd, version, req.attrs))]);
     } catch (err) {
-      pending.get(s)?.settle(Math.abs((err as { errno?: number }).errno ?? 5), [], false);
+      pending.get(s)?.settle(Math.abs((err as { errno?: number }).errno ?? EIO), [], false);
     }
     return toReplies(await waiting);
   };
@@ -251,7 +245,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
         throw new NetlinkError(
           'IPVSD_ERR_NETLINK',
           `generic netlink family ${name}: malformed reply`,
-          71,
+          EPROTO,
           'EPROTO',
         );
       return { id, version: getU32(reply.attrs, CTRL_ATTR_VERSION) ?? 1 };
@@ -294,7 +288,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
         try {
           await send(buffers);
         } catch (err) {
-          chunkErrno = Math.abs((err as { errno?: number }).errno ?? 5);
+          chunkErrno = Math.abs((err as { errno?: number }).errno ?? EIO);
           pending.get(lastSeq)?.settle(chunkErrno, [], false);
         }
         try {

@@ -18,6 +18,7 @@ import {
   type ServiceState,
   serviceKeyString,
   type VirtualService,
+  ZERO_STATS,
 } from '../../../src/model/ipvs.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -26,19 +27,6 @@ import {
 const ONEPACKET = 0x0004;
 const HASHED = 0x0002;
 const PERSISTENT = 0x0001;
-
-const zeroStats = {
-  conns: 0,
-  inPackets: 0,
-  outPackets: 0,
-  inBytes: 0,
-  outBytes: 0,
-  cps: 0,
-  inPps: 0,
-  outPps: 0,
-  inBps: 0,
-  outBps: 0,
-};
 
 function tcp(address: string, port = 80): ServiceKey {
   return addressService(address.includes(':') ? 'inet6' : 'inet', 'tcp', address, port);
@@ -67,13 +55,13 @@ function state(service: DesiredService): ServiceState {
     scheduler: service.scheduler,
     persistence: service.persistence,
     flags: service.flags,
-    stats: { ...zeroStats, conns: 42 },
+    stats: { ...ZERO_STATS, conns: 42 },
     destinations: service.destinations.map((d) => ({
       ...d,
       activeConns: 3,
       inactiveConns: 1,
       persistConns: 0,
-      stats: { ...zeroStats, conns: 7 },
+      stats: { ...ZERO_STATS, conns: 7 },
     })),
   };
 }

@@ -7,6 +7,7 @@ import {
   fwmarkService,
   type IpvsOperation,
   type VirtualService,
+  ZERO_STATS,
 } from '../../../src/model/ipvs.js';
 
 const vip = addressService('inet', 'tcp', '203.0.113.100', 80);
@@ -201,23 +202,11 @@ describe('memory backend: state', () => {
   });
 
   it('holds the initial table and keeps its counters', async () => {
-    const zero = {
-      conns: 0,
-      inPackets: 0,
-      outPackets: 0,
-      inBytes: 0,
-      outBytes: 0,
-      cps: 0,
-      inPps: 0,
-      outPps: 0,
-      inBps: 0,
-      outBps: 0,
-    };
     const backend = createMemoryBackend([
       {
         ...web,
-        stats: { ...zero, conns: 5 },
-        destinations: [{ ...rs1, activeConns: 2, inactiveConns: 1, persistConns: 0, stats: zero }],
+        stats: { ...ZERO_STATS, conns: 5 },
+        destinations: [{ ...rs1, activeConns: 2, inactiveConns: 1, persistConns: 0, stats: ZERO_STATS }],
       },
     ]);
     const [service] = await backend.dump();
