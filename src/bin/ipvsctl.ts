@@ -3,19 +3,26 @@
 import { Command, CommanderError } from 'commander';
 import { applyCommand } from '../cli/apply.js';
 import { checkCommand } from '../cli/check.js';
+import { type ControlCall, socketControlCall } from '../cli/daemon.js';
+import { drainCommand, reloadCommand } from '../cli/daemon-commands.js';
 import { listCommand } from '../cli/list.js';
 import { EXIT_FAILED, EXIT_USAGE, processOutput } from '../cli/output.js';
+import { statusCommand } from '../cli/status.js';
+import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { IpvsdError } from '../errors.js';
 import { createKernelBackend } from '../ipvs/kernel-backend.js';
 import { VERSION } from '../version.js';
 
-const DEFAULT_SOCKET = '/run/ipvsd/control.sock';
+/** The daemon behind the global `--socket` option, which may come before or after the subcommand. */
+function daemon(command: Command): ControlCall {
+  return socketControlCall(command.optsWithGlobals<{ socket: string }>().socket);
+}
 
 function program(): Command {
   const cmd = new Command('ipvsctl')
     .description('Operate ipvsd and the kernel IPVS table')
     .version(VERSION)
-    .option('--socket <path>', 'control socket of the daemon', DEFAULT_SOCKET)
+    .option('--socket <path>', 'control socket of the daemon', DEFAULT_CONTROL_SOCKET)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -45,6 +52,37 @@ function program(): Command {
     .action(async (opts: { json: boolean; stats: boolean }) => {
       process.exitCode = await listCommand(opts, createKernelBackend, processOutput);
     });
+
+  cmd
+    .command('status')
+    .description(
+      'show the running daemon: virtual and real servers with health and weights, VRRP, last reconcile',
+    )
+    .option('--json', "print the daemon's status as JSON", false)
+    .action(async (opts: { json: boolean }, command: Command) => {
+      process.exitCode = await statusCommand(opts, daemon(command), processOutput);
+    });
+
+  cmd
+    .command('reload')
+    .description('make the daemon re-read its config; a config that does not validate is refused')
+    .action(async (_opts: unknown, command: Command) => {
+      process.exitCode = await reloadCommand(daemon(command), processOutput);
+    });
+
+  for (const [name, description] of [
+    ['drain', "set a real server's weight to 0 and keep it there (through reloads) until undrain"],
+    ['undrain', 'give a drained real server its configured weight back'],
+  ] as const) {
+    cmd
+      .command(name)
+      .description(description)
+      .argument('<vs>', 'virtual server: its name, tcp/203.0.113.100:80 or fwmark/7')
+      .argument('<rs>', 'real server: 198.51.100.11:8080 or [2001:db8::1]:80')
+      .action(async (vs: string, rs: string, _opts: unknown, command: Command) => {
+        process.exitCode = await drainCommand(name, vs, rs, daemon(command), processOutput);
+      });
+  }
 
   return cmd;
 }

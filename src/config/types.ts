@@ -41,6 +41,11 @@ export interface DirectorConfig {
 export interface IpvsSettings {
   /** What to do with kernel services the config does not name. */
   readonly unmanaged: UnmanagedPolicy;
+  /**
+   * What SIGTERM does to the services the config names: `keep` them (the default: a restart drops no
+   * connection) or `remove` them (the director is being taken out of service).
+   */
+  readonly onStop: 'keep' | 'remove';
   readonly resyncIntervalMs: number;
   readonly timeouts: IpvsTimeoutSettings;
 }
@@ -121,6 +126,11 @@ export interface CheckTiming {
   readonly rise: number;
   /** Random delay before the first check, spreading checks out. */
   readonly warmupMs: number;
+  /**
+   * Health before the first verdict. `up` (the default) keeps a restarted daemon from pulling every
+   * real server out of the kernel until its checks have run; `down` waits for `rise` successes.
+   */
+  readonly initialState: 'up' | 'down';
   readonly source: SourcePos;
 }
 

@@ -24,6 +24,7 @@ interface CheckValues {
   delay_before_retry?: number;
   rise?: number;
   warmup?: number;
+  initial_state?: 'up' | 'down';
   connect_ip?: string;
   connect_port?: number;
   bind_ip?: string;
@@ -102,6 +103,9 @@ const CHECK_KEYWORDS: KeywordTable<CheckValues> = {
   warmup: (v, d) => {
     d.warmup = v.duration();
   },
+  initial_state: (v, d) => {
+    d.initial_state = v.oneOf(['up', 'down'] as const);
+  },
   connect_ip: (v, d) => {
     d.connect_ip = v.ip()?.address;
   },
@@ -141,6 +145,7 @@ const TIMING_KEYS: readonly CheckKey[] = [
   'delay_before_retry',
   'rise',
   'warmup',
+  'initial_state',
 ];
 const TARGET_KEYS: readonly CheckKey[] = ['connect_ip', 'connect_port', 'bind_ip'];
 const HTTP_KEYS: readonly CheckKey[] = ['path', 'status', 'digest', 'host'];
@@ -215,6 +220,7 @@ export function effectiveCheck(
     delayBeforeRetryMs: m.delay_before_retry ?? 1000,
     rise: m.rise ?? 1,
     warmupMs: m.warmup ?? 0,
+    initialState: m.initial_state ?? 'up',
     source,
   };
   if (type === 'script') return { type, ...timing, argv: m.script ?? [] };

@@ -23,6 +23,7 @@ interface TimeoutsDraft {
 
 interface IpvsDraft {
   unmanaged?: UnmanagedPolicy;
+  onStop?: 'keep' | 'remove';
   resyncIntervalMs?: number;
   timeouts?: TimeoutsDraft;
 }
@@ -58,6 +59,9 @@ const TIMEOUT_KEYWORDS: KeywordTable<TimeoutsDraft> = {
 const IPVS_KEYWORDS: KeywordTable<IpvsDraft> = {
   unmanaged: (v, d) => {
     d.unmanaged = v.oneOf<UnmanagedPolicy>(['remove', 'keep']);
+  },
+  on_stop: (v, d) => {
+    d.onStop = v.oneOf(['keep', 'remove'] as const);
   },
   resync_interval: (v, d) => {
     d.resyncIntervalMs = v.duration({ exclusiveMin: true });
@@ -138,6 +142,7 @@ export function readDirector(value: Value | null, defaultRouterId: string = host
     ipForward: d.ipForward ?? true,
     ipvs: {
       unmanaged: d.ipvs?.unmanaged ?? 'remove',
+      onStop: d.ipvs?.onStop ?? 'keep',
       resyncIntervalMs: d.ipvs?.resyncIntervalMs ?? 10_000,
       timeouts: { tcpS: t?.tcpS ?? null, tcpFinS: t?.tcpFinS ?? null, udpS: t?.udpS ?? null },
     },

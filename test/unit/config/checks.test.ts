@@ -27,6 +27,7 @@ describe('check defaults', () => {
       delayBeforeRetryMs: 1000,
       rise: 1,
       warmupMs: 0,
+      initialState: 'up',
       connectIp: '198.51.100.1',
       connectPort: 80,
       bindIp: null,
@@ -55,7 +56,7 @@ describe('check defaults', () => {
 describe('check values', () => {
   it('reads every key', () => {
     const check = checkOf(
-      '{ type: https, interval: 0.5s, timeout: 250ms, retry: 3, delay_before_retry: 2s, rise: 2, warmup: 1m, ' +
+      '{ type: https, interval: 0.5s, timeout: 250ms, retry: 3, delay_before_retry: 2s, rise: 2, warmup: 1m, initial_state: down, ' +
         'connect_ip: 198.51.100.50, connect_port: 8443, bind_ip: 198.51.100.254, path: /health?full=1, ' +
         'status: [200, "300-399", 401], digest: 0123456789ABCDEF0123456789abcdef, host: www.example, ' +
         'sni: tls.example, verify_tls: true }',
@@ -69,6 +70,7 @@ describe('check values', () => {
       delayBeforeRetryMs: 2000,
       rise: 2,
       warmupMs: 60_000,
+      initialState: 'down',
       connectIp: '198.51.100.50',
       connectPort: 8443,
       bindIp: '198.51.100.254',

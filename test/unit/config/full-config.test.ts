@@ -24,6 +24,7 @@ describe('the DESIGN §5 example (full.yaml)', () => {
       ipForward: true,
       ipvs: {
         unmanaged: 'remove',
+        onStop: 'keep',
         resyncIntervalMs: 10_000,
         timeouts: { tcpS: 900, tcpFinS: 120, udpS: 300 },
       },
@@ -110,6 +111,7 @@ describe('the DESIGN §5 example (full.yaml)', () => {
         delayBeforeRetryMs: 1000,
         rise: 1,
         warmupMs: 0,
+        initialState: 'up',
         connectIp: '198.51.100.11',
         connectPort: 8080,
         bindIp: null,
@@ -138,6 +140,7 @@ describe('the DESIGN §5 example (full.yaml)', () => {
         delayBeforeRetryMs: 1000,
         rise: 1,
         warmupMs: 0,
+        initialState: 'up',
         connectIp: '198.51.100.12',
         connectPort: 8080,
         bindIp: null,
@@ -184,6 +187,7 @@ describe('defaults', () => {
       ipForward: true,
       ipvs: {
         unmanaged: 'remove',
+        onStop: 'keep',
         resyncIntervalMs: 10_000,
         timeouts: { tcpS: null, tcpFinS: null, udpS: null },
       },

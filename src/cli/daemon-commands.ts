@@ -1,0 +1,41 @@
+/** `ipvsctl reload`, `ipvsctl drain VS RS`, `ipvsctl undrain VS RS`: the daemon resolves VS and RS. */
+import type { DrainResult, ReloadResult } from '../control/protocol.js';
+import { askDaemon, type ControlCall } from './daemon.js';
+import { type CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
+
+function malformed(io: CliOutput, cmd: string): number {
+  io.err(`ipvsctl: malformed ${cmd} response from ipvsd\n`);
+  return EXIT_USAGE;
+}
+
+/** Exit 0 when the daemon took the new config, 1 (with every error) when it refused it. */
+export async function reloadCommand(call: ControlCall, io: CliOutput): Promise<number> {
+  const answer = await askDaemon(call, { cmd: 'reload' }, io);
+  if ('exit' in answer) return answer.exit;
+  const result = answer.result as Partial<ReloadResult> | null;
+  if (typeof result?.reloaded !== 'boolean') return malformed(io, 'reload');
+  const errors = Array.isArray(result.errors) ? result.errors.map(String) : [];
+  if (result.reloaded) {
+    io.out('reloaded\n');
+    return EXIT_OK;
+  }
+  io.err('ipvsctl: reload refused; the running config stays:\n');
+  for (const e of errors) io.err(`${e}\n`);
+  return EXIT_FAILED;
+}
+
+export async function drainCommand(
+  cmd: 'drain' | 'undrain',
+  vs: string,
+  rs: string,
+  call: ControlCall,
+  io: CliOutput,
+): Promise<number> {
+  const answer = await askDaemon(call, { cmd, vs, rs }, io);
+  if ('exit' in answer) return answer.exit;
+  const result = answer.result as Partial<DrainResult> | null;
+  if (typeof result?.drained !== 'boolean') return malformed(io, cmd);
+  const where = `${result.rs ?? rs} in ${result.vs ?? vs}`;
+  io.out(result.drained ? `drained ${where} (weight 0 until undrain)\n` : `undrained ${where}\n`);
+  return EXIT_OK;
+}

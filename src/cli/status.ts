@@ -1,0 +1,154 @@
+/**
+ * `ipvsctl status [--json]`: what the running daemon sees. `--json` prints the daemon's StatusResult
+ * unchanged (the contract of DESIGN §5); the text is for a person at a terminal: one table of real
+ * servers per virtual server, VRRP when there is any, and the last reconcile.
+ */
+import type { RealServerStatus, StatusResult, VirtualServerStatus } from '../control/protocol.js';
+import { askDaemon, type ControlCall } from './daemon.js';
+import { type CliOutput, EXIT_OK, EXIT_USAGE } from './output.js';
+
+export interface StatusOptions {
+  readonly json: boolean;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Daemon-supplied text (a check's reason) on one line, whatever it contains. */
+function oneLine(text: string): string {
+  return text.replace(/\p{Cc}+/gu, ' ').trim();
+}
+
+/** Left-aligned columns two spaces apart; the last column is not padded. */
+export function formatColumns(rows: readonly (readonly string[])[], indent = '  '): string[] {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+  );
+}
+
+export function formatLatency(ms: number): string {
+  return ms < 10 ? `${Math.round(ms * 10) / 10} ms` : `${Math.round(ms)} ms`;
+}
+
+/** The service the way the CLI's VS argument spells it: `tcp/203.0.113.100:80`, `fwmark/7`. */
+export function virtualServerKey(vs: VirtualServerStatus): string {
+  if (vs.fwmark !== null) return `fwmark/${vs.fwmark}`;
+  return `${vs.protocol ?? '?'}/${hostPort(vs.address ?? '?', vs.port ?? 0)}`;
+}
+
+function lastCheck(rs: RealServerStatus): string {
+  const c = rs.last_check;
+  if (c === null) return 'not checked yet';
+  const reason = oneLine(c.reason);
+  return `${c.ok ? 'ok' : 'failed'} ${formatLatency(c.latency_ms)}${reason === '' ? '' : `: ${reason}`}`;
+}
+
+function virtualServerLines(vs: VirtualServerStatus): string[] {
+  const key = virtualServerKey(vs);
+  const title = vs.name === key ? key : `${vs.name} (${key})`;
+  const q = vs.quorum;
+  const quorum = `quorum ${q.required}, live weight ${q.live_weight}${q.met ? '' : ' (QUORUM LOST)'}`;
+  const lines = [`virtual server ${title}  scheduler ${vs.scheduler}  ${quorum}`];
+  if (vs.sorry_server_active)
+    lines.push('  sorry server active: it replaces the real servers until quorum returns');
+  if (vs.real_servers.length === 0) {
+    lines.push('  no real servers');
+    return lines;
+  }
+  const rows = [['REAL SERVER', 'HEALTH', 'WEIGHT', 'KERNEL', 'DRAINED', 'LAST CHECK']];
+  for (const rs of vs.real_servers)
+    rows.push([
+      hostPort(rs.address, rs.port),
+      rs.health,
+      String(rs.weight),
+      rs.kernel_weight === null ? '-' : String(rs.kernel_weight),
+      rs.drained ? 'yes' : 'no',
+      lastCheck(rs),
+    ]);
+  lines.push(...formatColumns(rows));
+  return lines;
+}
+
+export function formatStatusText(status: StatusResult): string {
+  const lines = [`config ${status.config.file}, loaded ${status.config.loaded_at}`];
+  const r = status.last_reconcile;
+  if (r === null) lines.push('last reconcile: none yet');
+  else {
+    const errors =
+      r.errors.length === 0 ? 'no errors' : `${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`;
+    lines.push(
+      `last reconcile ${r.at}: ${r.operations} operation${r.operations === 1 ? '' : 's'}, ${errors}`,
+    );
+    for (const e of r.errors) lines.push(`  ${oneLine(e)}`);
+  }
+
+  const { instances, sync_groups: groups } = status.vrrp;
+  if (instances.length > 0) {
+    lines.push('', 'vrrp instances');
+    lines.push(
+      ...formatColumns([
+        ['NAME', 'STATE', 'PRIORITY'],
+        ...instances.map((i) => [i.name, i.state, String(i.priority)]),
+      ]),
+    );
+  }
+  if (groups.length > 0) {
+    lines.push('', 'vrrp sync groups');
+    lines.push(...formatColumns([['NAME', 'STATE'], ...groups.map((g) => [g.name, g.state])]));
+  }
+
+  if (status.virtual_servers.length === 0) lines.push('', 'no virtual servers');
+  for (const vs of status.virtual_servers) lines.push('', ...virtualServerLines(vs));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Enough of the shape for the text formatter not to trip over a daemon of another version. */
+export function isStatusResult(value: unknown): value is StatusResult {
+  const v = value as Partial<StatusResult> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Array.isArray(v.virtual_servers) &&
+    v.virtual_servers.every(
+      (vs) => Array.isArray(vs?.real_servers) && typeof vs.quorum === 'object' && vs.quorum !== null,
+    ) &&
+    typeof v.vrrp === 'object' &&
+    v.vrrp !== null &&
+    Array.isArray(v.vrrp.instances) &&
+    Array.isArray(v.vrrp.sync_groups) &&
+    typeof v.config === 'object' &&
+    v.config !== null &&
+    (v.last_reconcile === null ||
+      (typeof v.last_reconcile === 'object' && Array.isArray(v.last_reconcile.errors)))
+  );
+}
+
+export async function statusCommand(
+  options: StatusOptions,
+  call: ControlCall,
+  io: CliOutput,
+): Promise<number> {
+  const answer = await askDaemon(call, { cmd: 'status' }, io);
+  if ('exit' in answer) return answer.exit;
+  if (options.json) {
+    io.out(`${JSON.stringify(answer.result)}\n`);
+    return EXIT_OK;
+  }
+  if (!isStatusResult(answer.result)) {
+    io.err('ipvsctl: malformed status response from ipvsd (try --json)\n');
+    return EXIT_USAGE;
+  }
+  io.out(formatStatusText(answer.result));
+  return EXIT_OK;
+}

@@ -1,0 +1,262 @@
+/**
+ * The director: joins the health monitor, the pure decision and the reconciler, and answers the
+ * control API. It owns the operator's state (drains) and the quorum memory; everything else is
+ * derived, so a reload swaps the config, keeps the health of unchanged checks (the monitor keys
+ * them by check identity) and reconciles only what changed.
+ */
+import { checkTargetId } from '../check/target-id.js';
+import type { CheckTarget, HealthMonitor } from '../check/monitor.js';
+import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
+import type { DrainResult, RealServerStatus, StatusResult } from '../control/protocol.js';
+import { IpvsdError } from '../errors.js';
+import type { IpvsBackend } from '../ipvs/backend.js';
+import type { DirectorMetrics } from '../metrics/types.js';
+import { canonicalAddress } from '../model/address.js';
+import { destinationKeyString, hostPort, serviceKeyString } from '../model/ipvs.js';
+import type { Logger } from '../sys/logger.js';
+import { type DirectorDecision, decide, drainKey, type Health } from './desired-state.js';
+import { createReconciler, type ReconcileKind, type Reconciler, type ReconcileReport } from './reconciler.js';
+
+export interface DirectorDeps {
+  /** null: the config has no virtual servers and IPVS is never touched (VRRP-only directors). */
+  readonly backend: IpvsBackend | null;
+  readonly monitor: HealthMonitor;
+  readonly metrics: DirectorMetrics;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+export interface Director {
+  /** Adopts the kernel table (no flush) and starts checking. */
+  start(): Promise<void>;
+  /** Swaps in a validated config. */
+  reload(config: Config): Promise<void>;
+  drain(vs: string, rs: string): Promise<DrainResult>;
+  undrain(vs: string, rs: string): Promise<DrainResult>;
+  resync(): Promise<void>;
+  status(configLoadedAt: number): Promise<StatusResult>;
+  lastReport(): ReconcileReport | null;
+  /** Stops checks and timers; with removeServices, deletes the services the config names. */
+  stop(options: { removeServices: boolean }): Promise<void>;
+}
+
+const startHealth = (rs: RealServerConfig): Health => (rs.check.type !== 'none' && rs.check.initialState === 'down' ? 'down' : 'up');
+
+export function createDirector(initial: Config, deps: DirectorDeps): Director {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+  let config = initial;
+  let drained = new Set<string>();
+  let quorumMet = new Map<string, boolean>();
+  let lastDecision: DirectorDecision | null = null;
+  let resyncTimer: NodeJS.Timeout | null = null;
+  /** check id → the (virtual server, real server) pairs it decides for */
+  let users = new Map<string, { vs: VirtualServerConfig; rs: RealServerConfig }[]>();
+
+  const reconciler: Reconciler | null = deps.backend
+    ? createReconciler(
+        { unmanaged: config.director.ipvs.unmanaged },
+        {
+          backend: deps.backend,
+          now,
+          onReport: (report) => {
+            deps.metrics.reconciled({
+              kind: report.kind,
+              operations: report.operations.length,
+              errors: report.errors.length,
+              durationMs: report.durationMs,
+            });
+            if (report.operations.length)
+              log.info({ kind: report.kind, operations: report.operations.length, errors: report.errors.length, durationMs: report.durationMs }, 'ipvs table reconciled');
+            for (const e of report.errors) log.error({ err: e.message }, 'kernel refused an ipvs operation');
+          },
+          onFailure: (err, kind) => {
+            deps.metrics.reconciled({ kind, operations: 0, errors: 1, durationMs: 0 });
+            log.error({ err: (err as Error).message, kind }, 'ipvs reconcile failed');
+          },
+        },
+      )
+    : null;
+
+  const idOf = (rs: RealServerConfig) => checkTargetId(rs.check);
+
+  function targets(): CheckTarget[] {
+    users = new Map();
+    const out: CheckTarget[] = [];
+    for (const vs of config.virtualServers)
+      for (const rs of vs.realServers) {
+        const id = idOf(rs);
+        const list = users.get(id);
+        if (list) list.push({ vs, rs });
+        else {
+          users.set(id, [{ vs, rs }]);
+          out.push({ id, check: rs.check, start: startHealth(rs) });
+        }
+      }
+    return out;
+  }
+
+  const health = (_vs: VirtualServerConfig, rs: RealServerConfig): Health =>
+    deps.monitor.status(idOf(rs))?.health ?? startHealth(rs);
+
+  function recompute(kind: ReconcileKind): Promise<void> {
+    lastDecision = decide({ virtualServers: config.virtualServers, health, drained, quorumMet });
+    for (const d of lastDecision.virtualServers) {
+      const before = quorumMet.get(d.name);
+      if (before !== undefined && before !== d.quorumMet)
+        log.warn({ virtualServer: d.name, liveWeight: d.liveWeight, required: d.requiredWeight }, d.quorumMet ? 'quorum regained' : 'quorum lost');
+      deps.metrics.setQuorum(d.name, { met: d.quorumMet, liveWeight: d.liveWeight, required: d.requiredWeight });
+    }
+    quorumMet = lastDecision.quorumMet;
+    return reconciler ? reconciler.setDesired(lastDecision.services, kind) : Promise.resolve();
+  }
+
+  deps.monitor.onChange((id, status) => {
+    for (const { vs, rs } of users.get(id) ?? []) {
+      const labels = { virtual_server: vs.name, real_server: destinationKeyString(rs) };
+      deps.metrics.setHealth(labels, status.health === 'up');
+      log.info({ ...labels, reason: status.lastResult?.reason }, status.health === 'up' ? 'real server up' : 'real server down');
+    }
+    void recompute('event');
+  });
+  deps.monitor.onResult((id, result) => {
+    for (const { vs, rs } of users.get(id) ?? [])
+      deps.metrics.checkCompleted(
+        { virtual_server: vs.name, real_server: destinationKeyString(rs), check: rs.check.type },
+        { ok: result.ok, latencyMs: result.latencyMs },
+      );
+  });
+
+  function publishLabels(): void {
+    deps.metrics.retain({
+      virtualServers: config.virtualServers.map((vs) => vs.name),
+      realServers: config.virtualServers.flatMap((vs) => vs.realServers.map((rs) => ({ virtual_server: vs.name, real_server: destinationKeyString(rs) }))),
+    });
+    for (const vs of config.virtualServers)
+      for (const rs of vs.realServers) {
+        const labels = { virtual_server: vs.name, real_server: destinationKeyString(rs) };
+        deps.metrics.setHealth(labels, health(vs, rs) === 'up');
+        deps.metrics.setDrained(labels, drained.has(drainKey(vs.name, rs)));
+      }
+  }
+
+  function armResync(): void {
+    if (resyncTimer) clearInterval(resyncTimer);
+    resyncTimer = reconciler ? setInterval(() => void reconciler.resync(), config.director.ipvs.resyncIntervalMs) : null;
+    resyncTimer?.unref();
+  }
+
+  function findVirtualServer(arg: string): VirtualServerConfig {
+    const vs = config.virtualServers.find((v) => v.name === arg || serviceKeyString(v.key) === arg);
+    if (!vs) throw new IpvsdError('IPVSD_ERR_NOT_FOUND', `no virtual server "${arg}" in the running config`);
+    return vs;
+  }
+
+  function findRealServer(vs: VirtualServerConfig, arg: string): RealServerConfig {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(arg);
+    const rs = m ? vs.realServers.find((r) => r.address === canonicalAddress(m[1] ?? '') && r.port === Number(m[2])) : undefined;
+    if (!rs) throw new IpvsdError('IPVSD_ERR_NOT_FOUND', `no real server "${arg}" in virtual server "${vs.name}"`);
+    return rs;
+  }
+
+  async function setDrain(vsArg: string, rsArg: string, on: boolean): Promise<DrainResult> {
+    const vs = findVirtualServer(vsArg);
+    const rs = findRealServer(vs, rsArg);
+    const key = drainKey(vs.name, rs);
+    if (on) drained.add(key);
+    else drained.delete(key);
+    deps.metrics.setDrained({ virtual_server: vs.name, real_server: destinationKeyString(rs) }, on);
+    log.info({ virtualServer: vs.name, realServer: destinationKeyString(rs) }, on ? 'real server drained' : 'real server undrained');
+    await recompute('event');
+    return { vs: vs.name, rs: destinationKeyString(rs), drained: on };
+  }
+
+  return {
+    async start() {
+      deps.monitor.update(targets());
+      publishLabels();
+      await recompute('start');
+      armResync();
+    },
+
+    async reload(next) {
+      config = next;
+      // Drains survive a reload for every real server that is still there.
+      const keys = new Set(next.virtualServers.flatMap((vs) => vs.realServers.map((rs) => drainKey(vs.name, rs))));
+      drained = new Set([...drained].filter((k) => keys.has(k)));
+      reconciler?.setOptions({ unmanaged: next.director.ipvs.unmanaged });
+      deps.monitor.update(targets());
+      publishLabels();
+      await recompute('reload');
+      armResync();
+    },
+
+    drain: (vs, rs) => setDrain(vs, rs, true),
+    undrain: (vs, rs) => setDrain(vs, rs, false),
+    resync: () => reconciler?.resync() ?? Promise.resolve(),
+    lastReport: () => reconciler?.lastReport() ?? null,
+
+    async status(configLoadedAt) {
+      const kernel = (await reconciler?.kernelTable()) ?? [];
+      const report = reconciler?.lastReport() ?? null;
+      return {
+        virtual_servers: config.virtualServers.map((vs, i) => {
+          const decision = lastDecision?.virtualServers[i];
+          const inKernel = kernel.find((s) => serviceKeyString(s.key) === serviceKeyString(vs.key));
+          return {
+            name: vs.name,
+            protocol: vs.key.protocol,
+            address: vs.key.address,
+            port: vs.key.port,
+            fwmark: vs.key.fwmark,
+            scheduler: vs.scheduler,
+            quorum: { required: vs.quorum, live_weight: decision?.liveWeight ?? 0, met: decision?.quorumMet ?? true },
+            sorry_server_active: decision?.sorryServerActive ?? false,
+            real_servers: vs.realServers.map((rs): RealServerStatus => {
+              const st = deps.monitor.status(idOf(rs));
+              const dest = inKernel?.destinations.find((d) => d.address === rs.address && d.port === rs.port);
+              return {
+                address: rs.address,
+                port: rs.port,
+                weight: rs.weight,
+                kernel_weight: dest ? dest.weight : null,
+                health: st?.health ?? startHealth(rs),
+                drained: drained.has(drainKey(vs.name, rs)),
+                last_check:
+                  st?.lastResult && st.lastCheckedAt !== null
+                    ? {
+                        ok: st.lastResult.ok,
+                        latency_ms: st.lastResult.latencyMs,
+                        reason: st.lastResult.reason,
+                        at: new Date(st.lastCheckedAt).toISOString(),
+                      }
+                    : null,
+              };
+            }),
+          };
+        }),
+        vrrp: { instances: [], sync_groups: [] },
+        last_reconcile: report
+          ? { at: new Date(report.at).toISOString(), operations: report.operations.length, errors: report.errors.map((e) => e.message) }
+          : null,
+        config: { file: config.file, loaded_at: new Date(configLoadedAt).toISOString() },
+      };
+    },
+
+    async stop({ removeServices }) {
+      if (resyncTimer) clearInterval(resyncTimer);
+      await deps.monitor.stop();
+      await reconciler?.idle();
+      if (removeServices && deps.backend) {
+        const names = new Set(config.virtualServers.map((vs) => serviceKeyString(vs.key)));
+        const ops = (await deps.backend.dump())
+          .filter((s) => names.has(serviceKeyString(s.key)))
+          .map((s) => ({ kind: 'delete-service' as const, key: s.key }));
+        await deps.backend.apply(ops);
+        log.info({ services: ops.length }, 'ipvs services removed on stop');
+      }
+    },
+  };
+}
+
+export { hostPort };
