@@ -1,16 +1,184 @@
 #!/usr/bin/env node
-/** ipvsd: the director daemon. Until the daemon issue lands it only reports its version. */
+/**
+ * ipvsd: the director daemon. Composition root: reads argv and the config, builds the real
+ * backends (kernel IPVS, health probes, Prometheus, control socket, systemd notify), wires them to
+ * the director and turns signals into reload and stop.
+ */
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { createHealthMonitor } from '../check/monitor.js';
+import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import type { ReloadResult } from '../control/protocol.js';
+import { createControlServer } from '../control/server.js';
+import { createDirector, type Director } from '../director/director.js';
+import { timeoutOperation } from '../director/timeouts.js';
+import { formatConfigIssue, IpvsdError } from '../errors.js';
+import type { IpvsBackend } from '../ipvs/backend.js';
+import { createKernelBackend } from '../ipvs/kernel-backend.js';
+import { createMetricsServer } from '../metrics/http.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { serviceKeyString } from '../model/ipvs.js';
+import { componentLogger, createLogger } from '../sys/logger.js';
+import { createSdNotify } from '../sys/sd-notify.js';
+import { createSysctl } from '../sys/sysctl.js';
 import { VERSION } from '../version.js';
 
+const log = createLogger();
+
+/** Reads and validates; every problem as FILE:LINE:COL: message. */
+async function readConfig(file: string): Promise<{ config: Config } | { errors: string[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { errors: [`${file}: cannot read: ${(err as Error).message}`] };
+  }
+  const { config, issues } = parseConfig(text, file);
+  if (!config || issues.length) return { errors: issues.map(formatConfigIssue) };
+  return { config };
+}
+
+async function main(file: string): Promise<void> {
+  const first = await readConfig(file);
+  if ('errors' in first) {
+    for (const e of first.errors) process.stderr.write(`${e}\n`);
+    log.error({ file, errors: first.errors.length }, 'config refused');
+    process.exitCode = 1;
+    return;
+  }
+  let config = first.config;
+  let loadedAt = Date.now();
+  const notify = createSdNotify(process.env, { logger: componentLogger(log, 'systemd') });
+  const sysctl = createSysctl();
+
+  // IPVS is touched only when the config has virtual servers: VRRP-only directors need no module.
+  let backend: IpvsBackend | null = null;
+  const ensureBackend = async (c: Config): Promise<IpvsBackend | null> => {
+    if (!backend && c.virtualServers.length > 0) backend = await createKernelBackend();
+    return backend;
+  };
+  const applyKernelSettings = async (c: Config): Promise<void> => {
+    if (c.director.ipForward && (await sysctl.ensure('net.ipv4.ip_forward', '1')))
+      log.info({ sysctl: 'net.ipv4.ip_forward', value: 1 }, 'sysctl set');
+    const b = await ensureBackend(c);
+    const op = b ? await timeoutOperation(b, c.director.ipvs.timeouts) : null;
+    if (b && op) {
+      const [result] = await b.apply([op]);
+      if (result?.error) throw result.error;
+      log.info({ timeouts: c.director.ipvs.timeouts }, 'ipvs timeouts set');
+    }
+  };
+  await applyKernelSettings(config);
+
+  const serviceNames = () => new Map(config.virtualServers.map((vs) => [serviceKeyString(vs.key), vs.name]));
+  let names = serviceNames();
+  const metrics = createMetrics({
+    dumpIpvs: async () => (backend ? backend.dump() : []),
+    version: VERSION,
+    serviceName: (key) => names.get(serviceKeyString(key)),
+    logger: componentLogger(log, 'metrics'),
+  });
+  const monitor = createHealthMonitor({ logger: componentLogger(log, 'check') });
+  const director: Director = createDirector(config, {
+    backend: () => backend,
+    monitor,
+    metrics,
+    logger: componentLogger(log, 'director'),
+  });
+
+  let reloading: Promise<ReloadResult> | null = null;
+  const reload = (): Promise<ReloadResult> => {
+    reloading ??= (async (): Promise<ReloadResult> => {
+      notify.reloading('reloading the config');
+      try {
+        const next = await readConfig(file);
+        if ('errors' in next) {
+          for (const e of next.errors) log.error({ issue: e }, 'config error');
+          log.error({ file, errors: next.errors.length }, 'reload refused: the running config stays');
+          metrics.reloaded(false);
+          return { reloaded: false, errors: next.errors };
+        }
+        if (
+          next.config.director.controlSocket !== config.director.controlSocket ||
+          next.config.director.metrics.listen.port !== config.director.metrics.listen.port ||
+          next.config.director.metrics.listen.host !== config.director.metrics.listen.host
+        )
+          log.warn({}, 'control_socket and metrics.listen changes take effect at the next restart');
+        await applyKernelSettings(next.config);
+        config = next.config;
+        names = serviceNames();
+        loadedAt = Date.now();
+        await director.reload(config);
+        metrics.reloaded(true);
+        log.info({ file, virtualServers: config.virtualServers.length }, 'config reloaded');
+        return { reloaded: true, errors: [] };
+      } catch (err) {
+        metrics.reloaded(false);
+        log.error({ err: (err as Error).message }, 'reload failed');
+        return { reloaded: false, errors: [(err as Error).message] };
+      } finally {
+        notify.ready('running');
+        reloading = null;
+      }
+    })();
+    return reloading;
+  };
+
+  const control = createControlServer({
+    path: config.director.controlSocket,
+    logger: componentLogger(log, 'control'),
+    handlers: {
+      status: () => director.status(loadedAt),
+      reload,
+      drain: (vs, rs) => director.drain(vs, rs),
+      undrain: (vs, rs) => director.undrain(vs, rs),
+    },
+  });
+  const metricsServer = createMetricsServer({
+    host: config.director.metrics.listen.host,
+    port: config.director.metrics.listen.port,
+    metrics,
+    logger: componentLogger(log, 'metrics'),
+  });
+
+  await director.start();
+  await control.start();
+  await metricsServer.start();
+  const stopWatchdog = notify.startWatchdog();
+  notify.ready('running');
+  log.info({ file, version: VERSION, virtualServers: config.virtualServers.length }, 'ipvsd started');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    notify.stopping();
+    log.info({ signal }, 'ipvsd stopping');
+    stopWatchdog();
+    await control.stop().catch(() => undefined);
+    await metricsServer.stop().catch(() => undefined);
+    await director.stop({ removeServices: config.director.ipvs.onStop === 'remove' });
+    (backend as IpvsBackend | null)?.close();
+    log.info({ signal }, 'ipvsd stopped');
+  };
+  process.on('SIGHUP', () => void reload());
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
 new Command('ipvsd')
-  .description('LVS/IPVS director daemon (NAT mode)')
+  .description('LVS/IPVS director daemon (NAT mode): health checks, IPVS reconcile, control API, metrics')
   .version(VERSION)
-  .option('--config <file>', 'config file')
-  .action(() => {
-    process.stderr.write(
-      'ipvsd: the daemon is not implemented yet; use `ipvsctl apply` for a one-shot table\n',
-    );
-    process.exitCode = 2;
+  .requiredOption('--config <file>', 'config file (YAML)')
+  .action(async (opts: { config: string }) => {
+    try {
+      await main(opts.config);
+    } catch (err) {
+      const message = err instanceof IpvsdError ? err.message : ((err as Error).stack ?? String(err));
+      log.fatal({ err: message }, 'ipvsd failed to start');
+      process.stderr.write(`ipvsd: ${message}\n`);
+      process.exit(1);
+    }
   })
-  .parse(process.argv);
+  .parseAsync(process.argv);

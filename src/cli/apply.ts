@@ -4,7 +4,8 @@
  * fewest operations (diff against a fresh dump), sent in batches.
  */
 import { desiredServices } from '../config/desired.js';
-import { diff, diffTimeouts } from '../director/diff.js';
+import { diff } from '../director/diff.js';
+import { timeoutOperation } from '../director/timeouts.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import type { IpvsOperation } from '../model/ipvs.js';
 import { operationJson, operationText } from './format-operations.js';
@@ -30,18 +31,8 @@ export async function applyCommand(
     const operations: IpvsOperation[] = diff(desiredServices(config), actual, {
       unmanaged: config.director.ipvs.unmanaged,
     });
-    const { tcpS, tcpFinS, udpS } = config.director.ipvs.timeouts;
-    if (tcpS !== null || tcpFinS !== null || udpS !== null) {
-      const timeouts = diffTimeouts(
-        {
-          ...(tcpS !== null && { tcpS }),
-          ...(tcpFinS !== null && { tcpFinS }),
-          ...(udpS !== null && { udpS }),
-        },
-        await backend.timeouts(),
-      );
-      if (timeouts) operations.push(timeouts);
-    }
+    const timeouts = await timeoutOperation(backend, config.director.ipvs.timeouts);
+    if (timeouts) operations.push(timeouts);
     const results = options.dryRun ? [] : await backend.apply(operations);
     const failed = results.filter((r) => r.error !== null);
     if (options.json) {

@@ -84,9 +84,12 @@ export function diff(
  * keep the kernel's: the operation carries the kernel's current value for them, so it is complete. A
  * configured 0 counts as unset, because the kernel reads 0 as "leave unchanged" and could never converge.
  */
-export function diffTimeouts(desired: Partial<IpvsTimeouts>, actual: IpvsTimeouts): IpvsOperation | null {
-  const pick = (value: number | undefined, current: number): number =>
-    value === undefined || value === 0 ? current : value;
+export function diffTimeouts(
+  desired: { readonly [K in keyof IpvsTimeouts]?: number | null },
+  actual: IpvsTimeouts,
+): IpvsOperation | null {
+  const pick = (value: number | null | undefined, current: number): number =>
+    value === undefined || value === null || value === 0 ? current : value;
   const timeouts: IpvsTimeouts = {
     tcpS: pick(desired.tcpS, actual.tcpS),
     tcpFinS: pick(desired.tcpFinS, actual.tcpFinS),

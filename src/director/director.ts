@@ -4,22 +4,26 @@
  * derived, so a reload swaps the config, keeps the health of unchanged checks (the monitor keys
  * them by check identity) and reconciles only what changed.
  */
-import { checkTargetId } from '../check/target-id.js';
+
 import type { CheckTarget, HealthMonitor } from '../check/monitor.js';
+import { checkTargetId } from '../check/target-id.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import type { DrainResult, RealServerStatus, StatusResult } from '../control/protocol.js';
 import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import type { DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
-import { destinationKeyString, hostPort, serviceKeyString } from '../model/ipvs.js';
+import { destinationKeyString, serviceKeyString } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
 import { type DirectorDecision, decide, drainKey, type Health } from './desired-state.js';
-import { createReconciler, type ReconcileKind, type Reconciler, type ReconcileReport } from './reconciler.js';
+import { createReconciler, type ReconcileKind, type ReconcileReport, type Reconciler } from './reconciler.js';
 
 export interface DirectorDeps {
-  /** null: the config has no virtual servers and IPVS is never touched (VRRP-only directors). */
-  readonly backend: IpvsBackend | null;
+  /**
+   * The kernel backend, or null while the config has no virtual servers: IPVS is then never
+   * touched (VRRP-only directors). Asked again at every decision, so a reload can bring it in.
+   */
+  readonly backend: () => IpvsBackend | null;
   readonly monitor: HealthMonitor;
   readonly metrics: DirectorMetrics;
   readonly logger: Logger;
@@ -40,7 +44,8 @@ export interface Director {
   stop(options: { removeServices: boolean }): Promise<void>;
 }
 
-const startHealth = (rs: RealServerConfig): Health => (rs.check.type !== 'none' && rs.check.initialState === 'down' ? 'down' : 'up');
+const startHealth = (rs: RealServerConfig): Health =>
+  rs.check.type !== 'none' && rs.check.initialState === 'down' ? 'down' : 'up';
 
 export function createDirector(initial: Config, deps: DirectorDeps): Director {
   const now = deps.now ?? Date.now;
@@ -53,30 +58,44 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   /** check id → the (virtual server, real server) pairs it decides for */
   let users = new Map<string, { vs: VirtualServerConfig; rs: RealServerConfig }[]>();
 
-  const reconciler: Reconciler | null = deps.backend
-    ? createReconciler(
-        { unmanaged: config.director.ipvs.unmanaged },
-        {
-          backend: deps.backend,
-          now,
-          onReport: (report) => {
-            deps.metrics.reconciled({
-              kind: report.kind,
-              operations: report.operations.length,
-              errors: report.errors.length,
-              durationMs: report.durationMs,
-            });
-            if (report.operations.length)
-              log.info({ kind: report.kind, operations: report.operations.length, errors: report.errors.length, durationMs: report.durationMs }, 'ipvs table reconciled');
-            for (const e of report.errors) log.error({ err: e.message }, 'kernel refused an ipvs operation');
-          },
-          onFailure: (err, kind) => {
-            deps.metrics.reconciled({ kind, operations: 0, errors: 1, durationMs: 0 });
-            log.error({ err: (err as Error).message, kind }, 'ipvs reconcile failed');
-          },
+  const makeReconciler = (backend: IpvsBackend): Reconciler =>
+    createReconciler(
+      { unmanaged: config.director.ipvs.unmanaged },
+      {
+        backend,
+        now,
+        onReport: (report) => {
+          deps.metrics.reconciled({
+            kind: report.kind,
+            operations: report.operations.length,
+            errors: report.errors.length,
+            durationMs: report.durationMs,
+          });
+          if (report.operations.length)
+            log.info(
+              {
+                kind: report.kind,
+                operations: report.operations.length,
+                errors: report.errors.length,
+                durationMs: report.durationMs,
+              },
+              'ipvs table reconciled',
+            );
+          for (const e of report.errors) log.error({ err: e.message }, 'kernel refused an ipvs operation');
         },
-      )
-    : null;
+        onFailure: (err, kind) => {
+          deps.metrics.reconciled({ kind, operations: 0, errors: 1, durationMs: 0 });
+          log.error({ err: (err as Error).message, kind }, 'ipvs reconcile failed');
+        },
+      },
+    );
+  let reconciler: Reconciler | null = null;
+  /** The reconciler, created when the first backend appears. */
+  const currentReconciler = (): Reconciler | null => {
+    const backend = deps.backend();
+    if (!reconciler && backend) reconciler = makeReconciler(backend);
+    return reconciler;
+  };
 
   const idOf = (rs: RealServerConfig) => checkTargetId(rs.check);
 
@@ -104,18 +123,28 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     for (const d of lastDecision.virtualServers) {
       const before = quorumMet.get(d.name);
       if (before !== undefined && before !== d.quorumMet)
-        log.warn({ virtualServer: d.name, liveWeight: d.liveWeight, required: d.requiredWeight }, d.quorumMet ? 'quorum regained' : 'quorum lost');
-      deps.metrics.setQuorum(d.name, { met: d.quorumMet, liveWeight: d.liveWeight, required: d.requiredWeight });
+        log.warn(
+          { virtualServer: d.name, liveWeight: d.liveWeight, required: d.requiredWeight },
+          d.quorumMet ? 'quorum regained' : 'quorum lost',
+        );
+      deps.metrics.setQuorum(d.name, {
+        met: d.quorumMet,
+        liveWeight: d.liveWeight,
+        required: d.requiredWeight,
+      });
     }
     quorumMet = lastDecision.quorumMet;
-    return reconciler ? reconciler.setDesired(lastDecision.services, kind) : Promise.resolve();
+    return currentReconciler()?.setDesired(lastDecision.services, kind) ?? Promise.resolve();
   }
 
   deps.monitor.onChange((id, status) => {
     for (const { vs, rs } of users.get(id) ?? []) {
       const labels = { virtual_server: vs.name, real_server: destinationKeyString(rs) };
       deps.metrics.setHealth(labels, status.health === 'up');
-      log.info({ ...labels, reason: status.lastResult?.reason }, status.health === 'up' ? 'real server up' : 'real server down');
+      log.info(
+        { ...labels, reason: status.lastResult?.reason },
+        status.health === 'up' ? 'real server up' : 'real server down',
+      );
     }
     void recompute('event');
   });
@@ -130,7 +159,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   function publishLabels(): void {
     deps.metrics.retain({
       virtualServers: config.virtualServers.map((vs) => vs.name),
-      realServers: config.virtualServers.flatMap((vs) => vs.realServers.map((rs) => ({ virtual_server: vs.name, real_server: destinationKeyString(rs) }))),
+      realServers: config.virtualServers.flatMap((vs) =>
+        vs.realServers.map((rs) => ({ virtual_server: vs.name, real_server: destinationKeyString(rs) })),
+      ),
     });
     for (const vs of config.virtualServers)
       for (const rs of vs.realServers) {
@@ -142,7 +173,8 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
 
   function armResync(): void {
     if (resyncTimer) clearInterval(resyncTimer);
-    resyncTimer = reconciler ? setInterval(() => void reconciler.resync(), config.director.ipvs.resyncIntervalMs) : null;
+    const r = currentReconciler();
+    resyncTimer = r ? setInterval(() => void r.resync(), config.director.ipvs.resyncIntervalMs) : null;
     resyncTimer?.unref();
   }
 
@@ -154,8 +186,11 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
 
   function findRealServer(vs: VirtualServerConfig, arg: string): RealServerConfig {
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(arg);
-    const rs = m ? vs.realServers.find((r) => r.address === canonicalAddress(m[1] ?? '') && r.port === Number(m[2])) : undefined;
-    if (!rs) throw new IpvsdError('IPVSD_ERR_NOT_FOUND', `no real server "${arg}" in virtual server "${vs.name}"`);
+    const rs = m
+      ? vs.realServers.find((r) => r.address === canonicalAddress(m[1] ?? '') && r.port === Number(m[2]))
+      : undefined;
+    if (!rs)
+      throw new IpvsdError('IPVSD_ERR_NOT_FOUND', `no real server "${arg}" in virtual server "${vs.name}"`);
     return rs;
   }
 
@@ -166,7 +201,10 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     if (on) drained.add(key);
     else drained.delete(key);
     deps.metrics.setDrained({ virtual_server: vs.name, real_server: destinationKeyString(rs) }, on);
-    log.info({ virtualServer: vs.name, realServer: destinationKeyString(rs) }, on ? 'real server drained' : 'real server undrained');
+    log.info(
+      { virtualServer: vs.name, realServer: destinationKeyString(rs) },
+      on ? 'real server drained' : 'real server undrained',
+    );
     await recompute('event');
     return { vs: vs.name, rs: destinationKeyString(rs), drained: on };
   }
@@ -182,7 +220,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     async reload(next) {
       config = next;
       // Drains survive a reload for every real server that is still there.
-      const keys = new Set(next.virtualServers.flatMap((vs) => vs.realServers.map((rs) => drainKey(vs.name, rs))));
+      const keys = new Set(
+        next.virtualServers.flatMap((vs) => vs.realServers.map((rs) => drainKey(vs.name, rs))),
+      );
       drained = new Set([...drained].filter((k) => keys.has(k)));
       reconciler?.setOptions({ unmanaged: next.director.ipvs.unmanaged });
       deps.monitor.update(targets());
@@ -210,7 +250,11 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
             port: vs.key.port,
             fwmark: vs.key.fwmark,
             scheduler: vs.scheduler,
-            quorum: { required: vs.quorum, live_weight: decision?.liveWeight ?? 0, met: decision?.quorumMet ?? true },
+            quorum: {
+              required: vs.quorum,
+              live_weight: decision?.liveWeight ?? 0,
+              met: decision?.quorumMet ?? true,
+            },
             sorry_server_active: decision?.sorryServerActive ?? false,
             real_servers: vs.realServers.map((rs): RealServerStatus => {
               const st = deps.monitor.status(idOf(rs));
@@ -237,7 +281,11 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
         }),
         vrrp: { instances: [], sync_groups: [] },
         last_reconcile: report
-          ? { at: new Date(report.at).toISOString(), operations: report.operations.length, errors: report.errors.map((e) => e.message) }
+          ? {
+              at: new Date(report.at).toISOString(),
+              operations: report.operations.length,
+              errors: report.errors.map((e) => e.message),
+            }
           : null,
         config: { file: config.file, loaded_at: new Date(configLoadedAt).toISOString() },
       };
@@ -247,16 +295,15 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       if (resyncTimer) clearInterval(resyncTimer);
       await deps.monitor.stop();
       await reconciler?.idle();
-      if (removeServices && deps.backend) {
+      const backend = deps.backend();
+      if (removeServices && backend) {
         const names = new Set(config.virtualServers.map((vs) => serviceKeyString(vs.key)));
-        const ops = (await deps.backend.dump())
+        const ops = (await backend.dump())
           .filter((s) => names.has(serviceKeyString(s.key)))
           .map((s) => ({ kind: 'delete-service' as const, key: s.key }));
-        await deps.backend.apply(ops);
+        await backend.apply(ops);
         log.info({ services: ops.length }, 'ipvs services removed on stop');
       }
     },
   };
 }
-
-export { hostPort };

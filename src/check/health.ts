@@ -1,0 +1,64 @@
+/**
+ * Rise and fall, as a pure function: a target's health changes only after enough consecutive
+ * results agree (`retry` failures take an up target down, `rise` successes bring a down one up), so
+ * one lost packet never pulls a real server and one lucky answer never puts a broken one back. The
+ * same step decides when to look next: while an up target is failing but not yet down, the retry
+ * comes `delayBeforeRetryMs` after the failure, to confirm quickly; otherwise checks keep the
+ * interval's cadence measured from each probe's start (never less than zero, so a probe slower than
+ * the interval is followed at once by the next, never overlapped). Time is a parameter, so tests
+ * are tables.
+ */
+import type { CheckTiming } from '../config/types.js';
+import type { ProbeResult } from './result.js';
+
+export type Health = 'up' | 'down';
+
+export interface HealthState {
+  readonly health: Health;
+  readonly consecutiveOk: number;
+  readonly consecutiveFail: number;
+  /** null until the first probe has answered. */
+  readonly lastResult: ProbeResult | null;
+  /** When the last result arrived (the caller's clock, ms); null before the first. */
+  readonly lastCheckedAt: number | null;
+}
+
+export type HealthTiming = Pick<CheckTiming, 'intervalMs' | 'delayBeforeRetryMs' | 'retry' | 'rise'>;
+
+export interface HealthStep {
+  readonly state: HealthState;
+  /** The health differs from the state before this result. */
+  readonly changed: boolean;
+  /** How long after `now` the next probe should start. */
+  readonly nextDelayMs: number;
+}
+
+export function initialHealth(start: Health): HealthState {
+  return { health: start, consecutiveOk: 0, consecutiveFail: 0, lastResult: null, lastCheckedAt: null };
+}
+
+export function stepHealth(
+  state: HealthState,
+  result: ProbeResult,
+  now: number,
+  timing: HealthTiming,
+): HealthStep {
+  const consecutiveOk = result.ok ? state.consecutiveOk + 1 : 0;
+  const consecutiveFail = result.ok ? 0 : state.consecutiveFail + 1;
+  let health = state.health;
+  if (health === 'up' && consecutiveFail >= timing.retry) health = 'down';
+  else if (health === 'down' && consecutiveOk >= timing.rise) health = 'up';
+
+  // An up target that failed but is not down yet: confirm soon. Everything else: the interval,
+  // counted from the start of the probe that just answered.
+  const confirming = health === 'up' && consecutiveFail > 0;
+  const nextDelayMs = confirming
+    ? Math.max(0, timing.delayBeforeRetryMs)
+    : Math.max(0, timing.intervalMs - Math.max(0, result.latencyMs));
+
+  return {
+    state: { health, consecutiveOk, consecutiveFail, lastResult: result, lastCheckedAt: now },
+    changed: health !== state.health,
+    nextDelayMs,
+  };
+}

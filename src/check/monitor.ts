@@ -1,0 +1,272 @@
+/**
+ * Runs the checks. Each target (one id per distinct check, see checkTargetId) has its own timer
+ * and at most one probe in flight: the next probe is scheduled only when the previous one has
+ * answered, so a slow server can never make probes pile up, and since probes are asynchronous a
+ * slow one never delays another target's. `update()` takes the whole list of targets every time
+ * (level-triggered, like the reconciler): targets whose id is still there keep their health,
+ * counters and schedule, new ones start after a random warmup, gone ones are stopped and their
+ * in-flight probe aborted. Results and transitions leave through listeners; a listener that throws
+ * is logged, never allowed into the timer callback. Time, timers, randomness and the probe itself
+ * are injected, so the whole schedule runs under a fake clock in tests.
+ */
+import type { CheckConfig } from '../config/types.js';
+import { type Health, type HealthState, initialHealth, stepHealth } from './health.js';
+import { NO_CHECK_RESULT, type Probe, runProbe } from './probe.js';
+import { describeError, type ProbeResult } from './result.js';
+
+export interface CheckTarget {
+  /** Normally checkTargetId(check): equal ids are one target, probed once. */
+  readonly id: string;
+  readonly check: CheckConfig;
+  /**
+   * Health before the first verdict (`down` needs `rise` successes first); default the check's
+   * `initialState`. `none` checks are always up.
+   */
+  readonly start?: Health;
+}
+
+/** health, lastResult, lastCheckedAt, consecutiveOk, consecutiveFail. */
+export type TargetStatus = HealthState;
+
+/** Schedules `fn` after `delayMs`; returns a function that cancels it. */
+export type SetTimer = (fn: () => void, delayMs: number) => () => void;
+
+/** The part of a pino logger the monitor uses. */
+export interface MonitorLogger {
+  info(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+export interface HealthMonitorDeps {
+  /** Milliseconds; default Date.now. Used for lastCheckedAt. */
+  readonly now?: () => number;
+  readonly setTimer?: SetTimer;
+  /** [0, 1); default Math.random. Spreads first probes over `warmupMs`. */
+  readonly random?: () => number;
+  readonly logger?: MonitorLogger;
+  /** Default runProbe (the real tcp/http/https/script probes). */
+  readonly probe?: Probe;
+}
+
+export type ChangeListener = (id: string, status: TargetStatus) => void;
+export type ResultListener = (id: string, result: ProbeResult, status: TargetStatus) => void;
+
+export interface HealthMonitor {
+  /** The complete set of targets to check from now on; duplicates (same id) count once. */
+  update(targets: readonly CheckTarget[]): void;
+  status(id: string): TargetStatus | undefined;
+  /** Every current target's status, by id. */
+  snapshot(): ReadonlyMap<string, TargetStatus>;
+  /** Called on every health transition (not for the start state). Returns an unsubscribe function. */
+  onChange(listener: ChangeListener): () => void;
+  /** Called for every probe result (metrics). Returns an unsubscribe function. */
+  onResult(listener: ResultListener): () => void;
+  /** Cancels every timer, aborts probes in flight and resolves when they have ended. Final. */
+  stop(): Promise<void>;
+}
+
+interface Entry {
+  readonly id: string;
+  check: CheckConfig;
+  state: HealthState;
+  cancelTimer: (() => void) | null;
+  /** The probe in flight, if any. */
+  inFlight: AbortController | null;
+  removed: boolean;
+}
+
+const defaultSetTimer: SetTimer = (fn, delayMs) => {
+  const timer = setTimeout(fn, delayMs);
+  return () => clearTimeout(timer);
+};
+
+const silentLogger: MonitorLogger = { info: () => {}, error: () => {} };
+
+export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor {
+  const now = deps.now ?? Date.now;
+  const setTimer = deps.setTimer ?? defaultSetTimer;
+  const random = deps.random ?? Math.random;
+  const logger = deps.logger ?? silentLogger;
+  const probe = deps.probe ?? runProbe;
+
+  const entries = new Map<string, Entry>();
+  const changeListeners = new Set<ChangeListener>();
+  const resultListeners = new Set<ResultListener>();
+  /** Settle when each probe in flight has ended; stop() waits for them. */
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+
+  function emit<A extends unknown[]>(listeners: Set<(...args: A) => void>, ...args: A): void {
+    for (const listener of listeners) {
+      try {
+        listener(...args);
+      } catch (err) {
+        logger.error({ id: args[0], err: describeError(err) }, 'health listener threw');
+      }
+    }
+  }
+
+  function schedule(entry: Entry, delayMs: number): void {
+    entry.cancelTimer?.();
+    entry.cancelTimer = setTimer(() => {
+      entry.cancelTimer = null;
+      start(entry);
+    }, delayMs);
+  }
+
+  function start(entry: Entry): void {
+    if (entry.removed || stopped || entry.inFlight !== null) return;
+    const controller = new AbortController();
+    entry.inFlight = controller;
+    let pending: Promise<ProbeResult>;
+    try {
+      pending = probe(entry.check, controller.signal);
+    } catch (err) {
+      pending = Promise.resolve({
+        ok: false,
+        latencyMs: 0,
+        reason: `check failed internally: ${describeError(err)}`,
+      });
+    }
+    const settled = pending
+      .catch(
+        (err: unknown): ProbeResult => ({
+          ok: false,
+          latencyMs: 0,
+          reason: `check failed internally: ${describeError(err)}`,
+        }),
+      )
+      .then((result) => finish(entry, controller, result));
+    running.add(settled);
+    void settled.finally(() => running.delete(settled));
+  }
+
+  function finish(entry: Entry, controller: AbortController, result: ProbeResult): void {
+    // A probe of a removed target, or one that stop() aborted: its answer no longer matters.
+    if (entry.inFlight !== controller) return;
+    entry.inFlight = null;
+    if (entry.removed || stopped || entry.check.type === 'none') return;
+    const before = entry.state.health;
+    const step = stepHealth(entry.state, result, now(), entry.check);
+    entry.state = step.state;
+    schedule(entry, step.nextDelayMs);
+    emit(resultListeners, entry.id, result, step.state);
+    if (step.changed) {
+      logger.info(
+        {
+          id: entry.id,
+          from: before,
+          to: step.state.health,
+          reason: result.reason,
+          consecutiveOk: step.state.consecutiveOk,
+          consecutiveFail: step.state.consecutiveFail,
+        },
+        step.state.health === 'up' ? 'check target came up' : 'check target went down',
+      );
+      emit(changeListeners, entry.id, step.state);
+    }
+  }
+
+  function remove(entry: Entry): void {
+    entry.removed = true;
+    entry.cancelTimer?.();
+    entry.cancelTimer = null;
+    const controller = entry.inFlight;
+    entry.inFlight = null;
+    controller?.abort();
+  }
+
+  function add(target: CheckTarget): void {
+    const { check } = target;
+    if (check.type === 'none') {
+      const state: HealthState = {
+        ...initialHealth('up'),
+        consecutiveOk: 1,
+        lastResult: NO_CHECK_RESULT,
+        lastCheckedAt: now(),
+      };
+      entries.set(target.id, {
+        id: target.id,
+        check,
+        state,
+        cancelTimer: null,
+        inFlight: null,
+        removed: false,
+      });
+      return;
+    }
+    const entry: Entry = {
+      id: target.id,
+      check,
+      state: initialHealth(target.start ?? check.initialState),
+      cancelTimer: null,
+      inFlight: null,
+      removed: false,
+    };
+    entries.set(target.id, entry);
+    schedule(entry, warmupDelay(check.warmupMs, random));
+  }
+
+  return {
+    update(targets) {
+      if (stopped) return;
+      const wanted = new Map<string, CheckTarget>();
+      for (const target of targets) if (!wanted.has(target.id)) wanted.set(target.id, target);
+      for (const [id, entry] of entries) {
+        const target = wanted.get(id);
+        // Same id, different kind of check (ids not made by checkTargetId): a new target.
+        if (target === undefined || (target.check.type === 'none') !== (entry.check.type === 'none')) {
+          remove(entry);
+          entries.delete(id);
+        }
+      }
+      for (const [id, target] of wanted) {
+        const entry = entries.get(id);
+        // Kept: state, counters, schedule and probe in flight stay; the next probe uses the new
+        // object (equal ids mean equal parameters; only `source` may have moved).
+        if (entry !== undefined) entry.check = target.check;
+        else add(target);
+      }
+    },
+
+    status: (id) => entries.get(id)?.state,
+
+    snapshot() {
+      const out = new Map<string, TargetStatus>();
+      for (const [id, entry] of entries) out.set(id, entry.state);
+      return out;
+    },
+
+    onChange(listener) {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
+
+    onResult(listener) {
+      resultListeners.add(listener);
+      return () => resultListeners.delete(listener);
+    },
+
+    async stop() {
+      if (!stopped) {
+        stopped = true;
+        for (const entry of entries.values()) {
+          entry.cancelTimer?.();
+          entry.cancelTimer = null;
+          const controller = entry.inFlight;
+          entry.inFlight = null;
+          controller?.abort();
+        }
+      }
+      await Promise.all([...running]);
+    },
+  };
+}
+
+/** Uniform in [0, warmupMs]. */
+export function warmupDelay(warmupMs: number, random: () => number): number {
+  if (!(warmupMs > 0)) return 0;
+  const r = random();
+  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
+  return Math.min(warmupMs, Math.floor(unit * (warmupMs + 1)));
+}

@@ -1,0 +1,63 @@
+// Driver for node-agent.mjs: the compiled health checks (src/check) running inside a namespace.
+import { createHealthMonitor } from '../../../dist/src/check/monitor.js';
+import { runProbe } from '../../../dist/src/check/probe.js';
+import { checkTargetId } from '../../../dist/src/check/target-id.js';
+
+/** One probe to completion. */
+export const probe = (check) => runProbe(check, new AbortController().signal);
+
+/** One probe, aborted after `ms`. */
+export function probeAbortedAfter(check, ms) {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), ms);
+  return runProbe(check, controller.signal);
+}
+
+/** `n` probes one after another: CPU time and wall time per probe, and the verdicts. */
+export async function cost(check, n) {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  let ok = 0;
+  for (let i = 0; i < n; i++) if ((await runProbe(check, new AbortController().signal)).ok) ok++;
+  const used = process.cpuUsage(cpu);
+  return {
+    ok,
+    cpuUsPerProbe: (used.user + used.system) / n,
+    wallMsPerProbe: (performance.now() - start) / n,
+  };
+}
+
+let monitor = null;
+let events = [];
+
+/** A real monitor on real timers; targets are `{ check, start }`, ids made here. */
+export function monitorStart(targets) {
+  monitor = createHealthMonitor();
+  events = [];
+  const t0 = Date.now();
+  monitor.onChange((id, status) =>
+    events.push({
+      kind: 'change',
+      id,
+      at: Date.now() - t0,
+      health: status.health,
+      reason: status.lastResult?.reason ?? null,
+    }),
+  );
+  monitor.onResult((id, result) =>
+    events.push({ kind: 'result', id, at: Date.now() - t0, ok: result.ok, reason: result.reason }),
+  );
+  const withIds = targets.map((t) => ({ id: checkTargetId(t.check), check: t.check, start: t.start }));
+  monitor.update(withIds);
+  return withIds.map((t) => t.id);
+}
+
+export const monitorEvents = () => events;
+export const monitorSnapshot = () => Object.fromEntries(monitor?.snapshot() ?? []);
+
+export async function monitorStop() {
+  await monitor?.stop();
+  monitor = null;
+}
+
+export const close = () => monitorStop();
