@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import type { HealthMonitor, TargetStatus } from '../../../src/check/monitor.js';
+import { parseConfig } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/types.js';
+import { createDirector } from '../../../src/director/director.js';
+import { createMemoryBackend } from '../../../src/ipvs/memory-backend.js';
+import { noopMetrics } from '../../../src/metrics/types.js';
+import { createLogger } from '../../../src/sys/logger.js';
+
+function config(weight12 = 2, extra = ''): Config {
+  const { config, issues } = parseConfig(
+    `virtual_servers:
+  - name: web
+    address: 203.0.113.100
+    port: 80
+    scheduler: wrr
+${extra}
+    real_servers:
+      - { address: 198.51.100.11, port: 8080, weight: 3 }
+      - { address: 198.51.100.12, port: 8080, weight: ${weight12} }
+`,
+    'test.yaml',
+  );
+  expect(issues).toEqual([]);
+  return config as Config;
+}
+
+/** A monitor whose health the test sets; it remembers what update() was given. */
+function fakeMonitor() {
+  const health = new Map<string, TargetStatus>();
+  const listeners: ((id: string, s: TargetStatus) => void)[] = [];
+  const updates: string[][] = [];
+  const monitor: HealthMonitor = {
+    update: (targets) => {
+      updates.push(targets.map((t) => t.id));
+    },
+    status: (id) => health.get(id),
+    snapshot: () => health,
+    onChange: (l) => {
+      listeners.push(l);
+      return () => {};
+    },
+    onResult: () => () => {},
+    stop: async () => {},
+  };
+  const set = (id: string, up: boolean) => {
+    const status: TargetStatus = {
+      health: up ? 'up' : 'down',
+      consecutiveOk: up ? 1 : 0,
+      consecutiveFail: up ? 0 : 1,
+      lastResult: { ok: up, latencyMs: 1, reason: up ? 'connected' : 'connection refused (ECONNREFUSED)' },
+      lastCheckedAt: 0,
+    };
+    health.set(id, status);
+    for (const l of listeners) l(id, status);
+  };
+  return { monitor, set, updates };
+}
+
+const silent = createLogger({ level: 'silent' });
+
+async function setup(c = config()) {
+  const kernel = createMemoryBackend();
+  const m = fakeMonitor();
+  const director = createDirector(c, {
+    backend: () => kernel,
+    monitor: m.monitor,
+    metrics: noopMetrics,
+    logger: silent,
+  });
+  await director.start();
+  const weights = async () => (await kernel.dump())[0]?.destinations.map((d) => `${d.address}=${d.weight}`);
+  return { kernel, director, weights, ...m };
+}
+
+describe('director', () => {
+  it('installs the table at start and follows health changes', async () => {
+    const { director, weights, set, updates } = await setup();
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
+    const id12 = updates[0]?.[1] as string;
+    set(id12, false);
+    await director.resync();
+    expect(await weights()).toEqual(['198.51.100.11=3']);
+    set(id12, true);
+    await director.resync();
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
+  });
+
+  it('drain gives weight 0, survives a reload, undrain restores the weight', async () => {
+    const { director, weights } = await setup();
+    expect(await director.drain('web', '198.51.100.12:8080')).toEqual({
+      vs: 'web',
+      rs: '198.51.100.12:8080',
+      drained: true,
+    });
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=0']);
+    await director.reload(config(5));
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=0']);
+    await director.undrain('tcp/203.0.113.100:80', '198.51.100.12:8080');
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=5']);
+  });
+
+  it('names what it cannot find', async () => {
+    const { director } = await setup();
+    await expect(director.drain('nope', '198.51.100.12:8080')).rejects.toMatchObject({
+      code: 'IPVSD_ERR_NOT_FOUND',
+      message: 'no virtual server "nope" in the running config',
+    });
+    await expect(director.drain('web', '198.51.100.99:8080')).rejects.toMatchObject({
+      code: 'IPVSD_ERR_NOT_FOUND',
+    });
+  });
+
+  it('keeps the check identities of unchanged real servers across a reload', async () => {
+    const { director, updates } = await setup();
+    await director.reload(config(5));
+    expect(updates[1]).toEqual(updates[0]);
+  });
+
+  it('reports status in the contract shape with kernel weights', async () => {
+    const { director, set, updates } = await setup();
+    set(updates[0]?.[0] as string, false);
+    await director.resync();
+    const status = await director.status(0);
+    expect(status.virtual_servers[0]).toMatchObject({
+      name: 'web',
+      protocol: 'tcp',
+      address: '203.0.113.100',
+      port: 80,
+      fwmark: null,
+      real_servers: [
+        {
+          address: '198.51.100.11',
+          port: 8080,
+          weight: 3,
+          kernel_weight: null,
+          health: 'down',
+          drained: false,
+          last_check: { ok: false, reason: 'connection refused (ECONNREFUSED)' },
+        },
+        { address: '198.51.100.12', port: 8080, weight: 2, kernel_weight: 2, health: 'up', drained: false },
+      ],
+    });
+    expect(status.vrrp).toEqual({ instances: [], sync_groups: [] });
+    expect(status.last_reconcile?.errors).toEqual([]);
+  });
+
+  it('removes its services on stop only when asked', async () => {
+    const { director, kernel } = await setup();
+    await director.stop({ removeServices: false });
+    expect(await kernel.dump()).toHaveLength(1);
+    const second = await setup();
+    await second.director.stop({ removeServices: true });
+    expect(await second.kernel.dump()).toEqual([]);
+  });
+});
