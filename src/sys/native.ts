@@ -1,0 +1,84 @@
+/**
+ * Loads ipvsd's N-API addon (native/, built by `npm ci` through node-gyp into
+ * build/Release/ipvsd_native.node) and describes what it exports. Only src/sys/ touches the addon
+ * (DESIGN §3); everything else uses the typed wrappers next to this file. The addon is loaded on
+ * first use, so commands that never need it (ipvsctl, a daemon outside systemd) run without it.
+ *
+ * The addon throws nothing but JavaScript errors: argument mistakes as TypeError, failed system
+ * calls as NativeErrnoError (below).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IpvsdError } from '../errors.js';
+
+/** What a failed system call in the addon throws: `errno` is positive (2 for ENOENT). */
+export interface NativeErrnoError extends Error {
+  readonly errno: number;
+  /** The errno's name, as Node's own system errors spell it: 'ENOENT', 'EAGAIN'. */
+  readonly code: string;
+  readonly syscall: string;
+}
+
+export interface NativeAddon {
+  /**
+   * Sends `message` as one datagram over AF_UNIX SOCK_DGRAM to `socketPath` (an absolute path,
+   * or '@name' for the abstract namespace), as sd_notify(3) does. Throws NativeErrnoError.
+   */
+  sdNotify(socketPath: string, message: string): void;
+}
+
+const ADDON_FILE = join('build', 'Release', 'ipvsd_native.node');
+
+let cached: NativeAddon | undefined;
+
+/**
+ * The addon, loaded once. Throws IpvsdError when it is missing or does not load. Callers that must
+ * never throw (sd_notify) catch this and turn it into a value.
+ */
+export function loadNative(): NativeAddon {
+  if (cached !== undefined) return cached;
+  const file = findAddon(dirname(fileURLToPath(import.meta.url)));
+  if (file === undefined) {
+    throw new IpvsdError(
+      'IPVSD_ERR_INTERNAL',
+      `ipvsd's native addon (${ADDON_FILE}) is missing: run \`npm ci\` (it builds the addon with node-gyp; \`npm run build:native\` rebuilds it alone)`,
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (cause) {
+    throw new IpvsdError(
+      'IPVSD_ERR_INTERNAL',
+      `ipvsd's native addon ${file} did not load: ${(cause as Error).message}; rebuild it with \`npm run build:native\``,
+      { cause },
+    );
+  }
+  return cached;
+}
+
+/** True for errors thrown by a failed system call in the addon. */
+export function isNativeErrnoError(error: unknown): error is NativeErrnoError {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<NativeErrnoError>).errno === 'number' &&
+    typeof (error as Partial<NativeErrnoError>).code === 'string'
+  );
+}
+
+/**
+ * The package root holds build/: it is two levels above src/sys/ when running from source
+ * (tests) and three above dist/src/sys/ when running compiled. Walk up rather than guess.
+ */
+function findAddon(startDir: string): string | undefined {
+  let dir = startDir;
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, ADDON_FILE);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}

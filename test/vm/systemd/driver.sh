@@ -1,0 +1,28 @@
+#!/bin/bash
+# Runs as a oneshot unit under systemd as PID 1 (test/vm/systemd-unit.test.ts): drives ipvsd.service
+# through start, watchdog, reload, a missed watchdog, stop, saving `systemctl show` at each step in
+# $OUT, then makes the container's systemd exit.
+set -u
+show() { systemctl show ipvsd.service -p ActiveState -p SubState -p Result -p StatusText -p NRestarts -p WatchdogUSec >"$OUT/$1.txt" 2>&1; }
+systemctl start ipvsd.service >"$OUT/start.log" 2>&1
+echo "$?" >"$OUT/start.rc"
+show started
+cp /run/ipvsd/probe.json "$OUT/probe.json" 2>/dev/null
+sleep 13 # longer than WatchdogSec=10s: only the pings keep it alive
+show watchdog
+systemctl reload --no-block ipvsd.service
+sleep 1
+show reloading
+sleep 4
+show reloaded
+# A blocking reload returns only after READY=1 (the stand-in sends it 3 s after RELOADING=1).
+start=$(date +%s%N)
+systemctl reload ipvsd.service
+echo $((($(date +%s%N) - start) / 1000000)) >"$OUT/reload-ms.txt"
+systemctl kill -s USR1 --kill-whom=main ipvsd.service # the pings stop: systemd must restart it
+sleep 16
+show restarted
+systemctl stop ipvsd.service
+show stopped
+touch "$OUT/done"
+systemctl exit 0

@@ -1,0 +1,66 @@
+// Stands in for ipvsd under systemd/ipvsd.service (test/vm/systemd-unit.test.ts) until the daemon
+// exists: it probes what the sandbox lets it do, writes that to $RUNTIME_DIRECTORY/probe.json, and
+// speaks sd_notify through the real src/sys/sd-notify.ts (compiled) and the native addon.
+// SIGHUP: RELOADING=1, READY=1 three seconds later. SIGUSR1: stop the watchdog pings.
+// SIGTERM: STOPPING=1, exit 0.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { createSdNotify } from '../../../dist/src/sys/sd-notify.js';
+
+const runtime = process.env.RUNTIME_DIRECTORY ?? '/run/ipvsd';
+const probe = {};
+const attempt = (name, fn) => {
+  try {
+    probe[name] = { ok: true, value: fn() };
+  } catch (error) {
+    probe[name] = { ok: false, code: error.code, message: error.message };
+  }
+};
+
+const status = readFileSync('/proc/self/status', 'utf8');
+for (const line of status.split('\n')) {
+  const [key, value] = line.split(/:\s+/);
+  if (/^(Uid|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp)$/.test(key)) probe[key] = value;
+}
+attempt('ip_forward', () => {
+  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+  return readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+});
+attempt('conf_forwarding', () => writeFileSync('/proc/sys/net/ipv4/conf/lo/forwarding', '0'));
+attempt('vm_sysctl', () => writeFileSync('/proc/sys/vm/swappiness', '60'));
+attempt('etc', () => writeFileSync('/etc/ipvsd-unit-test', 'x'));
+attempt('script', () => execFileSync('/bin/sh', ['-c', 'echo script ran']).toString().trim());
+let sum = 0;
+for (let i = 0; i < 1e6; i++) sum += Math.sqrt(i); // V8 compiles this loop: JIT works
+probe.jit = sum > 0;
+
+const notify = createSdNotify();
+probe.watchdogIntervalMs = notify.watchdogIntervalMs ?? null;
+let stopWatchdog = notify.startWatchdog();
+
+const server = net.createServer().listen(`${runtime}/control.sock`, () => {
+  attempt('control_socket', () =>
+    execFileSync('stat', ['-c', '%a', runtime, `${runtime}/control.sock`])
+      .toString()
+      .split('\n')
+      .slice(0, 2),
+  );
+  probe.readyError = notify.ready('fake ipvsd up')?.message ?? null;
+  writeFileSync(`${runtime}/probe.json`, JSON.stringify(probe));
+});
+
+process.on('SIGHUP', () => {
+  notify.reloading('reloading');
+  setTimeout(() => notify.ready('reloaded'), 3000);
+});
+process.on('SIGUSR1', () => {
+  stopWatchdog();
+  stopWatchdog = () => {};
+  notify.status('watchdog stopped');
+});
+process.on('SIGTERM', () => {
+  notify.stopping('stopping');
+  server.close();
+  setTimeout(() => process.exit(0), 100);
+});
