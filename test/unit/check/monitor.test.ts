@@ -327,7 +327,10 @@ describe('health monitor', () => {
         return () => {};
       },
       // Ends only when released, even when aborted (like a script being killed).
-      probe: () => new Promise((r) => (release = r)),
+      probe: () =>
+        new Promise((r) => {
+          release = r;
+        }),
     });
     monitor.update([target(tcpCheck())]);
     let stopped = false;

@@ -393,15 +393,16 @@ describe('diff', () => {
     expect(diff(desired, actual.map(state), { unmanaged })).toEqual(expected);
   });
 
-  it.each(cases)(
-    'applying the operations converges: $name',
-    async ({ desired, actual, unmanaged = 'remove' }) => {
-      const backend = createMemoryBackend(actual.map(state));
-      const results = await backend.apply(diff(desired, await backend.dump(), { unmanaged }));
-      expect(results.filter((r) => r.error !== null)).toEqual([]);
-      expect(diff(desired, await backend.dump(), { unmanaged })).toEqual([]);
-    },
-  );
+  it.each(cases)('applying the operations converges: $name', async ({
+    desired,
+    actual,
+    unmanaged = 'remove',
+  }) => {
+    const backend = createMemoryBackend(actual.map(state));
+    const results = await backend.apply(diff(desired, await backend.dump(), { unmanaged }));
+    expect(results.filter((r) => r.error !== null)).toEqual([]);
+    expect(diff(desired, await backend.dump(), { unmanaged })).toEqual([]);
+  });
 
   it('does not churn a destination the backend turned into local', async () => {
     const desired = [svc(vip, [dst('203.0.113.100', 8080), rs1])];

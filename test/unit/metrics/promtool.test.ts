@@ -42,7 +42,12 @@ function everything(table: () => ServiceState[] = fakeTable) {
   metrics.reconciled({ kind: 'event', operations: 1, errors: 1, durationMs: 3 });
   metrics.reloaded(false);
   metrics.reloaded(true);
-  return { metrics, breakDump: () => (fail = true) };
+  return {
+    metrics,
+    breakDump: () => {
+      fail = true;
+    },
+  };
 }
 
 describe('promtool check metrics', () => {
