@@ -167,7 +167,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
    * caller's send callback has run, i.e. before anyone awaits this promise: it is marked handled at
    * once so an early rejection is not an unhandled one (which would end the process).
    */
-  const await_ = (seqNo: number, silent: false, what: string): Promise<NlMessage[]> => {
+  const awaitReply = (seqNo: number, what: string): Promise<NlMessage[]> => {
     const p = new Promise<NlMessage[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(seqNo);
@@ -183,7 +183,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       }, timeoutMs);
       pending.set(seqNo, {
         parts: [],
-        silent,
+        silent: false,
         errno: 0,
         settle: (errno, parts, fromKernel) => {
           clearTimeout(timer);
@@ -223,7 +223,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
   ): Promise<GenlReply[]> => {
     if (closed) throw new NetlinkError('IPVSD_ERR_NETLINK', 'netlink socket is closed', EBADF, 'EBADF');
     const s = nextSeq();
-    const waiting = await_(s, false, `netlink command ${req.cmd}`);
+    const waiting = awaitReply(s, `netlink command ${req.cmd}`);
     try {
       await send([formatMessage(family, flags, s, port, genlPayload(req.cmd, version, req.attrs))]);
     } catch (err) {
@@ -280,7 +280,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
           }
         }
         const lastSeq = seqs[seqs.length - 1] as number;
-        const waiting = await_(lastSeq, false, 'netlink batch');
+        const waiting = awaitReply(lastSeq, 'netlink batch');
         // A kernel errno on the last request is that request's outcome; a send failure, a timeout or
         // lost replies (ENOBUFS) leave the whole chunk unknown, so every member reports that errno.
         let lastErrno = 0;
