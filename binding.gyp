@@ -7,12 +7,16 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/errno_error.cc",
-        "native/src/sd_notify.cc"
+        "native/src/garp.cc",
+        "native/src/sd_notify.cc",
+        "native/src/vrrp_socket.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # No C++ exception ever reaches JavaScript: node-addon-api reports errors as pending
       # JavaScript exceptions, and the code is compiled without exception support at all.
-      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a throw while the environment is shutting down
+      # (a worker being terminated) is dropped instead of aborting the process.
+      "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra"],
       "cflags_cc": ["-fno-exceptions"]
     }

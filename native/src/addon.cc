@@ -2,17 +2,22 @@
 // its own file with a Register*() function that adds its exports; this file only calls them.
 // Only src/sys/native.ts loads the addon (DESIGN §3).
 //
-// Planned next to sd_notify (issue 4): vrrp_socket.cc (raw IPPROTO_VRRP 112 sockets for IPv4 and
-// IPv6, bound to an interface, multicast membership, TTL/hop limit 255, receive through a libuv
-// poll handle) and garp.cc (gratuitous ARP / unsolicited neighbour advertisement over AF_PACKET).
+// - sd_notify.cc: systemd notifications over AF_UNIX SOCK_DGRAM.
+// - vrrp_socket.cc: raw IPPROTO_VRRP (112) sockets for IPv4 and IPv6, bound to an interface,
+//   joined to the VRRP group, TTL/hop limit 255, receiving through a libuv poll handle.
+// - garp.cc: gratuitous ARP (AF_PACKET) and unsolicited neighbour advertisements (raw ICMPv6).
 #include <napi.h>
 
+#include "garp.h"
 #include "sd_notify.h"
+#include "vrrp_socket.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipvsd::RegisterSdNotify(env, exports);
+  ipvsd::RegisterVrrpSocket(env, exports);
+  ipvsd::RegisterGarp(env, exports);
   return exports;
 }
 

@@ -13,6 +13,12 @@ namespace ipvsd {
 // <errno.h>), `code` ('ENOENT', the name Node's own errors use) and `syscall`, and throws it.
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& detail = "");
 
+// The same error as a value, for code that reports rather than throws (libuv callbacks). Plain
+// N-API calls only: it never throws, never aborts, and returns nullptr if the environment can no
+// longer make objects (a worker being terminated).
+napi_value CreateErrnoError(napi_env env, int err, const char* syscall,
+                            const std::string& detail = "");
+
 // Throws a TypeError with a `code` of 'ERR_INVALID_ARG_TYPE' for a bad argument.
 void ThrowArgError(Napi::Env env, const std::string& message);
 

@@ -21,12 +21,69 @@ export interface NativeErrnoError extends Error {
   readonly syscall: string;
 }
 
+/** Options of the native VrrpSocket constructor; src/sys/vrrp-socket.ts fills them in. */
+export interface NativeVrrpSocketOptions {
+  readonly family: 4 | 6;
+  readonly ifname: string;
+  /** TTL / hop limit of what the socket sends, unicast and multicast: 1 to 255. */
+  readonly hopLimit: number;
+}
+
+/**
+ * One received packet. `payload` is the VRRP message (for IPv4 the IP header is already cut
+ * off). `ttl` is the IPv4 TTL or IPv6 hop limit the packet arrived with (-1 if the kernel gave
+ * none). Addresses are inet_ntop(3) text; `destination` is '' if the kernel gave none.
+ */
+export type NativeVrrpPacketCallback = (
+  payload: Buffer,
+  source: string,
+  destination: string,
+  ttl: number,
+  ifindex: number,
+) => void;
+
+/** An open raw IPPROTO_VRRP socket (native/src/vrrp_socket.cc). */
+export interface NativeVrrpSocket {
+  /** The interface index the socket is bound to. */
+  readonly ifindex: number;
+  /**
+   * One datagram to `destination` (unicast or the VRRP group); `source` pins the source address
+   * (IP_PKTINFO / IPV6_PKTINFO; it must be local), else the kernel picks it. Throws
+   * NativeErrnoError (EBADF once closed) or TypeError.
+   */
+  send(payload: Uint8Array, destination: string, source?: string): void;
+  /** Stops receiving and closes the descriptor; no callback runs afterwards. Idempotent. */
+  close(): void;
+}
+
 export interface NativeAddon {
   /**
    * Sends `message` as one datagram over AF_UNIX SOCK_DGRAM to `socketPath` (an absolute path,
    * or '@name' for the abstract namespace), as sd_notify(3) does. Throws NativeErrnoError.
    */
   sdNotify(socketPath: string, message: string): void;
+  /**
+   * Opens a raw IPPROTO_VRRP (112) socket bound to `ifname`, joined to 224.0.0.18 / ff02::12 there,
+   * and polls it on the event loop. Throws NativeErrnoError (ENODEV for an unknown interface,
+   * EPERM without CAP_NET_RAW) or TypeError. A JavaScript exception from `onPacket` is caught
+   * and passed to `onError`; one from `onError` is dropped. Receive errors go to `onError` too.
+   */
+  VrrpSocket: new (
+    options: NativeVrrpSocketOptions,
+    onPacket: NativeVrrpPacketCallback,
+    onError: (error: Error) => void,
+  ) => NativeVrrpSocket;
+  /**
+   * One gratuitous ARP request (sender IP = target IP = `address`, the interface's MAC, to
+   * broadcast) over AF_PACKET. Throws NativeErrnoError (code ENOTSUP on a non-Ethernet link).
+   */
+  sendGratuitousArp(ifname: string, address: string): void;
+  /**
+   * One unsolicited Neighbor Advertisement for `address` to ff02::1 (Override set, Router as
+   * given, the interface's MAC as target link-layer address, hop limit 255) over a raw ICMPv6
+   * socket; `source` pins the source address, else the kernel picks one. Throws NativeErrnoError.
+   */
+  sendUnsolicitedNa(ifname: string, address: string, router: boolean, source?: string): void;
 }
 
 const ADDON_FILE = join('build', 'Release', 'ipvsd_native.node');
