@@ -46,7 +46,8 @@ export async function applyCommand(
         })}\n`,
       );
     } else {
-      for (const op of operations) io.out(`${options.dryRun ? 'would ' : ''}${operationText(op)}\n`);
+      // One write: an 11,000-line plan written line by line costs seconds.
+      io.out(operations.map((op) => `${options.dryRun ? 'would ' : ''}${operationText(op)}\n`).join(''));
       if (operations.length === 0) io.out('no changes: the kernel table already matches\n');
       else if (!options.dryRun)
         io.out(`${operations.length - failed.length} of ${operations.length} operations applied\n`);

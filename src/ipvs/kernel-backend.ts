@@ -32,9 +32,7 @@ import {
 import { IPVS_GENL_NAME } from './constants.js';
 import { explainOperationError, ipvsUnavailable, permissionDenied } from './explain.js';
 
-const { ENOENT, EPERM, EACCES, EBUSY } = constants.errno;
-/** Destination dumps in flight at once; each completes in one datagram for ordinary services. */
-const DUMP_WINDOW = 32;
+const { ENOENT, EPERM, EACCES } = constants.errno;
 
 export interface KernelBackendOptions extends GenlSocketOptions {}
 
@@ -72,18 +70,6 @@ function kernelBackend(
   const dump = (req: GenlRequest, what: string) =>
     sock.dump(familyId, version, req).catch((e) => rethrow(e, what));
 
-  /** A dump can meet EBUSY if another dump on this socket is still running: try again once it ended. */
-  const dumpRetrying = async (req: GenlRequest, what: string) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await sock.dump(familyId, version, req);
-      } catch (err) {
-        if (!(err instanceof NetlinkError && err.errno === EBUSY) || attempt > 50) rethrow(err, what);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    }
-  };
-
   return {
     async info(): Promise<IpvsInfo> {
       const [reply] = await request(getInfoRequest, 'reading IPVS info');
@@ -96,22 +82,17 @@ function kernelBackend(
     async dump(): Promise<ServiceState[]> {
       const replies = await dump(getServicesRequest, 'listing IPVS services');
       const services = replies.map((r) => decodeService(r.attrs)).filter((s) => s !== null);
-      const result: ServiceState[] = new Array(services.length);
-      let next = 0;
-      const worker = async () => {
-        while (next < services.length) {
-          const i = next++;
-          const svc = services[i] as NonNullable<(typeof services)[number]>;
-          const dests = await dumpRetrying(getDestsRequest(svc.key), 'listing IPVS destinations');
-          result[i] = {
-            ...svc,
-            destinations: dests
-              .map((r) => decodeDestination(r.attrs, svc.key.family))
-              .filter((d) => d !== null),
-          };
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(DUMP_WINDOW, services.length) }, worker));
+      // One dump at a time: the kernel runs a single dump per netlink socket (EBUSY otherwise).
+      const result: ServiceState[] = [];
+      for (const svc of services) {
+        const dests = await dump(getDestsRequest(svc.key), 'listing IPVS destinations');
+        result.push({
+          ...svc,
+          destinations: dests
+            .map((r) => decodeDestination(r.attrs, svc.key.family))
+            .filter((d) => d !== null),
+        });
+      }
       return result;
     },
 

@@ -7,7 +7,9 @@
  * aborts the process if one of its listeners throws, so our listener is a guarded one-liner.
  */
 import { constants } from 'node:os';
-import netlink from 'netlink';
+// The raw socket module alone: the package's index loads 15 modules (rtnetlink, nl80211, …) we do
+// not use here, which costs startup time on every ipvsctl run.
+import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { NetlinkError } from '../errors.js';
 import { errnoName } from './netlink-errors.js';
 import {
@@ -78,7 +80,7 @@ export interface GenlSocket {
 export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
   const batchSize = options.batchSize ?? 256;
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const raw = new netlink.RawNetlinkSocket(NETLINK_GENERIC, {
+  const raw = new RawNetlinkSocket(NETLINK_GENERIC, {
     recvBufferSize: 4 * 1024 * 1024,
     sendBufferSize: 4 * 1024 * 1024,
   });
@@ -87,6 +89,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
   let seq = Math.floor(Math.random() * 0x7fffffff) + 1;
   let dropped = 0;
   let closed = false;
+  let dumpQueue: Promise<unknown> = Promise.resolve();
 
   const nextSeq = (): number => {
     seq = (seq % 0xfffffffe) + 1;
@@ -251,7 +254,13 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       return { id, version: getU32(reply.attrs, CTRL_ATTR_VERSION) ?? 1 };
     },
     request: (family, version, req) => single(family, version, req, NLM_F_REQUEST | NLM_F_ACK),
-    dump: (family, version, req) => single(family, version, req, NLM_F_REQUEST | NLM_F_DUMP),
+    dump(family, version, req) {
+      // The kernel runs one dump per socket at a time and refuses a second with EBUSY, so dumps
+      // queue here: callers on one socket (a reconcile and a metrics scrape) never collide.
+      const next = dumpQueue.then(() => single(family, version, req, NLM_F_REQUEST | NLM_F_DUMP));
+      dumpQueue = next.catch(() => undefined);
+      return next;
+    },
     async batch(family, version, reqs) {
       const results: number[] = new Array(reqs.length).fill(0);
       for (let start = 0; start < reqs.length; start += batchSize) {
