@@ -1,0 +1,219 @@
+/**
+ * Fakes for the VRRP speaker: an in-memory link that joins the sockets of several speakers
+ * (multicast to every other member, unicast to the one holding the address), an rtnetlink that
+ * keeps addresses in a map, and recorders for announcements and notify scripts.
+ */
+import pino from 'pino';
+import type { Config } from '../../../src/config/index.js';
+import { parseConfig } from '../../../src/config/index.js';
+import type { InterfaceAddress } from '../../../src/sys/rtnetlink.js';
+import type { VrrpPacket, VrrpSocketOptions } from '../../../src/sys/vrrp-socket.js';
+import type { NotifyRequest } from '../../../src/vrrp/notify.js';
+import {
+  createVrrpSpeaker,
+  type SpeakerRtnetlink,
+  type SpeakerSocket,
+  type VrrpSpeaker,
+} from '../../../src/vrrp/speaker.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+interface Member {
+  readonly node: FakeNode;
+  readonly options: VrrpSocketOptions;
+  closed: boolean;
+}
+
+export interface FakeLink {
+  /** Delivers raw bytes to every open socket on `ifname` as if `source` had sent them. */
+  inject(
+    ifname: string,
+    payload: Uint8Array,
+    source: string,
+    options?: { ttl?: number; destination?: string },
+  ): void;
+  /** Cut (or restore) the link: nothing is delivered while down. */
+  setUp(up: boolean): void;
+  readonly members: Member[];
+  attach(member: Member): void;
+  deliver(from: Member | null, ifname: string, packet: VrrpPacket): void;
+}
+
+export interface FakeNode {
+  readonly name: string;
+  /** ifname → primary address (IPv4, /24). */
+  readonly primaries: Record<string, string>;
+  /** ifname → extra addresses (cidr): the VIPs. */
+  readonly extra: Map<string, Set<string>>;
+  readonly announced: { ifname: string; address: string }[];
+  readonly notified: NotifyRequest[];
+  speaker: VrrpSpeaker;
+  vips(ifname?: string): string[];
+}
+
+export function createFakeLink(): FakeLink {
+  const members: Member[] = [];
+  let up = true;
+  const deliver = (from: Member | null, ifname: string, packet: VrrpPacket) => {
+    if (!up) return;
+    for (const m of members) {
+      if (m === from || m.closed || m.options.ifname !== ifname) continue;
+      if (packet.destination !== '224.0.0.18' && m.node.primaries[ifname] !== packet.destination) continue;
+      // Asynchronously, like a real socket.
+      queueMicrotask(() => {
+        if (!m.closed) m.options.onPacket(packet);
+      });
+    }
+  };
+  return {
+    members,
+    setUp(value) {
+      up = value;
+    },
+    inject(ifname, payload, source, options = {}) {
+      deliver(null, ifname, {
+        payload: Buffer.from(payload),
+        source,
+        destination: options.destination ?? '224.0.0.18',
+        ttl: options.ttl ?? 255,
+        ifindex: 2,
+      });
+    },
+    attach(member) {
+      members.push(member);
+    },
+    deliver,
+  };
+}
+
+function attach(link: FakeLink, node: FakeNode) {
+  const internal = link;
+  return (options: VrrpSocketOptions): SpeakerSocket => {
+    const member: Member = { node, options, closed: false };
+    internal.attach(member);
+    return {
+      send(payload, destination = '224.0.0.18') {
+        if (member.closed) return new Error('closed');
+        const source = options.sourceAddress ?? node.primaries[options.ifname] ?? '0.0.0.0';
+        internal.deliver(member, options.ifname, {
+          payload: Buffer.from(payload),
+          source,
+          destination,
+          ttl: 255,
+          ifindex: 2,
+        });
+        return undefined;
+      },
+      close() {
+        member.closed = true;
+      },
+    };
+  };
+}
+
+function fakeRtnetlink(node: FakeNode): SpeakerRtnetlink {
+  const set = (ifname: string) => {
+    let s = node.extra.get(ifname);
+    if (s === undefined) {
+      s = new Set();
+      node.extra.set(ifname, s);
+    }
+    return s;
+  };
+  return {
+    async ensureAddress(ifname, cidr) {
+      const s = set(ifname);
+      if (s.has(cidr)) return false;
+      s.add(cidr);
+      return true;
+    },
+    async ensureNoAddress(ifname, cidr) {
+      return set(ifname).delete(cidr);
+    },
+    async listAddresses(ifname) {
+      const out: InterfaceAddress[] = [];
+      const names = ifname === undefined ? Object.keys(node.primaries) : [ifname];
+      for (const name of names) {
+        const primary = node.primaries[name];
+        const base = {
+          ifname: name,
+          ifindex: 2,
+          family: 'inet' as const,
+          scope: 0,
+          tentative: false,
+          dadFailed: false,
+        };
+        if (primary !== undefined)
+          out.push({ ...base, address: primary, prefixLength: 24, secondary: false });
+        for (const cidr of set(name)) {
+          const [address = '', len = '32'] = cidr.split('/');
+          out.push({ ...base, address, prefixLength: Number(len), secondary: true });
+        }
+      }
+      return out;
+    },
+    close() {},
+  };
+}
+
+export function configFrom(yaml: string): Config {
+  const { config, issues } = parseConfig(yaml, 'test.yaml', { hostname: 'node' });
+  if (config === null) throw new Error(`bad test config: ${JSON.stringify(issues)}`);
+  return config;
+}
+
+export function createFakeNode(
+  link: FakeLink,
+  name: string,
+  primaries: Record<string, string>,
+  yaml: string,
+  options: { preexisting?: Record<string, string[]> } = {},
+): FakeNode {
+  const node: FakeNode = {
+    name,
+    primaries,
+    extra: new Map(Object.entries(options.preexisting ?? {}).map(([k, v]) => [k, new Set(v)])),
+    announced: [],
+    notified: [],
+    speaker: undefined as unknown as VrrpSpeaker,
+    vips(ifname = 'eth0') {
+      return [...(node.extra.get(ifname) ?? [])].sort();
+    },
+  };
+  node.speaker = createVrrpSpeaker(configFrom(yaml), {
+    logger: silentLogger,
+    now: () => Date.now(),
+    rtnetlink: fakeRtnetlink(node),
+    openSocket: attach(link, node),
+    announce: (ifname, address) => {
+      node.announced.push({ ifname, address });
+      return undefined;
+    },
+    runNotify: (request) => node.notified.push(request),
+  });
+  return node;
+}
+
+export function instanceYaml(o: {
+  name?: string;
+  priority: number;
+  preempt?: boolean;
+  vrid?: number;
+  iface?: string;
+  vip?: string;
+  version?: 2 | 3;
+  interval?: string;
+  extra?: string;
+}): string {
+  return `
+  ${o.name ?? 'VI_1'}:
+    state: backup
+    interface: ${o.iface ?? 'eth0'}
+    virtual_router_id: ${o.vrid ?? 51}
+    priority: ${o.priority}
+    advert_int: ${o.interval ?? '1s'}
+    version: ${o.version ?? 2}
+    preempt: ${o.preempt ?? true}
+    virtual_ipaddresses: ["${o.vip ?? '203.0.113.100/24'}"]
+${o.extra ?? ''}`;
+}
