@@ -281,6 +281,31 @@ describe('ipvsctl apply on a real kernel', async () => {
   });
 });
 
+describe('a larger table', async () => {
+  // 80 services × 6 destinations: enough destination dumps in a row to catch a dump colliding
+  // with another on the same netlink socket (EBUSY), which a handful of services never shows.
+  it('applies, lists and re-applies with zero operations', async () => {
+    const ns = await directorNamespace(lab, 'large');
+    const services = Array.from({ length: 80 }, (_, i) => {
+      const dests = Array.from(
+        { length: 6 },
+        (_, j) => `      - { address: 198.51.100.${10 + j}, port: ${8000 + i}, weight: ${1 + j} }`,
+      );
+      return `  - { address: 203.0.113.${1 + (i % 40)}, port: ${80 + Math.floor(i / 40)}, scheduler: wrr, real_servers: [] }`.replace(
+        'real_servers: [] }',
+        `real_servers: [ ${dests.map((d) => d.trim().replace(/^- /, '')).join(', ')} ] }`,
+      );
+    });
+    const config = await writeConfig(`virtual_servers:\n${services.join('\n')}\n`);
+    const first = await ipvsctlJson<Ops>(lab, ns, ['apply', config]);
+    expect(first.operations).toHaveLength(80 * 7);
+    const list = await ipvsctlJson<{ services: { destinations: unknown[] }[] }>(lab, ns, ['list']);
+    expect(list.services).toHaveLength(80);
+    expect(list.services.every((s) => s.destinations.length === 6)).toBe(true);
+    expect(await ipvsctlJson<Ops>(lab, ns, ['apply', config])).toEqual({ operations: [] });
+  });
+});
+
 describe('kernel errors become messages a person can act on', async () => {
   it('names the unroutable NAT destination', async () => {
     // A namespace with no routing table at all (not even lo up): the kernel cannot classify the
