@@ -23,6 +23,7 @@ import { componentLogger, createLogger } from '../sys/logger.js';
 import { createSdNotify } from '../sys/sd-notify.js';
 import { createSysctl } from '../sys/sysctl.js';
 import { VERSION } from '../version.js';
+import { createVrrpSpeaker, type VrrpSpeaker } from '../vrrp/speaker.js';
 
 const log = createLogger();
 
@@ -129,7 +130,10 @@ async function main(file: string): Promise<void> {
     path: config.director.controlSocket,
     logger: componentLogger(log, 'control'),
     handlers: {
-      status: () => director.status(loadedAt),
+      status: async () => {
+        const status = await director.status(loadedAt);
+        return speaker ? { ...status, vrrp: speaker.status() } : status;
+      },
       reload,
       drain: (vs, rs) => director.drain(vs, rs),
       undrain: (vs, rs) => director.undrain(vs, rs),
@@ -143,6 +147,11 @@ async function main(file: string): Promise<void> {
   });
 
   await director.start();
+  // VRRP (the speaker): the instances hold the VIPs. Joining it to the IPVS sync daemon and to
+  // reloads is the VRRP issue's work; for now it runs with the config it started with.
+  const speaker: VrrpSpeaker | null =
+    config.vrrpInstances.length > 0 ? createVrrpSpeaker(config, { logger: log }) : null;
+  await speaker?.start();
   await control.start();
   await metricsServer.start();
   const stopWatchdog = notify.startWatchdog();
@@ -156,6 +165,9 @@ async function main(file: string): Promise<void> {
     notify.stopping();
     log.info({ signal }, 'ipvsd stopping');
     stopWatchdog();
+    await speaker
+      ?.stop()
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'vrrp stop failed'));
     await control.stop().catch(() => undefined);
     await metricsServer.stop().catch(() => undefined);
     await director.stop({ removeServices: config.director.ipvs.onStop === 'remove' });
