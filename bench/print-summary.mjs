@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/** Prints the summary of a bench-apply.json written by bench/guest/apply-vs-ipvsadm.sh. */
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2];
+if (!file) {
+  process.stderr.write('usage: node bench/print-summary.mjs bench-apply.json\n');
+  process.exit(2);
+}
+const r = JSON.parse(readFileSync(file, 'utf8'));
+const f = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const fs = (list) => list.map(f).join(', ');
+const target = (value, max, failed) =>
+  failed ? 'not comparable: ipvsctl failed' : value <= max ? 'meets the target' : 'misses the target';
+const row = (label, value, rest) => `  ${label.padEnd(34)}${value.padStart(9)}   ${rest}`;
+const lines = [
+  '',
+  `IPVS apply benchmark (VM, qemu TCG; kernel ${r.kernel}, ${r.cpus} vCPU, node ${r.node}, ${r.ipvsadm})`,
+  `table: ${r.services} TCP services × ${r.destinations / r.services} NAT destinations ` +
+    `(${r.rulesBytes} B ipvsadm rules, ${r.yamlBytes} B YAML); median of ${r.repetitions}, fresh netns each; ` +
+    `host load at start ${r.hostLoadAtStart || '?'}`,
+  '',
+  row(
+    'ipvsadm -R < rules',
+    f(r.ipvsadmRestoreMs),
+    `samples ${fs(r.ipvsadmRestoreSamplesMs)}; cpu ${r.ipvsadmRestoreCpuS.join(', ')} s`,
+  ),
+  row(
+    'ipvsctl apply cfg.yaml',
+    f(r.ipvsctlApplyMs),
+    `samples ${fs(r.ipvsctlApplySamplesMs)}; cpu ${r.ipvsctlApplyCpuS.join(', ')} s`,
+  ),
+  row(
+    'ipvsctl apply (no-op re-apply)',
+    f(r.ipvsctlNoopMs),
+    `samples ${fs(r.ipvsctlNoopSamplesMs)}; cpu ${r.ipvsctlNoopCpuS.join(', ')} s; --json ${f(r.ipvsctlNoopJsonMs)}` +
+      (r.ipvsctlNoopFailed ? `; FAILED ${r.ipvsctlNoopFailed}×` : ''),
+  ),
+  '',
+  row(
+    'ratio ipvsctl / ipvsadm',
+    r.ratioApplyCtlOverAdm.toFixed(2),
+    `per repetition ${r.ratioApplyCtlOverAdmPerRep.map((x) => x.toFixed(2)).join(', ')}; ` +
+      `target ≤ 1.00: ${target(r.ratioApplyCtlOverAdmMedianPerRep, 1, r.ipvsctlApplyFailed)}`,
+  ),
+  row(
+    'ratio no-op / apply',
+    r.ratioNoopOverApply.toFixed(2),
+    `per repetition ${r.ratioNoopOverApplyPerRep.map((x) => x.toFixed(2)).join(', ')}; ` +
+      `target ≤ 0.25: ${target(r.ratioNoopOverApply, 0.25, r.ipvsctlNoopFailed)}`,
+  ),
+  '',
+  `  context: node -e 0 ${f(r.nodeStartupMs)}; ipvsctl --version ${f(r.ipvsctlVersionMs)} ` +
+    `(from a tmpfs copy instead of 9p: ${f(r.ipvsctlVersionTmpfsMs)}); one ipvsctl apply from the tmpfs copy ` +
+    `${f(r.ipvsctlApplyTmpfsMs)}; ipvsadm -Sn of the full table ${f(r.ipvsadmSaveMs)}`,
+  `  tables identical (sorted ipvsadm -Sn, ${r.services} services / ${r.destinations} destinations): ` +
+    `${r.tablesIdentical}; problems: ${r.failures}`,
+];
+const p = r.profile;
+if (p) {
+  lines.push(
+    '',
+    `ipvsctl apply, step by step (bench/profile-apply.mjs, one run; node boot ${p.nodeBootMs} ms):`,
+  );
+  const width = Math.max(...p.steps.map((s) => s.step.length));
+  for (const s of p.steps)
+    lines.push(
+      `  ${s.step.padEnd(width)}  ${String(s.ms).padStart(9)} ms${s.error ? `  FAILED: ${s.error}` : ''}`,
+    );
+  lines.push(
+    `  total ${p.totalMs} ms in-script, max RSS ${p.maxRssMb} MB, ${p.operations} operations ` +
+      `(${p.failedOperations} failed), no-op diff ${p.noopOperations} operations`,
+  );
+}
+process.stdout.write(`${lines.join('\n')}\n\nfull results: ${file}\n`);
