@@ -10,12 +10,16 @@ show started
 cp /run/ipvsd/probe.json "$OUT/probe.json" 2>/dev/null
 sleep 13 # longer than WatchdogSec=10s: only the pings keep it alive
 show watchdog
+# Wait on the state rather than sleeping a fixed time: under TCG the stand-in can take well over a
+# second to handle SIGHUP. It holds RELOADING for 6 s, so the window is easy to catch.
+status_text() { systemctl show ipvsd.service -p StatusText --value; }
+wait_status() { for _ in $(seq 1 150); do [ "$(status_text)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
 systemctl reload --no-block ipvsd.service
-sleep 1
+wait_status reloading
 show reloading
-sleep 4
+wait_status reloaded
 show reloaded
-# A blocking reload returns only after READY=1 (the stand-in sends it 3 s after RELOADING=1).
+# A blocking reload returns only after READY=1 (the stand-in sends it 6 s after RELOADING=1).
 start=$(date +%s%N)
 systemctl reload ipvsd.service
 echo $((($(date +%s%N) - start) / 1000000)) >"$OUT/reload-ms.txt"

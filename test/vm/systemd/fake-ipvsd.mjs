@@ -52,7 +52,7 @@ const server = net.createServer().listen(`${runtime}/control.sock`, () => {
 
 process.on('SIGHUP', () => {
   notify.reloading('reloading');
-  setTimeout(() => notify.ready('reloaded'), 3000);
+  setTimeout(() => notify.ready('reloaded'), 6000);
 });
 process.on('SIGUSR1', () => {
   stopWatchdog();
