@@ -97,7 +97,29 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     return reconciler;
   };
 
-  const idOf = (rs: RealServerConfig) => checkTargetId(rs.check);
+  // checkTargetId hashes the whole check; a decision asks for every real server's, so compute it
+  // once per config object (a reload brings new objects, so the cache cannot go stale).
+  const ids = new WeakMap<RealServerConfig, string>();
+  const idOf = (rs: RealServerConfig): string => {
+    let id = ids.get(rs);
+    if (id === undefined) {
+      id = checkTargetId(rs.check);
+      ids.set(rs, id);
+    }
+    return id;
+  };
+
+  // A burst of health changes (a switch port dies under 200 real servers) costs one decision and
+  // one reconcile, not 200: changes in one turn of the event loop are decided together.
+  let recomputeQueued = false;
+  const queueRecompute = (): void => {
+    if (recomputeQueued) return;
+    recomputeQueued = true;
+    setImmediate(() => {
+      recomputeQueued = false;
+      void recompute('event');
+    });
+  };
 
   function targets(): CheckTarget[] {
     users = new Map();
@@ -146,7 +168,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
         status.health === 'up' ? 'real server up' : 'real server down',
       );
     }
-    void recompute('event');
+    queueRecompute();
   });
   deps.monitor.onResult((id, result) => {
     for (const { vs, rs } of users.get(id) ?? [])

@@ -58,6 +58,8 @@ function fakeMonitor() {
 }
 
 const silent = createLogger({ level: 'silent' });
+/** Health changes are decided together once per turn of the event loop. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 async function setup(c = config()) {
   const kernel = createMemoryBackend();
@@ -74,14 +76,36 @@ async function setup(c = config()) {
 }
 
 describe('director', () => {
+  it('decides a burst of health changes once: one reconcile for both removals', async () => {
+    const kernel = createMemoryBackend();
+    const m = fakeMonitor();
+    const runs: { kind: string; operations: number }[] = [];
+    const metrics = { ...noopMetrics, reconciled: (o: { kind: string; operations: number }) => runs.push(o) };
+    const director = createDirector(config(), {
+      backend: () => kernel,
+      monitor: m.monitor,
+      metrics,
+      logger: silent,
+    });
+    await director.start();
+    for (const id of m.updates[0] ?? []) m.set(id, false);
+    await nextTurn();
+    await director.resync(); // waits for the event run queued before it
+    expect(runs.filter((r) => r.kind === 'event')).toEqual([
+      { kind: 'event', operations: 2, errors: 0, durationMs: expect.any(Number) },
+    ]);
+  });
+
   it('installs the table at start and follows health changes', async () => {
     const { director, weights, set, updates } = await setup();
     expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
     const id12 = updates[0]?.[1] as string;
     set(id12, false);
+    await nextTurn();
     await director.resync();
     expect(await weights()).toEqual(['198.51.100.11=3']);
     set(id12, true);
+    await nextTurn();
     await director.resync();
     expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
   });
@@ -120,6 +144,7 @@ describe('director', () => {
   it('reports status in the contract shape with kernel weights', async () => {
     const { director, set, updates } = await setup();
     set(updates[0]?.[0] as string, false);
+    await nextTurn();
     await director.resync();
     const status = await director.status(0);
     expect(status.virtual_servers[0]).toMatchObject({

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * What one health transition costs the director with a large table, in event-loop time: the
+ * director's onChange handler runs synchronously inside the probe's callback (decide over every
+ * real server, quorum, metrics, reconciler kick), so its cost is directly the loop's stall. A burst
+ * of K transitions (a switch or a shared dependency failing takes many real servers down within one
+ * interval) costs K times that. Uses the compiled director, real metrics and the in-memory IPVS
+ * backend; the health monitor is a stand-in whose status() is a Map lookup, so only the director's
+ * work is measured.
+ *
+ * Usage: node bench/check-scale/health-change-cost.mjs [--servers 6000] [--changes 50]
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ipvsdConfig } from './configs.mjs';
+
+const dist = (p) => new URL(`../../dist/src/${p}`, import.meta.url).href;
+const { parseConfig } = await import(dist('config/load.js'));
+const { createDirector } = await import(dist('director/director.js'));
+const { createMetrics } = await import(dist('metrics/metrics.js'));
+const { createMemoryBackend } = await import(dist('ipvs/memory-backend.js'));
+const { createLogger } = await import(dist('sys/logger.js'));
+const pino = (await import('pino')).default;
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? def : Number(process.argv[i + 1]);
+};
+const servers = arg('servers', 6000);
+const changes = arg('changes', 50);
+const tcp = Math.round((servers * 5) / 6);
+
+const dir = mkdtempSync(join(tmpdir(), 'ipvsd-health-change-'));
+const file = join(dir, 'ipvsd.yaml');
+writeFileSync(file, ipvsdConfig(tcp, servers - tcp));
+const { config, issues } = parseConfig(readFileSync(file, 'utf8'), file);
+rmSync(dir, { recursive: true, force: true });
+if (!config || issues.length) throw new Error(`config refused: ${JSON.stringify(issues.slice(0, 3))}`);
+
+const states = new Map();
+let onChange = () => {};
+const monitor = {
+  update(targets) {
+    for (const t of targets)
+      states.set(t.id, {
+        health: 'up',
+        consecutiveOk: 1,
+        consecutiveFail: 0,
+        lastResult: null,
+        lastCheckedAt: null,
+      });
+  },
+  status: (id) => states.get(id),
+  snapshot: () => states,
+  onChange(listener) {
+    onChange = listener;
+    return () => {};
+  },
+  onResult: () => () => {},
+  stop: async () => {},
+};
+const backend = createMemoryBackend();
+const metrics = createMetrics({ dumpIpvs: () => backend.dump(), version: 'bench' });
+const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: true }) });
+const director = createDirector(config, { backend: () => backend, monitor, metrics, logger });
+
+let t = performance.now();
+await director.start();
+const startMs = performance.now() - t;
+
+const ids = [...states.keys()];
+const perChange = [];
+t = performance.now();
+for (let i = 0; i < Math.min(changes, ids.length); i++) {
+  const id = ids[ids.length - 1 - i];
+  const down = { ...states.get(id), health: 'down', consecutiveOk: 0, consecutiveFail: 1 };
+  states.set(id, down);
+  const t1 = performance.now();
+  onChange(id, down);
+  perChange.push(performance.now() - t1);
+}
+const syncMs = performance.now() - t;
+await director.stop({ removeServices: false });
+const idleMs = performance.now() - t;
+perChange.sort((a, b) => a - b);
+const r = (x) => Math.round(x * 100) / 100;
+const result = {
+  realServers: ids.length,
+  changes: perChange.length,
+  directorStartMs: r(startMs),
+  msPerChange: { median: r(perChange[perChange.length >> 1]), max: r(perChange[perChange.length - 1]) },
+  burstSynchronousMs: r(syncMs),
+  burstUntilReconciledMs: r(idleMs),
+};
+process.stdout.write(
+  `director with ${result.realServers} real servers: start ${result.directorStartMs} ms; one health change blocks ` +
+    `the event loop ${result.msPerChange.median} ms (median, max ${result.msPerChange.max}); a burst of ` +
+    `${result.changes} changes ${result.burstSynchronousMs} ms\n${JSON.stringify(result)}\n`,
+);
