@@ -16,14 +16,8 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { HttpCheck, StatusRange } from '../config/types.js';
-import {
-  ABORTED_REASON,
-  describeError,
-  hostPort,
-  type ProbeResult,
-  stopwatch,
-  timeoutReason,
-} from './result.js';
+import { hostPort } from '../model/ipvs.js';
+import { ABORTED_REASON, describeError, type ProbeResult, stopwatch, timeoutReason } from './result.js';
 
 export type HttpProbeCheck = Pick<
   HttpCheck,

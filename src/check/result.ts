@@ -69,8 +69,3 @@ export function describeError(err: unknown): string {
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code.startsWith('ERR_SSL_')) return `TLS: ${err.message}`;
   return `${err.message} (${code})`;
 }
-
-/** `198.51.100.11:80`, `[2001:db8::1]:80`. */
-export function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { CheckConfig, CheckTiming } from '../config/types.js';
 import { canonicalAddress } from '../model/address.js';
-import { hostPort } from './result.js';
+import { hostPort } from '../model/ipvs.js';
 
 function timing(check: CheckTiming): unknown[] {
   return [check.intervalMs, check.timeoutMs, check.retry, check.delayBeforeRetryMs, check.rise];

@@ -4,15 +4,12 @@
  * servers per virtual server, VRRP when there is any, and the last reconcile.
  */
 import type { RealServerStatus, StatusResult, VirtualServerStatus } from '../control/protocol.js';
+import { hostPort } from '../model/ipvs.js';
 import { askDaemon, type ControlCall } from './daemon.js';
 import { type CliOutput, EXIT_OK, EXIT_USAGE } from './output.js';
 
 export interface StatusOptions {
   readonly json: boolean;
-}
-
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** Daemon-supplied text (a check's reason) on one line, whatever it contains. */
