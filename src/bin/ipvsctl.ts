@@ -6,6 +6,7 @@ import { checkCommand } from '../cli/check.js';
 import { type ControlCall, socketControlCall } from '../cli/daemon.js';
 import { drainCommand, reloadCommand } from '../cli/daemon-commands.js';
 import { listCommand } from '../cli/list.js';
+import { readConfigFile } from '../cli/load.js';
 import { EXIT_FAILED, EXIT_USAGE, processOutput } from '../cli/output.js';
 import { statusCommand } from '../cli/status.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
@@ -13,9 +14,30 @@ import { IpvsdError } from '../errors.js';
 import { createKernelBackend } from '../ipvs/kernel-backend.js';
 import { VERSION } from '../version.js';
 
-/** The daemon behind the global `--socket` option, which may come before or after the subcommand. */
+/**
+ * The daemon to ask: `--socket` when given (before or after the subcommand), else the
+ * `director.control_socket` of the daemon's config when `--config` names it, else the default.
+ */
 function daemon(command: Command): ControlCall {
-  return socketControlCall(command.optsWithGlobals<{ socket: string }>().socket);
+  const opts = command.optsWithGlobals<{ socket: string; config?: string }>();
+  const explicit = sourceOf(command, 'socket') === 'cli';
+  if (explicit || !opts.config) return socketControlCall(opts.socket);
+  const file = opts.config;
+  return async (request, timeoutMs) => {
+    const config = await readConfigFile(file, processOutput);
+    if (typeof config === 'number')
+      throw new IpvsdError('IPVSD_ERR_CONFIG_INVALID', `cannot take the control socket from ${file}`);
+    return socketControlCall(config.director.controlSocket)(request, timeoutMs);
+  };
+}
+
+/** Where an option's value came from, looking up through the parent commands (global options). */
+function sourceOf(command: Command, option: string): string | undefined {
+  for (let c: Command | null = command; c; c = c.parent) {
+    const source = c.getOptionValueSource(option);
+    if (source !== undefined && c.options.some((o) => o.attributeName() === option)) return source;
+  }
+  return undefined;
 }
 
 function program(): Command {
@@ -23,6 +45,7 @@ function program(): Command {
     .description('Operate ipvsd and the kernel IPVS table')
     .version(VERSION)
     .option('--socket <path>', 'control socket of the daemon', DEFAULT_CONTROL_SOCKET)
+    .option('--config <file>', "the daemon's config: its director.control_socket is the default socket")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 

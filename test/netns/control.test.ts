@@ -5,9 +5,10 @@
  * file modes. No namespace is needed: a Unix socket lives in the file system.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ControlHandlers, ControlServer } from '../../src/control/server.js';
 import { STATUS } from '../unit/control/status-fixture.js';
@@ -128,6 +129,18 @@ describe('ipvsctl status', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${JSON.stringify(STATUS)}\n`);
     expect(JSON.parse(r.stdout)).toEqual(STATUS);
+  });
+
+  it('--config takes the socket from director.control_socket; --socket still wins', async () => {
+    await serve();
+    const config = join(dirname(socket), 'ipvsd.yaml');
+    writeFileSync(config, `director:\n  control_socket: ${socket}\n`);
+    let r = await ipvsctl(['--config', config, 'status', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(STATUS);
+    r = await ipvsctl(['status', '--config', config, '--socket', `${socket}.nope`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${socket}.nope`);
   });
 
   it('text, with --socket after the subcommand too', async () => {
