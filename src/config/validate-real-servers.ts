@@ -28,11 +28,27 @@ export interface ServiceContext {
   readonly checkByDefault: boolean;
 }
 
-interface RealServerDraft {
+/** An address and a port, kept with their values so later checks can point at them. */
+export interface EndpointDraft {
   address?: IpAddress;
   addressValue?: Value;
   port?: number;
   portValue?: Value;
+}
+
+/** The `address` and `port` keys shared by real servers and the sorry server. */
+export const ENDPOINT_KEYWORDS: KeywordTable<EndpointDraft> = {
+  address: (v, d) => {
+    d.address = v.ip();
+    d.addressValue = v;
+  },
+  port: (v, d) => {
+    d.port = v.int(1, 65535);
+    d.portValue = v;
+  },
+};
+
+interface RealServerDraft extends EndpointDraft {
   weight?: number;
   forwarding?: ConfigForwarding;
   upperThreshold?: number;
@@ -42,14 +58,7 @@ interface RealServerDraft {
 }
 
 const REAL_SERVER_KEYWORDS: KeywordTable<RealServerDraft> = {
-  address: (v, d) => {
-    d.address = v.ip();
-    d.addressValue = v;
-  },
-  port: (v, d) => {
-    d.port = v.int(1, 65535);
-    d.portValue = v;
-  },
+  ...ENDPOINT_KEYWORDS,
   weight: (v, d) => {
     d.weight = v.int(0, MAX_WEIGHT);
   },

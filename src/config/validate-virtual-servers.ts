@@ -35,6 +35,8 @@ import { MAX_KERNEL_TIMEOUT_S } from './validate-director.js';
 import {
   checkFamily,
   checkPortKept,
+  ENDPOINT_KEYWORDS,
+  type EndpointDraft,
   FORWARDINGS,
   readRealServer,
   type ServiceContext,
@@ -209,28 +211,10 @@ function readPersistence(value: Value | undefined, family: Family | undefined): 
   };
 }
 
-interface SorryDraft {
-  address?: IpAddress;
-  addressValue?: Value;
-  port?: number;
-  portValue?: Value;
-}
-
-const SORRY_SERVER_KEYWORDS: KeywordTable<SorryDraft> = {
-  address: (v, d) => {
-    d.address = v.ip();
-    d.addressValue = v;
-  },
-  port: (v, d) => {
-    d.port = v.int(1, 65535);
-    d.portValue = v;
-  },
-};
-
 function readSorryServer(value: Value | undefined, service: ServiceContext): SorryServerConfig | null {
   if (value === undefined) return null;
-  const d: SorryDraft = {};
-  const fields = readSection(value, 'sorry_server', SORRY_SERVER_KEYWORDS, d);
+  const d: EndpointDraft = {};
+  const fields = readSection(value, 'sorry_server', ENDPOINT_KEYWORDS, d);
   if (fields === undefined) return null;
   requireKeys(value, 'sorry_server', fields, service.fwmark ? ['address', 'port'] : ['address']);
   if (d.address !== undefined && d.addressValue !== undefined) {
