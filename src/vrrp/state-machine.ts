@@ -238,11 +238,16 @@ function toBackup(s: InstanceState, now: number, d: Draft, e: BackupEntry): Step
   });
 }
 
-function toFault(s: InstanceState, d: Draft, faults: readonly string[]): StepResult {
+/** Leaving the election (FAULT or stop): no timers run, and a master tells the backups at once. */
+function stopTimersAndResign(s: InstanceState, d: Draft): void {
   d.cancel('advert');
   d.cancel('master_down');
   d.cancel('preempt_delay');
   if (s.state === 'MASTER') d.push({ type: 'send_advert', priority: VRRP_PRIO_STOP });
+}
+
+function toFault(s: InstanceState, d: Draft, faults: readonly string[]): StepResult {
+  stopTimersAndResign(s, d);
   d.push({ type: 'become_fault' });
   d.push({ type: 'notify', state: 'FAULT', priority: s.effectivePriority });
   return d.finish(s, {
@@ -256,10 +261,7 @@ function toFault(s: InstanceState, d: Draft, faults: readonly string[]): StepRes
 }
 
 function toInit(s: InstanceState, d: Draft): StepResult {
-  d.cancel('advert');
-  d.cancel('master_down');
-  d.cancel('preempt_delay');
-  if (s.state === 'MASTER') d.push({ type: 'send_advert', priority: VRRP_PRIO_STOP });
+  stopTimersAndResign(s, d);
   d.push({ type: 'stop' });
   d.push({ type: 'notify', state: 'STOP', priority: s.effectivePriority });
   return d.finish(s, {
