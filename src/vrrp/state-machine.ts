@@ -246,6 +246,24 @@ function stopTimersAndResign(s: InstanceState, d: Draft): void {
   if (s.state === 'MASTER') d.push({ type: 'send_advert', priority: VRRP_PRIO_STOP });
 }
 
+/**
+ * A master stepping down on purpose (a handover, or its sync group demoting it): priority 0 so the
+ * peer takes over after its skew time, then BACKUP timed on our own advert interval. `yielded`
+ * keeps it from preempting straight back after a handover.
+ */
+function resignToBackup(s: InstanceState, now: number, yielded: boolean): StepResult {
+  const fresh: InstanceState = { ...s, masterAdverIntervalCs: s.params.advertIntervalCs };
+  return toBackup(s, now, new Draft(s), {
+    downAt: now + masterDownMs(fresh),
+    masterAdverIntervalCs: s.params.advertIntervalCs,
+    master: null,
+    sendPriorityZero: true,
+    yielded,
+    wantsMaster: false,
+    startPreemptDelay: false,
+  });
+}
+
 function toFault(s: InstanceState, d: Draft, faults: readonly string[]): StepResult {
   stopTimersAndResign(s, d);
   d.push({ type: 'become_fault' });
@@ -463,16 +481,7 @@ export function step(s: InstanceState, event: VrrpEvent, now: number, options: S
 
     case 'force_backup': {
       if (s.state === 'MASTER') {
-        const fresh: InstanceState = { ...s, masterAdverIntervalCs: s.params.advertIntervalCs };
-        return toBackup(s, now, new Draft(s), {
-          downAt: now + masterDownMs(fresh),
-          masterAdverIntervalCs: s.params.advertIntervalCs,
-          master: null,
-          sendPriorityZero: true,
-          yielded: true,
-          wantsMaster: false,
-          startPreemptDelay: false,
-        });
+        return resignToBackup(s, now, true);
       }
       if (s.state === 'BACKUP') {
         const d = new Draft(s);
@@ -487,16 +496,7 @@ export function step(s: InstanceState, event: VrrpEvent, now: number, options: S
 
     case 'sync_backup': {
       if (s.state !== 'MASTER') return unchanged(s);
-      const fresh: InstanceState = { ...s, masterAdverIntervalCs: s.params.advertIntervalCs };
-      return toBackup(s, now, new Draft(s), {
-        downAt: now + masterDownMs(fresh),
-        masterAdverIntervalCs: s.params.advertIntervalCs,
-        master: null,
-        sendPriorityZero: true,
-        yielded: false,
-        wantsMaster: false,
-        startPreemptDelay: false,
-      });
+      return resignToBackup(s, now, false);
     }
   }
 }
