@@ -259,12 +259,14 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     lastReport: () => reconciler?.lastReport() ?? null,
 
     async status(configLoadedAt) {
-      const kernel = (await reconciler?.kernelTable()) ?? [];
+      const kernel = new Map(
+        ((await reconciler?.kernelTable()) ?? []).map((s) => [serviceKeyString(s.key), s]),
+      );
       const report = reconciler?.lastReport() ?? null;
       return {
         virtual_servers: config.virtualServers.map((vs, i) => {
           const decision = lastDecision?.virtualServers[i];
-          const inKernel = kernel.find((s) => serviceKeyString(s.key) === serviceKeyString(vs.key));
+          const inKernel = kernel.get(serviceKeyString(vs.key));
           return {
             name: vs.name,
             protocol: vs.key.protocol,
