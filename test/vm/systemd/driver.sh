@@ -20,9 +20,18 @@ show reloading
 wait_status reloaded
 show reloaded
 # A blocking reload returns only after READY=1 (the stand-in sends it 6 s after RELOADING=1).
-start=$(date +%s%N)
-systemctl reload ipvsd.service
-echo $((($(date +%s%N) - start) / 1000000)) >"$OUT/reload-ms.txt"
+# ExecReload (kill -HUP) returns at once; systemd then waits for READY=1 only if RELOADING=1 came in
+# before the kill exited. Under TCG the stand-in can be slower than that, so try up to three times:
+# the test asserts that systemd waited at least once.
+for _ in 1 2 3; do
+  start=$(date +%s%N)
+  systemctl reload ipvsd.service
+  ms=$((($(date +%s%N) - start) / 1000000))
+  echo "$ms" >"$OUT/reload-ms.txt"
+  [ "$ms" -ge 5900 ] && break
+  wait_status reloading # the late RELOADING=1 of this attempt, then its READY=1
+  wait_status reloaded
+done
 systemctl kill -s USR1 --kill-whom=main ipvsd.service # the pings stop: systemd must restart it
 sleep 16
 show restarted
