@@ -12,7 +12,9 @@ describe('the classic LVS-NAT director pair', () => {
   const { config, converted } = configFrom(file);
 
   it('keeps both VIPs in one sync group, with connection sync following the server side', () => {
-    expect(config.vrrpSyncGroups.map((g) => [g.name, g.instances])).toEqual([['VG1', ['VI_client', 'VI_server']]]);
+    expect(config.vrrpSyncGroups.map((g) => [g.name, g.instances])).toEqual([
+      ['VG1', ['VI_client', 'VI_server']],
+    ]);
     const [client, server] = config.vrrpInstances;
     expect(client).toMatchObject({
       name: 'VI_client',
@@ -25,14 +27,19 @@ describe('the classic LVS-NAT director pair', () => {
       authentication: { type: 'pass', password: 's3cret' },
       virtualIpaddresses: [{ address: '203.0.113.100', family: 'inet', prefixLength: 24 }],
     });
-    expect(server?.virtualIpaddresses).toEqual([{ address: '198.51.100.1', family: 'inet', prefixLength: 24 }]);
+    expect(server?.virtualIpaddresses).toEqual([
+      { address: '198.51.100.1', family: 'inet', prefixLength: 24 },
+    ]);
     // keepalived's sync id defaults to the followed instance's virtual router id.
     expect(config.director.syncDaemon).toMatchObject({ interface: 'eth1', syncId: 52, follow: 'VI_server' });
     expect(config.director.routerId).toBe('lb1');
   });
 
   it('runs the group notify script from one member, once', () => {
-    expect(config.vrrpInstances.map((i) => i.notify.master)).toEqual([['/etc/keepalived/notify.sh', 'master'], null]);
+    expect(config.vrrpInstances.map((i) => i.notify.master)).toEqual([
+      ['/etc/keepalived/notify.sh', 'master'],
+      null,
+    ]);
   });
 
   it('writes keepalived check timing out in full (ipvsd retry = keepalived retry + 1)', () => {
@@ -55,7 +62,12 @@ describe('the classic LVS-NAT director pair', () => {
     });
     // keepalived defaults where the block says nothing: retry 1 (→ 2), delay_before_retry 1 s.
     const tls = config.virtualServers[1];
-    expect(tls?.realServers[0]?.check).toMatchObject({ type: 'tcp', retry: 2, delayBeforeRetryMs: 1000, connectPort: 443 });
+    expect(tls?.realServers[0]?.check).toMatchObject({
+      type: 'tcp',
+      retry: 2,
+      delayBeforeRetryMs: 1000,
+      connectPort: 443,
+    });
     expect(tls?.sorryServer).toMatchObject({ address: '198.51.100.99', port: 443 });
     expect(config.director.ipvs.unmanaged).toBe('keep');
   });
@@ -73,8 +85,12 @@ describe('the classic LVS-NAT director pair', () => {
 
   it('names the source line of every block in a comment', () => {
     expect(converted.yaml).toContain(`  # ${file}:24 vrrp_instance VI_client\n  VI_client:\n`);
-    expect(converted.yaml).toContain(`  # ${file}:55 virtual_server 203.0.113.100 80\n  - address: 203.0.113.100\n`);
-    expect(converted.yaml).toContain(`      # ${file}:62 real_server 198.51.100.11 80\n      - address: 198.51.100.11\n`);
+    expect(converted.yaml).toContain(
+      `  # ${file}:55 virtual_server 203.0.113.100 80\n  - address: 203.0.113.100\n`,
+    );
+    expect(converted.yaml).toContain(
+      `      # ${file}:62 real_server 198.51.100.11 80\n      - address: 198.51.100.11\n`,
+    );
   });
 
   it('prints the same bytes every time', () => {
@@ -88,7 +104,9 @@ describe('an nginx pair (VRRP only) with track_script', () => {
 
   it('converts the scripts, with keepalived PATH lookups kept through /usr/bin/env', () => {
     expect(config.virtualServers).toEqual([]);
-    expect(config.vrrpScripts.map((s) => [s.name, s.argv, s.intervalMs, s.timeoutMs, s.fall, s.weight])).toEqual([
+    expect(
+      config.vrrpScripts.map((s) => [s.name, s.argv, s.intervalMs, s.timeoutMs, s.fall, s.weight]),
+    ).toEqual([
       ['chk_nginx', ['/usr/bin/env', 'killall', '-0', 'nginx'], 2000, 2000, 2, -20],
       ['chk_health', ['/usr/local/bin/check-nginx', '--url', 'http://127.0.0.1/healthz'], 5000, 3000, 1, 0],
     ]);
@@ -135,7 +153,11 @@ describe('three directors, each master of one VIP', () => {
       expect(Math.max(...priorities)).toBe(priorities[master]);
       expect(new Set(priorities).size).toBe(3);
     }
-    expect(configs.map((c) => c.vrrpInstances.find((i) => i.state === 'master')?.name)).toEqual(['VI_1', 'VI_2', 'VI_3']);
+    expect(configs.map((c) => c.vrrpInstances.find((i) => i.state === 'master')?.name)).toEqual([
+      'VI_1',
+      'VI_2',
+      'VI_3',
+    ]);
   });
 
   it('takes vrrp_version 3 from global_defs, so a 0.5 s advert interval fits', () => {
@@ -199,7 +221,10 @@ describe('HTTP_GET with a digest, SSL_GET and MISC_CHECK', () => {
       sni: 'secure.example.com',
     });
     const script = tls?.realServers[1]?.check as ScriptCheck;
-    expect(script).toMatchObject({ type: 'script', argv: ['/usr/local/bin/check-tls', '198.51.100.32', '8443'] });
+    expect(script).toMatchObject({
+      type: 'script',
+      argv: ['/usr/local/bin/check-tls', '198.51.100.32', '8443'],
+    });
     expect([script.timeoutMs, script.retry]).toEqual([4000, 1]); // MISC_CHECK retry defaults to 0
   });
 
@@ -220,12 +245,15 @@ describe('include', () => {
     expect(config.vrrpInstances.map((i) => i.name)).toEqual(['VI_1']);
     expect(config.virtualServers.map((vs) => vs.name)).toEqual(['tcp/203.0.113.70:80']);
     expect(converted.yaml).toContain(`# ${fixture('includes/conf.d/10-vrrp.conf')}:1 vrrp_instance VI_1`);
-    expect(converted.yaml).toContain(`# ${fixture('includes/services/web-80.conf')}:1 virtual_server 203.0.113.70 80`);
+    expect(converted.yaml).toContain(
+      `# ${fixture('includes/services/web-80.conf')}:1 virtual_server 203.0.113.70 80`,
+    );
   });
 
   it('includes inside a block, reports a loop and a glob that matches nothing', () => {
     const fs = memoryFs({
-      '/k/keepalived.conf': 'vrrp_instance VI_1 {\n  include body.conf\n}\ninclude none/*.conf\ninclude loop.conf\n',
+      '/k/keepalived.conf':
+        'vrrp_instance VI_1 {\n  include body.conf\n}\ninclude none/*.conf\ninclude loop.conf\n',
       '/k/body.conf': 'interface eth0\nvirtual_router_id 9\nvirtual_ipaddress {\n 203.0.113.9\n}\n',
       '/k/loop.conf': 'include keepalived.conf\n',
     });
@@ -283,12 +311,12 @@ describe('keywords ipvsd does not carry over', () => {
 
   it('refuses conditional lines and parameter substitution instead of guessing', () => {
     const fs = memoryFs({
-      '/k/k.conf': '$PRIO=150\n@lb1 global_defs {\n router_id lb1\n}\nvrrp_script s {\n script "${CHECK}"\n}\n',
+      '/k/k.conf': `$PRIO=150\n@lb1 global_defs {\n router_id lb1\n}\nvrrp_script s {\n script "\${CHECK}"\n}\n`,
     });
     expect(convertFile('/k/k.conf', fs).errors).toEqual([
       '/k/k.conf:1:1: error: parameter definitions ($NAME=...) are not supported: substitute the values first',
-      '/k/k.conf:2:1: error: conditional configuration (@lb1) is not supported: pick this director\'s lines and remove the @ prefixes',
-      '/k/k.conf:6:9: error: parameter substitution (${CHECK}) is not supported: substitute the values first',
+      "/k/k.conf:2:1: error: conditional configuration (@lb1) is not supported: pick this director's lines and remove the @ prefixes",
+      `/k/k.conf:6:9: error: parameter substitution (\${CHECK}) is not supported: substitute the values first`,
     ]);
   });
 });

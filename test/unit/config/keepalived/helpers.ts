@@ -2,9 +2,13 @@
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeSourceFs } from '../../../../src/cli/convert.js';
+import {
+  convertKeepalived,
+  formatDiagnostic,
+  type SourceFs,
+} from '../../../../src/config/keepalived/index.js';
 import { parseConfig } from '../../../../src/config/parse.js';
 import type { Config } from '../../../../src/config/types.js';
-import { convertKeepalived, formatDiagnostic, type SourceFs } from '../../../../src/config/keepalived/index.js';
 import { formatConfigIssue } from '../../../../src/errors.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -43,7 +47,9 @@ export function configFrom(file: string, fs?: SourceFs): { config: Config; conve
   if (converted.yaml === null) throw new Error(`conversion refused:\n${converted.messages.join('\n')}`);
   const { config, issues } = parseConfig(converted.yaml, 'converted.yaml', { hostname: 'node1' });
   if (config === null) {
-    throw new Error(`converted config does not validate:\n${issues.map(formatConfigIssue).join('\n')}\n${converted.yaml}`);
+    throw new Error(
+      `converted config does not validate:\n${issues.map(formatConfigIssue).join('\n')}\n${converted.yaml}`,
+    );
   }
   return { config, converted };
 }
@@ -59,7 +65,9 @@ export function memoryFs(files: Record<string, string>): SourceFs {
     },
     readdir: (dir) => {
       const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-      const names = paths.filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length).split('/')[0] as string);
+      const names = paths
+        .filter((p) => p.startsWith(prefix))
+        .map((p) => p.slice(prefix.length).split('/')[0] as string);
       return names.length === 0 ? null : [...new Set(names)];
     },
     exists: (path) => paths.some((p) => p === path || p.startsWith(`${path}/`)),

@@ -8,9 +8,9 @@ import { splitCommand } from '../../../../src/config/keepalived/values.js';
 import { memoryFs } from './helpers.js';
 
 const split = (enclosing: string, word: string) =>
-  ({ url: ['path', 'digest', 'status_code'], TCP_CHECK: ['connect_timeout', 'connect_port'] })[enclosing]?.includes(
-    word,
-  ) ?? false;
+  ({ url: ['path', 'digest', 'status_code'], TCP_CHECK: ['connect_timeout', 'connect_port'] })[
+    enclosing
+  ]?.includes(word) ?? false;
 
 /** A compact picture of the tree: `keyword(arg,arg){...}` with line numbers where asked. */
 function shape(statements: readonly Statement[], lines = false): string {
@@ -33,7 +33,9 @@ function read(text: string): { tree: string; messages: string[]; statements: Sta
 describe('tokenizer and parser', () => {
   it('drops ! and # comments anywhere on a line, but not inside quotes', () => {
     const { tree, messages } = read(
-      ['! header', 'global_defs { # opens', '  router_id lb1 ! trailing', '  lvs_id "a # b ! c"', '}'].join('\n'),
+      ['! header', 'global_defs { # opens', '  router_id lb1 ! trailing', '  lvs_id "a # b ! c"', '}'].join(
+        '\n',
+      ),
     );
     expect(messages).toEqual([]);
     expect(tree).toBe('global_defs{router_id(lb1) lvs_id(a # b ! c)}');
@@ -47,7 +49,9 @@ describe('tokenizer and parser', () => {
 
   it('takes "{" on the same line, glued to a word, or on the next line', () => {
     const { tree, messages } = read(
-      ['vrrp_instance VI_1{', '  state MASTER', '}', 'vrrp_instance VI_2', '{', '  state BACKUP }'].join('\n'),
+      ['vrrp_instance VI_1{', '  state MASTER', '}', 'vrrp_instance VI_2', '{', '  state BACKUP }'].join(
+        '\n',
+      ),
     );
     expect(messages).toEqual([]);
     expect(tree).toBe('vrrp_instance(VI_1){state(MASTER)} vrrp_instance(VI_2){state(BACKUP)}');
@@ -102,6 +106,9 @@ describe('include globs', () => {
 
   it('expands csh brace lists, in their order', () => {
     expect(expandBraces('{foo/{,cat,dog},bar}')).toEqual(['foo/', 'foo/cat', 'foo/dog', 'bar']);
-    expect(glob('/etc/k/{other/x,conf.d/10-a}.conf', fs)).toEqual(['/etc/k/other/x.conf', '/etc/k/conf.d/10-a.conf']);
+    expect(glob('/etc/k/{other/x,conf.d/10-a}.conf', fs)).toEqual([
+      '/etc/k/other/x.conf',
+      '/etc/k/conf.d/10-a.conf',
+    ]);
   });
 });
