@@ -38,6 +38,16 @@ export interface ValueType<T> {
   readonly summary: string;
   /** A converted value as a config writes it (10000 ms → "10s"), for defaults in the docs. */
   readonly show?: (converted: T) => unknown;
+  /** For the docs: the value is a map of `table` (`map`), a list of them, or a map of named ones. */
+  readonly nested?: Nested;
+}
+
+export interface Nested {
+  // biome-ignore lint/suspicious/noExplicitAny: the docs only read the tables' keyword docs
+  readonly table: () => KeywordTable<any>;
+  readonly shape: 'map' | 'list' | 'named';
+  /** Documented under its own heading (used in several places, or large) instead of inline. */
+  readonly heading?: string;
 }
 
 export interface KeyDoc<T> {

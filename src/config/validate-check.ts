@@ -213,7 +213,12 @@ export const CHECK_KEYWORDS = {
 
 /** A check block as a keyword's value: read into a draft; its type fit is checked by the caller. */
 export function checkType(): ValueType<CheckDraft> {
-  return { read: readCheck, schema: () => tableSchema(CHECK_KEYWORDS), summary: 'map, see `check`' };
+  return {
+    read: readCheck,
+    schema: () => tableSchema(CHECK_KEYWORDS),
+    summary: 'map',
+    nested: { table: () => CHECK_KEYWORDS, shape: 'map', heading: 'check' },
+  };
 }
 
 function fits(type: CheckType, key: string): boolean {

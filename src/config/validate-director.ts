@@ -56,7 +56,7 @@ interface DirectorDraft {
   syncDaemon?: { value: Value; draft: SyncDaemonDraft };
 }
 
-const TIMEOUT_KEYWORDS = {
+export const TIMEOUT_KEYWORDS = {
   tcp: key(
     seconds(MAX_KERNEL_TIMEOUT_S),
     {
@@ -126,7 +126,7 @@ export const IPVS_KEYWORDS = {
   ),
 } satisfies KeywordTable<IpvsDraft>;
 
-const METRICS_KEYWORDS = {
+export const METRICS_KEYWORDS = {
   listen: key(
     patterned(String.raw`^(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):\d{1,5}$`, '`host:port` or `[v6]:port`', (v) => {
       const text = v.string();

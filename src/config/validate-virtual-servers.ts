@@ -42,7 +42,7 @@ import {
   readRealServer,
   type ServiceContext,
 } from './validate-real-servers.js';
-import { bool, deferred, int, ipAddress, mapOf, oneOf, seconds, string, tableSchema } from './value-types.js';
+import { bool, deferred, int, ipAddress, listOfMaps, mapOf, oneOf, seconds, string } from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
@@ -72,7 +72,7 @@ interface PersistenceDraft {
   netmask?: Value;
 }
 
-const PERSISTENCE_KEYWORDS = {
+export const PERSISTENCE_KEYWORDS = {
   timeout: key(
     seconds(MAX_KERNEL_TIMEOUT_S),
     { description: 'how long a client stays with its real server after its last connection', default: 300 },
@@ -111,7 +111,7 @@ const SCHEDULER_FLAG_LIST: ValueType<{ flag: SchedulerFlag; value: Value }[]> = 
   summary: `list of ${oneOf(SCHEDULER_FLAG_NAMES).summary}`,
 };
 
-const VIRTUAL_SERVER_KEYWORDS = {
+export const VIRTUAL_SERVER_KEYWORDS = {
   name: key(
     string(),
     {
@@ -245,7 +245,7 @@ const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   real_servers: key(
-    deferred(() => ({ type: 'array', items: tableSchema(REAL_SERVER_KEYWORDS) }), 'list of maps, see below'),
+    listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers'),
     { description: 'the real servers', defaultText: 'none', nullable: true },
     (d: VirtualServerDraft, _x, v) => {
       d.realServers = v.list('real server');

@@ -5,7 +5,7 @@
  */
 import type { IpAddress } from './addresses.js';
 import { DURATION_PATTERN, formatDuration } from './durations.js';
-import { type JsonSchema, type KeywordTable, readSection, type ValueType } from './keywords.js';
+import { type JsonSchema, type KeywordTable, type Nested, readSection, type ValueType } from './keywords.js';
 import type { DurationOptions, Value } from './values.js';
 
 export function string(): ValueType<string> {
@@ -133,7 +133,8 @@ export function section<D extends object>(label: string, table: KeywordTable<D>)
       return readSection(v, label, table, draft) === undefined ? undefined : draft;
     },
     schema: () => tableSchema(table),
-    summary: 'map, see below',
+    summary: 'map',
+    nested: { table: () => table, shape: 'map' },
   };
 }
 
@@ -141,13 +142,31 @@ export function section<D extends object>(label: string, table: KeywordTable<D>)
  * A value read later, once its context is known (a real server needs its service's family): the
  * reader keeps the Value, the schema still describes it.
  */
-export function deferred(schema: () => JsonSchema, summary: string): ValueType<Value> {
-  return { read: (v) => v, schema, summary };
+export function deferred(schema: () => JsonSchema, summary: string, nested?: Nested): ValueType<Value> {
+  return { read: (v) => v, schema, summary, ...(nested === undefined ? {} : { nested }) };
 }
 
 /** A map whose table the handler walks itself (into a shared draft, or with context): kept as a Value. */
-export function mapOf<D>(table: KeywordTable<D>): ValueType<Value> {
-  return deferred(() => tableSchema(table), 'map, see below');
+export function mapOf<D>(table: KeywordTable<D>, heading?: string): ValueType<Value> {
+  return deferred(() => tableSchema(table), 'map', { table: () => table, shape: 'map', heading });
+}
+
+/** A list of maps of `table`, each read by the handler with its context. */
+export function listOfMaps<D>(table: KeywordTable<D>, heading: string): ValueType<Value> {
+  return deferred(() => ({ type: 'array', items: tableSchema(table) }), 'list of maps', {
+    table: () => table,
+    shape: 'list',
+    heading,
+  });
+}
+
+/** A map from the user's names to entries of `table` (`vrrp_instances: {VI_1: {...}}`). */
+export function namedMaps<D>(table: KeywordTable<D>, heading: string): ValueType<Value> {
+  return deferred(() => ({ type: 'object', additionalProperties: tableSchema(table) }), 'map of names', {
+    table: () => table,
+    shape: 'named',
+    heading,
+  });
 }
 
 /** A list of `item`s; the list is refused (undefined) if any item is. */
