@@ -43,6 +43,8 @@ interface Heading {
   readonly table: AnyTable;
 }
 
+const TOP_TITLE = 'Top level';
+
 const SHAPE_INTRO: Readonly<Record<'map' | 'list' | 'named', string>> = {
   map: 'A map.',
   list: 'A list; each item is a map with these keys.',
@@ -109,7 +111,8 @@ function renderHeading(heading: Heading, queue: Heading[], queued: Set<AnyTable>
     if (withFor) cells.splice(3, 0, kw.doc?.appliesTo?.join(', ') ?? 'all');
     return `| ${cells.map(cell).join(' | ')} |`;
   });
-  return `### \`${heading.title}\`\n\n${heading.intro}\n\n${head}\n${lines.join('\n')}\n`;
+  const title = heading.title === TOP_TITLE ? heading.title : `\`${heading.title}\``;
+  return `### ${title}\n\n${heading.intro}\n\n${head}\n${lines.join('\n')}\n`;
 }
 
 /** The README's configuration reference: one heading per section, every key with default and value. */
@@ -117,7 +120,7 @@ export function configReference(): string {
   const queue: Heading[] = [];
   const queued = new Set<AnyTable>();
   const top = renderHeading(
-    { title: 'top level', intro: 'The sections of the file; each is optional.', table: CONFIG_KEYWORDS },
+    { title: TOP_TITLE, intro: 'The sections of the file; each is optional.', table: CONFIG_KEYWORDS },
     queue,
     queued,
   );
