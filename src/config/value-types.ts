@@ -204,8 +204,9 @@ export function tableSchema<D>(table: KeywordTable<D>): JsonSchema {
     const shown = doc.default === undefined ? undefined : (type.show?.(doc.default) ?? doc.default);
     const applies = doc.appliesTo === undefined ? '' : ` Only for ${doc.appliesTo.join(', ')}.`;
     const defaultText = doc.defaultText === undefined ? '' : ` Default: ${doc.defaultText}.`;
+    const sentence = /[.!?]$/.test(doc.description) ? doc.description : `${doc.description}.`;
     properties[name] = {
-      description: `${doc.description}${applies}${defaultText}`,
+      description: `${sentence}${applies}${defaultText}`,
       ...value,
       ...(shown === undefined ? {} : { default: shown }),
     };
