@@ -1032,7 +1032,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
           state: s?.state ?? 'INIT',
           priority: s?.effectivePriority ?? instance.priority,
           base_priority: instance.priority,
-          faults: [...(s?.faults ?? [])],
+          faults: [...(s?.faults ?? [])].sort(),
           master_address: s?.master?.address ?? null,
           transitions: rt?.transitions ?? 0,
           adverts: {
