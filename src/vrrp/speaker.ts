@@ -683,7 +683,8 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   function syncScripts(changed: readonly string[] = []): void {
     const tracked = new Set(config.vrrpInstances.flatMap((i) => i.trackScripts));
     const defs = new Map(config.vrrpScripts.map((s) => [s.name, s]));
-    for (const [name, script] of scripts) {
+    // A snapshot: entries are replaced while we go.
+    for (const [name, script] of [...scripts]) {
       const def = defs.get(name);
       if (!tracked.has(name) || def === undefined || changed.includes(name)) {
         script.runner.stop();

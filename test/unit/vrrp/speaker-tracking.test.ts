@@ -288,4 +288,21 @@ describe('VRRP trackers and reload', () => {
     await advance(5000);
     expect(a.scriptRuns.length).toBe(runs);
   });
+
+  it('reload: a script whose interval changed keeps its verdict; a new command starts unknown', async () => {
+    const tracked = `vrrp_instances:${instance('VI_1', 200, '    track_scripts: [chk]\n')}\n`;
+    const a = await start(createFakeNode(link, 'a', A, `${tracked}${SCRIPT(-20)}`));
+    a.scriptResults.set('/usr/local/bin/chk', false);
+    await advance(1000);
+    expect(a.speaker.status().instances[0]?.priority).toBe(180);
+    await a.speaker.reload(configFrom(`${tracked}${SCRIPT(-20).replace('interval: 1s', 'interval: 2s')}`));
+    expect(a.speaker.status().instances[0]?.priority).toBe(180);
+    await a.speaker.reload(
+      configFrom(`${tracked}${SCRIPT(-20).replace('/usr/local/bin/chk', '/usr/local/bin/chk2')}`),
+    );
+    // Not run yet under the new command: no weight applies until its first result.
+    expect(a.speaker.status().instances[0]?.priority).toBe(200);
+    await advance(10);
+    expect(a.scriptRuns.at(-1)).toBe('/usr/local/bin/chk2');
+  });
 });
