@@ -305,4 +305,26 @@ describe('VRRP trackers and reload', () => {
     await advance(10);
     expect(a.scriptRuns.at(-1)).toBe('/usr/local/bin/chk2');
   });
+
+  it('an interface deleted and re-created: FAULT, then a new socket on the new device', async () => {
+    const a = await start(createFakeNode(link, 'a', A, `vrrp_instances:${instance('VI_1', 200)}`));
+    const b = await start(createFakeNode(link, 'b', B, `vrrp_instances:${instance('VI_1', 100)}`));
+    await advance(5000);
+    expect(state(a)).toBe('MASTER');
+    const socketsBefore = link.members.filter((m) => m.node === a).length;
+    a.links.set('eth0', false, null);
+    await advance(0);
+    expect(state(a)).toBe('FAULT');
+    await advance(1000);
+    expect(state(b)).toBe('MASTER');
+    a.links.set('eth0', true, 7);
+    await advance(0);
+    expect(state(a)).toBe('BACKUP');
+    expect(link.members.filter((m) => m.node === a)).toHaveLength(socketsBefore + 1);
+    expect(link.members.filter((m) => m.node === a && !m.closed)).toHaveLength(1);
+    // b steps down only if it hears a's adverts, i.e. through the new socket.
+    await advance(5000);
+    expect(state(a)).toBe('MASTER');
+    expect(state(b)).toBe('BACKUP');
+  });
 });
