@@ -356,10 +356,19 @@ function failoverCases(
       expect(exit, `${master} must exit by itself on SIGTERM`).toEqual({ code: 0, signal: null });
       await t.converge(backup, names, watchMs(f));
       if (master === 'keepalived') {
-        // keepalived tells its notify script it stopped; ipvsd's status is gone with the process.
-        const notes = await stoppedKeepalived?.notifications();
-        expect(notes?.filter((n) => n.state === 'STOP').map((n) => n.name)).toEqual(
-          expect.arrayContaining([...names]),
+        // keepalived tells its notify script it stopped (ipvsd's status is gone with the process).
+        // The script runs detached and may finish after keepalived has exited: poll for it.
+        await t.waitFor(
+          'keepalived’s STOP notifications',
+          async () => {
+            const stopped = new Set(
+              (await stoppedKeepalived?.notifications())
+                ?.filter((n) => n.state === 'STOP')
+                .map((n) => n.name),
+            );
+            return names.every((name) => stopped.has(name));
+          },
+          10_000,
         );
       }
     });
