@@ -13,6 +13,7 @@ import type { ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
 import { createDirector, type Director } from '../director/director.js';
 import { createInterfaceForwarding } from '../director/forwarding.js';
+import { stopNode } from '../director/node-stop.js';
 import { followedState } from '../director/sync-daemon-plan.js';
 import { timeoutOperation } from '../director/timeouts.js';
 import { createVrrpFollower } from '../director/vrrp-follower.js';
@@ -197,19 +198,20 @@ async function main(file: string): Promise<void> {
     log.info({ signal }, 'ipvsd stopping');
     stopWatchdog();
     clearInterval(syncResync);
-    const removeServices = config.director.ipvs.onStop === 'remove';
-    // DESIGN §6: before the services go, the real servers' replies must be dropped (and
-    // retransmitted to the new master), never forwarded un-NATed.
-    await follower.prepareStop(removeServices);
-    // Priority 0, VIPs removed, then the sync daemon to backup (the transition hook).
-    await speaker
-      ?.stop()
-      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'vrrp stop failed'));
     vrrp.close();
-    await control.stop().catch(() => undefined);
-    await metricsServer.stop().catch(() => undefined);
-    await director.stop({ removeServices });
-    await follower.finishStop(removeServices);
+    await stopNode(
+      {
+        follower,
+        speaker,
+        closeEndpoints: async () => {
+          await control.stop().catch(() => undefined);
+          await metricsServer.stop().catch(() => undefined);
+        },
+        director,
+        logger: log,
+      },
+      config.director.ipvs.onStop === 'remove',
+    );
     (backend as IpvsBackend | null)?.close();
     (syncBackend as IpvsBackend | null)?.close();
     log.info({ signal }, 'ipvsd stopped');
