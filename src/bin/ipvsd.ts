@@ -107,15 +107,18 @@ async function main(file: string): Promise<void> {
   const follower = createVrrpFollower(config, {
     kernel: syncKernel,
     setForwarding: createInterfaceForwarding(),
-    currentState: (name) => followedState(speaker?.status() ?? null, name),
+    currentState: (name) => followedState(speaker.status(), name),
     logger: componentLogger(log, 'sync-daemon'),
   });
-  const speaker: VrrpSpeaker | null =
-    config.vrrpInstances.length > 0
-      ? createVrrpSpeaker(config, { logger: log, transitionHook: (change) => follower.onTransition(change) })
-      : null;
+  // Always created: without instances it opens nothing, and a reload can bring the first ones.
+  const speaker: VrrpSpeaker = createVrrpSpeaker(config, {
+    logger: log,
+    transitionHook: (change) => follower.onTransition(change),
+  });
   const vrrp = createVrrpView(config, { speaker, syncDaemon: () => follower.status() });
-  registerVrrpMetrics(metrics.registry, () => (speaker || config.director.syncDaemon ? vrrp.status() : null));
+  registerVrrpMetrics(metrics.registry, () =>
+    config.vrrpInstances.length > 0 || config.director.syncDaemon ? vrrp.status() : null,
+  );
 
   let reloading: Promise<ReloadResult> | null = null;
   const reload = (): Promise<ReloadResult> => {
@@ -141,8 +144,9 @@ async function main(file: string): Promise<void> {
         loadedAt = Date.now();
         await director.reload(config);
         vrrp.reload(config);
-        // VRRP instances themselves change at the next restart (the speaker runs its start config).
+        // The follower first, so transitions the speaker's reload causes are judged by the new `follow`.
         await follower.reload(config);
+        await speaker.reload(config);
         metrics.reloaded(true);
         log.info({ file, virtualServers: config.virtualServers.length }, 'config reloaded');
         return { reloaded: true, errors: [] };
@@ -179,7 +183,7 @@ async function main(file: string): Promise<void> {
   await director.start();
   // Nothing is master before the first election: the backup sync daemon runs first.
   await follower.start();
-  await speaker?.start();
+  await speaker.start();
   const syncResync = setInterval(() => {
     if (config.director.syncDaemon) void follower.resync();
   }, config.director.ipvs.resyncIntervalMs);

@@ -62,6 +62,10 @@ export interface VrrpInstanceStatus {
   readonly state: VrrpState;
   /** The effective priority (base plus tracker weights; 0 never shows: it is only advertised). */
   readonly priority: number;
+  /** The configured priority (the effective one moves with weighted track scripts). */
+  readonly base_priority?: number;
+  /** Trackers holding the instance in FAULT (`interface eth1`, `script chk_web`, `sync group VG1`). */
+  readonly faults?: readonly string[];
   /** The primary address of the last master heard (ours while we are master); null before any. */
   readonly master_address?: string | null;
   readonly transitions?: number;

@@ -23,6 +23,9 @@ export interface SpeakerStatusLike {
     readonly name: string;
     readonly state: VrrpState;
     readonly priority: number;
+    /** The configured priority and the trackers holding the instance in FAULT (speakers with trackers). */
+    readonly base_priority?: number;
+    readonly faults?: readonly string[];
     readonly master_address: string | null;
     readonly transitions: number;
     readonly adverts: {
@@ -89,6 +92,8 @@ export function composeVrrpStatus(
       name: i.name,
       state: i.state,
       priority: i.priority,
+      ...(i.base_priority === undefined ? {} : { base_priority: i.base_priority }),
+      ...(i.faults === undefined ? {} : { faults: [...i.faults] }),
       master_address: i.master_address,
       transitions: i.transitions,
       transitions_by_state: t?.byState ?? ZERO,
@@ -113,7 +118,7 @@ export function composeVrrpStatus(
 
 /** Why `ipvsctl failover NAME` cannot run, or null when it can. Pure. */
 export function failoverRefusal(speaker: SpeakerStatusLike | null, name: string): IpvsdError | null {
-  if (speaker === null)
+  if (speaker === null || (speaker.instances.length === 0 && speaker.sync_groups.length === 0))
     return new IpvsdError('IPVSD_ERR_USAGE', 'this ipvsd runs no VRRP (its config has no vrrp_instances)');
   const unit =
     speaker.sync_groups.find((g) => g.name === name) ?? speaker.instances.find((i) => i.name === name);

@@ -184,6 +184,22 @@ describe('ipvsctl failover and the VRRP status between two ipvsd daemons', () =>
     expect(b.stdout).toMatch(/ipvsd_vrrp_sync_daemon_errors_total [1-9]/);
   }, 30_000);
 
+  it('a reload (ipvsctl reload) applies a VRRP change in place', async () => {
+    await writeFile(
+      join(dir, 'b.yaml'),
+      config(dir, 'b', 100, true).replace('priority: 100', 'priority: 150'),
+    );
+    const r = await ctl(nsB, 'b', ['reload']);
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 0,
+      stdout: 'reloaded\n',
+      stderr: '',
+    });
+    const b = await status(nsB, 'b');
+    expect(b.vrrp.instances[0]).toMatchObject({ name: 'VI_1', state: 'MASTER', priority: 150 });
+    expect(await hasVip(nsB)).toBe(true);
+  }, 30_000);
+
   it('both stop cleanly on SIGTERM; the master removes its VIP', async () => {
     expect(await ipvsdB.kill('SIGTERM', 10_000)).toEqual({ code: 0, signal: null });
     expect(await hasVip(nsB)).toBe(false);

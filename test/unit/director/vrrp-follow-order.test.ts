@@ -17,7 +17,13 @@ import {
 import { createMemoryBackend } from '../../../src/ipvs/memory-backend.js';
 import type { InterfaceAddress } from '../../../src/sys/rtnetlink.js';
 import { createVrrpSpeaker, type SpeakerRtnetlink, type VrrpSpeaker } from '../../../src/vrrp/speaker.js';
-import { configFrom, createFakeLink, type FakeLink, type FakeNode } from '../vrrp/speaker-harness.js';
+import {
+  configFrom,
+  createFakeLink,
+  createFakeLinks,
+  type FakeLink,
+  type FakeNode,
+} from '../vrrp/speaker-harness.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -147,6 +153,8 @@ function createNode(
     logger: silent,
     now: () => Date.now(),
     rtnetlink: rtnl,
+    // Every link up (no tracked interfaces here): no real link monitor in a unit test.
+    links: createFakeLinks(),
     openSocket: (options) => {
       const member = { node: fakeNode, options, closed: false };
       link.attach(member);
