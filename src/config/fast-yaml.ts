@@ -22,6 +22,7 @@ const GIVE_UP = { giveUp: true };
 
 // Characters that cannot appear anywhere in a fast-path text: tabs, CR, other controls, BOM, the
 // YAML 1.1 line breaks (NEL, LS, PS), non-characters and lone surrogates.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const UNSUPPORTED_CHAR =
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -36,7 +37,6 @@ const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const DQUOTE = 0x22;
 const SQUOTE = 0x27;
-const BACKSLASH = 0x5c;
 
 /** Characters that start something other than a plain scalar (YAML c-indicator), `-` aside. */
 const INDICATOR = new Set([...'?:,[]{}#&*!|>\'"%@`'].map((c) => c.charCodeAt(0)));
