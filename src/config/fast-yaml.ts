@@ -22,8 +22,8 @@ const GIVE_UP = { giveUp: true };
 
 // Characters that cannot appear anywhere in a fast-path text: tabs, CR, other controls, BOM, the
 // YAML 1.1 line breaks (NEL, LS, PS), non-characters and lone surrogates.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const UNSUPPORTED_CHAR =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const SPACE = 0x20;
