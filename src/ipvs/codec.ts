@@ -25,7 +25,6 @@ import type { GenlRequest } from '../sys/genl-socket.js';
 import {
   type Attrs,
   AttrWriter,
-  attr,
   cstring,
   getNested,
   getString,
