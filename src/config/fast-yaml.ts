@@ -48,6 +48,24 @@ const isIdentPart = (c: number): boolean => isIdentStart(c) || (c >= 0x30 && c <
 /** First characters of every plain scalar the core schema resolves to something other than a string. */
 const NON_STRING_START = new Set([...'~nNtTfF0123456789+-.'].map((c) => c.charCodeAt(0)));
 
+/**
+ * Decides the common cases without running the core schema's eight regular expressions:
+ * `string` when no core tag can match (a first character no non-string starts with, or two dots
+ * as in an IPv4 address: every int, float, bool and null has at most one), `decimal` for plain
+ * digits (the int tag, which the null/bool/octal tags before it cannot match), else `other`.
+ */
+function quickKind(source: string): 'string' | 'decimal' | 'other' {
+  if (!NON_STRING_START.has(source.charCodeAt(0))) return 'string';
+  let dots = 0;
+  let digits = true;
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 0x2e && ++dots === 2) return 'string';
+    if (c < 0x30 || c > 0x39) digits = false;
+  }
+  return digits ? 'decimal' : 'other';
+}
+
 interface ScalarTag {
   readonly default?: boolean | 'key';
   readonly test?: RegExp;
@@ -406,8 +424,12 @@ class FastParser {
     if (to - from > 1024) throw GIVE_UP; // the library's implicit-key limit, and no config needs it
     const source = this.text.slice(from, to);
     let scalar: Scalar;
-    if (!NON_STRING_START.has(source.charCodeAt(0))) {
+    const kind = quickKind(source);
+    if (kind === 'string') {
       scalar = new Scalar(source);
+    } else if (kind === 'decimal') {
+      // What the core schema's int tag resolves `[0-9]+` to (intAsBigInt is off by default).
+      scalar = new Scalar(Number.parseInt(source, 10));
     } else {
       const { tags, stringTag, options } = this.s;
       const tag =

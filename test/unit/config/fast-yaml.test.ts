@@ -68,7 +68,7 @@ describe('fast YAML path', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
   it('accepts block maps, lists, flow collections, quoted and typed scalars, comments', () => {
     const cases = [
@@ -210,7 +210,7 @@ describe('fast YAML path', () => {
     );
     // The generator must exercise the accepting side too, or this test could not fail.
     expect(accepted).toBeGreaterThan(50);
-  });
+  }, 60_000);
 
   it('agrees with the yaml library on generated nested documents in mixed styles', () => {
     type Tree = string | { map: [string, Tree][] } | { seq: Tree[] };
@@ -292,5 +292,5 @@ describe('fast YAML path', () => {
       { numRuns: 3000 },
     );
     expect(accepted).toBeGreaterThan(500);
-  });
+  }, 60_000);
 });
