@@ -48,7 +48,7 @@ const time = async (name, fn) => {
 };
 
 // Module loading, in the order the CLI needs them (yaml comes in with the config loader).
-const yaml = await time('import yaml', () => import('yaml'));
+await time('import yaml', () => import('yaml'));
 const { parseConfig } = await time(
   'import config/load.js (+ validators)',
   () => import(dist('config/load.js')),
