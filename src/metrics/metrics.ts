@@ -12,8 +12,8 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { createCheckSeries } from './check-series.js';
 import type { ServiceKey, ServiceState } from '../model/ipvs.js';
+import { createCheckSeries } from './check-series.js';
 import { ipvsFamilyChunks } from './ipvs-families.js';
 import type {
   CheckLabels,
