@@ -11,7 +11,7 @@
  * unhandled rejection or a throw in a timer.
  */
 import type { CheckConfig } from '../config/types.js';
-import { probeHttp } from './http.js';
+import { startHttpProbe } from './http.js';
 import { ABORTED_REASON, describeError, type ProbeResult, stopwatch } from './result.js';
 import { probeScript } from './script.js';
 import { startTcpProbe } from './tcp.js';
@@ -62,17 +62,11 @@ export function fromPromiseProbe(probe: Probe): StartProbe {
   };
 }
 
-const startPromiseProbe = fromPromiseProbe(async (check, signal) => {
-  switch (check.type) {
-    case 'http':
-    case 'https':
-      return probeHttp(check, signal);
-    case 'script':
-      return probeScript(check, signal);
-    default:
-      return internalFailure(new Error(`no promise probe for ${check.type} checks`));
-  }
-});
+const startScriptProbe = fromPromiseProbe(async (check, signal) =>
+  check.type === 'script'
+    ? probeScript(check, signal)
+    : internalFailure(new Error(`no promise probe for ${check.type} checks`)),
+);
 
 export const startProbe: StartProbe = (check, done) => {
   try {
@@ -95,9 +89,15 @@ export const startProbe: StartProbe = (check, done) => {
         };
       }
       case 'http':
-      case 'https':
+      case 'https': {
+        const cancel = startHttpProbe(check, done);
+        return () => {
+          cancel();
+          return undefined;
+        };
+      }
       case 'script':
-        return startPromiseProbe(check, done);
+        return startScriptProbe(check, done);
     }
   } catch (err) {
     return startFailed(err, done);
