@@ -20,6 +20,7 @@ import {
   startProbe as startRealProbe,
 } from './probe.js';
 import { describeError, type ProbeResult } from './result.js';
+import { createTimerQueue, type TimedItem } from './timer-queue.js';
 
 export interface CheckTarget {
   /** Normally checkTargetId(check): equal ids are one target, probed once. */
@@ -47,6 +48,7 @@ export interface MonitorLogger {
 export interface HealthMonitorDeps {
   /** Milliseconds; default Date.now. Used for lastCheckedAt. */
   readonly now?: () => number;
+  /** Default: one timer queue for all targets (./timer-queue.ts). */
   readonly setTimer?: SetTimer;
   /** [0, 1); default Math.random. Spreads first probes over `warmupMs`. */
   readonly random?: () => number;
@@ -75,10 +77,11 @@ export interface HealthMonitor {
   stop(): Promise<void>;
 }
 
-interface Entry {
+interface Entry extends TimedItem {
   readonly id: string;
   check: CheckConfig;
   state: HealthState;
+  /** The pending timer's cancel, with an injected setTimer only (the queue tracks its own). */
   cancelTimer: (() => void) | null;
   /** Cancels the probe in flight; null when none is. */
   inFlight: CancelProbe | null;
@@ -88,16 +91,13 @@ interface Entry {
   readonly done: ProbeDone;
 }
 
-const defaultSetTimer: SetTimer = (fn, delayMs) => {
-  const timer = setTimeout(fn, delayMs);
-  return () => clearTimeout(timer);
-};
-
 const silentLogger: MonitorLogger = { info: () => {}, error: () => {} };
 
 export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor {
   const now = deps.now ?? Date.now;
-  const setTimer = deps.setTimer ?? defaultSetTimer;
+  // Real timers: one queue on one Node timer (./timer-queue.ts); injected ones (tests): per target.
+  const setTimer = deps.setTimer;
+  const queue = setTimer === undefined ? createTimerQueue<Entry>((entry) => start(entry)) : null;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
   const startProbe = deps.probe === undefined ? startRealProbe : fromPromiseProbe(deps.probe);
@@ -120,11 +120,20 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
   }
 
   function schedule(entry: Entry, delayMs: number): void {
-    entry.cancelTimer?.();
-    entry.cancelTimer = null;
-    const cancel = setTimer(entry.fire, delayMs);
+    if (queue !== null) {
+      queue.schedule(entry, delayMs);
+      return;
+    }
+    cancelTimer(entry);
+    const cancel = (setTimer as SetTimer)(entry.fire, delayMs);
     // A timer that ran at once (tests) already started the probe; only a pending one is kept.
     if (entry.inFlight === null) entry.cancelTimer = cancel;
+  }
+
+  function cancelTimer(entry: Entry): void {
+    if (queue !== null) queue.cancel(entry);
+    entry.cancelTimer?.();
+    entry.cancelTimer = null;
   }
 
   function start(entry: Entry): void {
@@ -188,6 +197,8 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       cancelTimer: null,
       inFlight: null,
       removed: false,
+      dueAt: 0,
+      heapIndex: -1,
       fire: () => start(entry),
       done: (result) => finish(entry, result),
     };
@@ -196,8 +207,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
 
   function remove(entry: Entry): void {
     entry.removed = true;
-    entry.cancelTimer?.();
-    entry.cancelTimer = null;
+    cancelTimer(entry);
     cancelInFlight(entry);
   }
 
@@ -262,10 +272,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       if (!stopped) {
         stopped = true;
         for (const entry of entries.values()) {
-          entry.cancelTimer?.();
-          entry.cancelTimer = null;
+          cancelTimer(entry);
           cancelInFlight(entry);
         }
+        queue?.clear();
       }
       await Promise.all([...draining]);
     },
