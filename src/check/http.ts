@@ -37,6 +37,8 @@ export type HttpProbeCheck = Pick<
 >;
 
 const USER_AGENT = 'ipvsd-check';
+/** A deadline timer this late means the process stalled, not that the timer was merely slow. */
+const STALL_MS = 10;
 
 /** `200`, `200-299 or 302`. */
 export function formatStatusRanges(ranges: readonly StatusRange[]): string {
@@ -86,7 +88,29 @@ export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult
     }
     if (report) done({ ok, latencyMs, reason });
   };
-  const timer = setTimeout(() => finish(false, timeoutReason(check.timeoutMs, phase), true), check.timeoutMs);
+  // The deadline, counted from the start. It moves only when its timer ran late (see onDeadline).
+  let deadlineMs = check.timeoutMs;
+  let graceLeftMs = check.timeoutMs;
+  const onDeadline = (): void => {
+    // A timer that runs late means this process did not run at the deadline (a busy loop, a
+    // process the scheduler left out: a daemon starting under TCG stalls for seconds). libuv runs
+    // timers before it polls sockets, so whatever happened during the stall (the connect, the
+    // server's answer) is still unread, and a verdict now would judge the prober, not the server:
+    // one such false timeout took a real server out and the next probe put it straight back. So
+    // the socket gets as long again as the stall lasted (one timeout more in all, so a dead server
+    // is still judged) before the timeout counts. The native TCP check needs none of this: it
+    // reads finished connects before it expires deadlines.
+    const lateMs = elapsed() - deadlineMs;
+    const graceMs = Math.min(lateMs, graceLeftMs);
+    if (graceMs >= STALL_MS) {
+      graceLeftMs -= graceMs;
+      deadlineMs += lateMs + graceMs;
+      timer = setTimeout(onDeadline, graceMs);
+      return;
+    }
+    finish(false, timeoutReason(check.timeoutMs, phase), true);
+  };
+  let timer = setTimeout(onDeadline, check.timeoutMs);
 
   const parser = new ResponseParser({
     onHead(code) {

@@ -468,6 +468,19 @@ describe('ipvsd directing a NAT site (kernel IPVS)', () => {
     sampling = false;
     await sampler;
 
+    // What the restarted daemon did, for the record (and to tell a failure's cause): its kernel
+    // changes with their operations, and every health verdict and check transition.
+    const story = logEntries(ipvsd).filter((e) =>
+      [
+        'ipvs table reconciled',
+        'real server down',
+        'real server up',
+        'check target went down',
+        'check target came up',
+        'ipvsd started',
+      ].includes(e.msg),
+    );
+    console.log(`restarted ipvsd:\n  ${story.map((e) => JSON.stringify(e)).join('\n  ')}`);
     expect(await say('after-restart')).toBe(server);
     expect(client.stdout()).not.toMatch(/^(closed|error)/m);
     expect(samples.length).toBeGreaterThan(0);
