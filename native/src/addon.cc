@@ -6,10 +6,12 @@
 // - vrrp_socket.cc: raw IPPROTO_VRRP (112) sockets for IPv4 and IPv6, bound to an interface,
 //   joined to the VRRP group, TTL/hop limit 255, receiving through a libuv poll handle.
 // - garp.cc: gratuitous ARP (AF_PACKET) and unsolicited neighbour advertisements (raw ICMPv6).
+// - tcp_connect.cc: TCP connect health checks in batches on one private epoll set.
 #include <napi.h>
 
 #include "garp.h"
 #include "sd_notify.h"
+#include "tcp_connect.h"
 #include "vrrp_socket.h"
 
 namespace {
@@ -18,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipvsd::RegisterSdNotify(env, exports);
   ipvsd::RegisterVrrpSocket(env, exports);
   ipvsd::RegisterGarp(env, exports);
+  ipvsd::RegisterTcpConnector(env, exports);
   return exports;
 }
 

@@ -10,7 +10,7 @@ export {
   initialHealth,
   stepHealth,
 } from './health.js';
-export { formatStatusRanges, type HttpProbeCheck, probeHttp, statusMatches } from './http.js';
+export { formatStatusRanges, type HttpProbeCheck, probeHttp, startHttpProbe, statusMatches } from './http.js';
 export {
   type ChangeListener,
   type CheckTarget,
@@ -23,8 +23,17 @@ export {
   type TargetStatus,
   warmupDelay,
 } from './monitor.js';
-export { NO_CHECK_RESULT, type Probe, runProbe } from './probe.js';
+export {
+  type CancelProbe,
+  fromPromiseProbe,
+  NO_CHECK_RESULT,
+  type Probe,
+  type ProbeDone,
+  runProbe,
+  type StartProbe,
+  startProbe,
+} from './probe.js';
 export { describeError, type ProbeResult } from './result.js';
 export { probeScript, type ScriptProbeCheck } from './script.js';
 export { checkTargetId } from './target-id.js';
-export { probeTcp, type TcpProbeCheck } from './tcp.js';
+export { probeTcp, startTcpProbe, type TcpProbeCheck } from './tcp.js';

@@ -11,8 +11,16 @@
  */
 import type { CheckConfig } from '../config/types.js';
 import { type Health, type HealthState, initialHealth, stepHealth } from './health.js';
-import { NO_CHECK_RESULT, type Probe, runProbe } from './probe.js';
+import {
+  type CancelProbe,
+  fromPromiseProbe,
+  NO_CHECK_RESULT,
+  type Probe,
+  type ProbeDone,
+  startProbe as startRealProbe,
+} from './probe.js';
 import { describeError, type ProbeResult } from './result.js';
+import { createTimerQueue, type TimedItem } from './timer-queue.js';
 
 export interface CheckTarget {
   /** Normally checkTargetId(check): equal ids are one target, probed once. */
@@ -40,11 +48,15 @@ export interface MonitorLogger {
 export interface HealthMonitorDeps {
   /** Milliseconds; default Date.now. Used for lastCheckedAt. */
   readonly now?: () => number;
+  /** Default: one timer queue for all targets (./timer-queue.ts). */
   readonly setTimer?: SetTimer;
   /** [0, 1); default Math.random. Spreads first probes over `warmupMs`. */
   readonly random?: () => number;
   readonly logger?: MonitorLogger;
-  /** Default runProbe (the real tcp/http/https/script probes). */
+  /**
+   * A probe in place of the real tcp/http/https/script ones (tests). The real ones run through
+   * startProbe, callbacks only: no promise or AbortController per check.
+   */
   readonly probe?: Probe;
 }
 
@@ -65,35 +77,36 @@ export interface HealthMonitor {
   stop(): Promise<void>;
 }
 
-interface Entry {
+interface Entry extends TimedItem {
   readonly id: string;
   check: CheckConfig;
   state: HealthState;
+  /** The pending timer's cancel, with an injected setTimer only (the queue tracks its own). */
   cancelTimer: (() => void) | null;
-  /** The probe in flight, if any. */
-  inFlight: AbortController | null;
+  /** Cancels the probe in flight; null when none is. */
+  inFlight: CancelProbe | null;
   removed: boolean;
+  /** Made once per target, not per probe: the timer's callback and the probe's `done`. */
+  readonly fire: () => void;
+  readonly done: ProbeDone;
 }
-
-const defaultSetTimer: SetTimer = (fn, delayMs) => {
-  const timer = setTimeout(fn, delayMs);
-  return () => clearTimeout(timer);
-};
 
 const silentLogger: MonitorLogger = { info: () => {}, error: () => {} };
 
 export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor {
   const now = deps.now ?? Date.now;
-  const setTimer = deps.setTimer ?? defaultSetTimer;
+  // Real timers: one queue on one Node timer (./timer-queue.ts); injected ones (tests): per target.
+  const setTimer = deps.setTimer;
+  const queue = setTimer === undefined ? createTimerQueue<Entry>((entry) => start(entry)) : null;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
-  const probe = deps.probe ?? runProbe;
+  const startProbe = deps.probe === undefined ? startRealProbe : fromPromiseProbe(deps.probe);
 
   const entries = new Map<string, Entry>();
   const changeListeners = new Set<ChangeListener>();
   const resultListeners = new Set<ResultListener>();
-  /** Settle when each probe in flight has ended; stop() waits for them. */
-  const running = new Set<Promise<void>>();
+  /** Cancelled probes that are still letting go (a script being killed); stop() waits for them. */
+  const draining = new Set<Promise<void>>();
   let stopped = false;
 
   function emit<A extends unknown[]>(listeners: Set<(...args: A) => void>, ...args: A): void {
@@ -107,43 +120,52 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
   }
 
   function schedule(entry: Entry, delayMs: number): void {
+    if (queue !== null) {
+      queue.schedule(entry, delayMs);
+      return;
+    }
+    cancelTimer(entry);
+    const cancel = (setTimer as SetTimer)(entry.fire, delayMs);
+    // A timer that ran at once (tests) already started the probe; only a pending one is kept.
+    if (entry.inFlight === null) entry.cancelTimer = cancel;
+  }
+
+  function cancelTimer(entry: Entry): void {
+    if (queue !== null) queue.cancel(entry);
     entry.cancelTimer?.();
-    entry.cancelTimer = setTimer(() => {
-      entry.cancelTimer = null;
-      start(entry);
-    }, delayMs);
+    entry.cancelTimer = null;
   }
 
   function start(entry: Entry): void {
+    entry.cancelTimer = null;
     if (entry.removed || stopped || entry.inFlight !== null) return;
-    const controller = new AbortController();
-    entry.inFlight = controller;
-    let pending: Promise<ProbeResult>;
+    let cancel: CancelProbe;
     try {
-      pending = probe(entry.check, controller.signal);
+      cancel = startProbe(entry.check, entry.done);
     } catch (err) {
-      pending = Promise.resolve({
-        ok: false,
-        latencyMs: 0,
-        reason: `check failed internally: ${describeError(err)}`,
-      });
+      // startProbe never throws; should it ever, the target fails rather than stalls.
+      cancel = () => undefined;
+      const reason = `check failed internally: ${describeError(err)}`;
+      queueMicrotask(() => entry.done({ ok: false, latencyMs: 0, reason }));
     }
-    const settled = pending
-      .catch(
-        (err: unknown): ProbeResult => ({
-          ok: false,
-          latencyMs: 0,
-          reason: `check failed internally: ${describeError(err)}`,
-        }),
-      )
-      .then((result) => finish(entry, controller, result));
-    running.add(settled);
-    void settled.finally(() => running.delete(settled));
+    // A probe may only answer after start() returned, so this never overwrites a finished one.
+    entry.inFlight = cancel;
   }
 
-  function finish(entry: Entry, controller: AbortController, result: ProbeResult): void {
-    // A probe of a removed target, or one that stop() aborted: its answer no longer matters.
-    if (entry.inFlight !== controller) return;
+  function cancelInFlight(entry: Entry): void {
+    const cancel = entry.inFlight;
+    entry.inFlight = null;
+    if (cancel === null) return;
+    const letGo = cancel();
+    if (letGo !== undefined) {
+      draining.add(letGo);
+      void letGo.finally(() => draining.delete(letGo));
+    }
+  }
+
+  function finish(entry: Entry, result: ProbeResult): void {
+    // A probe of a removed target, or one that stop() cancelled: its answer no longer matters.
+    if (entry.inFlight === null) return;
     entry.inFlight = null;
     if (entry.removed || stopped || entry.check.type === 'none') return;
     const before = entry.state.health;
@@ -167,13 +189,26 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
   }
 
+  function newEntry(id: string, check: CheckConfig, state: HealthState): Entry {
+    const entry: Entry = {
+      id,
+      check,
+      state,
+      cancelTimer: null,
+      inFlight: null,
+      removed: false,
+      dueAt: 0,
+      heapIndex: -1,
+      fire: () => start(entry),
+      done: (result) => finish(entry, result),
+    };
+    return entry;
+  }
+
   function remove(entry: Entry): void {
     entry.removed = true;
-    entry.cancelTimer?.();
-    entry.cancelTimer = null;
-    const controller = entry.inFlight;
-    entry.inFlight = null;
-    controller?.abort();
+    cancelTimer(entry);
+    cancelInFlight(entry);
   }
 
   function add(target: CheckTarget): void {
@@ -185,24 +220,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
         lastResult: NO_CHECK_RESULT,
         lastCheckedAt: now(),
       };
-      entries.set(target.id, {
-        id: target.id,
-        check,
-        state,
-        cancelTimer: null,
-        inFlight: null,
-        removed: false,
-      });
+      entries.set(target.id, newEntry(target.id, check, state));
       return;
     }
-    const entry: Entry = {
-      id: target.id,
-      check,
-      state: initialHealth(target.start ?? check.initialState),
-      cancelTimer: null,
-      inFlight: null,
-      removed: false,
-    };
+    const entry = newEntry(target.id, check, initialHealth(target.start ?? check.initialState));
     entries.set(target.id, entry);
     schedule(entry, warmupDelay(check.warmupMs, random));
   }
@@ -251,14 +272,12 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       if (!stopped) {
         stopped = true;
         for (const entry of entries.values()) {
-          entry.cancelTimer?.();
-          entry.cancelTimer = null;
-          const controller = entry.inFlight;
-          entry.inFlight = null;
-          controller?.abort();
+          cancelTimer(entry);
+          cancelInFlight(entry);
         }
+        queue?.clear();
       }
-      await Promise.all([...running]);
+      await Promise.all([...draining]);
     },
   };
 }

@@ -53,6 +53,11 @@ const ERROR_TEXT: Readonly<Record<string, string>> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: certificate does not match the host name',
 };
 
+/** "connection refused (ECONNREFUSED)" from an error code and the system's text for it. */
+export function describeCode(code: string, message: string): string {
+  return `${ERROR_TEXT[code] ?? message} (${code})`;
+}
+
 /** "connection refused (ECONNREFUSED)"; unknown errors keep Node's message. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);

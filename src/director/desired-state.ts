@@ -50,41 +50,52 @@ export function nextQuorum(
   return previous ? liveWeight >= quorum - hysteresis : liveWeight >= quorum + hysteresis;
 }
 
+/**
+ * What decide() made last for a virtual server (config object), and from which per-real-server
+ * outcome: when the outcome repeats, the same DesiredService object comes back. That is what lets
+ * the reconciler's event runs diff only the services whose object changed (a health change on
+ * one real server touches one service, not the whole table). A cache of values only: the result
+ * is equal either way, and a reload brings new config objects, so nothing stale is ever reused.
+ */
+interface Remembered {
+  /** Per real server: 0 left out, 1 live with its weight, 2 live with weight 0. */
+  readonly outcome: Uint8Array;
+  readonly sorry: boolean;
+  readonly service: DesiredService;
+}
+const remembered = new WeakMap<VirtualServerConfig, Remembered>();
+
+const LEFT_OUT = 0;
+const LIVE = 1;
+const LIVE_ZERO = 2;
+
 export function decide(inputs: DirectorInputs): DirectorDecision {
   const services: DesiredService[] = [];
   const decisions: VirtualServerDecision[] = [];
   const quorumMet = new Map<string, boolean>();
   for (const vs of inputs.virtualServers) {
-    const live: Destination[] = [];
+    const outcome = new Uint8Array(vs.realServers.length);
     let liveWeight = 0;
-    for (const rs of vs.realServers) {
+    vs.realServers.forEach((rs, i) => {
       const up = inputs.health(vs, rs) === 'up';
-      const drained = inputs.drained.has(drainKey(vs.name, rs));
-      const dest = desiredDestination(rs);
+      const drained = inputs.drained.size > 0 && inputs.drained.has(drainKey(vs.name, rs));
       if (up) {
-        live.push(drained ? { ...dest, weight: 0 } : dest);
+        outcome[i] = drained ? LIVE_ZERO : LIVE;
         if (!drained) liveWeight += rs.weight;
-      } else if (vs.inhibitOnFailure) {
-        live.push({ ...dest, weight: 0 });
-      }
-    }
+      } else outcome[i] = vs.inhibitOnFailure ? LIVE_ZERO : LEFT_OUT;
+    });
     const met = nextQuorum(inputs.quorumMet.get(vs.name), liveWeight, vs.quorum, vs.hysteresis);
     quorumMet.set(vs.name, met);
     const sorry = !met && vs.sorryServer !== null;
-    const destinations: Destination[] =
-      sorry && vs.sorryServer
-        ? [
-            {
-              address: vs.sorryServer.address,
-              port: vs.sorryServer.port,
-              forwarding: vs.forwarding,
-              weight: 1,
-              upperThreshold: 0,
-              lowerThreshold: 0,
-            },
-          ]
-        : live;
-    services.push({ ...desiredService(vs), destinations });
+    const before = remembered.get(vs);
+    let service: DesiredService;
+    if (before !== undefined && before.sorry === sorry && sameOutcome(before.outcome, outcome)) {
+      service = before.service;
+    } else {
+      service = { ...desiredService(vs), destinations: destinationsOf(vs, outcome, sorry) };
+      remembered.set(vs, { outcome, sorry, service });
+    }
+    services.push(service);
     decisions.push({
       name: vs.name,
       liveWeight,
@@ -94,4 +105,32 @@ export function decide(inputs: DirectorInputs): DirectorDecision {
     });
   }
   return { services, virtualServers: decisions, quorumMet };
+}
+
+function sameOutcome(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function destinationsOf(vs: VirtualServerConfig, outcome: Uint8Array, sorry: boolean): Destination[] {
+  if (sorry && vs.sorryServer) {
+    return [
+      {
+        address: vs.sorryServer.address,
+        port: vs.sorryServer.port,
+        forwarding: vs.forwarding,
+        weight: 1,
+        upperThreshold: 0,
+        lowerThreshold: 0,
+      },
+    ];
+  }
+  const live: Destination[] = [];
+  vs.realServers.forEach((rs, i) => {
+    if (outcome[i] === LEFT_OUT) return;
+    const dest = desiredDestination(rs);
+    live.push(outcome[i] === LIVE_ZERO ? { ...dest, weight: 0 } : dest);
+  });
+  return live;
 }

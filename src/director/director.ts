@@ -13,7 +13,7 @@ import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import type { DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
-import { destinationKeyString, serviceKeyString } from '../model/ipvs.js';
+import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
 import { type DirectorDecision, decide, drainKey, type Health } from './desired-state.js';
 import { createReconciler, type ReconcileKind, type ReconcileReport, type Reconciler } from './reconciler.js';
@@ -42,6 +42,27 @@ export interface Director {
   lastReport(): ReconcileReport | null;
   /** Stops checks and timers; with removeServices, deletes the services the config names. */
   stop(options: { removeServices: boolean }): Promise<void>;
+}
+
+/** How many of a run's operations its log line names. */
+const MAX_LOGGED_OPERATIONS = 20;
+
+/** `delete-destination tcp/203.0.113.100:80 198.51.100.12:8080`, `edit-destination … weight=0`. */
+function describeOperation(op: IpvsOperation): string {
+  switch (op.kind) {
+    case 'add-service':
+    case 'edit-service':
+      return `${op.kind} ${serviceKeyString(op.service.key)} scheduler=${op.service.scheduler}`;
+    case 'delete-service':
+      return `${op.kind} ${serviceKeyString(op.key)}`;
+    case 'add-destination':
+    case 'edit-destination':
+      return `${op.kind} ${serviceKeyString(op.key)} ${destinationKeyString(op.destination)} weight=${op.destination.weight}`;
+    case 'delete-destination':
+      return `${op.kind} ${serviceKeyString(op.key)} ${destinationKeyString(op.destination)}`;
+    case 'set-timeouts':
+      return `${op.kind} tcp=${op.timeouts.tcpS} tcp_fin=${op.timeouts.tcpFinS} udp=${op.timeouts.udpS}`;
+  }
 }
 
 const startHealth = (rs: RealServerConfig): Health =>
@@ -78,6 +99,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
                 operations: report.operations.length,
                 errors: report.errors.length,
                 durationMs: report.durationMs,
+                // What changed, so a log tells which real server and attribute (capped: a full
+                // rebuild of a big table would otherwise make one enormous line).
+                changes: report.operations.slice(0, MAX_LOGGED_OPERATIONS).map(describeOperation),
               },
               'ipvs table reconciled',
             );

@@ -13,6 +13,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ServiceKey, ServiceState } from '../model/ipvs.js';
+import { createCheckSeries } from './check-series.js';
 import { ipvsFamilyChunks } from './ipvs-families.js';
 import type {
   CheckLabels,
@@ -104,19 +105,8 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   });
   buildInfo.set({ version: deps.version, node_version: process.version }, 1);
 
-  const checkDuration = new Histogram({
-    name: 'ipvsd_check_duration_seconds',
-    help: 'Time a health check of a real server took, successful or not.',
-    labelNames: ['virtual_server', 'real_server', 'check'],
-    buckets: [...(options.checkDurationBuckets ?? CHECK_DURATION_BUCKETS)],
-    registers,
-  });
-  const checks = new Counter({
-    name: 'ipvsd_checks_total',
-    help: 'Health checks of a real server by result.',
-    labelNames: ['virtual_server', 'real_server', 'check', 'result'],
-    registers,
-  });
+  // ipvsd_check_duration_seconds and ipvsd_checks_total: the hot path, kept outside prom-client.
+  const checkSeries = createCheckSeries(options.checkDurationBuckets ?? CHECK_DURATION_BUCKETS);
   const up = new Gauge({
     name: 'ipvsd_real_server_up',
     help: 'Whether the real server is healthy (1) or not (0), after rise and fall.',
@@ -205,38 +195,27 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   lastReloadSuccessful.set(1);
   lastReloadSuccess.set(now() / 1000);
 
-  // Which series exist per real server, so forget()/retain() can remove them (cardinality).
-  const realServers = new Map<string, { labels: RealServerLabels; check: string | null }>();
-  const virtualServers = new Set<string>();
+  // Which health and drain series exist per real server, so forget()/retain() can remove them.
+  const realServers = new Map<string, RealServerLabels>();
   const rsKey = (l: RealServerLabels): string => JSON.stringify([l.virtual_server, l.real_server]);
+  const virtualServers = new Set<string>();
 
-  function track(labels: RealServerLabels): { labels: RealServerLabels; check: string | null } {
+  function track(labels: RealServerLabels): RealServerLabels {
     const key = rsKey(labels);
-    let entry = realServers.get(key);
-    if (!entry) {
-      entry = {
-        labels: { virtual_server: labels.virtual_server, real_server: labels.real_server },
-        check: null,
-      };
-      realServers.set(key, entry);
+    let kept = realServers.get(key);
+    if (!kept) {
+      kept = { virtual_server: labels.virtual_server, real_server: labels.real_server };
+      realServers.set(key, kept);
     }
-    return entry;
-  }
-
-  function removeCheckSeries(labels: RealServerLabels, check: string): void {
-    const l = { virtual_server: labels.virtual_server, real_server: labels.real_server, check };
-    checkDuration.remove(l);
-    for (const result of RESULTS) checks.remove({ ...l, result });
+    return kept;
   }
 
   function forget(labels: RealServerLabels): void {
-    const key = rsKey(labels);
-    const entry = realServers.get(key);
     const l = { virtual_server: labels.virtual_server, real_server: labels.real_server };
     up.remove(l);
     drained.remove(l);
-    if (entry?.check) removeCheckSeries(l, entry.check);
-    realServers.delete(key);
+    checkSeries.forget(l.virtual_server, l.real_server);
+    realServers.delete(rsKey(l));
   }
 
   function forgetQuorum(virtualServer: string): void {
@@ -252,18 +231,7 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   let dumpFailing = false;
 
   async function dumpAndRender(): Promise<string> {
-    const services = await deps.dumpIpvs();
-    let text = '';
-    let sliceStart = performance.now();
-    for (const chunk of ipvsFamilyChunks(services, serviceName)) {
-      text += chunk;
-      // Thousands of real servers make megabytes of text: let checks and the reconciler run meanwhile.
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
-    }
-    return text;
+    return renderChunks(ipvsFamilyChunks(await deps.dumpIpvs(), serviceName));
   }
 
   function sharedKernelText(): Promise<string> {
@@ -291,8 +259,8 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
         deps.logger?.warn({ err: error }, 'ipvs dump for metrics failed');
       }
     }
-    // Both parts are text format 0.0.4 (the registry's default content type, which we never change).
-    const daemon = await registry.metrics();
+    // All parts are text format 0.0.4 (the registry's default content type, which we never change).
+    const daemon = `${await registry.metrics()}\n${await renderChunks(checkSeries.chunks())}`;
     return kernel === null ? daemon : `${daemon}\n${kernel}\n`;
   }
 
@@ -304,29 +272,15 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     exposition,
 
     checkCompleted(labels: CheckLabels, outcome: CheckOutcome): void {
-      const entry = track(labels);
-      const l = {
-        virtual_server: labels.virtual_server,
-        real_server: labels.real_server,
-        check: labels.check,
-      };
-      if (entry.check !== labels.check) {
-        if (entry.check !== null) removeCheckSeries(labels, entry.check);
-        entry.check = labels.check;
-        for (const result of RESULTS) checks.inc({ ...l, result }, 0);
-      }
-      checks.inc({ ...l, result: outcome.ok ? 'success' : 'failure' });
-      checkDuration.observe(l, seconds(outcome.latencyMs));
+      checkSeries.record(labels, outcome.ok, seconds(outcome.latencyMs));
     },
 
     setHealth(labels: RealServerLabels, isUp: boolean): void {
-      const entry = track(labels);
-      up.set(entry.labels, isUp ? 1 : 0);
+      up.set(track(labels), isUp ? 1 : 0);
     },
 
     setDrained(labels: RealServerLabels, isDrained: boolean): void {
-      const entry = track(labels);
-      drained.set(entry.labels, isDrained ? 1 : 0);
+      drained.set(track(labels), isDrained ? 1 : 0);
     },
 
     setQuorum(virtualServer: string, quorum: QuorumState): void {
@@ -355,19 +309,36 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
 
     forgetVirtualServer(virtualServer: string): void {
       forgetQuorum(virtualServer);
-      for (const entry of [...realServers.values()]) {
-        if (entry.labels.virtual_server === virtualServer) forget(entry.labels);
+      for (const labels of [...realServers.values()]) {
+        if (labels.virtual_server === virtualServer) forget(labels);
       }
+      checkSeries.forgetVirtualServer(virtualServer);
     },
 
     retain(live: LiveSet): void {
       const liveVs = new Set(live.virtualServers);
       const liveRs = new Set<string>();
       for (const rs of live.realServers) liveRs.add(rsKey(rs));
-      for (const [key, entry] of [...realServers]) if (!liveRs.has(key)) forget(entry.labels);
+      for (const [key, labels] of [...realServers]) if (!liveRs.has(key)) forget(labels);
+      checkSeries.retain((vs, rs) => liveRs.has(rsKey({ virtual_server: vs, real_server: rs })));
       for (const vs of [...virtualServers]) if (!liveVs.has(vs)) forgetQuorum(vs);
     },
   };
+}
+
+/** Concatenates text chunks, yielding to the event loop every SLICE_MS. */
+async function renderChunks(chunks: Iterable<string>): Promise<string> {
+  let text = '';
+  let sliceStart = performance.now();
+  for (const chunk of chunks) {
+    text += chunk;
+    // Thousands of real servers make megabytes of text: let checks and the reconciler run meanwhile.
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
+  }
+  return text;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -56,6 +56,26 @@ export interface NativeVrrpSocket {
   close(): void;
 }
 
+/**
+ * Batched TCP connect checks (native/src/tcp_connect.cc). Results are written as triples
+ * (id, code, latencyMs) into the Float64Array given to the constructor, then `onResults(count)`
+ * is called: code 0 = connected (closed with RST), > 0 = the errno the connect failed with,
+ * -1 = the deadline passed.
+ */
+export interface NativeTcpConnector {
+  /**
+   * Starts a non-blocking connect. Returns 0 when it is in flight (exactly one result follows,
+   * unless cancelled), -1 when it connected at once, or an errno when it failed at once (no
+   * result follows either way). `id` must not be in flight. Throws TypeError on bad arguments.
+   */
+  start(id: number, address: string, port: number, source: string | null, timeoutMs: number): number;
+  /** Closes the socket of a check in flight; no result follows. False if none was. */
+  cancel(id: number): boolean;
+  /** Closes every socket and stops; no callback runs afterwards. Idempotent. */
+  close(): void;
+  readonly inFlight: number;
+}
+
 export interface NativeAddon {
   /**
    * Sends `message` as one datagram over AF_UNIX SOCK_DGRAM to `socketPath` (an absolute path,
@@ -84,6 +104,14 @@ export interface NativeAddon {
    * socket; `source` pins the source address, else the kernel picks one. Throws NativeErrnoError.
    */
   sendUnsolicitedNa(ifname: string, address: string, router: boolean, source?: string): void;
+  /**
+   * `results` must hold at least 3 doubles (use a few thousand: it is the batch size, and a large
+   * buffer lives outside the V8 heap, where its address never moves).
+   */
+  TcpConnector: new (
+    results: Float64Array,
+    onResults: (count: number) => void,
+  ) => NativeTcpConnector;
 }
 
 const ADDON_FILE = join('build', 'Release', 'ipvsd_native.node');

@@ -465,6 +465,36 @@ describe('health checks against real servers in a namespace', () => {
     });
   });
 
+  describe('a deadline that passes while the prober itself could not run', () => {
+    // The daemon was stalled (a busy loop at start, a process left unscheduled) past the deadline
+    // while the server answered: that judges the daemon, not the server. Seen under TCG right
+    // after a restart: one false timeout took a real server out and the next probe put it back.
+    const stall = (check: unknown, ms: number) => agent.call<ProbeResult>('probeThroughStall', check, ms);
+
+    it('tcp: a server that answered during the stall is up', async () => {
+      expect(await stall(tcp({ timeoutMs: 300 }), 900)).toMatchObject({ ok: true, reason: 'connected' });
+    });
+
+    it('http: a server that answered during the stall is up', async () => {
+      expect(await stall(http({ timeoutMs: 300 }), 900)).toMatchObject({ ok: true, reason: 'status 200' });
+    });
+
+    it('https: a server that answered during the stall is up', async () => {
+      expect(await stall(https({ timeoutMs: 300 }), 900)).toMatchObject({ ok: true, reason: 'status 200' });
+    });
+
+    it('still times out on servers that do not answer', async () => {
+      expect(await stall(tcp({ connectIp: BLACKHOLE, timeoutMs: 300 }), 900)).toMatchObject({
+        ok: false,
+        reason: 'timeout after 300 ms',
+      });
+      expect(await stall(http({ path: '/slow', timeoutMs: 300 }), 900)).toMatchObject({
+        ok: false,
+        reason: 'timeout after 300 ms (waiting for the response)',
+      });
+    });
+  });
+
   it('none is always up', async () => {
     expect(await probe({ type: 'none', source })).toEqual({ ok: true, latencyMs: 0, reason: 'no check' });
   });

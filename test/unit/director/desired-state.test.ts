@@ -146,3 +146,30 @@ describe('nextQuorum', () => {
     expect(nextQuorum(prev, live, q, h)).toBe(expected);
   });
 });
+
+describe('decide: the same outcome gives back the same service object', () => {
+  const run = (c: Config, health = down(), drained = new Set<string>()) =>
+    decide({ virtualServers: c.virtualServers, health, drained, quorumMet: new Map() }).services[0];
+
+  it('repeats the object while nothing changes, makes a new one when something does', () => {
+    const c = config();
+    const first = run(c);
+    expect(run(c)).toBe(first);
+    const oneDown = run(c, down('198.51.100.13'));
+    expect(oneDown).not.toBe(first);
+    expect(oneDown?.destinations.map((d) => d.address)).toEqual(['198.51.100.11', '198.51.100.12']);
+    expect(run(c, down('198.51.100.13'))).toBe(oneDown);
+    // A drain changes the outcome too (weight 0), even with the same health.
+    const drained = run(c, down(), new Set([drainKey('web', { address: '198.51.100.11', port: 8080 })]));
+    expect(drained).not.toBe(first);
+    expect(drained?.destinations[0]?.weight).toBe(0);
+    // Back to all up: equal to the first, whatever its identity.
+    expect(run(c)).toEqual(first);
+  });
+
+  it('a new config object (a reload) never reuses an old decision', () => {
+    const before = run(config());
+    expect(run(config())).not.toBe(before);
+    expect(run(config())).toEqual(before);
+  });
+});

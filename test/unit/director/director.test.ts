@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { HealthMonitor, TargetStatus } from '../../../src/check/monitor.js';
 import { parseConfig } from '../../../src/config/load.js';
@@ -108,6 +109,41 @@ describe('director', () => {
     await nextTurn();
     await director.resync();
     expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
+  });
+
+  it('names the changes of a reconcile run in its log line', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(String(chunk));
+        callback();
+      },
+    });
+    const m = fakeMonitor();
+    const director = createDirector(config(), {
+      backend: () => createMemoryBackend(),
+      monitor: m.monitor,
+      metrics: noopMetrics,
+      logger: createLogger({ level: 'info', destination }),
+    });
+    await director.start();
+    m.set(m.updates[0]?.[1] as string, false);
+    await nextTurn();
+    await director.resync();
+    const runs = lines
+      .map((l) => JSON.parse(l) as { msg: string; kind?: string; changes?: string[] })
+      .filter((e) => e.msg === 'ipvs table reconciled');
+    expect(runs.map((r) => [r.kind, r.changes])).toEqual([
+      [
+        'start',
+        [
+          'add-service tcp/203.0.113.100:80 scheduler=wrr',
+          'add-destination tcp/203.0.113.100:80 198.51.100.11:8080 weight=3',
+          'add-destination tcp/203.0.113.100:80 198.51.100.12:8080 weight=2',
+        ],
+      ],
+      ['event', ['delete-destination tcp/203.0.113.100:80 198.51.100.12:8080']],
+    ]);
   });
 
   it('drain gives weight 0, survives a reload, undrain restores the weight', async () => {

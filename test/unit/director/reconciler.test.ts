@@ -102,3 +102,59 @@ describe('reconciler', () => {
     expect(await weightsIn(kernel)).toEqual([1]);
   });
 });
+
+describe('reconciler: event runs look only at services whose desired object changed', () => {
+  const service = (port: number, weights: number[]): DesiredService => ({
+    ...(table(...weights)[0] as DesiredService),
+    key: addressService('inet', 'tcp', '203.0.113.100', port),
+  });
+
+  it('keeps the kernel equal to the desired table through a random walk of changes', async () => {
+    const { kernel, reconciler, reports } = setup();
+    const ports = [80, 81, 82, 83];
+    let services = ports.map((p) => service(p, [1, 1, 1]));
+    await reconciler.setDesired(services, 'start');
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 40; step++) {
+      // One service gets a new object (a health change there); the others keep theirs.
+      const i = random(ports.length);
+      const weights = [random(3), random(3), random(3)].filter((_, j) => random(4) !== 0 || j === 0);
+      services = services.map((s, j) => (j === i ? service(ports[j] as number, weights) : s));
+      await reconciler.setDesired(services);
+      const kernelNow = await kernel.dump();
+      for (const wanted of services) {
+        const got = kernelNow.find((s) => s.key.port === wanted.key.port);
+        expect(got?.destinations.map((d) => `${d.address}:${d.weight}`)).toEqual(
+          wanted.destinations.map((d) => `${d.address}:${d.weight}`),
+        );
+      }
+      // Only the service that changed was diffed: no operation names another one.
+      const touched = new Set(
+        reports
+          .at(-1)
+          ?.operations.map((o) =>
+            'key' in o ? o.key.port : o.kind === 'set-timeouts' ? -1 : o.service.key.port,
+          ),
+      );
+      for (const port of touched) expect(port).toBe(ports[i]);
+    }
+  });
+
+  it('an unchanged object is not diffed again: drift there waits for the resync', async () => {
+    const { kernel, reconciler } = setup();
+    const a = service(80, [1, 1]);
+    let b = service(81, [1, 1]);
+    await reconciler.setDesired([a, b], 'start');
+    // Someone edits service a behind our back; then a health change in b.
+    await kernel.apply([{ kind: 'delete-service', key: a.key }]);
+    b = service(81, [1, 0]);
+    await reconciler.setDesired([a, b]);
+    expect((await kernel.dump()).map((s) => s.key.port)).toEqual([81]);
+    await reconciler.resync();
+    expect((await kernel.dump()).map((s) => s.key.port).sort()).toEqual([80, 81]);
+  });
+});

@@ -6,6 +6,7 @@ import {
   SERVICE_FAMILIES,
   SERVICE_LABEL_NAMES,
 } from '../../../src/metrics/ipvs-families.js';
+import { CHECK_DURATION, CHECKS_TOTAL } from '../../../src/metrics/check-series.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
 import { fakeTable, families } from './helpers.js';
@@ -44,6 +45,10 @@ async function registered(): Promise<Map<string, Documented>> {
     const { type } = await metric.get();
     out.set(name, { type: String(type), labels: [...labelNames] });
   }
+  // The per-check families are rendered outside prom-client (check-series.ts), at scrape time.
+  const checkLabels = ['virtual_server', 'real_server', 'check'];
+  out.set(CHECKS_TOTAL, { type: 'counter', labels: [...checkLabels, 'result'] });
+  out.set(CHECK_DURATION, { type: 'histogram', labels: checkLabels });
   for (const f of SERVICE_FAMILIES) out.set(f.name, { type: f.type, labels: [...SERVICE_LABEL_NAMES] });
   for (const f of BACKEND_FAMILIES) out.set(f.name, { type: f.type, labels: [...BACKEND_LABEL_NAMES] });
   // The kernel families are rendered per scrape: make sure the ones listed are the ones served.

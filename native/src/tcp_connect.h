@@ -1,0 +1,10 @@
+// TcpConnector: batched non-blocking TCP connect checks on one private epoll set (tcp_connect.cc).
+#pragma once
+
+#include <napi.h>
+
+namespace ipvsd {
+
+void RegisterTcpConnector(Napi::Env env, Napi::Object exports);
+
+}  // namespace ipvsd

@@ -1,0 +1,170 @@
+/**
+ * The per-check series, `ipvsd_checks_total` (by result) and `ipvsd_check_duration_seconds` (a
+ * histogram), kept outside prom-client. They are the one hot path of the metrics: every probe of
+ * every real server lands here, thousands of times a second. Through prom-client each result cost a
+ * label validation and two label hashes (a sorted string built per call) and a histogram object per
+ * series; here a result is two Map lookups on strings the caller already has and a few additions
+ * into a Float64Array, and a series costs one small object. The text is rendered at scrape time,
+ * in chunks, in the same format prom-client writes (text format 0.0.4).
+ */
+
+export interface CheckSeriesLabels {
+  readonly virtual_server: string;
+  readonly real_server: string;
+  readonly check: string;
+}
+
+interface Series {
+  readonly virtualServer: string;
+  readonly realServer: string;
+  check: string;
+  /** `virtual_server="…",real_server="…",check="…"`, escaped; made once per series. */
+  labelText: string;
+  success: number;
+  failure: number;
+  sum: number;
+  /** Per bucket (not cumulative), then the +Inf overflow; cumulated when rendered. */
+  readonly counts: Float64Array;
+}
+
+export const CHECKS_TOTAL = 'ipvsd_checks_total';
+export const CHECK_DURATION = 'ipvsd_check_duration_seconds';
+const CHECKS_HELP = 'Health checks of a real server by result.';
+const DURATION_HELP = 'Time a health check of a real server took, successful or not.';
+
+/** Series rendered per chunk: the caller may yield to the event loop between chunks. */
+const SERIES_PER_CHUNK = 500;
+
+export interface CheckSeriesStore {
+  /** One finished check; `seconds` already sanitised (finite, ≥ 0). */
+  record(labels: CheckSeriesLabels, ok: boolean, seconds: number): void;
+  /** Drops the series of one real server in one virtual server. */
+  forget(virtualServer: string, realServer: string): void;
+  forgetVirtualServer(virtualServer: string): void;
+  /** Keeps exactly the real servers `keep(virtualServer, realServer)` says yes to. */
+  retain(keep: (virtualServer: string, realServer: string) => boolean): void;
+  /** Both families, HELP and TYPE included even with no series. */
+  chunks(): Generator<string>;
+}
+
+export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore {
+  const bounds = Float64Array.from([...buckets].sort((a, b) => a - b));
+  const leText = [...bounds].map((b) => formatNumber(b));
+  /** virtual server → real server → series */
+  const byVs = new Map<string, Map<string, Series>>();
+
+  function seriesFor(labels: CheckSeriesLabels): Series {
+    let byRs = byVs.get(labels.virtual_server);
+    if (byRs === undefined) {
+      byRs = new Map();
+      byVs.set(labels.virtual_server, byRs);
+    }
+    let series = byRs.get(labels.real_server);
+    if (series === undefined) {
+      series = {
+        virtualServer: labels.virtual_server,
+        realServer: labels.real_server,
+        check: labels.check,
+        labelText: labelText(labels),
+        success: 0,
+        failure: 0,
+        sum: 0,
+        counts: new Float64Array(bounds.length + 1),
+      };
+      byRs.set(labels.real_server, series);
+    } else if (series.check !== labels.check) {
+      // A reload changed the check type: the old type's series go, the new one starts from 0.
+      series.check = labels.check;
+      series.labelText = labelText(labels);
+      series.success = 0;
+      series.failure = 0;
+      series.sum = 0;
+      series.counts.fill(0);
+    }
+    return series;
+  }
+
+  function* render(): Generator<string> {
+    yield `# HELP ${CHECK_DURATION} ${DURATION_HELP}\n# TYPE ${CHECK_DURATION} histogram\n`;
+    let text = '';
+    let n = 0;
+    for (const byRs of byVs.values())
+      for (const s of byRs.values()) {
+        let cumulative = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative += s.counts[i] as number;
+          text += `${CHECK_DURATION}_bucket{le="${leText[i]}",${s.labelText}} ${cumulative}\n`;
+        }
+        cumulative += s.counts[bounds.length] as number;
+        text +=
+          `${CHECK_DURATION}_bucket{le="+Inf",${s.labelText}} ${cumulative}\n` +
+          `${CHECK_DURATION}_sum{${s.labelText}} ${formatNumber(s.sum)}\n` +
+          `${CHECK_DURATION}_count{${s.labelText}} ${cumulative}\n`;
+        if (++n % SERIES_PER_CHUNK === 0) {
+          yield text;
+          text = '';
+        }
+      }
+    yield `${text}\n# HELP ${CHECKS_TOTAL} ${CHECKS_HELP}\n# TYPE ${CHECKS_TOTAL} counter\n`;
+    text = '';
+    n = 0;
+    for (const byRs of byVs.values())
+      for (const s of byRs.values()) {
+        text +=
+          `${CHECKS_TOTAL}{${s.labelText},result="success"} ${s.success}\n` +
+          `${CHECKS_TOTAL}{${s.labelText},result="failure"} ${s.failure}\n`;
+        if (++n % SERIES_PER_CHUNK === 0) {
+          yield text;
+          text = '';
+        }
+      }
+    yield text;
+  }
+
+  return {
+    record(labels, ok, seconds) {
+      const s = seriesFor(labels);
+      if (ok) s.success++;
+      else s.failure++;
+      s.sum += seconds;
+      let i = 0;
+      while (i < bounds.length && seconds > (bounds[i] as number)) i++;
+      s.counts[i] = (s.counts[i] as number) + 1;
+    },
+    forget(virtualServer, realServer) {
+      const byRs = byVs.get(virtualServer);
+      byRs?.delete(realServer);
+      if (byRs?.size === 0) byVs.delete(virtualServer);
+    },
+    forgetVirtualServer(virtualServer) {
+      byVs.delete(virtualServer);
+    },
+    retain(keep) {
+      for (const [vs, byRs] of byVs) {
+        for (const rs of byRs.keys()) if (!keep(vs, rs)) byRs.delete(rs);
+        if (byRs.size === 0) byVs.delete(vs);
+      }
+    },
+    chunks: render,
+  };
+}
+
+function labelText(labels: CheckSeriesLabels): string {
+  return (
+    `virtual_server="${escapeLabel(labels.virtual_server)}",` +
+    `real_server="${escapeLabel(labels.real_server)}",check="${escapeLabel(labels.check)}"`
+  );
+}
+
+/** The text format's label-value escapes: backslash, double quote, line feed. */
+function escapeLabel(value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`)) : value;
+}
+
+/** As prom-client writes numbers: integers plainly, +Inf/-Inf/NaN spelled out. */
+function formatNumber(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Number.POSITIVE_INFINITY) return '+Inf';
+  if (n === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(n);
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { createTimerQueue, type TimedItem } from '../../../src/check/timer-queue.js';
+
+interface Item extends TimedItem {
+  readonly name: string;
+}
+const item = (name: string): Item => ({ name, dueAt: 0, heapIndex: -1 });
+
+describe('timer queue', () => {
+  it('fires in due order; cancelled items never fire; a rescheduled item fires once, at its new time', async () => {
+    const fired: string[] = [];
+    const queue = createTimerQueue<Item>((i) => fired.push(i.name));
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(item) as [Item, Item, Item, Item];
+    queue.schedule(a, 60);
+    queue.schedule(b, 20);
+    queue.schedule(c, 40);
+    queue.schedule(d, 10);
+    queue.cancel(c);
+    queue.schedule(b, 80); // moved after a
+    expect(queue.size).toBe(3);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(fired).toEqual(['d', 'a', 'b']);
+    expect(queue.size).toBe(0);
+    expect([a, b, c, d].map((i) => i.heapIndex)).toEqual([-1, -1, -1, -1]);
+  });
+
+  it('clear() drops everything and leaves no timer behind', async () => {
+    const fired: string[] = [];
+    const queue = createTimerQueue<Item>((i) => fired.push(i.name));
+    queue.schedule(item('x'), 10);
+    queue.clear();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(fired).toEqual([]);
+  });
+});
