@@ -1,0 +1,296 @@
+/**
+ * The takeover benchmark's driver, run inside the VM (bench/takeover.sh boots it): for each VRRP
+ * setting and each director daemon (ipvsd, keepalived), the NAT pair of test/vm/nat-pair.ts with
+ * the same config, continuous requests from the client (test/vm/guest/prober.mjs: a new connection
+ * every 20 ms, each given 1 s), and RUNS crashes of the master: its links go down, then its daemon
+ * is killed with SIGKILL. The gap is the time from the links going down to the end of the first
+ * successful request that started after it (so it counts master-down detection, VIP add, gratuitous
+ * ARP and one request through the new master). Also recorded per run, to see where the time goes:
+ * when the backup's log said MASTER and when the client's neighbour table took the new master's
+ * MAC (`ip monitor neigh` in the client) — both as arrival times of lines on our pipes, on the
+ * same CLOCK_MONOTONIC as the prober's. After each run lb1 is recovered (as after a reboot) and
+ * takes the VIPs back (preemption) before the next one.
+ *
+ * Writes the raw runs and a summary (medians, ipvsd/keepalived ratio) to $IPVSD_BENCH_OUT (JSON)
+ * and the summary as text next to it (.txt). Timing is reported, never judged.
+ *
+ * Env: IPVSD_BENCH_RUNS (5), IPVSD_BENCH_SETTINGS ("v2-1s,v3-100ms"), IPVSD_BENCH_TOOLS
+ * ("ipvsd,keepalived"), IPVSD_BENCH_PROBE_MS (20), IPVSD_BENCH_OUT.
+ */
+import { writeFileSync } from 'node:fs';
+import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
+import {
+  CLIENT_VIP,
+  createNatPair,
+  type DirectorKind,
+  monotonicMs,
+  type NatPair,
+  PROBER,
+  SERVICE_PORT,
+} from '../test/vm/nat-pair.js';
+
+interface Setting {
+  readonly name: string;
+  readonly version: 2 | 3;
+  readonly advertIntervalMs: number;
+}
+
+const SETTINGS: Record<string, Setting> = {
+  'v2-1s': { name: 'v2-1s', version: 2, advertIntervalMs: 1000 },
+  'v3-100ms': { name: 'v3-100ms', version: 3, advertIntervalMs: 100 },
+};
+
+interface Attempt {
+  readonly s: number;
+  readonly e: number;
+  readonly ok: boolean;
+  readonly rs?: string;
+  readonly err?: string;
+}
+
+interface Run {
+  readonly setting: string;
+  readonly tool: DirectorKind;
+  readonly run: number;
+  /** links down → first success (ms) */
+  readonly gapMs: number | null;
+  /** links down → the backup's log line saying MASTER */
+  readonly masterLogMs: number | null;
+  /** links down → the client's neighbour entry for the VIP moved to the backup's MAC */
+  readonly clientArpMs: number | null;
+  /** attempts that failed between the crash and the first success */
+  readonly failedAttempts: number;
+  readonly error?: string;
+}
+
+const runs = Number(process.env.IPVSD_BENCH_RUNS ?? 5);
+const probeMs = Number(process.env.IPVSD_BENCH_PROBE_MS ?? 20);
+const probeTimeoutMs = 1000;
+const out = process.env.IPVSD_BENCH_OUT ?? `${process.env.IPVSD_VM_SHARE ?? '/tmp'}/bench-takeover.json`;
+const settings = (process.env.IPVSD_BENCH_SETTINGS ?? 'v2-1s,v3-100ms').split(',').map((n) => {
+  const s = SETTINGS[n.trim()];
+  if (s === undefined) throw new Error(`unknown setting ${n} (known: ${Object.keys(SETTINGS).join(', ')})`);
+  return s;
+});
+const tools = (process.env.IPVSD_BENCH_TOOLS ?? 'ipvsd,keepalived').split(',').map((t) => {
+  if (t !== 'ipvsd' && t !== 'keepalived') throw new Error(`unknown tool ${t}`);
+  return t as DirectorKind;
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (msg: string) => process.stdout.write(`bench: ${msg}\n`);
+
+/** Lines of a process's stdout as they arrive, with the monotonic time of arrival. */
+function timedLines(proc: SpawnedProcess): { at: number; line: string }[] {
+  const lines: { at: number; line: string }[] = [];
+  let partial = '';
+  proc.child.stdout?.on('data', (chunk: Buffer | string) => {
+    const at = monotonicMs();
+    partial += chunk.toString();
+    let nl = partial.indexOf('\n');
+    while (nl !== -1) {
+      lines.push({ at, line: partial.slice(0, nl) });
+      partial = partial.slice(nl + 1);
+      nl = partial.indexOf('\n');
+    }
+  });
+  return lines;
+}
+
+async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = monotonicMs() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (monotonicMs() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Whether a daemon's log line says the instance or group became master. */
+function saysMaster(tool: DirectorKind, line: string): boolean {
+  if (tool === 'keepalived') return /Entering MASTER STATE/.test(line);
+  return line.includes('"to":"MASTER"');
+}
+
+async function macOf(pair: NatPair, ns: string, ifname: string): Promise<string> {
+  const [link] = await pair.lab.ipJson<{ address: string }[]>(ns, ['link', 'show', 'dev', ifname]);
+  return link?.address ?? '';
+}
+
+async function measure(setting: Setting, tool: DirectorKind, results: Run[]): Promise<void> {
+  const lab = createNetnsLab();
+  const pair = await createNatPair(lab, {
+    vrrpVersion: setting.version,
+    advertIntervalMs: setting.advertIntervalMs,
+    tag: 'tk',
+  });
+  try {
+    await pair.startRealServers();
+    await pair.startDirectors(tool);
+    const lb2Mac = await macOf(pair, pair.lb2.ns, 'eth0');
+    const neigh = lab.spawn(pair.client, 'ip', ['monitor', 'neigh']);
+    const neighLines = timedLines(neigh);
+    const prober = lab.spawn(pair.client, process.execPath, [
+      PROBER,
+      CLIENT_VIP,
+      String(SERVICE_PORT),
+      String(probeMs),
+      String(probeTimeoutMs),
+    ]);
+    const probeLines = timedLines(prober);
+    await prober.waitForOutput('ready', 60_000);
+    const attempts = (): Attempt[] =>
+      probeLines.filter((l) => l.line.startsWith('{')).map((l) => JSON.parse(l.line) as Attempt);
+    await waitUntil('a first successful request', () => attempts().find((a) => a.ok), 60_000);
+
+    for (let i = 1; i <= runs; i++) {
+      // Settle: lb1 master, lb2 backup, the second announcement burst done, requests flowing.
+      await pair.waitForMaster(pair.lb1);
+      await sleep(3000);
+      const lb2LogFrom = pair.logLines(pair.lb2).length;
+      const neighFrom = neighLines.length;
+      let run: Run;
+      try {
+        const t0 = await pair.crash(pair.lb1);
+        const first = await waitUntil(
+          'the first successful request after the crash',
+          () => attempts().find((a) => a.ok && a.s >= t0),
+          120_000,
+        );
+        await pair.waitForMaster(pair.lb2);
+        const failed = attempts().filter((a) => !a.ok && a.e >= t0 && a.s <= first.e).length;
+        const master = pair
+          .logLines(pair.lb2)
+          .slice(lb2LogFrom)
+          .find((l) => saysMaster(tool, l.line));
+        const arp = neighLines
+          .slice(neighFrom)
+          .find((l) => l.line.includes(CLIENT_VIP) && l.line.includes(lb2Mac));
+        run = {
+          setting: setting.name,
+          tool,
+          run: i,
+          gapMs: round(first.e - t0),
+          masterLogMs: master ? round(master.at - t0) : null,
+          clientArpMs: arp ? round(arp.at - t0) : null,
+          failedAttempts: failed,
+        };
+      } catch (err) {
+        run = {
+          setting: setting.name,
+          tool,
+          run: i,
+          gapMs: null,
+          masterLogMs: null,
+          clientArpMs: null,
+          failedAttempts: 0,
+          error: (err as Error).message.split('\n')[0] ?? String(err),
+        };
+      }
+      results.push(run);
+      log(
+        `${setting.name} ${tool} run ${i}: gap ${run.gapMs} ms (MASTER logged at ${run.masterLogMs} ms, ` +
+          `client ARP updated at ${run.clientArpMs} ms, ${run.failedAttempts} failed attempts)` +
+          (run.error ? ` ERROR ${run.error}` : ''),
+      );
+      await pair.recover(pair.lb1);
+    }
+    prober.child.stdin?.end();
+  } finally {
+    await pair.cleanup();
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+interface Summary {
+  readonly setting: string;
+  readonly tool: DirectorKind;
+  readonly runs: number;
+  readonly errors: number;
+  readonly medianGapMs: number | null;
+  readonly minGapMs: number | null;
+  readonly maxGapMs: number | null;
+  readonly medianMasterLogMs: number | null;
+  readonly medianClientArpMs: number | null;
+}
+
+function summarize(results: readonly Run[]): { summaries: Summary[]; text: string } {
+  const summaries: Summary[] = [];
+  const lines: string[] = [];
+  for (const setting of settings) {
+    for (const tool of tools) {
+      const rs = results.filter((r) => r.setting === setting.name && r.tool === tool);
+      const gaps = rs.flatMap((r) => (r.gapMs === null ? [] : [r.gapMs]));
+      summaries.push({
+        setting: setting.name,
+        tool,
+        runs: rs.length,
+        errors: rs.filter((r) => r.error !== undefined).length,
+        medianGapMs: median(gaps),
+        minGapMs: gaps.length ? Math.min(...gaps) : null,
+        maxGapMs: gaps.length ? Math.max(...gaps) : null,
+        medianMasterLogMs: median(rs.flatMap((r) => (r.masterLogMs === null ? [] : [r.masterLogMs]))),
+        medianClientArpMs: median(rs.flatMap((r) => (r.clientArpMs === null ? [] : [r.clientArpMs]))),
+      });
+    }
+  }
+  lines.push(
+    'takeover gap: master links down + SIGKILL → first successful request through the backup (ms, medians)',
+  );
+  lines.push(
+    `${'setting'.padEnd(10)}${'tool'.padEnd(12)}${'runs'.padStart(5)}${'gap'.padStart(9)}${'min'.padStart(9)}` +
+      `${'max'.padStart(9)}${'MASTER'.padStart(9)}${'ARP'.padStart(9)}`,
+  );
+  const f = (v: number | null) => (v === null ? '-' : v.toFixed(0)).padStart(9);
+  for (const s of summaries)
+    lines.push(
+      `${s.setting.padEnd(10)}${s.tool.padEnd(12)}${`${s.runs - s.errors}/${s.runs}`.padStart(5)}${f(s.medianGapMs)}` +
+        `${f(s.minGapMs)}${f(s.maxGapMs)}${f(s.medianMasterLogMs)}${f(s.medianClientArpMs)}`,
+    );
+  for (const setting of settings) {
+    const ipvsd = summaries.find((s) => s.setting === setting.name && s.tool === 'ipvsd')?.medianGapMs;
+    const ka = summaries.find((s) => s.setting === setting.name && s.tool === 'keepalived')?.medianGapMs;
+    if (ipvsd != null && ka != null)
+      lines.push(`${setting.name}: ipvsd/keepalived median gap ratio ${(ipvsd / ka).toFixed(2)}`);
+  }
+  lines.push(
+    '(MASTER: the backup logged the transition; ARP: the client learned the backup’s MAC for the VIP;',
+    ` requests every ${probeMs} ms, each on a new connection, ${probeTimeoutMs} ms timeout; qemu TCG)`,
+  );
+  return { summaries, text: lines.join('\n') };
+}
+
+async function main(): Promise<void> {
+  const results: Run[] = [];
+  const started = Date.now();
+  for (const setting of settings) {
+    for (const tool of tools) {
+      log(`${setting.name} ${tool}: starting`);
+      await measure(setting, tool, results);
+      const { text } = summarize(results);
+      writeFileSync(out, `${JSON.stringify({ partial: true, results }, null, 1)}\n`);
+      writeFileSync(out.replace(/\.json$/, '.txt'), `${text}\n`);
+    }
+  }
+  const { summaries, text } = summarize(results);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ at: new Date(started).toISOString(), runs, probeMs, summaries, results }, null, 1)}\n`,
+  );
+  writeFileSync(out.replace(/\.json$/, '.txt'), `${text}\n`);
+  process.stdout.write(`${text}\n`);
+  if (results.some((r) => r.error !== undefined)) process.exitCode = 1;
+}
+
+await main();
