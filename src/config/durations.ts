@@ -6,8 +6,12 @@
  */
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)/y;
-const BARE_NUMBER = /^(\d+(?:\.\d+)?|\.\d+)$/;
+const NUMBER = String.raw`(\d+(?:\.\d+)?|\.\d+)`;
+const PART = new RegExp(`${NUMBER}(ms|s|m|h)`, 'y');
+const BARE_NUMBER = new RegExp(`^${NUMBER}$`);
+
+/** The same syntax as one regular expression (for the JSON Schema): a bare number or unit parts. */
+export const DURATION_PATTERN = String.raw`^\s*(?:${NUMBER}|(?:${NUMBER}(?:ms|s|m|h))+)\s*$`;
 
 export type DurationParse =
   | { readonly ok: true; readonly ms: number }

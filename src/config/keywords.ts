@@ -3,6 +3,11 @@
  * what is common to all sections (unknown keys with a did-you-mean, duplicate keys, `<<` merge keys,
  * aliases); a handler validates one value, stores it in the section's draft and returns, recording
  * issues instead of throwing. Adding a key is one line in a table.
+ *
+ * A keyword made with `key()` also says what it accepts (a ValueType, which both reads the value and
+ * describes it as JSON Schema), its default and what it means. That one entry is the source of the
+ * validation, the defaults the readers fill in, `config/ipvsd.schema.json` and the README's config
+ * reference (./schema.ts), so they cannot drift apart.
  */
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
 import { formatPos } from './positions.js';
@@ -20,16 +25,98 @@ export type Fields = ReadonlyMap<string, Field>;
 
 export type Handler<D> = (value: Value, draft: D, field: Field) => void;
 
+/** The subset of JSON Schema (2020-12) that ./schema.ts emits. */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+/** A kind of config value: how it is read (checked and converted) and how JSON Schema describes it. */
+export interface ValueType<T> {
+  /** Converts the value, or reports at its position and returns undefined. */
+  readonly read: (value: Value) => T | undefined;
+  /** Lazy, so that a section's type can name a table declared further down. */
+  readonly schema: () => JsonSchema;
+  /** One line for the README's "value" column. */
+  readonly summary: string;
+  /** A converted value as a config writes it (10000 ms → "10s"), for defaults in the docs. */
+  readonly show?: (converted: T) => unknown;
+  /** For the docs: the value is a map of `table` (`map`), a list of them, or a map of named ones. */
+  readonly nested?: Nested;
+}
+
+export interface Nested {
+  // biome-ignore lint/suspicious/noExplicitAny: the docs only read the tables' keyword docs
+  readonly table: () => KeywordTable<any>;
+  readonly shape: 'map' | 'list' | 'named';
+  /** Documented under its own heading (used in several places, or large) instead of inline. */
+  readonly heading?: string;
+}
+
+export interface KeyDoc<T> {
+  readonly description: string;
+  /** What the reader fills in when the key is absent (in converted form, e.g. ms). */
+  readonly default?: T;
+  /** A default that is not one value ("the service's port"), in words. */
+  readonly defaultText?: string;
+  /** The section is refused without this key (readSection reports it). */
+  readonly required?: boolean;
+  /** Only some variants of the section take this key (check types), for the docs. */
+  readonly appliesTo?: readonly string[];
+}
+
 export interface Keyword<D> {
   readonly handle: Handler<D>;
   /** An explicit null means "unset" (as if the key were absent) instead of a bad value. */
   readonly nullable: boolean;
+  readonly type?: ValueType<unknown>;
+  readonly doc?: KeyDoc<unknown>;
+}
+
+/** A documented keyword whose default the reader takes from the table (`TABLE.port.default`). */
+export interface DefaultedKeyword<D, T> extends Keyword<D> {
+  readonly default: T;
 }
 
 export type KeywordTable<D> = Readonly<Record<string, Handler<D> | Keyword<D>>>;
 
 export function nullable<D>(handle: Handler<D>): Keyword<D> {
   return { handle, nullable: true };
+}
+
+type Setter<D, T> = (draft: D, converted: T | undefined, value: Value) => void;
+
+/**
+ * A documented keyword: `type` reads the value, `set` stores the result (undefined when the value was
+ * refused) in the draft. `nullable: true` lets an explicit null mean "unset".
+ */
+export function key<D, T>(
+  type: ValueType<T>,
+  doc: KeyDoc<NoInfer<T>> & { readonly default: NoInfer<T>; readonly nullable?: boolean },
+  set: Setter<D, NoInfer<T>>,
+): DefaultedKeyword<D, T>;
+export function key<D, T>(
+  type: ValueType<T>,
+  doc: KeyDoc<NoInfer<T>> & { readonly nullable?: boolean },
+  set: Setter<D, NoInfer<T>>,
+): Keyword<D>;
+export function key<D, T>(
+  type: ValueType<T>,
+  doc: KeyDoc<T> & { readonly nullable?: boolean },
+  set: Setter<D, T>,
+): Keyword<D> & { readonly default?: T } {
+  const { nullable: allowsNull = false, ...rest } = doc;
+  return {
+    handle: (value, draft) => set(draft, type.read(value), value),
+    nullable: allowsNull,
+    type: type as ValueType<unknown>,
+    doc: rest as KeyDoc<unknown>,
+    default: doc.default,
+  };
+}
+
+/** The keys a table marks as required. */
+export function requiredKeys<D>(table: KeywordTable<D>): string[] {
+  return Object.entries(table)
+    .filter(([, kw]) => typeof kw !== 'function' && kw.doc?.required === true)
+    .map(([name]) => name);
 }
 
 interface Entry {
@@ -65,8 +152,9 @@ function entries(value: Value, map: YAMLMap, seen: Set<YAMLMap>): Entry[] {
 }
 
 /**
- * Walks the map in `value` through `table`, calling each key's handler with `draft`. Returns the keys
- * that were set, or undefined when the value is not a map (already reported).
+ * Walks the map in `value` through `table`, calling each key's handler with `draft`, and reports the
+ * table's required keys that are missing. Returns the keys that were set, or undefined when the value
+ * is not a map (already reported).
  */
 export function readSection<D>(
   value: Value,
@@ -82,7 +170,9 @@ export function readSection<D>(
   }
   value.ctx.walking.add(map);
   try {
-    return walk(value, map, section, table, draft);
+    const fields = walk(value, map, section, table, draft);
+    requireKeys(value, section, fields, requiredKeys(table));
+    return fields;
   } finally {
     value.ctx.walking.delete(map);
   }

@@ -5,12 +5,13 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
-import { type KeywordTable, readSection } from './keywords.js';
+import { type KeywordTable, key, readSection } from './keywords.js';
 import { ParseContext } from './positions.js';
 import type { Config } from './types.js';
-import { readDirector } from './validate-director.js';
-import { readVirtualServers } from './validate-virtual-servers.js';
-import { readVrrp } from './validate-vrrp.js';
+import { DIRECTOR_KEYWORDS, readDirector } from './validate-director.js';
+import { readVirtualServers, VIRTUAL_SERVER_KEYWORDS } from './validate-virtual-servers.js';
+import { GROUP_KEYWORDS, INSTANCE_KEYWORDS, readVrrp, SCRIPT_KEYWORDS } from './validate-vrrp.js';
+import { listOfMaps, mapOf, namedMaps } from './value-types.js';
 import { Value } from './values.js';
 
 export interface ParseOptions {
@@ -33,23 +34,44 @@ interface TopLevel {
   vrrpSyncGroups?: Value;
 }
 
-const TOP_KEYWORDS: KeywordTable<TopLevel> = {
-  director: (v, d) => {
-    d.director = v;
-  },
-  vrrp_scripts: (v, d) => {
-    d.vrrpScripts = v;
-  },
-  vrrp_instances: (v, d) => {
-    d.vrrpInstances = v;
-  },
-  vrrp_sync_groups: (v, d) => {
-    d.vrrpSyncGroups = v;
-  },
-  virtual_servers: (v, d) => {
-    d.virtualServers = v;
-  },
-};
+/** The top of the file. Each section is read by its own module, in an order parseConfig decides. */
+export const CONFIG_KEYWORDS = {
+  director: key(
+    mapOf(DIRECTOR_KEYWORDS, 'director'),
+    { description: 'settings of this director node' },
+    (d: TopLevel, _x, v) => {
+      d.director = v;
+    },
+  ),
+  vrrp_scripts: key(
+    namedMaps(SCRIPT_KEYWORDS, 'vrrp_scripts'),
+    { description: 'health scripts that VRRP instances track (`track_scripts`)' },
+    (d: TopLevel, _x, v) => {
+      d.vrrpScripts = v;
+    },
+  ),
+  vrrp_instances: key(
+    namedMaps(INSTANCE_KEYWORDS, 'vrrp_instances'),
+    { description: 'VRRP instances: each holds virtual IPs on one interface' },
+    (d: TopLevel, _x, v) => {
+      d.vrrpInstances = v;
+    },
+  ),
+  vrrp_sync_groups: key(
+    namedMaps(GROUP_KEYWORDS, 'vrrp_sync_groups'),
+    { description: 'instances that change state together (client-side and server-side VIPs)' },
+    (d: TopLevel, _x, v) => {
+      d.vrrpSyncGroups = v;
+    },
+  ),
+  virtual_servers: key(
+    listOfMaps(VIRTUAL_SERVER_KEYWORDS, 'virtual_servers'),
+    { description: 'the IPVS services and their real servers' },
+    (d: TopLevel, _x, v) => {
+      d.virtualServers = v;
+    },
+  ),
+} satisfies KeywordTable<TopLevel>;
 
 /** File order; an aliased value is read once per use, so the same issue is kept only once. */
 function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
@@ -84,7 +106,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     return { config: null, issues: sortIssues(ctx.issues) };
   }
   const top: TopLevel = {};
-  readSection(new Value(ctx, ctx.resolve(doc.contents), 'the config'), 'config', TOP_KEYWORDS, top);
+  readSection(new Value(ctx, ctx.resolve(doc.contents), 'the config'), 'config', CONFIG_KEYWORDS, top);
   const { director, follow } = readDirector(top.director ?? null, options.hostname);
   const vrrp = readVrrp({
     scripts: top.vrrpScripts ?? null,

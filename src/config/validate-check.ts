@@ -6,13 +6,22 @@
  * then merged with its parent and defaulted into a CheckConfig for each real server.
  */
 import { isScalar, isSeq } from 'yaml';
-import { type Fields, type KeywordTable, readSection } from './keywords.js';
+import {
+  type Fields,
+  type KeyDoc,
+  type Keyword,
+  type KeywordTable,
+  key,
+  readSection,
+  type ValueType,
+} from './keywords.js';
 import type { CheckConfig, CheckType, SourcePos, StatusRange } from './types.js';
+import { bool, command, duration, int, ip, oneOf, patterned, string, tableSchema } from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
 export const CHECK_TYPES: readonly CheckType[] = ['tcp', 'http', 'https', 'script', 'none'];
 
-const DEFAULT_INTERVAL_MS = 2000;
+/** The default timeout is the interval, capped at this. */
 const MAX_DEFAULT_TIMEOUT_MS = 1000;
 
 /** Converted values of one check block, under their YAML names so merging is by key. */
@@ -81,61 +90,16 @@ function md5Digest(value: Value): string | undefined {
   return value.fail(`digest must be 32 hex digits (an MD5 sum), got ${JSON.stringify(text)}`);
 }
 
-const CHECK_KEYWORDS: KeywordTable<CheckValues> = {
-  type: (v, d) => {
-    d.type = v.oneOf(CHECK_TYPES);
+const STATUS_RANGE_PATTERN = String.raw`^\s*\d{3}\s*-\s*\d{3}\s*$`;
+const STATUS_CODE = { type: 'integer', minimum: 100, maximum: 599 };
+const STATUS: ValueType<StatusRange[]> = {
+  read: statusRanges,
+  schema: () => {
+    const one = { anyOf: [STATUS_CODE, { type: 'string', pattern: STATUS_RANGE_PATTERN }] };
+    return { anyOf: [...one.anyOf, { type: 'array', minItems: 1, items: one }] };
   },
-  interval: (v, d) => {
-    d.interval = v.duration({ exclusiveMin: true });
-  },
-  timeout: (v, d) => {
-    d.timeout = v.duration({ exclusiveMin: true });
-  },
-  retry: (v, d) => {
-    d.retry = v.int(1);
-  },
-  delay_before_retry: (v, d) => {
-    d.delay_before_retry = v.duration();
-  },
-  rise: (v, d) => {
-    d.rise = v.int(1);
-  },
-  warmup: (v, d) => {
-    d.warmup = v.duration();
-  },
-  initial_state: (v, d) => {
-    d.initial_state = v.oneOf(['up', 'down'] as const);
-  },
-  connect_ip: (v, d) => {
-    d.connect_ip = v.ip()?.address;
-  },
-  connect_port: (v, d) => {
-    d.connect_port = v.int(1, 65535);
-  },
-  bind_ip: (v, d) => {
-    d.bind_ip = v.ip()?.address;
-  },
-  path: (v, d) => {
-    d.path = urlPath(v);
-  },
-  status: (v, d) => {
-    d.status = statusRanges(v);
-  },
-  digest: (v, d) => {
-    d.digest = md5Digest(v);
-  },
-  host: (v, d) => {
-    d.host = v.string();
-  },
-  sni: (v, d) => {
-    d.sni = v.string();
-  },
-  verify_tls: (v, d) => {
-    d.verify_tls = v.bool();
-  },
-  script: (v, d) => {
-    d.script = v.command();
-  },
+  summary: 'status codes and ranges, e.g. `[200, "300-399"]`',
+  show: (ranges) => ranges.map((r) => (r.min === r.max ? r.min : `${r.min}-${r.max}`)),
 };
 
 const TIMING_KEYS: readonly CheckKey[] = [
@@ -158,6 +122,104 @@ const KEYS_BY_TYPE: Readonly<Record<CheckType, readonly CheckKey[]>> = {
   https: [...TIMING_KEYS, ...TARGET_KEYS, ...HTTP_KEYS, 'sni', 'verify_tls'],
   script: [...TIMING_KEYS, 'script'],
 };
+
+/** The check types that take `key`, for the docs. */
+function typesOf(key: CheckKey): readonly string[] {
+  return CHECK_TYPES.filter((t) => KEYS_BY_TYPE[t].includes(key));
+}
+
+/** Keyword for check key `name`: its value type, its doc (with the types it applies to) and its draft slot. */
+function checkKey<K extends CheckKey>(
+  name: K,
+  type: ValueType<NonNullable<CheckValues[K]>>,
+  doc: Omit<KeyDoc<NonNullable<CheckValues[K]>>, 'appliesTo'>,
+): Keyword<CheckValues> & { readonly default: NonNullable<CheckValues[K]> } {
+  return key(
+    type,
+    { ...doc, appliesTo: typesOf(name) } as KeyDoc<NonNullable<CheckValues[K]>> & {
+      default: NonNullable<CheckValues[K]>;
+    },
+    (d: CheckValues, x) => {
+      Object.assign(d, { [name]: x });
+    },
+  );
+}
+
+export const CHECK_KEYWORDS = {
+  type: key(
+    oneOf(CHECK_TYPES),
+    {
+      description: 'what the check does; `none`: the real server is always up',
+      defaultText: '`tcp` for tcp and fwmark services, `none` for udp and sctp ones',
+    },
+    (d: CheckValues, x) => {
+      d.type = x;
+    },
+  ),
+  interval: checkKey('interval', duration({ exclusiveMin: true }), {
+    description: 'time between checks',
+    default: 2000,
+  }),
+  timeout: checkKey('timeout', duration({ exclusiveMin: true }), {
+    description: 'time limit of one attempt',
+    defaultText: 'the interval, at most 1s',
+  }),
+  retry: checkKey('retry', int(1), { description: 'consecutive failures before down', default: 1 }),
+  delay_before_retry: checkKey('delay_before_retry', duration(), {
+    description: 'pause before a retry',
+    default: 1000,
+  }),
+  rise: checkKey('rise', int(1), { description: 'consecutive successes before up', default: 1 }),
+  warmup: checkKey('warmup', duration(), {
+    description: 'longest random delay before the first check (spreads the checks out)',
+    default: 0,
+  }),
+  initial_state: checkKey('initial_state', oneOf(['up', 'down'] as const), {
+    description: 'health before the first verdict; `down` waits for `rise` successes',
+    default: 'up',
+  }),
+  connect_ip: checkKey('connect_ip', ip(), {
+    description: 'address to connect to',
+    defaultText: "the real server's",
+  }),
+  connect_port: checkKey('connect_port', int(1, 65535), {
+    description: 'port to connect to',
+    defaultText: "the real server's",
+  }),
+  bind_ip: checkKey('bind_ip', ip(), { description: 'source address of the check', defaultText: 'none' }),
+  path: checkKey('path', patterned(String.raw`^/\S*$`, 'URL path', urlPath), {
+    description: 'path of the GET request',
+    default: '/',
+  }),
+  status: checkKey('status', STATUS, {
+    description: 'status codes that pass',
+    default: [{ min: 200, max: 200 }],
+  }),
+  digest: checkKey('digest', patterned('^[0-9a-fA-F]{32}$', '32 hex digits', md5Digest), {
+    description: "MD5 of the whole body (as keepalived's genhash prints it)",
+    defaultText: 'none',
+  }),
+  host: checkKey('host', string(), { description: 'Host header', defaultText: 'none' }),
+  sni: checkKey('sni', string(), { description: 'TLS server name', defaultText: 'none' }),
+  verify_tls: checkKey('verify_tls', bool(), {
+    description: "verify the server's certificate",
+    default: false,
+  }),
+  script: checkKey('script', command(), {
+    description:
+      'program run without a shell in its own process group (killed at the timeout); exit 0 passes',
+  }),
+} satisfies KeywordTable<CheckValues>;
+
+/** A check block as a keyword's value: read into a draft; its type fit is checked by the caller. */
+export function checkType(): ValueType<CheckDraft> {
+  return {
+    read: readCheck,
+    schema: () => tableSchema(CHECK_KEYWORDS),
+    summary: 'map',
+    nested: { table: () => CHECK_KEYWORDS, shape: 'map', heading: 'check' },
+  };
+}
 
 function fits(type: CheckType, key: string): boolean {
   return key === 'type' || (KEYS_BY_TYPE[type] as readonly string[]).includes(key);
@@ -212,15 +274,16 @@ export function effectiveCheck(
     if (v !== undefined) Object.assign(m, { [key]: v });
   }
   if (type === 'none') return { type, source };
-  const intervalMs = m.interval ?? DEFAULT_INTERVAL_MS;
+  const k = CHECK_KEYWORDS;
+  const intervalMs = m.interval ?? k.interval.default;
   const timing = {
     intervalMs,
     timeoutMs: m.timeout ?? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS),
-    retry: m.retry ?? 1,
-    delayBeforeRetryMs: m.delay_before_retry ?? 1000,
-    rise: m.rise ?? 1,
-    warmupMs: m.warmup ?? 0,
-    initialState: m.initial_state ?? 'up',
+    retry: m.retry ?? k.retry.default,
+    delayBeforeRetryMs: m.delay_before_retry ?? k.delay_before_retry.default,
+    rise: m.rise ?? k.rise.default,
+    warmupMs: m.warmup ?? k.warmup.default,
+    initialState: m.initial_state ?? k.initial_state.default,
     source,
   };
   if (type === 'script') return { type, ...timing, argv: m.script ?? [] };
@@ -234,11 +297,11 @@ export function effectiveCheck(
     type,
     ...timing,
     ...connect,
-    path: m.path ?? '/',
-    status: m.status ?? [{ min: 200, max: 200 }],
+    path: m.path ?? k.path.default,
+    status: m.status ?? k.status.default,
     digest: m.digest ?? null,
     host: m.host ?? null,
     sni: m.sni ?? null,
-    verifyTls: m.verify_tls ?? false,
+    verifyTls: m.verify_tls ?? k.verify_tls.default,
   };
 }

@@ -5,8 +5,20 @@
  */
 import { hostname } from 'node:os';
 import { parseHostPort } from './addresses.js';
-import { type KeywordTable, nullable, readSection, requireKeys } from './keywords.js';
+import { type KeywordTable, key, readSection } from './keywords.js';
 import type { DirectorConfig, MetricsConfig, UnmanagedPolicy } from './types.js';
+import {
+  absolutePath,
+  bool,
+  duration,
+  int,
+  mapOf,
+  oneOf,
+  patterned,
+  seconds,
+  section,
+  string,
+} from './value-types.js';
 import type { Value } from './values.js';
 
 /** The kernel keeps IPVS timeouts in jiffies in an int: whole seconds up to this fit at HZ=1000. */
@@ -44,86 +56,180 @@ interface DirectorDraft {
   syncDaemon?: { value: Value; draft: SyncDaemonDraft };
 }
 
-const TIMEOUT_KEYWORDS: KeywordTable<TimeoutsDraft> = {
-  tcp: nullable((v, d) => {
-    d.tcpS = v.seconds(MAX_KERNEL_TIMEOUT_S);
-  }),
-  tcp_fin: nullable((v, d) => {
-    d.tcpFinS = v.seconds(MAX_KERNEL_TIMEOUT_S);
-  }),
-  udp: nullable((v, d) => {
-    d.udpS = v.seconds(MAX_KERNEL_TIMEOUT_S);
-  }),
-};
+export const TIMEOUT_KEYWORDS = {
+  tcp: key(
+    seconds(MAX_KERNEL_TIMEOUT_S),
+    {
+      description: 'IPVS timeout of established TCP connections',
+      defaultText: "the kernel's (900s)",
+      nullable: true,
+    },
+    (d: TimeoutsDraft, x) => {
+      d.tcpS = x;
+    },
+  ),
+  tcp_fin: key(
+    seconds(MAX_KERNEL_TIMEOUT_S),
+    {
+      description: 'IPVS timeout of TCP connections after a FIN',
+      defaultText: "the kernel's (120s)",
+      nullable: true,
+    },
+    (d: TimeoutsDraft, x) => {
+      d.tcpFinS = x;
+    },
+  ),
+  udp: key(
+    seconds(MAX_KERNEL_TIMEOUT_S),
+    { description: 'IPVS timeout of UDP flows', defaultText: "the kernel's (300s)", nullable: true },
+    (d: TimeoutsDraft, x) => {
+      d.udpS = x;
+    },
+  ),
+} satisfies KeywordTable<TimeoutsDraft>;
 
-const IPVS_KEYWORDS: KeywordTable<IpvsDraft> = {
-  unmanaged: (v, d) => {
-    d.unmanaged = v.oneOf<UnmanagedPolicy>(['remove', 'keep']);
-  },
-  on_stop: (v, d) => {
-    d.onStop = v.oneOf(['keep', 'remove'] as const);
-  },
-  resync_interval: (v, d) => {
-    d.resyncIntervalMs = v.duration({ exclusiveMin: true });
-  },
-  timeouts: (v, d) => {
-    d.timeouts = {};
-    readSection(v, 'director.ipvs.timeouts', TIMEOUT_KEYWORDS, d.timeouts);
-  },
-};
+export const IPVS_KEYWORDS = {
+  unmanaged: key(
+    oneOf<UnmanagedPolicy>(['remove', 'keep']),
+    { description: 'what to do with kernel services the config does not name', default: 'remove' },
+    (d: IpvsDraft, x) => {
+      d.unmanaged = x;
+    },
+  ),
+  on_stop: key(
+    oneOf(['keep', 'remove'] as const),
+    {
+      description:
+        'on SIGTERM, `keep` the services (a restart drops no connection) or `remove` those the config names',
+      default: 'keep',
+    },
+    (d: IpvsDraft, x) => {
+      d.onStop = x;
+    },
+  ),
+  resync_interval: key(
+    duration({ exclusiveMin: true }),
+    { description: 'period of the full kernel dump + diff that repairs drift (daemon)', default: 10_000 },
+    (d: IpvsDraft, x) => {
+      d.resyncIntervalMs = x;
+    },
+  ),
+  timeouts: key(
+    section('director.ipvs.timeouts', TIMEOUT_KEYWORDS),
+    {
+      description:
+        'IPVS connection timeouts (IPVS_CMD_SET_CONFIG), set by `apply` and the daemon when they differ',
+    },
+    (d: IpvsDraft, x) => {
+      d.timeouts = x ?? {};
+    },
+  ),
+} satisfies KeywordTable<IpvsDraft>;
 
-const METRICS_KEYWORDS: KeywordTable<DirectorDraft> = {
-  listen: (v, d) => {
-    const text = v.string();
-    if (text === undefined) return;
-    const listen = parseHostPort(text);
-    if (listen === null) {
-      v.fail(
+export const METRICS_KEYWORDS = {
+  listen: key(
+    patterned(String.raw`^(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):\d{1,5}$`, '`host:port` or `[v6]:port`', (v) => {
+      const text = v.string();
+      if (text === undefined) return undefined;
+      if (parseHostPort(text) !== null) return text;
+      return v.fail(
         `listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${JSON.stringify(text)}`,
       );
-      return;
-    }
-    d.metricsListen = listen;
-  },
-};
+    }),
+    { description: 'address of the Prometheus endpoint (`GET /metrics`)', default: '127.0.0.1:9469' },
+    (d: DirectorDraft, x) => {
+      const listen = x === undefined ? null : parseHostPort(x);
+      if (listen !== null) d.metricsListen = listen;
+    },
+  ),
+} satisfies KeywordTable<DirectorDraft>;
 
-const SYNC_DAEMON_KEYWORDS: KeywordTable<SyncDaemonDraft> = {
-  interface: (v, d) => {
-    d.interface = v.string();
-  },
-  sync_id: (v, d) => {
-    d.syncId = v.int(0, 255);
-  },
-  follow: (v, d) => {
-    d.follow = v.string();
-    d.followValue = v;
-  },
-};
+export const SYNC_DAEMON_KEYWORDS = {
+  interface: key(
+    string(),
+    { description: 'interface the kernel sends and receives connection-sync multicast on', required: true },
+    (d: SyncDaemonDraft, x) => {
+      d.interface = x;
+    },
+  ),
+  sync_id: key(
+    int(0, 255),
+    { description: 'sync id of the messages; a backup with 0 accepts every id', default: 0 },
+    (d: SyncDaemonDraft, x) => {
+      d.syncId = x;
+    },
+  ),
+  follow: key(
+    string(),
+    {
+      description:
+        'the VRRP sync group or instance whose state the sync daemon follows (master there: master sync daemon)',
+      required: true,
+    },
+    (d: SyncDaemonDraft, x, v) => {
+      d.follow = x;
+      d.followValue = v;
+    },
+  ),
+} satisfies KeywordTable<SyncDaemonDraft>;
 
-const DIRECTOR_KEYWORDS: KeywordTable<DirectorDraft> = {
-  router_id: (v, d) => {
-    d.routerId = v.string();
-  },
-  ip_forward: (v, d) => {
-    d.ipForward = v.bool();
-  },
-  ipvs: (v, d) => {
-    d.ipvs = {};
-    readSection(v, 'director.ipvs', IPVS_KEYWORDS, d.ipvs);
-  },
-  control_socket: (v, d) => {
-    d.controlSocket = v.absolutePath();
-  },
-  metrics: (v, d) => {
-    readSection(v, 'director.metrics', METRICS_KEYWORDS, d);
-  },
-  sync_daemon: nullable((v, d) => {
-    const draft: SyncDaemonDraft = {};
-    const fields = readSection(v, 'director.sync_daemon', SYNC_DAEMON_KEYWORDS, draft);
-    if (fields !== undefined) requireKeys(v, 'director.sync_daemon', fields, ['interface', 'follow']);
-    d.syncDaemon = { value: v, draft };
-  }),
-};
+export const DIRECTOR_KEYWORDS = {
+  router_id: key(
+    string(),
+    { description: "this director's name in logs", defaultText: 'the host name' },
+    (d: DirectorDraft, x) => {
+      d.routerId = x;
+    },
+  ),
+  ip_forward: key(
+    bool(),
+    {
+      description: 'set `net.ipv4.ip_forward=1` at start (NAT replies route back through the director)',
+      default: true,
+    },
+    (d: DirectorDraft, x) => {
+      d.ipForward = x;
+    },
+  ),
+  ipvs: key(
+    section('director.ipvs', IPVS_KEYWORDS),
+    { description: 'how the kernel IPVS table is managed' },
+    (d: DirectorDraft, x) => {
+      d.ipvs = x ?? {};
+    },
+  ),
+  control_socket: key(
+    absolutePath(),
+    {
+      description: "the daemon's control API (a unix socket, 0600 in a 0700 directory)",
+      default: DEFAULT_CONTROL_SOCKET,
+    },
+    (d: DirectorDraft, x) => {
+      d.controlSocket = x;
+    },
+  ),
+  metrics: key(
+    // The listen address lands in the director's draft, so this nested table shares it.
+    mapOf(METRICS_KEYWORDS),
+    { description: 'the Prometheus endpoint' },
+    (d: DirectorDraft, _x, v) => {
+      readSection(v, 'director.metrics', METRICS_KEYWORDS, d);
+    },
+  ),
+  sync_daemon: key(
+    mapOf(SYNC_DAEMON_KEYWORDS),
+    {
+      description: 'the kernel IPVS connection-sync daemon, so a backup director carries open connections',
+      defaultText: 'none',
+      nullable: true,
+    },
+    (d: DirectorDraft, _x, v) => {
+      const draft: SyncDaemonDraft = {};
+      readSection(v, 'director.sync_daemon', SYNC_DAEMON_KEYWORDS, draft);
+      d.syncDaemon = { value: v, draft };
+    },
+  ),
+} satisfies KeywordTable<DirectorDraft>;
 
 export interface DirectorResult {
   readonly director: DirectorConfig;
@@ -139,11 +245,11 @@ export function readDirector(value: Value | null, defaultRouterId: string = host
   const t = d.ipvs?.timeouts;
   const director: DirectorConfig = {
     routerId: d.routerId ?? defaultRouterId,
-    ipForward: d.ipForward ?? true,
+    ipForward: d.ipForward ?? DIRECTOR_KEYWORDS.ip_forward.default,
     ipvs: {
-      unmanaged: d.ipvs?.unmanaged ?? 'remove',
-      onStop: d.ipvs?.onStop ?? 'keep',
-      resyncIntervalMs: d.ipvs?.resyncIntervalMs ?? 10_000,
+      unmanaged: d.ipvs?.unmanaged ?? IPVS_KEYWORDS.unmanaged.default,
+      onStop: d.ipvs?.onStop ?? IPVS_KEYWORDS.on_stop.default,
+      resyncIntervalMs: d.ipvs?.resyncIntervalMs ?? IPVS_KEYWORDS.resync_interval.default,
       timeouts: { tcpS: t?.tcpS ?? null, tcpFinS: t?.tcpFinS ?? null, udpS: t?.udpS ?? null },
     },
     controlSocket: d.controlSocket ?? DEFAULT_CONTROL_SOCKET,
@@ -153,7 +259,7 @@ export function readDirector(value: Value | null, defaultRouterId: string = host
         ? null
         : {
             interface: sync.draft.interface ?? '',
-            syncId: sync.draft.syncId ?? 0,
+            syncId: sync.draft.syncId ?? SYNC_DAEMON_KEYWORDS.sync_id.default,
             follow: sync.draft.follow ?? '',
             source: sync.value.pos,
           },

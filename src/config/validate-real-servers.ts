@@ -6,9 +6,10 @@
  */
 import type { Family } from '../model/ipvs.js';
 import type { IpAddress } from './addresses.js';
-import { type KeywordTable, readSection, requireKeys } from './keywords.js';
+import { type KeywordTable, key, readSection, requireKeys } from './keywords.js';
 import type { ConfigForwarding, RealServerConfig } from './types.js';
-import { type CheckDraft, effectiveCheck, readCheck, validateCheck } from './validate-check.js';
+import { type CheckDraft, checkType, effectiveCheck, validateCheck } from './validate-check.js';
+import { int, ipAddress, oneOf } from './value-types.js';
 import type { Value } from './values.js';
 
 export const FORWARDINGS: readonly ConfigForwarding[] = ['nat', 'dr', 'tun'];
@@ -37,16 +38,27 @@ export interface EndpointDraft {
 }
 
 /** The `address` and `port` keys shared by real servers and the sorry server. */
-export const ENDPOINT_KEYWORDS: KeywordTable<EndpointDraft> = {
-  address: (v, d) => {
-    d.address = v.ip();
-    d.addressValue = v;
-  },
-  port: (v, d) => {
-    d.port = v.int(1, 65535);
-    d.portValue = v;
-  },
-};
+export const ENDPOINT_KEYWORDS = {
+  address: key(
+    ipAddress(),
+    { description: 'address, of the same family as the virtual server', required: true },
+    (d: EndpointDraft, x, v) => {
+      d.address = x;
+      d.addressValue = v;
+    },
+  ),
+  port: key(
+    int(1, 65535),
+    {
+      description: "port (required for fwmark services); with `dr`/`tun` it must equal the service's port",
+      defaultText: "the virtual server's port",
+    },
+    (d: EndpointDraft, x, v) => {
+      d.port = x;
+      d.portValue = v;
+    },
+  ),
+} satisfies KeywordTable<EndpointDraft>;
 
 interface RealServerDraft extends EndpointDraft {
   weight?: number;
@@ -57,25 +69,51 @@ interface RealServerDraft extends EndpointDraft {
   check?: CheckDraft;
 }
 
-const REAL_SERVER_KEYWORDS: KeywordTable<RealServerDraft> = {
+export const REAL_SERVER_KEYWORDS = {
   ...ENDPOINT_KEYWORDS,
-  weight: (v, d) => {
-    d.weight = v.int(0, MAX_WEIGHT);
-  },
-  forwarding: (v, d) => {
-    d.forwarding = v.oneOf(FORWARDINGS);
-  },
-  upper_threshold: (v, d) => {
-    d.upperThreshold = v.int(0, MAX_U32);
-  },
-  lower_threshold: (v, d) => {
-    d.lowerThreshold = v.int(0, MAX_U32);
-    d.lowerValue = v;
-  },
-  check: (v, d) => {
-    d.check = readCheck(v);
-  },
-};
+  weight: key(
+    int(0, MAX_WEIGHT),
+    { description: 'scheduling weight; 0 takes no new connections', default: 1 },
+    (d: RealServerDraft, x) => {
+      d.weight = x;
+    },
+  ),
+  forwarding: key(
+    oneOf(FORWARDINGS),
+    {
+      description: 'forwarding method: `nat` (masquerade), `dr` or `tun`',
+      defaultText: "the virtual server's",
+    },
+    (d: RealServerDraft, x) => {
+      d.forwarding = x;
+    },
+  ),
+  upper_threshold: key(
+    int(0, MAX_U32),
+    { description: 'connection limit above which no new connections go here; 0: no limit', default: 0 },
+    (d: RealServerDraft, x) => {
+      d.upperThreshold = x;
+    },
+  ),
+  lower_threshold: key(
+    int(0, MAX_U32),
+    { description: 'connection count below which it takes connections again; ≤ upper_threshold', default: 0 },
+    (d: RealServerDraft, x, v) => {
+      d.lowerThreshold = x;
+      d.lowerValue = v;
+    },
+  ),
+  check: key(
+    checkType(),
+    {
+      description: "health check; overrides the virtual server's `check` key by key",
+      defaultText: "the virtual server's",
+    },
+    (d: RealServerDraft, x) => {
+      d.check = x;
+    },
+  ),
+} satisfies KeywordTable<RealServerDraft>;
 
 export function familyName(family: Family): string {
   return family === 'inet6' ? 'IPv6' : 'IPv4';
@@ -114,15 +152,15 @@ export function readRealServer(value: Value, service: ServiceContext): RealServe
   const d: RealServerDraft = {};
   const fields = readSection(value, 'real server', REAL_SERVER_KEYWORDS, d);
   if (fields === undefined) return undefined;
-  requireKeys(value, 'real server', fields, service.fwmark ? ['address', 'port'] : ['address']);
+  if (service.fwmark) requireKeys(value, 'real server', fields, ['port']);
   if (d.address !== undefined && d.addressValue !== undefined) {
     checkFamily(d.addressValue, d.address, service.family, 'real server');
   }
   const forwarding = d.forwarding ?? service.forwarding;
   const port = d.port ?? service.port;
   if (d.port !== undefined) checkPortKept(d.portValue, d.port, service, forwarding);
-  const upper = d.upperThreshold ?? 0;
-  const lower = d.lowerThreshold ?? 0;
+  const upper = d.upperThreshold ?? REAL_SERVER_KEYWORDS.upper_threshold.default;
+  const lower = d.lowerThreshold ?? REAL_SERVER_KEYWORDS.lower_threshold.default;
   if (upper > 0 && lower > upper) {
     d.lowerValue?.fail(`lower_threshold ${lower} must not be above upper_threshold ${upper}`);
   }
@@ -134,7 +172,7 @@ export function readRealServer(value: Value, service: ServiceContext): RealServe
   return {
     address,
     port,
-    weight: d.weight ?? 1,
+    weight: d.weight ?? REAL_SERVER_KEYWORDS.weight.default,
     forwarding,
     upperThreshold: upper,
     lowerThreshold: lower,

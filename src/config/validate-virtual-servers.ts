@@ -18,7 +18,7 @@ import {
   serviceKeyString,
 } from '../model/ipvs.js';
 import { type IpAddress, ipv4MaskPrefix } from './addresses.js';
-import { type Fields, type KeywordTable, nullable, readSection, requireKeys } from './keywords.js';
+import { type Fields, type KeywordTable, key, readSection, requireKeys, type ValueType } from './keywords.js';
 import { formatPos } from './positions.js';
 import { SCHEDULER_FLAG_NAMES, SCHEDULER_FLAGS } from './schedulers.js';
 import type {
@@ -30,7 +30,7 @@ import type {
   SourcePos,
   VirtualServerConfig,
 } from './types.js';
-import { type CheckDraft, readCheck, validateCheck } from './validate-check.js';
+import { type CheckDraft, checkType, validateCheck } from './validate-check.js';
 import { MAX_KERNEL_TIMEOUT_S } from './validate-director.js';
 import {
   checkFamily,
@@ -38,14 +38,15 @@ import {
   ENDPOINT_KEYWORDS,
   type EndpointDraft,
   FORWARDINGS,
+  REAL_SERVER_KEYWORDS,
   readRealServer,
   type ServiceContext,
 } from './validate-real-servers.js';
+import { bool, deferred, int, ipAddress, listOfMaps, mapOf, oneOf, seconds, string } from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
 const FAMILIES: readonly Family[] = ['inet', 'inet6'];
-const DEFAULT_PERSISTENCE_TIMEOUT_S = 300;
 
 interface VirtualServerDraft {
   name?: string;
@@ -66,59 +67,191 @@ interface VirtualServerDraft {
   realServers?: Value[];
 }
 
-const VIRTUAL_SERVER_KEYWORDS: KeywordTable<VirtualServerDraft> = {
-  name: (v, d) => {
-    d.name = v.string();
-  },
-  address: (v, d) => {
-    d.address = v.ip();
-  },
-  port: (v, d) => {
-    d.port = v.int(1, 65535);
-  },
-  protocol: (v, d) => {
-    d.protocol = v.oneOf(PROTOCOLS);
-  },
-  fwmark: (v, d) => {
-    d.fwmark = v.int(1, 2 ** 32 - 1);
-  },
-  family: (v, d) => {
-    d.family = v.oneOf(FAMILIES);
-  },
-  scheduler: (v, d) => {
-    d.scheduler = v.oneOf(SCHEDULERS);
-  },
-  scheduler_flags: (v, d) => {
-    const flags = v
+interface PersistenceDraft {
+  timeoutS?: number;
+  netmask?: Value;
+}
+
+export const PERSISTENCE_KEYWORDS = {
+  timeout: key(
+    seconds(MAX_KERNEL_TIMEOUT_S),
+    { description: 'how long a client stays with its real server after its last connection', default: 300 },
+    (d: PersistenceDraft, x) => {
+      d.timeoutS = x;
+    },
+  ),
+  netmask: key(
+    deferred(
+      () => ({
+        anyOf: [
+          { type: 'string', format: 'ipv4' },
+          { type: 'integer', minimum: 1, maximum: 128 },
+          { type: 'string', pattern: '^[0-9]{1,3}$' },
+        ],
+      }),
+      'dotted mask (IPv4), prefix length 1–128 (IPv6)',
+    ),
+    {
+      description: 'clients in one network (this mask) count as one client',
+      defaultText: '`255.255.255.255` (IPv4), `128` (IPv6)',
+    },
+    (d: PersistenceDraft, x) => {
+      d.netmask = x;
+    },
+  ),
+} satisfies KeywordTable<PersistenceDraft>;
+
+const SCHEDULER_FLAG_LIST: ValueType<{ flag: SchedulerFlag; value: Value }[]> = {
+  read: (v) =>
+    v
       .list('scheduler flag')
-      ?.map((item) => ({ flag: item.oneOf(SCHEDULER_FLAG_NAMES), value: item }));
-    d.schedulerFlags = flags?.filter((f): f is { flag: SchedulerFlag; value: Value } => f.flag !== undefined);
-  },
-  forwarding: (v, d) => {
-    d.forwarding = v.oneOf(FORWARDINGS);
-  },
-  persistence: nullable((v, d) => {
-    d.persistence = v;
-  }),
-  quorum: (v, d) => {
-    d.quorum = v.int(1);
-  },
-  hysteresis: (v, d) => {
-    d.hysteresis = v.int(0);
-  },
-  sorry_server: nullable((v, d) => {
-    d.sorryServer = v;
-  }),
-  inhibit_on_failure: (v, d) => {
-    d.inhibitOnFailure = v.bool();
-  },
-  check: (v, d) => {
-    d.check = readCheck(v);
-  },
-  real_servers: nullable((v, d) => {
-    d.realServers = v.list('real server');
-  }),
+      ?.map((item) => ({ flag: item.oneOf(SCHEDULER_FLAG_NAMES), value: item }))
+      .filter((f): f is { flag: SchedulerFlag; value: Value } => f.flag !== undefined),
+  schema: () => ({ type: 'array', items: oneOf(SCHEDULER_FLAG_NAMES).schema(), uniqueItems: true }),
+  summary: `list of ${oneOf(SCHEDULER_FLAG_NAMES).summary}`,
 };
+
+export const VIRTUAL_SERVER_KEYWORDS = {
+  name: key(
+    string(),
+    {
+      description: 'unique name, used by the CLI and in metrics',
+      defaultText: '`tcp/ADDR:PORT` or `fwmark/N`',
+    },
+    (d: VirtualServerDraft, x) => {
+      d.name = x;
+    },
+  ),
+  address: key(
+    ipAddress(),
+    { description: 'the virtual IP (IPv4 or IPv6); needs `port`. Either this or `fwmark`' },
+    (d: VirtualServerDraft, x) => {
+      d.address = x;
+    },
+  ),
+  port: key(
+    int(1, 65535),
+    { description: 'the service port, with `address`' },
+    (d: VirtualServerDraft, x) => {
+      d.port = x;
+    },
+  ),
+  protocol: key(
+    oneOf(PROTOCOLS),
+    { description: 'with `address`', default: 'tcp' },
+    (d: VirtualServerDraft, x) => {
+      d.protocol = x;
+    },
+  ),
+  fwmark: key(
+    int(1, 2 ** 32 - 1),
+    { description: 'instead of address/port/protocol: a firewall-mark service' },
+    (d: VirtualServerDraft, x) => {
+      d.fwmark = x;
+    },
+  ),
+  family: key(
+    oneOf(FAMILIES),
+    { description: 'only with `fwmark`', default: 'inet' },
+    (d: VirtualServerDraft, x) => {
+      d.family = x;
+    },
+  ),
+  scheduler: key(
+    oneOf(SCHEDULERS),
+    { description: 'IPVS scheduler (the kernel needs the module `ip_vs_<name>`)', default: 'wlc' },
+    (d: VirtualServerDraft, x) => {
+      d.scheduler = x;
+    },
+  ),
+  scheduler_flags: key(
+    SCHEDULER_FLAG_LIST,
+    {
+      description:
+        '`sh-fallback`, `sh-port` (with `sh`), `mh-fallback`, `mh-port` (with `mh`), `ops` (one-packet scheduling, udp)',
+      defaultText: 'none',
+    },
+    (d: VirtualServerDraft, x) => {
+      d.schedulerFlags = x;
+    },
+  ),
+  forwarding: key(
+    oneOf(FORWARDINGS),
+    {
+      description: 'default forwarding method of the real servers: `nat` (masquerade), `dr`, `tun`',
+      default: 'nat',
+    },
+    (d: VirtualServerDraft, x) => {
+      d.forwarding = x;
+    },
+  ),
+  persistence: key(
+    mapOf(PERSISTENCE_KEYWORDS),
+    {
+      description: 'client affinity: connections from one client (network) go to one real server',
+      defaultText: 'none (not persistent)',
+      nullable: true,
+    },
+    (d: VirtualServerDraft, x) => {
+      d.persistence = x;
+    },
+  ),
+  quorum: key(
+    int(1),
+    {
+      description: 'sum of the live weights needed; below it the sorry server takes over (daemon)',
+      default: 1,
+    },
+    (d: VirtualServerDraft, x) => {
+      d.quorum = x;
+    },
+  ),
+  hysteresis: key(
+    int(0),
+    {
+      description: 'quorum is lost below `quorum - hysteresis`, regained at `quorum + hysteresis`',
+      default: 0,
+    },
+    (d: VirtualServerDraft, x) => {
+      d.hysteresis = x;
+    },
+  ),
+  sorry_server: key(
+    mapOf(ENDPOINT_KEYWORDS),
+    {
+      description: '`{address, port}` used while quorum is lost (daemon); port defaults to the service port',
+      defaultText: 'none',
+      nullable: true,
+    },
+    (d: VirtualServerDraft, x) => {
+      d.sorryServer = x;
+    },
+  ),
+  inhibit_on_failure: key(
+    bool(),
+    { description: 'a failed real server gets weight 0 instead of being removed (daemon)', default: false },
+    (d: VirtualServerDraft, x) => {
+      d.inhibitOnFailure = x;
+    },
+  ),
+  check: key(
+    checkType(),
+    {
+      description: 'health check of every real server (the daemon runs it; `apply` ignores it)',
+      defaultText: '`{type: tcp}` for tcp and fwmark services, none for udp and sctp',
+    },
+    (d: VirtualServerDraft, x) => {
+      d.check = x;
+    },
+  ),
+  real_servers: key(
+    listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers'),
+    { description: 'the real servers', defaultText: 'none', nullable: true },
+    (d: VirtualServerDraft, _x, v) => {
+      d.realServers = v.list('real server');
+    },
+  ),
+} satisfies KeywordTable<VirtualServerDraft>;
 
 /** The service key, or undefined when address/port/fwmark are missing or bad (reported). */
 function serviceKey(value: Value, fields: Fields, d: VirtualServerDraft): ServiceKey | undefined {
@@ -131,7 +264,9 @@ function serviceKey(value: Value, fields: Fields, d: VirtualServerDraft): Servic
     for (const key of ['port', 'protocol']) {
       fields.get(key)?.value.fail(`${key} is not used with fwmark: the mark alone selects the packets`);
     }
-    return d.fwmark === undefined ? undefined : fwmarkService(d.family ?? 'inet', d.fwmark);
+    return d.fwmark === undefined
+      ? undefined
+      : fwmarkService(d.family ?? VIRTUAL_SERVER_KEYWORDS.family.default, d.fwmark);
   }
   if (!fields.has('address')) {
     value.fail('virtual server needs "address" and "port", or "fwmark"');
@@ -142,12 +277,17 @@ function serviceKey(value: Value, fields: Fields, d: VirtualServerDraft): Servic
     ?.value.fail('family is only for fwmark services; an address service takes it from its address');
   requireKeys(value, 'virtual server', fields, ['port']);
   if (d.address === undefined || d.port === undefined) return undefined;
-  return addressService(d.address.family, d.protocol ?? 'tcp', d.address.address, d.port);
+  return addressService(
+    d.address.family,
+    d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default,
+    d.address.address,
+    d.port,
+  );
 }
 
 /** The address family, when it can be known (for checking real servers even if the key is bad). */
 function serviceFamily(fields: Fields, d: VirtualServerDraft): Family | undefined {
-  if (fields.has('fwmark')) return d.family ?? 'inet';
+  if (fields.has('fwmark')) return d.family ?? VIRTUAL_SERVER_KEYWORDS.family.default;
   return d.address?.family;
 }
 
@@ -158,29 +298,19 @@ function checkSchedulerFlags(d: VirtualServerDraft, scheduler: Scheduler, fields
     if (seen.has(flag)) value.fail(`scheduler flag "${flag}" is listed twice`);
     else if (needs !== null && needs !== scheduler) {
       value.fail(`scheduler flag "${flag}" needs scheduler ${needs}, not ${scheduler}`);
-    } else if (flag === 'ops' && !fields.has('fwmark') && (d.protocol ?? 'tcp') !== 'udp') {
+    } else if (
+      flag === 'ops' &&
+      !fields.has('fwmark') &&
+      (d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default) !== 'udp'
+    ) {
       value.fail(
-        `scheduler flag "ops" (one-packet scheduling) needs protocol udp, not ${d.protocol ?? 'tcp'}`,
+        `scheduler flag "ops" (one-packet scheduling) needs protocol udp, not ${d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default}`,
       );
     }
     seen.add(flag);
   }
   return [...seen];
 }
-
-interface PersistenceDraft {
-  timeoutS?: number;
-  netmask?: Value;
-}
-
-const PERSISTENCE_KEYWORDS: KeywordTable<PersistenceDraft> = {
-  timeout: (v, d) => {
-    d.timeoutS = v.seconds(MAX_KERNEL_TIMEOUT_S);
-  },
-  netmask: (v, d) => {
-    d.netmask = v;
-  },
-};
 
 /** Dotted quad for inet, prefix length for inet6, as the model's Persistence wants. */
 function netmask(value: Value, family: Family): string | undefined {
@@ -206,7 +336,7 @@ function readPersistence(value: Value | undefined, family: Family | undefined): 
   readSection(value, 'persistence', PERSISTENCE_KEYWORDS, d);
   const mask = d.netmask === undefined || family === undefined ? undefined : netmask(d.netmask, family);
   return {
-    timeoutS: d.timeoutS ?? DEFAULT_PERSISTENCE_TIMEOUT_S,
+    timeoutS: d.timeoutS ?? PERSISTENCE_KEYWORDS.timeout.default,
     netmask: mask ?? DEFAULT_NETMASK[family ?? 'inet'],
   };
 }
@@ -216,7 +346,7 @@ function readSorryServer(value: Value | undefined, service: ServiceContext): Sor
   const d: EndpointDraft = {};
   const fields = readSection(value, 'sorry_server', ENDPOINT_KEYWORDS, d);
   if (fields === undefined) return null;
-  requireKeys(value, 'sorry_server', fields, service.fwmark ? ['address', 'port'] : ['address']);
+  if (service.fwmark) requireKeys(value, 'sorry_server', fields, ['port']);
   if (d.address !== undefined && d.addressValue !== undefined) {
     checkFamily(d.addressValue, d.address, service.family, 'sorry server');
   }
@@ -247,7 +377,7 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
   if (fields === undefined) return undefined;
   const key = serviceKey(value, fields, d);
   const family = serviceFamily(fields, d);
-  const scheduler = d.scheduler ?? 'wlc';
+  const scheduler = d.scheduler ?? VIRTUAL_SERVER_KEYWORDS.scheduler.default;
   const schedulerFlags = checkSchedulerFlags(d, scheduler, fields);
   const persistence = readPersistence(d.persistence, family);
   if (d.check !== undefined) validateCheck(d.check, null);
@@ -255,9 +385,10 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     family,
     fwmark: fields.has('fwmark'),
     port: fields.has('fwmark') ? undefined : d.port,
-    forwarding: d.forwarding ?? 'nat',
+    forwarding: d.forwarding ?? VIRTUAL_SERVER_KEYWORDS.forwarding.default,
     check: d.check ?? null,
-    checkByDefault: fields.has('fwmark') || (d.protocol ?? 'tcp') === 'tcp',
+    checkByDefault:
+      fields.has('fwmark') || (d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default) === 'tcp',
   };
   const sorryServer = readSorryServer(d.sorryServer, service);
   const realServers = (d.realServers ?? [])
@@ -273,10 +404,10 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     schedulerFlags,
     forwarding: service.forwarding,
     persistence,
-    quorum: d.quorum ?? 1,
-    hysteresis: d.hysteresis ?? 0,
+    quorum: d.quorum ?? VIRTUAL_SERVER_KEYWORDS.quorum.default,
+    hysteresis: d.hysteresis ?? VIRTUAL_SERVER_KEYWORDS.hysteresis.default,
     sorryServer,
-    inhibitOnFailure: d.inhibitOnFailure ?? false,
+    inhibitOnFailure: d.inhibitOnFailure ?? VIRTUAL_SERVER_KEYWORDS.inhibit_on_failure.default,
     realServers,
     source: value.pos,
   };

@@ -6,7 +6,8 @@
 import type { Node } from 'yaml';
 import { IpvsdError } from '../errors.js';
 import { type ParsedCidr, parseCidr } from '../sys/ip-address.js';
-import { type KeywordTable, nullable, readNamed, readSection, requireKeys } from './keywords.js';
+import { formatDuration } from './durations.js';
+import { type KeywordTable, key, readNamed, readSection, type ValueType } from './keywords.js';
 import { formatPos } from './positions.js';
 import type {
   SourcePos,
@@ -16,6 +17,7 @@ import type {
   VrrpSyncGroupConfig,
 } from './types.js';
 import { familyName } from './validate-real-servers.js';
+import { bool, command, deferred, duration, int, ip, listOf, oneOf, section, string } from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
 /** RFC 3768 §5.3.10: at most 255 s, whole seconds. RFC 5798 §5.2.7: 12 bits of centiseconds. */
@@ -23,6 +25,7 @@ const MAX_ADVERT_V2_MS = 255_000;
 const MAX_ADVERT_V3_MS = 40_950;
 /** RFC 3768 §5.3.11: the simple-text password is 8 octets. */
 const MAX_PASSWORD_BYTES = 8;
+const DEFAULT_ADVERT_INT_MS = 1000;
 
 interface ScriptDraft {
   argv?: string[];
@@ -33,26 +36,54 @@ interface ScriptDraft {
   weight?: number;
 }
 
-const SCRIPT_KEYWORDS: KeywordTable<ScriptDraft> = {
-  script: (v, d) => {
-    d.argv = v.command();
-  },
-  interval: (v, d) => {
-    d.intervalMs = v.duration({ exclusiveMin: true });
-  },
-  timeout: (v, d) => {
-    d.timeoutMs = v.duration({ exclusiveMin: true });
-  },
-  rise: (v, d) => {
-    d.rise = v.int(1);
-  },
-  fall: (v, d) => {
-    d.fall = v.int(1);
-  },
-  weight: (v, d) => {
-    d.weight = v.int(-254, 254);
-  },
-};
+export const SCRIPT_KEYWORDS = {
+  script: key(
+    command(),
+    { description: 'program run without a shell; exit 0 means healthy', required: true },
+    (d: ScriptDraft, x) => {
+      d.argv = x;
+    },
+  ),
+  interval: key(
+    duration({ exclusiveMin: true }),
+    { description: 'time between runs', default: 1000 },
+    (d: ScriptDraft, x) => {
+      d.intervalMs = x;
+    },
+  ),
+  timeout: key(
+    duration({ exclusiveMin: true }),
+    { description: 'a run that takes longer fails', defaultText: 'the interval' },
+    (d: ScriptDraft, x) => {
+      d.timeoutMs = x;
+    },
+  ),
+  rise: key(
+    int(1),
+    { description: 'consecutive successes before healthy', default: 1 },
+    (d: ScriptDraft, x) => {
+      d.rise = x;
+    },
+  ),
+  fall: key(
+    int(1),
+    { description: 'consecutive failures before failed', default: 1 },
+    (d: ScriptDraft, x) => {
+      d.fall = x;
+    },
+  ),
+  weight: key(
+    int(-254, 254),
+    {
+      description:
+        '0: a failure puts the instances tracking it in FAULT; otherwise added to their priority while healthy (> 0) or failed (< 0)',
+      default: 0,
+    },
+    (d: ScriptDraft, x) => {
+      d.weight = x;
+    },
+  ),
+} satisfies KeywordTable<ScriptDraft>;
 
 interface AuthDraft {
   type?: 'pass' | 'ah';
@@ -60,30 +91,42 @@ interface AuthDraft {
   passwordValue?: Value;
 }
 
-const AUTH_KEYWORDS: KeywordTable<AuthDraft> = {
-  type: (v, d) => {
-    d.type = v.oneOf<'pass' | 'ah'>(['pass', 'ah']);
-  },
-  password: (v, d) => {
-    d.password = v.string();
-    d.passwordValue = v;
-  },
-};
+export const AUTH_KEYWORDS = {
+  type: key(
+    oneOf<'pass' | 'ah'>(['pass', 'ah']),
+    { description: 'VRRPv2 authentication type', required: true },
+    (d: AuthDraft, x) => {
+      d.type = x;
+    },
+  ),
+  password: key(
+    string(),
+    { description: 'at most 8 bytes, sent in every advertisement', required: true },
+    (d: AuthDraft, x, v) => {
+      d.password = x;
+      d.passwordValue = v;
+    },
+  ),
+} satisfies KeywordTable<AuthDraft>;
 
 type Notify = VrrpInstanceConfig['notify'];
 type NotifyDraft = { -readonly [K in keyof Notify]?: string[] };
 
-const NOTIFY_KEYWORDS: KeywordTable<NotifyDraft> = {
-  master: (v, d) => {
-    d.master = v.command();
-  },
-  backup: (v, d) => {
-    d.backup = v.command();
-  },
-  fault: (v, d) => {
-    d.fault = v.command();
-  },
-};
+function notifyKey(state: keyof Notify) {
+  return key(
+    command(),
+    { description: `run when the instance becomes ${state.toUpperCase()}`, defaultText: 'none' },
+    (d: NotifyDraft, x) => {
+      d[state] = x;
+    },
+  );
+}
+
+export const NOTIFY_KEYWORDS = {
+  master: notifyKey('master'),
+  backup: notifyKey('backup'),
+  fault: notifyKey('fault'),
+} satisfies KeywordTable<NotifyDraft>;
 
 interface InstanceDraft {
   state?: 'master' | 'backup';
@@ -118,67 +161,152 @@ function virtualIp(value: Value): VirtualIpConfig | undefined {
   return { address: cidr.address, family: cidr.family, prefixLength: cidr.prefixLength };
 }
 
-const INSTANCE_KEYWORDS: KeywordTable<InstanceDraft> = {
-  state: (v, d) => {
-    d.state = v.oneOf<'master' | 'backup'>(['master', 'backup']);
+const VIRTUAL_IP: ValueType<{ value: Value; vip: VirtualIpConfig }> = {
+  read: (v) => {
+    const vip = virtualIp(v);
+    return vip === undefined ? undefined : { value: v, vip };
   },
-  interface: (v, d) => {
-    d.interface = v.string();
-  },
-  virtual_router_id: (v, d) => {
-    d.virtualRouterId = v.int(1, 255);
-  },
-  priority: (v, d) => {
-    d.priority = v.int(1, 255);
-  },
-  advert_int: (v, d) => {
-    d.advertInt = v;
-  },
-  version: (v, d) => {
-    d.version = v.int(2, 3) as 2 | 3 | undefined;
-  },
-  preempt: (v, d) => {
-    d.preempt = v.bool();
-  },
-  preempt_delay: (v, d) => {
-    d.preemptDelayMs = v.duration();
-  },
-  authentication: nullable((v, d) => {
-    const draft: AuthDraft = {};
-    const fields = readSection(v, 'authentication', AUTH_KEYWORDS, draft);
-    if (fields !== undefined) requireKeys(v, 'authentication', fields, ['type', 'password']);
-    d.authentication = { value: v, draft };
-  }),
-  virtual_ipaddresses: (v, d) => {
-    d.virtualIps = v.list('virtual IP address')?.flatMap((item) => {
-      const vip = virtualIp(item);
-      return vip === undefined ? [] : [{ value: item, vip }];
-    });
-  },
-  unicast_src_ip: (v, d) => {
-    d.unicastSrcIp = v.ip()?.address;
-  },
-  unicast_peers: (v, d) => {
-    d.unicastPeers = v.list('unicast peer')?.flatMap((item) => item.ip()?.address ?? []);
-  },
-  track_interfaces: (v, d) => {
-    d.trackInterfaces = v.stringList('tracked interface');
-  },
-  track_scripts: (v, d) => {
-    d.trackScripts = v.list('tracked script')?.flatMap((item) => {
-      const name = item.string();
-      return name === undefined ? [] : [{ name, value: item }];
-    });
-  },
-  notify: (v, d) => {
-    d.notify = {};
-    readSection(v, 'notify', NOTIFY_KEYWORDS, d.notify);
-  },
+  schema: () => ({ type: 'string', pattern: String.raw`^[0-9A-Fa-f:.]+(/\d{1,3})?$` }),
+  summary: '`address` or `address/prefix`',
 };
+
+/** Items that are refused are reported and left out, so the rest can still be checked. */
+function eachOf<T>(item: ValueType<T>, itemLabel: string): ValueType<T[]> {
+  return {
+    read: (v) => v.list(itemLabel)?.flatMap((i) => item.read(i) ?? []),
+    schema: () => ({ type: 'array', items: item.schema() }),
+    summary: `list of ${item.summary}`,
+  };
+}
+
+const TRACKED_SCRIPT: ValueType<{ name: string; value: Value }> = {
+  read: (v) => {
+    const name = v.string();
+    return name === undefined ? undefined : { name, value: v };
+  },
+  schema: string().schema,
+  summary: 'name in `vrrp_scripts`',
+};
+
+export const INSTANCE_KEYWORDS = {
+  state: key(
+    oneOf<'master' | 'backup'>(['master', 'backup']),
+    { description: 'initial state; the election decides the rest', default: 'backup' },
+    (d: InstanceDraft, x) => {
+      d.state = x;
+    },
+  ),
+  interface: key(
+    string(),
+    { description: 'interface the adverts are sent on (and the VIPs are added to)', required: true },
+    (d: InstanceDraft, x) => {
+      d.interface = x;
+    },
+  ),
+  virtual_router_id: key(
+    int(1, 255),
+    { description: 'VRID, the same on every director of the instance, unique on the link', required: true },
+    (d: InstanceDraft, x) => {
+      d.virtualRouterId = x;
+    },
+  ),
+  priority: key(
+    int(1, 255),
+    { description: 'higher wins the election; 255 is the address owner', default: 100 },
+    (d: InstanceDraft, x) => {
+      d.priority = x;
+    },
+  ),
+  advert_int: key(
+    // Its bounds depend on `version`, so it is read once the whole instance is (advertInterval).
+    deferred(() => duration({ min: 10, max: MAX_ADVERT_V2_MS }).schema(), 'duration'),
+    {
+      description:
+        'advertisement interval: whole seconds up to 255s for VRRPv2, steps of 10ms up to 40.95s for VRRPv3',
+      defaultText: `\`${formatDuration(DEFAULT_ADVERT_INT_MS)}\``,
+    },
+    (d: InstanceDraft, x) => {
+      d.advertInt = x;
+    },
+  ),
+  version: key(
+    { ...int(2, 3), summary: '`2` or `3`' } as ValueType<2 | 3>,
+    { description: 'VRRP version (RFC 3768 or RFC 5798); IPv6 VIPs need 3', default: 2 },
+    (d: InstanceDraft, x) => {
+      d.version = x;
+    },
+  ),
+  preempt: key(
+    bool(),
+    { description: 'a higher priority takes over from a lower master', default: true },
+    (d: InstanceDraft, x) => {
+      d.preempt = x;
+    },
+  ),
+  preempt_delay: key(
+    duration(),
+    { description: 'wait this long after start before preempting', default: 0 },
+    (d: InstanceDraft, x) => {
+      d.preemptDelayMs = x;
+    },
+  ),
+  authentication: key(
+    section('authentication', AUTH_KEYWORDS),
+    { description: 'VRRPv2 only: `{type: pass|ah, password}`', defaultText: 'none', nullable: true },
+    (d: InstanceDraft, x, v) => {
+      d.authentication = { value: v, draft: x ?? {} };
+    },
+  ),
+  virtual_ipaddresses: key(
+    eachOf(VIRTUAL_IP, 'virtual IP address'),
+    { description: 'the VIPs held by the master, all of one family', defaultText: 'none' },
+    (d: InstanceDraft, x) => {
+      d.virtualIps = x;
+    },
+  ),
+  unicast_src_ip: key(
+    ip(),
+    { description: 'source address of unicast adverts', defaultText: "the interface's" },
+    (d: InstanceDraft, x) => {
+      d.unicastSrcIp = x;
+    },
+  ),
+  unicast_peers: key(
+    eachOf(ip(), 'unicast peer'),
+    { description: 'send adverts to these addresses instead of multicast', defaultText: 'none (multicast)' },
+    (d: InstanceDraft, x) => {
+      d.unicastPeers = x;
+    },
+  ),
+  track_interfaces: key(
+    listOf(string(), 'tracked interface'),
+    { description: 'FAULT while any of these interfaces is down', defaultText: 'none' },
+    (d: InstanceDraft, x) => {
+      d.trackInterfaces = x;
+    },
+  ),
+  track_scripts: key(
+    eachOf(TRACKED_SCRIPT, 'tracked script'),
+    {
+      description: 'scripts of `vrrp_scripts` that change the priority or put the instance in FAULT',
+      defaultText: 'none',
+    },
+    (d: InstanceDraft, x) => {
+      d.trackScripts = x;
+    },
+  ),
+  notify: key(
+    section('notify', NOTIFY_KEYWORDS),
+    { description: 'programs run on state changes' },
+    (d: InstanceDraft, x) => {
+      d.notify = x ?? {};
+    },
+  ),
+} satisfies KeywordTable<InstanceDraft>;
 
 /** Centiseconds; whole seconds for VRRPv2, 10 ms steps for VRRPv3. */
 function advertInterval(value: Value | undefined, version: 2 | 3): number | undefined {
-  if (value === undefined) return 100;
+  if (value === undefined) return DEFAULT_ADVERT_INT_MS / 10;
   const ms =
     version === 2
       ? value.duration({ min: 1000, max: MAX_ADVERT_V2_MS, wholeSeconds: true })
@@ -225,21 +353,20 @@ function readInstance(name: string, value: Value, source: SourcePos): InstanceRe
   const d: InstanceDraft = {};
   const fields = readSection(value, `vrrp instance "${name}"`, INSTANCE_KEYWORDS, d);
   if (fields === undefined) return undefined;
-  requireKeys(value, `vrrp instance "${name}"`, fields, ['interface', 'virtual_router_id']);
-  const version = d.version ?? 2;
+  const version = d.version ?? INSTANCE_KEYWORDS.version.default;
   const advertIntervalCs = advertInterval(d.advertInt, version);
   checkInstance(d, version);
   const auth = d.authentication?.draft;
   const instance: VrrpInstanceConfig = {
     name,
-    state: d.state ?? 'backup',
+    state: d.state ?? INSTANCE_KEYWORDS.state.default,
     interface: d.interface ?? '',
     virtualRouterId: d.virtualRouterId ?? 0,
-    priority: d.priority ?? 100,
-    advertIntervalCs: advertIntervalCs ?? 100,
+    priority: d.priority ?? INSTANCE_KEYWORDS.priority.default,
+    advertIntervalCs: advertIntervalCs ?? DEFAULT_ADVERT_INT_MS / 10,
     version,
-    preempt: d.preempt ?? true,
-    preemptDelayMs: d.preemptDelayMs ?? 0,
+    preempt: d.preempt ?? INSTANCE_KEYWORDS.preempt.default,
+    preemptDelayMs: d.preemptDelayMs ?? INSTANCE_KEYWORDS.preempt_delay.default,
     authentication:
       auth?.type !== undefined && auth.password !== undefined
         ? { type: auth.type, password: auth.password }
@@ -263,16 +390,15 @@ function readScript(name: string, value: Value, source: SourcePos): VrrpScriptCo
   const d: ScriptDraft = {};
   const fields = readSection(value, `vrrp script "${name}"`, SCRIPT_KEYWORDS, d);
   if (fields === undefined) return undefined;
-  requireKeys(value, `vrrp script "${name}"`, fields, ['script']);
-  const intervalMs = d.intervalMs ?? 1000;
+  const intervalMs = d.intervalMs ?? SCRIPT_KEYWORDS.interval.default;
   return {
     name,
     argv: d.argv ?? [],
     intervalMs,
     timeoutMs: d.timeoutMs ?? intervalMs,
-    rise: d.rise ?? 1,
-    fall: d.fall ?? 1,
-    weight: d.weight ?? 0,
+    rise: d.rise ?? SCRIPT_KEYWORDS.rise.default,
+    fall: d.fall ?? SCRIPT_KEYWORDS.fall.default,
+    weight: d.weight ?? SCRIPT_KEYWORDS.weight.default,
     source,
   };
 }
@@ -281,12 +407,28 @@ interface GroupDraft {
   instances?: Value[];
 }
 
-const GROUP_KEYWORDS: KeywordTable<GroupDraft> = {
-  instances: (v, d) => {
-    d.instances = v.list('instance');
-    if (d.instances?.length === 0) v.fail('instances must list at least one vrrp instance');
+const INSTANCE_NAMES: ValueType<Value[]> = {
+  read: (v) => {
+    const items = v.list('instance');
+    if (items?.length === 0) return v.fail('instances must list at least one vrrp instance');
+    return items;
   },
+  schema: () => ({ type: 'array', items: string().schema(), minItems: 1 }),
+  summary: 'list of names in `vrrp_instances`',
 };
+
+export const GROUP_KEYWORDS = {
+  instances: key(
+    INSTANCE_NAMES,
+    {
+      description: 'instances that are always in one state: when one fails or is taken over, all follow',
+      required: true,
+    },
+    (d: GroupDraft, x) => {
+      d.instances = x;
+    },
+  ),
+} satisfies KeywordTable<GroupDraft>;
 
 export interface VrrpSections {
   readonly scripts: Value | null;
@@ -336,7 +478,6 @@ export function readVrrp(sections: VrrpSections): VrrpResult {
       const d: GroupDraft = {};
       const fields = readSection(v, `vrrp sync group "${name}"`, GROUP_KEYWORDS, d);
       if (fields === undefined) return;
-      requireKeys(v, `vrrp sync group "${name}"`, fields, ['instances']);
       const members: string[] = [];
       for (const item of d.instances ?? []) {
         const member = item.string();
