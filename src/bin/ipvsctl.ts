@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { applyCommand } from '../cli/apply.js';
 import { checkCommand } from '../cli/check.js';
+import { convertCommand } from '../cli/convert.js';
 import { type ControlCall, socketControlCall } from '../cli/daemon.js';
 import { drainCommand, reloadCommand } from '../cli/daemon-commands.js';
 import { listCommand } from '../cli/list.js';
@@ -106,6 +107,16 @@ function program(): Command {
         process.exitCode = await drainCommand(name, vs, rs, daemon(command), processOutput);
       });
   }
+
+  cmd
+    .command('convert')
+    .description(
+      'convert a keepalived.conf (with its includes) to ipvsd YAML on stdout; dropped keywords on stderr',
+    )
+    .argument('<keepalived.conf>')
+    .action((file: string) => {
+      process.exitCode = convertCommand(file, processOutput);
+    });
 
   return cmd;
 }

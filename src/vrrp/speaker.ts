@@ -11,13 +11,24 @@
  * overtakes an earlier remove. The announcements of a takeover follow the VIPs being in place,
  * and a repeat burst is skipped if the instance left MASTER meanwhile.
  *
+ * Trackers: every instance tracks its own interface and its `track_interfaces` (link state pushed
+ * by the kernel, sys/link-monitor.ts) and its `track_scripts` (one runner per script,
+ * script-runner.ts). Their verdicts become fault / fault_cleared / priority_changed events for
+ * the state machine (tracking.ts does the arithmetic); a sync group's members are judged by the
+ * union of their trackers, so a tracker on one member acts on the whole group.
+ *
+ * Reload (reload-plan.ts decides): unchanged instances are not touched, changed ones are
+ * reconfigured in place (no re-election, no VIP flap), removed ones stop and new ones start.
+ *
  * Nothing here throws from a socket or timer callback (DESIGN §7): failures are logged and counted.
  */
-import type { Config, VrrpInstanceConfig } from '../config/types.js';
+import type { Config, VrrpInstanceConfig, VrrpScriptConfig } from '../config/types.js';
 import { IpvsdError } from '../errors.js';
 import type { Family } from '../model/ipvs.js';
 import { announceAddress } from '../sys/garp.js';
+import { createLinkMonitor, type LinkMonitor, type LinkState } from '../sys/link-monitor.js';
 import { componentLogger, type Logger } from '../sys/logger.js';
+import { isErrno } from '../sys/netlink-errors.js';
 import { createRtnetlink, type Rtnetlink } from '../sys/rtnetlink.js';
 import {
   openVrrpSocket,
@@ -30,9 +41,36 @@ import { advertProblem, advertVrid, decodeAdvert, encodeAdvert } from './codec.j
 import { type DropReason, emptyDropCounts } from './drop-reasons.js';
 import { expectedAdvert, instanceFamily, ownAdvert, primaryAddress, vipCidrs } from './instance.js';
 import { createRunNotify, type RunNotify } from './notify.js';
-import { createInstanceState, type InstanceState, instanceParamsFromConfig, step } from './state-machine.js';
-import { createSyncGroupState, type SyncGroupState, type SyncGroupStep, stepGroup } from './sync-group.js';
+import { planReload, type VrrpUnit, vrrpUnits } from './reload-plan.js';
+import {
+  createScriptRunner,
+  type RunScript,
+  type ScriptOutcome,
+  type ScriptRunner,
+} from './script-runner.js';
+import {
+  createInstanceState,
+  effectivePriority,
+  type InstanceState,
+  instanceParamsFromConfig,
+  step,
+} from './state-machine.js';
+import {
+  createSyncGroupState,
+  type SyncGroupState,
+  type SyncGroupStep,
+  stepGroup,
+  syncFaultReason,
+} from './sync-group.js';
 import { createVrrpTimers, timerEvent, type VrrpTimers } from './timers.js';
+import {
+  faultChanges,
+  INITIAL_SCRIPT_TRACK,
+  recordScriptResult,
+  type ScriptTrackState,
+  type TrackerVerdict,
+  trackEffect,
+} from './tracking.js';
 import type { VrrpAction, VrrpEvent, VrrpState } from './types.js';
 
 /** The part of a VRRP socket the speaker uses (tests inject an in-memory link). */
@@ -47,6 +85,9 @@ export type SpeakerRtnetlink = Pick<
   Rtnetlink,
   'ensureAddress' | 'ensureNoAddress' | 'listAddresses' | 'close'
 >;
+
+/** Link state of interfaces, pushed (tests inject a fake). */
+export type SpeakerLinks = Pick<LinkMonitor, 'watch' | 'unwatch' | 'onChange' | 'close'>;
 
 export interface GarpOptions {
   /** Announcements per VIP at once on becoming master. Default 5. */
@@ -71,6 +112,10 @@ export interface VrrpSpeakerDeps {
   readonly announce?: (ifname: string, address: string) => Error | undefined;
   /** Default: spawn without a shell, detached (notify.ts). */
   readonly runNotify?: RunNotify;
+  /** Default: createLinkMonitor() (closed by stop()). */
+  readonly links?: SpeakerLinks;
+  /** Runs a tracked script once. Default: exec without a shell, killed at its timeout. */
+  readonly runScript?: RunScript;
   readonly garp?: Partial<GarpOptions>;
   readonly setTimeout?: (callback: () => void, ms: number) => unknown;
   readonly clearTimeout?: (handle: unknown) => void;
@@ -81,8 +126,12 @@ export type VrrpStatusState = VrrpState;
 export interface VrrpInstanceStatus {
   readonly name: string;
   readonly state: VrrpStatusState;
-  /** Effective priority. */
+  /** Effective priority: the configured one moved by weighted tracked scripts. */
   readonly priority: number;
+  /** The configured priority. */
+  readonly base_priority: number;
+  /** What holds the instance in FAULT (`interface eth1`, `script chk_web`, `sync group VG1`). */
+  readonly faults: readonly string[];
   readonly master_address: string | null;
   readonly transitions: number;
   readonly adverts: {
@@ -119,20 +168,34 @@ export interface VrrpSpeaker {
   failover(name: string): void;
   /** Returns a function that removes the listener. */
   onStateChange(listener: VrrpStateListener): () => void;
+  /**
+   * Applies the VRRP part of a new (validated) configuration without a restart: unchanged
+   * instances keep their state and timers; changed ones are updated in place (priority, VIPs,
+   * advert interval, preemption, peers, authentication, trackers, notify: no re-election, no VIP
+   * flap); instances whose interface, VRID, version, family, unicast source or owner-ness changed,
+   * or that moved between sync groups, are stopped and started again; removed ones stop (priority
+   * 0, VIPs removed); new ones start. Reloads run one at a time. Rejects (after applying
+   * everything else) when some new instance could not start, naming them.
+   */
+  reload(config: Config): Promise<void>;
 }
 
 interface SocketEntry {
   readonly key: string;
   socket: SpeakerSocket | null;
   readonly family: Family;
+  readonly ifname: string;
+  readonly sourceAddress: string | null;
+  /** The interface index the socket was bound to (null: unknown). A new index needs a new socket. */
+  ifindex: number | null;
   readonly instances: Runtime[];
 }
 
 interface Runtime {
-  readonly config: VrrpInstanceConfig;
+  config: VrrpInstanceConfig;
   readonly log: Logger;
   readonly family: Family;
-  readonly primary: string;
+  primary: string;
   readonly group: string | null;
   readonly entry: SocketEntry;
   readonly timers: VrrpTimers;
@@ -147,7 +210,13 @@ interface Runtime {
   lastSendError: string | null;
 }
 
-export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSpeaker {
+interface ScriptRuntime {
+  config: VrrpScriptConfig;
+  track: ScriptTrackState;
+  runner: ScriptRunner;
+}
+
+export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps): VrrpSpeaker {
   const logger = componentLogger(deps.logger, 'vrrp');
   const clock = deps.now ?? (() => performance.now());
   const setTimer = deps.setTimeout ?? ((cb: () => void, ms: number) => setTimeout(cb, ms));
@@ -157,14 +226,20 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
   const runNotify = deps.runNotify ?? createRunNotify(logger);
   const garp: GarpOptions = { ...DEFAULT_GARP, ...deps.garp };
 
+  let config = initialConfig;
   const runtimes = new Map<string, Runtime>();
   const sockets = new Map<string, SocketEntry>();
   const standalone = new Map<string, InstanceState>();
   const groups = new Map<string, SyncGroupState>();
   const listeners = new Set<VrrpStateListener>();
+  const scripts = new Map<string, ScriptRuntime>();
   let rtnl: SpeakerRtnetlink | null = null;
   let ownRtnl = false;
+  let links: SpeakerLinks | null = null;
+  let ownLinks = false;
+  let stopLinkListener: (() => void) | null = null;
   let phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  let reloads: Promise<void> = Promise.resolve();
 
   // -------------------------------------------------------------------------------------------
   // Stepping
@@ -200,10 +275,16 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
           to: after.state,
           priority: after.effectivePriority,
           master: after.master?.address,
+          ...(after.faults.length > 0 ? { faults: after.faults } : {}),
         },
         'vrrp state changed',
       );
       emit({ kind: 'instance', name: rt.config.name, previous: before.state, state: after.state });
+    } else if (before.effectivePriority !== after.effectivePriority) {
+      rt.log.info(
+        { from: before.effectivePriority, to: after.effectivePriority, state: after.state },
+        'vrrp priority changed',
+      );
     }
     execute(rt, actions);
   }
@@ -230,7 +311,7 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
   }
 
   function deliver(name: string, event: VrrpEvent, now = clock()): void {
-    if (phase !== 'running' && phase !== 'stopping') return;
+    if (phase === 'new' || phase === 'stopped') return;
     const rt = runtimes.get(name);
     if (rt === undefined) return;
     if (rt.group !== null) {
@@ -334,9 +415,9 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
     });
   }
 
-  async function addVips(rt: Runtime): Promise<void> {
+  async function addCidrs(rt: Runtime, cidrs: readonly string[]): Promise<void> {
     if (rtnl === null) return;
-    for (const cidr of vipCidrs(rt.config)) {
+    for (const cidr of cidrs) {
       try {
         if (await rtnl.ensureAddress(rt.config.interface, cidr)) {
           rt.log.info({ address: cidr, interface: rt.config.interface }, 'virtual address added');
@@ -347,18 +428,23 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
     }
   }
 
-  async function removeVips(rt: Runtime): Promise<void> {
+  async function removeCidrs(rt: Runtime, cidrs: readonly string[]): Promise<void> {
     if (rtnl === null) return;
-    for (const cidr of vipCidrs(rt.config)) {
+    for (const cidr of cidrs) {
       try {
         if (await rtnl.ensureNoAddress(rt.config.interface, cidr)) {
           rt.log.info({ address: cidr, interface: rt.config.interface }, 'virtual address removed');
         }
       } catch (error) {
+        // A vanished interface took its addresses with it.
+        if (isErrno(error, 'ENODEV')) continue;
         rt.log.error({ err: error, address: cidr }, 'virtual address not removed');
       }
     }
   }
+
+  const addVips = (rt: Runtime) => addCidrs(rt, vipCidrs(rt.config));
+  const removeVips = (rt: Runtime) => removeCidrs(rt, vipCidrs(rt.config));
 
   function announceBurst(rt: Runtime, epoch: number, count: number, first: boolean): void {
     let failed: Error | undefined;
@@ -411,9 +497,263 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
   }
 
   // -------------------------------------------------------------------------------------------
+  // Trackers
+
+  function linkUp(ifname: string): boolean {
+    // Not (yet) known: do not fault on a guess.
+    return links === null ? true : (currentLinks.get(ifname)?.up ?? true);
+  }
+
+  /** Link states as last reported by the monitor (watch() results and changes). */
+  const currentLinks = new Map<string, LinkState>();
+
+  /** The instance's own interface is usable: up, and our socket is bound to this incarnation. */
+  function ownInterfaceUp(rt: Runtime): boolean {
+    const link = currentLinks.get(rt.config.interface);
+    if (link === undefined) return true;
+    if (rt.entry.socket === null) return false;
+    return link.up && (rt.entry.ifindex === null || rt.entry.ifindex === link.ifindex);
+  }
+
+  function trackersOf(rt: Runtime): TrackerVerdict[] {
+    const out: TrackerVerdict[] = [{ kind: 'interface', name: rt.config.interface, up: ownInterfaceUp(rt) }];
+    for (const ifname of rt.config.trackInterfaces) {
+      if (ifname !== rt.config.interface) out.push({ kind: 'interface', name: ifname, up: linkUp(ifname) });
+    }
+    for (const name of rt.config.trackScripts) {
+      const script = scripts.get(name);
+      if (script === undefined) continue;
+      out.push({ kind: 'script', name, weight: script.config.weight, verdict: script.track.verdict });
+    }
+    return out;
+  }
+
+  /** The members that move together with instance `name` (itself alone outside a group). */
+  function unitMembers(name: string): Runtime[] {
+    const rt = runtimes.get(name);
+    if (rt === undefined) return [];
+    if (rt.group === null) return [rt];
+    const group = groups.get(rt.group);
+    return (group?.members ?? [])
+      .map((m) => runtimes.get(m.params.name))
+      .filter((r): r is Runtime => r !== undefined);
+  }
+
+  /**
+   * Brings the unit of `name` in line with its trackers: faults added first, then priorities,
+   * then faults cleared (so an instance leaving FAULT starts its election at the new priority).
+   */
+  function refreshTracking(name: string): void {
+    if (phase !== 'running' && phase !== 'starting') return;
+    const members = unitMembers(name);
+    if (members.length === 0) return;
+    const effect = trackEffect(members.flatMap(trackersOf));
+    const own = (rt: Runtime) => {
+      const sync = rt.group === null ? null : syncFaultReason(rt.group);
+      return (stateOf(rt.config.name)?.faults ?? []).filter((r) => r !== sync);
+    };
+    for (const rt of members) {
+      for (const reason of faultChanges(own(rt), effect.faults).add) {
+        rt.log.warn({ reason }, 'vrrp tracker failed');
+        deliver(rt.config.name, { type: 'fault', reason });
+      }
+    }
+    for (const rt of members) {
+      const s = stateOf(rt.config.name);
+      if (s === undefined) continue;
+      const priority = effectivePriority(s.params.priority, effect.weight);
+      if (priority !== s.effectivePriority) deliver(rt.config.name, { type: 'priority_changed', priority });
+    }
+    for (const rt of members) {
+      for (const reason of faultChanges(own(rt), effect.faults).clear) {
+        rt.log.info({ reason }, 'vrrp tracker recovered');
+        deliver(rt.config.name, { type: 'fault_cleared', reason });
+      }
+    }
+  }
+
+  function refreshAllTracking(): void {
+    const done = new Set<string>();
+    for (const rt of runtimes.values()) {
+      const unit = rt.group ?? rt.config.name;
+      if (done.has(unit)) continue;
+      done.add(unit);
+      guarded('tracking', () => refreshTracking(rt.config.name));
+    }
+  }
+
+  function onLinkChange(state: LinkState): void {
+    if (!currentLinks.has(state.ifname)) return;
+    const previous = currentLinks.get(state.ifname);
+    currentLinks.set(state.ifname, state);
+    logger.info(
+      { interface: state.ifname, up: state.up, ifindex: state.ifindex, was: previous?.up },
+      'tracked link changed',
+    );
+    for (const entry of sockets.values()) {
+      if (
+        entry.ifname === state.ifname &&
+        state.up &&
+        state.ifindex !== null &&
+        state.ifindex !== entry.ifindex
+      ) {
+        reopenSocket(entry, state.ifindex);
+      }
+    }
+    const affected = [...runtimes.values()].filter(
+      (rt) => rt.config.interface === state.ifname || rt.config.trackInterfaces.includes(state.ifname),
+    );
+    const done = new Set<string>();
+    for (const rt of affected) {
+      const unit = rt.group ?? rt.config.name;
+      if (done.has(unit)) continue;
+      done.add(unit);
+      refreshTracking(rt.config.name);
+    }
+  }
+
+  /** The interface came back as a new device (deleted and re-created): bind a new socket to it. */
+  function reopenSocket(entry: SocketEntry, ifindex: number): void {
+    entry.socket?.close();
+    entry.socket = null;
+    try {
+      entry.socket = openEntrySocket(entry);
+      entry.ifindex = ifindex;
+      logger.info({ interface: entry.ifname, ifindex }, 'vrrp socket reopened');
+    } catch (error) {
+      logger.error({ err: error, interface: entry.ifname }, 'vrrp socket not reopened');
+      return;
+    }
+    // Its address may have changed with it: adverts leave from (and tie-break on) the new one.
+    for (const rt of entry.instances) {
+      void refreshPrimary(rt).catch((error: unknown) =>
+        rt.log.error({ err: error }, 'vrrp source address not re-read'),
+      );
+    }
+  }
+
+  async function refreshPrimary(rt: Runtime): Promise<void> {
+    if (rtnl === null || rt.config.unicastSrcIp !== null) return;
+    const primary = primaryAddress(rt.config, rt.family, await rtnl.listAddresses(rt.config.interface));
+    if (primary === null || primary === rt.primary || runtimes.get(rt.config.name) !== rt) return;
+    rt.log.info({ from: rt.primary, to: primary }, 'vrrp source address changed');
+    rt.primary = primary;
+    deliver(rt.config.name, { type: 'reconfigure', params: instanceParamsFromConfig(rt.config, primary) });
+  }
+
+  function onScriptResult(name: string, script: ScriptRuntime, outcome: ScriptOutcome): void {
+    if (scripts.get(name) !== script) return;
+    const before = script.track.verdict;
+    script.track = recordScriptResult(script.track, outcome.ok, script.config);
+    if (script.track.verdict === before) return;
+    logger.info(
+      { script: name, verdict: script.track.verdict, was: before, reason: outcome.reason },
+      'tracked script changed',
+    );
+    const done = new Set<string>();
+    for (const rt of runtimes.values()) {
+      if (!rt.config.trackScripts.includes(name)) continue;
+      const unit = rt.group ?? rt.config.name;
+      if (done.has(unit)) continue;
+      done.add(unit);
+      refreshTracking(rt.config.name);
+    }
+  }
+
+  function newScriptRuntime(cfg: VrrpScriptConfig, track: ScriptTrackState): ScriptRuntime {
+    const script: ScriptRuntime = { config: cfg, track, runner: undefined as unknown as ScriptRunner };
+    script.runner = createScriptRunner(
+      { argv: cfg.argv, intervalMs: cfg.intervalMs, timeoutMs: cfg.timeoutMs },
+      {
+        onResult: (outcome) => guarded('tracked script', () => onScriptResult(cfg.name, script, outcome)),
+        now: clock,
+        setTimeout: setTimer,
+        clearTimeout: clearTimer,
+        ...(deps.runScript !== undefined ? { runScript: deps.runScript } : {}),
+      },
+    );
+    return script;
+  }
+
+  /**
+   * Runs exactly the scripts some instance tracks (as keepalived: an untracked script never
+   * runs). A changed definition restarts its runner; its verdict survives unless the command
+   * itself changed.
+   */
+  function syncScripts(changed: readonly string[] = []): void {
+    const tracked = new Set(config.vrrpInstances.flatMap((i) => i.trackScripts));
+    const defs = new Map(config.vrrpScripts.map((s) => [s.name, s]));
+    // A snapshot: entries are replaced while we go.
+    for (const [name, script] of [...scripts]) {
+      const def = defs.get(name);
+      if (!tracked.has(name) || def === undefined || changed.includes(name)) {
+        script.runner.stop();
+        scripts.delete(name);
+        if (def !== undefined && tracked.has(name)) {
+          const sameCommand = JSON.stringify(def.argv) === JSON.stringify(script.config.argv);
+          const track = sameCommand ? { verdict: script.track.verdict, against: 0 } : INITIAL_SCRIPT_TRACK;
+          scripts.set(name, newScriptRuntime(def, track));
+        }
+      }
+    }
+    for (const name of tracked) {
+      const def = defs.get(name);
+      if (def !== undefined && !scripts.has(name))
+        scripts.set(name, newScriptRuntime(def, INITIAL_SCRIPT_TRACK));
+    }
+    for (const script of scripts.values()) script.runner.start();
+  }
+
+  /** Watches exactly the interfaces some instance runs on or tracks. */
+  async function syncLinks(): Promise<void> {
+    if (links === null) return;
+    const wanted = new Set(config.vrrpInstances.flatMap((i) => [i.interface, ...i.trackInterfaces]));
+    for (const ifname of [...currentLinks.keys()]) {
+      if (!wanted.has(ifname)) {
+        currentLinks.delete(ifname);
+        links.unwatch(ifname);
+      }
+    }
+    for (const ifname of wanted) {
+      if (currentLinks.has(ifname)) continue;
+      const state = await links.watch(ifname);
+      // A change reported while watch() was in flight is newer than its answer.
+      if (!currentLinks.has(ifname)) currentLinks.set(ifname, state);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Lifecycle
 
+  function openEntrySocket(entry: SocketEntry): SpeakerSocket {
+    return openSocket({
+      family: entry.family,
+      ifname: entry.ifname,
+      ...(entry.sourceAddress !== null ? { sourceAddress: entry.sourceAddress } : {}),
+      onPacket: (packet) => onPacket(entry, packet),
+      onError: (error) => logger.warn({ err: error, interface: entry.ifname }, 'vrrp socket error'),
+    });
+  }
+
+  function releaseRuntime(rt: Runtime): void {
+    rt.timers.cancelAll();
+    for (const handle of rt.garpTimers) clearTimer(handle);
+    rt.garpTimers.clear();
+    if (runtimes.get(rt.config.name) === rt) runtimes.delete(rt.config.name);
+    const index = rt.entry.instances.indexOf(rt);
+    if (index !== -1) rt.entry.instances.splice(index, 1);
+    if (rt.entry.instances.length === 0) {
+      rt.entry.socket?.close();
+      rt.entry.socket = null;
+      sockets.delete(rt.entry.key);
+    }
+  }
+
   function closeAll(): void {
+    for (const script of scripts.values()) script.runner.stop();
+    scripts.clear();
+    stopLinkListener?.();
+    stopLinkListener = null;
     for (const rt of runtimes.values()) {
       rt.timers.cancelAll();
       for (const handle of rt.garpTimers) clearTimer(handle);
@@ -424,6 +764,30 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
       entry.socket = null;
     }
     if (ownRtnl) rtnl?.close();
+    if (ownLinks) links?.close();
+  }
+
+  /** Opens what the process needs once there are instances (also on a reload that adds the first). */
+  function ensureKernelHandles(): void {
+    if (rtnl === null) {
+      rtnl = deps.rtnetlink ?? null;
+      if (rtnl === null && config.vrrpInstances.length > 0) {
+        rtnl = createRtnetlink();
+        ownRtnl = true;
+      }
+    }
+    if (links === null) {
+      links = deps.links ?? null;
+      if (links === null && config.vrrpInstances.length > 0) {
+        links = createLinkMonitor({
+          onError: (error) => logger.warn({ err: error }, 'link monitor error'),
+        });
+        ownLinks = true;
+      }
+      if (links !== null) {
+        stopLinkListener = links.onChange((state) => guarded('link change', () => onLinkChange(state)));
+      }
+    }
   }
 
   async function prepare(instance: VrrpInstanceConfig, groupOf: Map<string, string>): Promise<void> {
@@ -453,14 +817,20 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
     const key = `${instance.interface}|${family}|${instance.unicastSrcIp ?? ''}`;
     let entry = sockets.get(key);
     if (entry === undefined) {
-      const created: SocketEntry = { key, socket: null, family, instances: [] };
-      created.socket = openSocket({
+      const linkState = links === null ? undefined : await links.watch(instance.interface);
+      if (linkState !== undefined && !currentLinks.has(instance.interface)) {
+        currentLinks.set(instance.interface, linkState);
+      }
+      const created: SocketEntry = {
+        key,
+        socket: null,
         family,
         ifname: instance.interface,
-        ...(instance.unicastSrcIp !== null ? { sourceAddress: instance.unicastSrcIp } : {}),
-        onPacket: (packet) => onPacket(created, packet),
-        onError: (error) => logger.warn({ err: error, interface: instance.interface }, 'vrrp socket error'),
-      });
+        sourceAddress: instance.unicastSrcIp,
+        ifindex: linkState?.ifindex ?? null,
+        instances: [],
+      };
+      created.socket = openEntrySocket(created);
       sockets.set(key, created);
       entry = created;
     }
@@ -490,49 +860,165 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
       standalone.set(name, createInstanceState(instanceParamsFromConfig(instance, primary)));
   }
 
-  function forEachUnit(groupEvent: 'startup' | 'shutdown'): void {
-    for (const group of groups.values()) {
-      guarded(groupEvent, () => commitGroup(group, stepGroup(group, { type: groupEvent }, clock())));
+  function groupOfConfig(cfg: Config): Map<string, string> {
+    const groupOf = new Map<string, string>();
+    for (const g of cfg.vrrpSyncGroups) for (const member of g.instances) groupOf.set(member, g.name);
+    return groupOf;
+  }
+
+  /** Creates the runtimes of `units` (not yet started). Throws on the first one that cannot be. */
+  async function prepareUnits(units: readonly VrrpUnit[]): Promise<void> {
+    const groupOf = groupOfConfig(config);
+    const instances = new Map(config.vrrpInstances.map((i) => [i.name, i]));
+    for (const unit of units) {
+      for (const member of unit.members) {
+        const instance = instances.get(member);
+        if (instance !== undefined) await prepare(instance, groupOf);
+      }
+      if (unit.kind === 'group') {
+        const members = unit.members
+          .map((member) => runtimes.get(member))
+          .filter((rt): rt is Runtime => rt !== undefined)
+          .map((rt) => createInstanceState(instanceParamsFromConfig(rt.config, rt.primary)));
+        groups.set(unit.name, createSyncGroupState(unit.name, members));
+      }
     }
-    for (const name of standalone.keys()) guarded(groupEvent, () => deliver(name, { type: groupEvent }));
+  }
+
+  function startUnit(unit: VrrpUnit): void {
+    // Trackers first, so an instance whose interface is down starts in FAULT.
+    const first = unit.members[0];
+    if (first !== undefined) guarded('tracking', () => refreshTracking(first));
+    if (unit.kind === 'group') {
+      const group = groups.get(unit.name);
+      if (group !== undefined) {
+        guarded('startup', () => commitGroup(group, stepGroup(group, { type: 'startup' }, clock())));
+      }
+    } else {
+      guarded('startup', () => deliver(unit.name, { type: 'startup' }));
+    }
+  }
+
+  /** Shuts a unit down (priority 0 if master, VIPs removed) and forgets it. */
+  async function stopUnit(unit: VrrpUnit): Promise<void> {
+    if (unit.kind === 'group') {
+      const group = groups.get(unit.name);
+      if (group !== undefined) {
+        guarded('shutdown', () => commitGroup(group, stepGroup(group, { type: 'shutdown' }, clock())));
+      }
+      groups.delete(unit.name);
+    } else {
+      guarded('shutdown', () => deliver(unit.name, { type: 'shutdown' }));
+      standalone.delete(unit.name);
+    }
+    const work: Promise<void>[] = [];
+    for (const member of unit.members) {
+      const rt = runtimes.get(member);
+      if (rt === undefined) continue;
+      work.push(rt.vipWork);
+      releaseRuntime(rt);
+    }
+    await Promise.all(work);
+  }
+
+  /** Applies a kept instance's new settings in place. */
+  function updateInstance(next: VrrpInstanceConfig): void {
+    const rt = runtimes.get(next.name);
+    if (rt === undefined) return;
+    const before = rt.config;
+    const oldCidrs = vipCidrs(before);
+    const newCidrs = vipCidrs(next);
+    const dropped = oldCidrs.filter((c) => !newCidrs.includes(c));
+    const added = newCidrs.filter((c) => !oldCidrs.includes(c));
+    rt.config = next;
+    rt.log.info('vrrp instance reconfigured');
+    deliver(next.name, { type: 'reconfigure', params: instanceParamsFromConfig(next, rt.primary) });
+    if (dropped.length > 0) queueVipWork(rt, () => removeCidrs(rt, dropped));
+    if (added.length > 0 && stateOf(next.name)?.state === 'MASTER') {
+      const epoch = rt.epoch;
+      queueVipWork(rt, async () => {
+        if (rt.epoch !== epoch) return;
+        await addCidrs(rt, added);
+        if (rt.epoch === epoch) announceBurst(rt, epoch, garp.count, true);
+      });
+    }
+  }
+
+  async function applyReload(next: Config): Promise<void> {
+    const plan = planReload(config, next);
+    logger.info(
+      {
+        kept: plan.kept.map((u) => u.name),
+        updated: plan.updated,
+        stopped: plan.stopped.map((u) => u.name),
+        started: plan.started.map((u) => u.name),
+      },
+      'vrrp reload planned',
+    );
+    await Promise.all(plan.stopped.map((unit) => stopUnit(unit)));
+    config = next;
+    ensureKernelHandles();
+    const nextInstances = new Map(next.vrrpInstances.map((i) => [i.name, i]));
+    for (const name of plan.updated) {
+      const instance = nextInstances.get(name);
+      if (instance !== undefined) guarded('reconfigure', () => updateInstance(instance));
+    }
+    const failed: string[] = [];
+    for (const unit of plan.started) {
+      try {
+        await prepareUnits([unit]);
+      } catch (error) {
+        logger.error({ err: error, unit: unit.name }, 'vrrp instance not started');
+        failed.push(`${unit.name}: ${(error as Error).message}`);
+        // Forget whatever part of it was prepared.
+        for (const member of unit.members) {
+          const rt = runtimes.get(member);
+          if (rt !== undefined) releaseRuntime(rt);
+          standalone.delete(member);
+        }
+        groups.delete(unit.name);
+      }
+    }
+    await syncLinks();
+    syncScripts(plan.changedScripts);
+    for (const unit of plan.started) if (!failed.some((f) => f.startsWith(`${unit.name}:`))) startUnit(unit);
+    refreshAllTracking();
+    if (failed.length > 0) {
+      throw new IpvsdError('IPVSD_ERR_USAGE', `VRRP reload: not started: ${failed.join('; ')}`);
+    }
   }
 
   return {
     async start() {
       if (phase !== 'new') throw new IpvsdError('IPVSD_ERR_USAGE', 'VRRP speaker already started');
       phase = 'starting';
+      const units = vrrpUnits(config);
       try {
-        rtnl = deps.rtnetlink ?? null;
-        if (rtnl === null && config.vrrpInstances.length > 0) {
-          rtnl = createRtnetlink();
-          ownRtnl = true;
-        }
-        const groupOf = new Map<string, string>();
-        for (const g of config.vrrpSyncGroups) for (const member of g.instances) groupOf.set(member, g.name);
-        for (const instance of config.vrrpInstances) await prepare(instance, groupOf);
-        for (const g of config.vrrpSyncGroups) {
-          const members = g.instances
-            .map((member) => runtimes.get(member))
-            .filter((rt): rt is Runtime => rt !== undefined)
-            .map((rt) => createInstanceState(instanceParamsFromConfig(rt.config, rt.primary)));
-          groups.set(g.name, createSyncGroupState(g.name, members));
-        }
+        ensureKernelHandles();
+        await prepareUnits(units);
+        await syncLinks();
       } catch (error) {
         phase = 'stopped';
         closeAll();
         throw error;
       }
       phase = 'running';
-      forEachUnit('startup');
+      syncScripts();
+      for (const unit of units) startUnit(unit);
     },
 
     async stop() {
+      await reloads.catch(() => undefined);
       if (phase !== 'running') {
         if (phase === 'new') phase = 'stopped';
         return;
       }
       phase = 'stopping';
-      forEachUnit('shutdown');
+      for (const script of scripts.values()) script.runner.stop();
+      for (const group of groups.values()) {
+        guarded('shutdown', () => commitGroup(group, stepGroup(group, { type: 'shutdown' }, clock())));
+      }
+      for (const name of standalone.keys()) guarded('shutdown', () => deliver(name, { type: 'shutdown' }));
       await Promise.all([...runtimes.values()].map((rt) => rt.vipWork));
       phase = 'stopped';
       closeAll();
@@ -546,6 +1032,8 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
           name: instance.name,
           state: s?.state ?? 'INIT',
           priority: s?.effectivePriority ?? instance.priority,
+          base_priority: instance.priority,
+          faults: [...(s?.faults ?? [])].sort(),
           master_address: s?.master?.address ?? null,
           transitions: rt?.transitions ?? 0,
           adverts: {
@@ -580,6 +1068,20 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
       return () => {
         listeners.delete(listener);
       };
+    },
+
+    reload(next) {
+      const run = async (): Promise<void> => {
+        if (phase === 'new') {
+          config = next;
+          return;
+        }
+        if (phase !== 'running') throw new IpvsdError('IPVSD_ERR_USAGE', 'VRRP speaker is not running');
+        await applyReload(next);
+      };
+      const result = reloads.then(run, run);
+      reloads = result.catch(() => undefined);
+      return result;
     },
   };
 }

@@ -412,6 +412,32 @@ function priorityChanged(s: InstanceState, requested: number, now: number): Step
   return d.finish(s, { effectivePriority: priority });
 }
 
+function reconfigure(s: InstanceState, params: InstanceParams, now: number): StepResult {
+  if (JSON.stringify(params) === JSON.stringify(s.params)) return unchanged(s);
+  const d = new Draft(s);
+  const next: InstanceState = { ...s, params };
+  if (s.state === 'MASTER') {
+    // Tell the backups now (new VIP list, interval), and keep the new cadence from here.
+    d.push({ type: 'send_advert', priority: s.effectivePriority });
+    d.set('advert', now + advertIntervalMs(params.advertIntervalCs));
+    return d.finish(next, {
+      masterAdverIntervalCs: params.advertIntervalCs,
+      master: { address: params.primaryAddress, priority: s.effectivePriority },
+    });
+  }
+  if (s.state !== 'BACKUP') {
+    return d.finish(next, { masterAdverIntervalCs: params.advertIntervalCs });
+  }
+  let preemptDelay = s.preemptDelay;
+  if (preemptDelay === 'running' && (!params.preempt || params.preemptDelayMs === 0)) {
+    d.cancel('preempt_delay');
+    preemptDelay = 'idle';
+  }
+  // v2 masters must use our interval (the codec drops others), so it is ours; v3 keeps the learned one.
+  const masterAdverIntervalCs = params.version === 2 ? params.advertIntervalCs : s.masterAdverIntervalCs;
+  return d.finish(next, { preemptDelay, masterAdverIntervalCs });
+}
+
 export function step(s: InstanceState, event: VrrpEvent, now: number, options: StepOptions = {}): StepResult {
   const mayBecomeMaster = options.mayBecomeMaster ?? true;
   switch (event.type) {
@@ -490,6 +516,9 @@ export function step(s: InstanceState, event: VrrpEvent, now: number, options: S
       }
       return unchanged(s);
     }
+
+    case 'reconfigure':
+      return reconfigure(s, event.params, now);
 
     case 'sync_master':
       return s.state === 'BACKUP' && s.wantsMaster ? toMaster(s, now, new Draft(s)) : unchanged(s);

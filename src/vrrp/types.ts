@@ -4,6 +4,7 @@
  * Kept apart from the codec so the pure core does not depend on the wire format: the codec's
  * decoded advertisement only has to carry these fields.
  */
+import type { InstanceParams } from './state-machine.js';
 
 /** RFC 5798 §6.4 states, plus FAULT (keepalived: a tracked interface or script is down). */
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
@@ -56,7 +57,13 @@ export type VrrpEvent =
   /** From the sync group only: the whole group may be master now. BACKUP with wantsMaster → MASTER. */
   | { readonly type: 'sync_master' }
   /** From the sync group only: another member left MASTER, so this one leaves too. */
-  | { readonly type: 'sync_backup' };
+  | { readonly type: 'sync_backup' }
+  /**
+   * A reload changed the instance's settings (not its identity: same VRID, version, address
+   * family and owner-ness). No re-election: a master announces the new settings at once and
+   * keeps going. The configured priority takes effect through a following priority_changed.
+   */
+  | { readonly type: 'reconfigure'; readonly params: InstanceParams };
 
 export type VrrpAction =
   /** Send one advertisement now with this priority (0: we are leaving). */

@@ -33,6 +33,15 @@ export function status() {
   return speaker.status();
 }
 
+/** Applies a new config to the running speaker (speaker.reload). */
+export async function reload(yaml) {
+  if (speaker === null) throw new Error('no speaker running');
+  const { config, issues } = parseConfig(yaml, 'speaker.yaml', { hostname: 'netns' });
+  if (config === null) throw new Error(`bad config: ${JSON.stringify(issues)}`);
+  await speaker.reload(config);
+  return speaker.status();
+}
+
 export function failover(name) {
   if (speaker === null) throw new Error('no speaker running');
   speaker.failover(name);

@@ -6,11 +6,14 @@
 import pino from 'pino';
 import type { Config } from '../../../src/config/index.js';
 import { parseConfig } from '../../../src/config/index.js';
+import type { LinkListener, LinkState } from '../../../src/sys/link-monitor.js';
 import type { InterfaceAddress } from '../../../src/sys/rtnetlink.js';
 import type { VrrpPacket, VrrpSocketOptions } from '../../../src/sys/vrrp-socket.js';
 import type { NotifyRequest } from '../../../src/vrrp/notify.js';
+import type { ScriptOutcome } from '../../../src/vrrp/script-runner.js';
 import {
   createVrrpSpeaker,
+  type SpeakerLinks,
   type SpeakerRtnetlink,
   type SpeakerSocket,
   type VrrpSpeaker,
@@ -49,6 +52,51 @@ export interface FakeNode {
   readonly notified: NotifyRequest[];
   speaker: VrrpSpeaker;
   vips(ifname?: string): string[];
+  /** Link states (default: every interface up, index 2); setLink() reports a change. */
+  readonly links: FakeLinks;
+  /** Outcome of the next runs of a script by its argv[0] (default: success). */
+  readonly scriptResults: Map<string, boolean>;
+  /** argv[0] of every script run, in order. */
+  readonly scriptRuns: string[];
+}
+
+export interface FakeLinks extends SpeakerLinks {
+  set(ifname: string, up: boolean, ifindex?: number | null): void;
+  watched(): string[];
+}
+
+export function createFakeLinks(): FakeLinks {
+  const states = new Map<string, LinkState>();
+  const watched = new Set<string>();
+  const listeners = new Set<LinkListener>();
+  const stateOf = (ifname: string): LinkState => states.get(ifname) ?? { ifname, ifindex: 2, up: true };
+  return {
+    async watch(ifname) {
+      watched.add(ifname);
+      return stateOf(ifname);
+    },
+    unwatch(ifname) {
+      watched.delete(ifname);
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {},
+    set(ifname, up, ifindex) {
+      const next: LinkState = {
+        ifname,
+        ifindex: ifindex === undefined ? (stateOf(ifname).ifindex ?? 2) : ifindex,
+        up,
+      };
+      states.set(ifname, next);
+      if (!watched.has(ifname)) return;
+      queueMicrotask(() => {
+        for (const listener of listeners) listener(next);
+      });
+    },
+    watched: () => [...watched].sort(),
+  };
 }
 
 export function createFakeLink(): FakeLink {
@@ -179,6 +227,9 @@ export function createFakeNode(
     vips(ifname = 'eth0') {
       return [...(node.extra.get(ifname) ?? [])].sort();
     },
+    links: createFakeLinks(),
+    scriptResults: new Map(),
+    scriptRuns: [],
   };
   node.speaker = createVrrpSpeaker(configFrom(yaml), {
     logger: silentLogger,
@@ -190,6 +241,13 @@ export function createFakeNode(
       return undefined;
     },
     runNotify: (request) => node.notified.push(request),
+    links: node.links,
+    runScript: async (argv): Promise<ScriptOutcome> => {
+      const cmd = argv[0] ?? '';
+      node.scriptRuns.push(cmd);
+      const ok = node.scriptResults.get(cmd) ?? true;
+      return ok ? { ok: true, reason: null } : { ok: false, reason: 'exit status 1' };
+    },
   });
   return node;
 }

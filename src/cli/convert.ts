@@ -1,0 +1,57 @@
+/**
+ * `ipvsctl convert keepalived.conf`: the converted config as YAML on stdout; every keyword that
+ * was dropped (warning) or refused (error) on stderr as FILE:LINE:COL. Exit 0 when converted (even
+ * with warnings), 1 when refused, 2 when the file cannot be read. The YAML is validated with the
+ * same parser `ipvsctl check` uses before it is printed, so what comes out always loads.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { convertKeepalived, formatDiagnostic, type SourceFs } from '../config/keepalived/index.js';
+import { parseConfig } from '../config/load.js';
+import { formatConfigIssue } from '../errors.js';
+import { type CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
+
+export const nodeSourceFs: SourceFs = {
+  readFile: (path) => readFileSync(path, 'utf8'),
+  readdir: (dir) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return null;
+    }
+  },
+  exists: (path) => existsSync(path),
+};
+
+export function convertCommand(file: string, io: CliOutput, fs: SourceFs = nodeSourceFs): number {
+  let result: ReturnType<typeof convertKeepalived>;
+  try {
+    result = convertKeepalived(file, fs);
+  } catch (err) {
+    io.err(`ipvsctl: cannot read ${file}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  for (const d of result.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
+  const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = result.diagnostics.length - errors;
+  if (result.yaml === null) {
+    io.err(
+      `${file}: not converted: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
+    );
+    return EXIT_FAILED;
+  }
+  // A converter bug must never hand out a config the daemon would refuse.
+  const { issues } = parseConfig(result.yaml, '<converted>', { hostname: 'localhost' });
+  if (issues.length > 0) {
+    for (const issue of issues) io.err(`${formatConfigIssue(issue)}\n`);
+    io.err(
+      `${file}: the converted config does not validate (${issues.length} issue${issues.length === 1 ? '' : 's'} above, positions in the converted YAML)\n`,
+    );
+    return EXIT_FAILED;
+  }
+  io.out(result.yaml);
+  if (warnings > 0)
+    io.err(
+      `${file}: converted with ${warnings} warning${warnings === 1 ? '' : 's'} (dropped keywords listed above)\n`,
+    );
+  return EXIT_OK;
+}

@@ -1,0 +1,610 @@
+/**
+ * virtual_server blocks to ipvsd `virtual_servers`. keepalived lets the checker settings
+ * (delay_loop, connect_timeout, retry, ...) sit on the virtual server, the real server or the
+ * checker, each level the default for the next, and fills the rest with its own defaults; ipvsd's
+ * defaults differ (a 2 s interval, not 60 s; a 1 s timeout, not 5 s; `retry` counts every failed
+ * attempt, keepalived's counts the attempts after the first), so every check is written out in
+ * full, with keepalived's values, and nothing is left to ipvsd's defaults.
+ */
+import { SCHEDULERS } from '../../model/ipvs.js';
+import { parseIp } from '../addresses.js';
+import type { Diagnostics, Place } from './diagnostics.js';
+import type { Statement } from './parser.js';
+import type { Token } from './tokenizer.js';
+import { arity, command, duration, flag, int, ip, single, timerMs } from './values.js';
+import { type DroppedTable, type Handlers, needsBlock, refuse, register, walk, warn } from './walk.js';
+
+/** Settings a virtual server passes to its real servers and a real server to its checkers. */
+interface CheckerOptions {
+  delayLoopMs?: number;
+  connectTimeoutMs?: number;
+  retry?: number;
+  delayBeforeRetryMs?: number;
+  warmupMs?: number;
+  alpha?: boolean;
+  virtualhost?: string;
+}
+
+type CheckerKind = 'TCP_CHECK' | 'HTTP_GET' | 'SSL_GET' | 'MISC_CHECK';
+
+interface UrlDraft {
+  path?: string;
+  digest?: string;
+  status?: (number | string)[];
+  virtualhost?: string;
+  at: Place;
+}
+
+interface CheckerDraft extends CheckerOptions {
+  readonly kind: CheckerKind;
+  readonly at: Place;
+  connectIp?: string;
+  connectPort?: number;
+  bindIp?: string;
+  urls: UrlDraft[];
+  sni?: string;
+  enableSni?: boolean;
+  argv?: string[];
+  miscTimeoutMs?: number;
+}
+
+interface RealServerDraft extends CheckerOptions {
+  readonly at: Place;
+  readonly label: string;
+  address?: string;
+  family?: 'inet' | 'inet6';
+  port?: number;
+  weight?: number;
+  forwarding?: string;
+  inhibit?: boolean;
+  upper?: number;
+  lower?: number;
+  checkers: CheckerDraft[];
+}
+
+export interface VirtualServerDraft extends CheckerOptions {
+  readonly at: Place;
+  readonly label: string;
+  address?: string;
+  family?: 'inet' | 'inet6';
+  port?: number;
+  fwmark?: number;
+  protocol?: string;
+  scheduler?: string;
+  schedulerFlags: string[];
+  forwarding?: string;
+  persistenceTimeoutS?: number;
+  granularity?: Located;
+  quorum?: number;
+  hysteresis?: number;
+  sorry?: { address: string; port?: number };
+  inhibit?: boolean;
+  realServers: RealServerDraft[];
+}
+
+interface Located {
+  readonly text: string;
+  readonly at: Token;
+}
+
+/** Checker options valid on all three levels. */
+function optionHandlers<D extends CheckerOptions>(): Handlers<D> {
+  return {
+    delay_loop: (s, x, d) => {
+      x.delayLoopMs = timerMs(single(s, d), d, 'delay_loop');
+      if (x.delayLoopMs === 0) x.delayLoopMs = d.error(s.keyword, 'delay_loop must be longer than 0');
+    },
+    connect_timeout: (s, x, d) => {
+      x.connectTimeoutMs = timerMs(single(s, d), d, 'connect_timeout');
+      if (x.connectTimeoutMs === 0)
+        x.connectTimeoutMs = d.error(s.keyword, 'connect_timeout must be longer than 0');
+    },
+    retry: (s, x, d) => {
+      x.retry = int(single(s, d), d, 'retry', 0, 2 ** 31 - 2);
+    },
+    nb_get_retry: (s, x, d) => {
+      x.retry = int(single(s, d), d, 'nb_get_retry', 0, 2 ** 31 - 2);
+    },
+    delay_before_retry: (s, x, d) => {
+      x.delayBeforeRetryMs = timerMs(single(s, d), d, 'delay_before_retry');
+    },
+    warmup: (s, x, d) => {
+      x.warmupMs = timerMs(single(s, d), d, 'warmup');
+    },
+    alpha: (s, x, d) => {
+      x.alpha = flag(s, d);
+    },
+    virtualhost: (s, x, d) => {
+      x.virtualhost = single(s, d)?.text;
+    },
+  };
+}
+
+const mail = warn('ipvsd sends no mail; watch its metrics or logs instead');
+
+const URL_DROPPED: DroppedTable = {
+  regex: refuse('ipvsd checks the status and the MD5 digest, not a regular expression'),
+  regex_no_match: refuse('ipvsd checks the status and the MD5 digest, not a regular expression'),
+  regex_options: refuse('ipvsd checks the status and the MD5 digest, not a regular expression'),
+  regex_stack: refuse('ipvsd checks the status and the MD5 digest, not a regular expression'),
+  regex_min_offset: refuse('ipvsd checks the status and the MD5 digest, not a regular expression'),
+  regex_max_offset: refuse('ipvsd checks the status and the MD5 digest, not a regular expression'),
+  tls_compliant: warn('ipvsd closes TLS connections its own way'),
+};
+
+const URL_HANDLERS = register<UrlDraft>(
+  ['url'],
+  {
+    path: (s, x, d) => {
+      x.path = single(s, d)?.text;
+    },
+    digest: (s, x, d) => {
+      const t = single(s, d);
+      if (t === undefined) return;
+      if (/^[0-9a-fA-F]{32}$/.test(t.text)) x.digest = t.text.toLowerCase();
+      else
+        d.error(t, `digest must be 32 hex digits (an MD5 sum from genhash), got ${JSON.stringify(t.text)}`);
+    },
+    status_code: (s, x, d) => {
+      if (!arity(s, d, 1, 64)) return;
+      const codes: (number | string)[] = [];
+      for (const t of s.args) {
+        const m = /^(\d{3})(?:-(\d{3}))?$/.exec(t.text);
+        if (
+          m === null ||
+          Number(m[1]) < 100 ||
+          Number(m[2] ?? m[1]) > 599 ||
+          Number(m[1]) > Number(m[2] ?? m[1])
+        ) {
+          d.error(t, `status_code must be HTTP codes or ranges like 200-299, got ${JSON.stringify(t.text)}`);
+          continue;
+        }
+        codes.push(m[2] === undefined ? Number(m[1]) : `${m[1]}-${m[2]}`);
+      }
+      x.status = codes;
+    },
+    virtualhost: (s, x, d) => {
+      x.virtualhost = single(s, d)?.text;
+    },
+  },
+  URL_DROPPED,
+);
+
+const CHECKER_DROPPED: DroppedTable = {
+  bind_port: warn('ipvsd lets the kernel choose the source port of checks'),
+  bind_if: refuse('ipvsd does not bind checks to an interface'),
+  fwmark: refuse('ipvsd does not mark check packets; routing that depends on the mark would change'),
+  log_all_failures: warn('ipvsd logs health changes, not every failed check'),
+  http_protocol: warn('ipvsd sends HTTP/1.1 requests with "Connection: close"'),
+  fast_recovery: warn('ipvsd checks its single URL; there is nothing to speed up'),
+  tls_compliant: warn('ipvsd closes TLS connections its own way'),
+  misc_dynamic: refuse('ipvsd does not set weights from a script exit status; the weights would stay fixed'),
+  user: warn('ipvsd runs check scripts as its own user (root)'),
+};
+
+const CHECKER_HANDLERS = register<CheckerDraft>(
+  ['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK'],
+  {
+    ...optionHandlers<CheckerDraft>(),
+    connect_ip: (s, x, d) => {
+      x.connectIp = ip(single(s, d), d, 'connect_ip')?.address;
+    },
+    connect_port: (s, x, d) => {
+      x.connectPort = int(single(s, d), d, 'connect_port', 1, 65535);
+    },
+    bindto: (s, x, d) => {
+      x.bindIp = ip(single(s, d), d, 'bindto')?.address;
+    },
+    url: (s, x, d) => {
+      if (x.kind !== 'HTTP_GET' && x.kind !== 'SSL_GET') {
+        d.error(s.keyword, `url belongs in HTTP_GET or SSL_GET, not ${x.kind}`);
+        return;
+      }
+      if (!arity(s, d, 0) || !needsBlock(s, d)) return;
+      const url: UrlDraft = { at: s.keyword };
+      walk(s.block, 'url', URL_HANDLERS, URL_DROPPED, url, d);
+      x.urls.push(url);
+    },
+    enable_sni: (s, x, d) => {
+      x.enableSni = flag(s, d);
+    },
+    sni_name: (s, x, d) => {
+      x.sni = single(s, d)?.text;
+    },
+    misc_path: (s, x, d) => {
+      if (arity(s, d, 1, 64)) x.argv = command(s.args, s.keyword, d, 'misc_path');
+    },
+    misc_timeout: (s, x, d) => {
+      x.miscTimeoutMs = timerMs(single(s, d), d, 'misc_timeout');
+    },
+  },
+  CHECKER_DROPPED,
+);
+
+const RS_DROPPED: DroppedTable = {
+  smtp_alert: mail,
+  snmp_name: warn('ipvsd has no SNMP agent; real servers are named by address in its metrics'),
+  notify_up: refuse('ipvsd runs no script when a real server comes up; it would never run'),
+  notify_down: refuse('ipvsd runs no script when a real server goes down; it would never run'),
+  SMTP_CHECK: refuse('ipvsd has no SMTP check (it has tcp, http, https and script checks)'),
+  DNS_CHECK: refuse('ipvsd has no DNS check (it has tcp, http, https and script checks)'),
+  UDP_CHECK: refuse('ipvsd has no UDP check (it has tcp, http, https and script checks)'),
+  PING_CHECK: refuse('ipvsd has no ping check (it has tcp, http, https and script checks)'),
+  FILE_CHECK: refuse('ipvsd has no file check (it has tcp, http, https and script checks)'),
+  BFD_CHECK: refuse('ipvsd has no BFD'),
+};
+
+const FORWARDING: Readonly<Record<string, string>> = { NAT: 'nat', DR: 'dr', TUN: 'tun' };
+
+function forwarding(s: Statement, d: Diagnostics): string | undefined {
+  if (!arity(s, d, 1, 6)) return undefined;
+  const method = s.args[0] as Token;
+  const mapped = FORWARDING[method.text.toUpperCase()];
+  if (mapped === undefined)
+    return d.error(method, `${s.keyword.text} must be NAT, DR or TUN, got ${JSON.stringify(method.text)}`);
+  const [, type, value] = s.args;
+  if (type !== undefined) {
+    if (mapped === 'tun' && type.text === 'type' && value?.text === 'ipip' && s.args.length === 3)
+      return mapped;
+    return d.error(type, `${s.keyword.text} TUN options are not supported: ipvsd tunnels with plain IPIP`);
+  }
+  return mapped;
+}
+
+const RS_HANDLERS = register<RealServerDraft>(
+  ['real_server'],
+  {
+    ...optionHandlers<RealServerDraft>(),
+    weight: (s, x, d) => {
+      x.weight = int(single(s, d), d, 'weight', 0, 2 ** 31 - 1);
+    },
+    lvs_method: (s, x, d) => {
+      x.forwarding = forwarding(s, d);
+    },
+    lb_kind: (s, x, d) => {
+      x.forwarding = forwarding(s, d);
+    },
+    inhibit_on_failure: (s, x, d) => {
+      x.inhibit = flag(s, d);
+    },
+    uthreshold: (s, x, d) => {
+      x.upper = int(single(s, d), d, 'uthreshold', 0, 2 ** 32 - 1);
+    },
+    lthreshold: (s, x, d) => {
+      x.lower = int(single(s, d), d, 'lthreshold', 0, 2 ** 32 - 1);
+    },
+    ...Object.fromEntries(
+      (['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK'] as const).map((kind) => [
+        kind,
+        (s: Statement, x: RealServerDraft, d: Diagnostics) => {
+          if (!arity(s, d, 0) || !needsBlock(s, d)) return;
+          const checker: CheckerDraft = { kind, at: s.keyword, urls: [] };
+          walk(s.block, kind, CHECKER_HANDLERS, CHECKER_DROPPED, checker, d);
+          x.checkers.push(checker);
+        },
+      ]),
+    ),
+  },
+  RS_DROPPED,
+);
+
+const VS_DROPPED: DroppedTable = {
+  smtp_alert: mail,
+  snmp_name: warn('ipvsd has no SNMP agent; virtual servers are named in its metrics'),
+  ha_suspend: warn(
+    'ipvsd checks real servers on every director in every VRRP state, so a backup is ready when it takes over',
+  ),
+  omega: warn('ipvsd runs no quorum or real server scripts at shutdown (it has none)'),
+  nat_mask: warn('unused by keepalived itself'),
+  quorum_up: refuse('ipvsd runs no script when quorum is gained; it would never run'),
+  quorum_down: refuse('ipvsd runs no script when quorum is lost; it would never run'),
+  persistence_engine: refuse('ipvsd has no persistence engines (sip)'),
+  sorry_server_inhibit: refuse('ipvsd always removes the sorry server when quorum is back'),
+  sorry_server_lvs_method: refuse("ipvsd forwards to the sorry server with the virtual server's method"),
+  'flag-3': refuse('ipvsd knows only the sh/mh flags 1 and 2 (fallback, port)'),
+};
+
+const SCHEDULER_FLAG = ['sh-port', 'sh-fallback', 'mh-port', 'mh-fallback', 'ops'];
+
+const VS_HANDLERS = register<VirtualServerDraft>(
+  ['virtual_server'],
+  {
+    ...optionHandlers<VirtualServerDraft>(),
+    lb_algo: (s, x, d) => readScheduler(s, x, d),
+    lvs_sched: (s, x, d) => readScheduler(s, x, d),
+    lb_kind: (s, x, d) => {
+      x.forwarding = forwarding(s, d);
+    },
+    lvs_method: (s, x, d) => {
+      x.forwarding = forwarding(s, d);
+    },
+    persistence_timeout: (s, x, d) => {
+      if (!arity(s, d, 0, 1)) return;
+      // keepalived: the keyword alone means 6 minutes.
+      x.persistenceTimeoutS =
+        s.args[0] === undefined ? 360 : int(s.args[0], d, 'persistence_timeout', 1, 2_147_483);
+    },
+    persistence_granularity: (s, x, d) => {
+      const t = single(s, d);
+      if (t !== undefined) x.granularity = { text: t.text, at: t };
+    },
+    protocol: (s, x, d) => {
+      const t = single(s, d);
+      if (t === undefined) return;
+      const protocol = t.text.toLowerCase();
+      if (['tcp', 'udp', 'sctp'].includes(protocol)) x.protocol = protocol;
+      else d.error(t, `protocol must be TCP, UDP or SCTP, got ${JSON.stringify(t.text)}`);
+    },
+    quorum: (s, x, d) => {
+      x.quorum = int(single(s, d), d, 'quorum', 1, 2 ** 31 - 1);
+    },
+    hysteresis: (s, x, d) => {
+      x.hysteresis = int(single(s, d), d, 'hysteresis', 0, 2 ** 31 - 1);
+    },
+    sorry_server: (s, x, d) => {
+      if (!arity(s, d, 1, 2)) return;
+      const address = ip(s.args[0], d, 'sorry_server')?.address;
+      const port = s.args[1] === undefined ? undefined : int(s.args[1], d, 'sorry_server port', 0, 65535);
+      if (address !== undefined) x.sorry = { address, ...(port === undefined || port === 0 ? {} : { port }) };
+    },
+    inhibit_on_failure: (s, x, d) => {
+      x.inhibit = flag(s, d);
+    },
+    ip_family: (s, x, d) => {
+      const t = single(s, d);
+      if (t?.text === 'inet' || t?.text === 'inet6') x.family = t.text;
+      else if (t !== undefined) d.error(t, `ip_family must be inet or inet6, got ${JSON.stringify(t.text)}`);
+    },
+    ...Object.fromEntries(
+      SCHEDULER_FLAG.map((f) => [
+        f,
+        (s: Statement, x: VirtualServerDraft, d: Diagnostics) => {
+          if (arity(s, d, 0)) x.schedulerFlags.push(f);
+        },
+      ]),
+    ),
+    'flag-1': (s, x, d) => schedulerFlagNumber(s, x, d, 'fallback'),
+    'flag-2': (s, x, d) => schedulerFlagNumber(s, x, d, 'port'),
+    real_server: (s, x, d) => {
+      const rs = readRealServer(s, d);
+      if (rs !== undefined) x.realServers.push(rs);
+    },
+  },
+  VS_DROPPED,
+);
+
+function readScheduler(s: Statement, x: VirtualServerDraft, d: Diagnostics): void {
+  const t = single(s, d);
+  if (t === undefined) return;
+  if ((SCHEDULERS as readonly string[]).includes(t.text)) x.scheduler = t.text;
+  else d.error(t, `scheduler ${JSON.stringify(t.text)} is not one of ${SCHEDULERS.join(', ')}`);
+}
+
+/** flag-1 / flag-2 are the sh and mh schedulers' fallback and port flags (ipvsadm -b). */
+function schedulerFlagNumber(s: Statement, x: VirtualServerDraft, d: Diagnostics, which: string): void {
+  if (!arity(s, d, 0)) return;
+  x.schedulerFlags.push(`@${which}`);
+}
+
+function readRealServer(s: Statement, d: Diagnostics): RealServerDraft | undefined {
+  if (!arity(s, d, 1, 2) || !needsBlock(s, d)) return undefined;
+  const rs: RealServerDraft = { at: s.keyword, label: s.args.map((a) => a.text).join(' '), checkers: [] };
+  const address = ip(s.args[0], d, 'real_server address');
+  rs.address = address?.address;
+  rs.family = address?.family;
+  if (s.args[1] !== undefined) rs.port = int(s.args[1], d, 'real_server port', 1, 65535);
+  walk(s.block, `real_server ${rs.label}`, RS_HANDLERS, RS_DROPPED, rs, d);
+  return rs;
+}
+
+export function readVirtualServer(s: Statement, d: Diagnostics): VirtualServerDraft | undefined {
+  if (!needsBlock(s, d)) return undefined;
+  const [first, second, extra] = s.args;
+  if (first === undefined) return d.error(s.keyword, 'virtual_server needs ADDRESS PORT or fwmark N');
+  if (extra !== undefined)
+    return d.error(extra, `unexpected ${JSON.stringify(extra.text)} after virtual_server`);
+  const vs: VirtualServerDraft = {
+    at: s.keyword,
+    label: s.args.map((a) => a.text).join(' '),
+    schedulerFlags: [],
+    realServers: [],
+  };
+  if (first.text === 'group') {
+    return d.error(
+      first,
+      'virtual_server group is not supported: ipvsd has no virtual server groups; write one virtual_server per address and port (or use a fwmark)',
+    );
+  }
+  if (first.text === 'fwmark') {
+    vs.fwmark = int(second, d, 'fwmark', 1, 2 ** 32 - 1);
+    if (second === undefined) d.error(first, 'fwmark needs a number');
+  } else {
+    const address = ip(first, d, 'virtual_server address');
+    vs.address = address?.address;
+    vs.family = address?.family;
+    if (second === undefined) {
+      d.error(
+        first,
+        'a virtual_server without a port (a port-0 persistent service) is not supported: ipvsd needs a port or a fwmark',
+      );
+    } else vs.port = int(second, d, 'virtual_server port', 1, 65535);
+  }
+  walk(s.block, `virtual_server ${vs.label}`, VS_HANDLERS, VS_DROPPED, vs, d);
+  return vs;
+}
+
+/* ---- from drafts to the YAML shape ---- */
+
+type Obj = Record<string, unknown>;
+
+/** keepalived's defaults where ipvsd's differ (keepalived.conf(5), check_api.c). */
+const KA_DELAY_LOOP_MS = 60_000;
+const KA_CONNECT_TIMEOUT_MS = 5_000;
+
+function pick<T>(...values: (T | undefined)[]): T | undefined {
+  return values.find((v) => v !== undefined);
+}
+
+/** One real server's check, in ipvsd's keys, or { type: none } when keepalived checks nothing. */
+function checkOf(vs: VirtualServerDraft, rs: RealServerDraft, d: Diagnostics): Obj | undefined {
+  if (rs.checkers.length === 0) return { type: 'none' };
+  if (rs.checkers.length > 1) {
+    return d.error(
+      (rs.checkers[1] as CheckerDraft).at,
+      'a second checker on one real server is not supported: ipvsd runs one check per real server',
+    );
+  }
+  const c = rs.checkers[0] as CheckerDraft;
+  const interval = pick(c.delayLoopMs, rs.delayLoopMs, vs.delayLoopMs) ?? KA_DELAY_LOOP_MS;
+  const misc = c.kind === 'MISC_CHECK';
+  const http = c.kind === 'HTTP_GET' || c.kind === 'SSL_GET';
+  const timeout = misc
+    ? (c.miscTimeoutMs ?? interval)
+    : (pick(c.connectTimeoutMs, rs.connectTimeoutMs, vs.connectTimeoutMs) ?? KA_CONNECT_TIMEOUT_MS);
+  if (misc && c.connectTimeoutMs !== undefined)
+    d.warn(c.at, 'connect_timeout of a MISC_CHECK is dropped: misc_timeout bounds the script');
+  // keepalived's retry counts the attempts after the first failure; ipvsd's counts them all.
+  const retry = (pick(c.retry, rs.retry, vs.retry) ?? (misc ? 0 : 1)) + 1;
+  const delayBeforeRetry =
+    pick(c.delayBeforeRetryMs, rs.delayBeforeRetryMs, vs.delayBeforeRetryMs) ?? (http ? 3000 : 1000);
+  // keepalived spreads the first checks over up to one delay_loop unless told otherwise.
+  const warmup = pick(c.warmupMs, rs.warmupMs, vs.warmupMs) ?? interval;
+  const alpha = pick(c.alpha, rs.alpha, vs.alpha) ?? false;
+  const check: Obj = {
+    type: misc ? 'script' : c.kind === 'TCP_CHECK' ? 'tcp' : c.kind === 'HTTP_GET' ? 'http' : 'https',
+    interval: duration(interval),
+    timeout: duration(timeout),
+    retry,
+    delay_before_retry: duration(delayBeforeRetry),
+    warmup: duration(warmup),
+  };
+  if (alpha) check.initial_state = 'down';
+  if (misc) {
+    if (c.argv === undefined) return d.error(c.at, 'MISC_CHECK has no misc_path');
+    check.script = c.argv;
+    return check;
+  }
+  if (c.connectIp !== undefined) check.connect_ip = c.connectIp;
+  if (c.connectPort !== undefined) check.connect_port = c.connectPort;
+  if (c.bindIp !== undefined) check.bind_ip = c.bindIp;
+  if (!http) return check;
+  if (c.urls.length === 0) return d.error(c.at, `${c.kind} has no url { path ... }`);
+  if (c.urls.length > 1) {
+    return d.error(
+      (c.urls[1] as UrlDraft).at,
+      `a second url is not supported: an ipvsd HTTP check fetches one path`,
+    );
+  }
+  const url = c.urls[0] as UrlDraft;
+  if (url.path === undefined) return d.error(url.at, 'url has no path');
+  check.path = url.path;
+  // keepalived accepts any 2xx when status_code is not given; ipvsd's default is 200 alone.
+  check.status = url.status ?? ['200-299'];
+  if (url.digest !== undefined) check.digest = url.digest;
+  const host = pick(url.virtualhost, c.virtualhost, rs.virtualhost, vs.virtualhost);
+  if (host !== undefined) check.host = host;
+  if (c.kind === 'SSL_GET') {
+    const sni = c.sni ?? (c.enableSni === true ? host : undefined);
+    if (c.enableSni === true && sni === undefined)
+      d.warn(c.at, 'enable_sni without a virtualhost or sni_name sends no SNI');
+    if (sni !== undefined) check.sni = sni;
+  }
+  return check;
+}
+
+function persistence(vs: VirtualServerDraft, d: Diagnostics): Obj | undefined {
+  if (vs.granularity !== undefined && vs.persistenceTimeoutS === undefined) {
+    return d.error(
+      vs.granularity.at,
+      'persistence_granularity without persistence_timeout is not supported: add persistence_timeout',
+    );
+  }
+  if (vs.persistenceTimeoutS === undefined) return undefined;
+  const out: Obj = { timeout: `${vs.persistenceTimeoutS}s` };
+  const g = vs.granularity;
+  if (g !== undefined) {
+    if (vs.family === 'inet6') {
+      const prefix = Number(g.text);
+      if (!/^\d+$/.test(g.text) || prefix < 1 || prefix > 128) {
+        return d.error(
+          g.at,
+          `persistence_granularity of an IPv6 service must be a prefix length, got ${JSON.stringify(g.text)}`,
+        );
+      }
+      out.netmask = prefix;
+    } else if (parseIp(g.text)?.family === 'inet') out.netmask = g.text;
+    else
+      return d.error(
+        g.at,
+        `persistence_granularity must be a netmask like 255.255.255.0, got ${JSON.stringify(g.text)}`,
+      );
+  }
+  return out;
+}
+
+function schedulerFlags(vs: VirtualServerDraft, d: Diagnostics): string[] {
+  return vs.schedulerFlags.flatMap((f) => {
+    if (!f.startsWith('@')) return [f];
+    const scheduler = vs.scheduler ?? 'wlc';
+    if (scheduler !== 'sh' && scheduler !== 'mh') {
+      d.error(vs.at, `flag-1/flag-2 only mean something for the sh and mh schedulers, not ${scheduler}`);
+      return [];
+    }
+    return [`${scheduler}-${f.slice(1)}`];
+  });
+}
+
+/** The YAML entry of one virtual server; undefined when something in it cannot be converted. */
+export function virtualServerOut(vs: VirtualServerDraft, d: Diagnostics): Obj | undefined {
+  const out: Obj = {};
+  if (vs.fwmark !== undefined) {
+    out.fwmark = vs.fwmark;
+    if (vs.family === 'inet6') out.family = 'inet6';
+    if (vs.protocol !== undefined)
+      d.warn(vs.at, 'protocol of a fwmark virtual_server is dropped: the mark alone selects the packets');
+  } else {
+    out.address = vs.address;
+    out.port = vs.port;
+    out.protocol = vs.protocol ?? 'tcp';
+  }
+  out.scheduler = vs.scheduler ?? 'wlc';
+  const flags = schedulerFlags(vs, d);
+  if (flags.length > 0) out.scheduler_flags = flags;
+  const fwd = vs.forwarding ?? 'nat';
+  out.forwarding = fwd;
+  const persist = persistence(vs, d);
+  if (persist !== undefined) out.persistence = persist;
+  if (vs.quorum !== undefined) out.quorum = vs.quorum;
+  if (vs.hysteresis !== undefined) out.hysteresis = vs.hysteresis;
+  if (vs.sorry !== undefined) out.sorry_server = vs.sorry;
+  if (vs.sorry !== undefined && vs.sorry.port === undefined && vs.fwmark !== undefined) {
+    d.error(vs.at, 'sorry_server of a fwmark virtual_server needs a port');
+  }
+  // keepalived sets inhibit_on_failure per real server; ipvsd per virtual server.
+  const inhibits = vs.realServers.map((rs) => rs.inhibit ?? vs.inhibit ?? false);
+  if (new Set(inhibits).size > 1) {
+    d.error(
+      vs.at,
+      'inhibit_on_failure set on some real servers only is not supported: ipvsd sets it per virtual server',
+    );
+  } else if (inhibits[0] === true || (inhibits.length === 0 && vs.inhibit === true))
+    out.inhibit_on_failure = true;
+  const checks = vs.realServers.map((rs) => checkOf(vs, rs, d));
+  const same = checks.length > 0 && checks.every((c) => JSON.stringify(c) === JSON.stringify(checks[0]));
+  if (same && checks[0] !== undefined) out.check = checks[0];
+  out.real_servers = vs.realServers.map((rs, i) => {
+    const r: Obj = { address: rs.address };
+    if (rs.port !== undefined) r.port = rs.port;
+    else if (vs.fwmark !== undefined) d.error(rs.at, 'a real_server of a fwmark virtual_server needs a port');
+    if (rs.family !== undefined && vs.family !== undefined && rs.family !== vs.family) {
+      d.error(rs.at, `real server ${rs.address} is not of the virtual server's address family`);
+    }
+    r.weight = rs.weight ?? 1;
+    if (rs.forwarding !== undefined && rs.forwarding !== fwd) r.forwarding = rs.forwarding;
+    if (rs.upper !== undefined) r.upper_threshold = rs.upper;
+    if (rs.lower !== undefined) r.lower_threshold = rs.lower;
+    if (!same && checks[i] !== undefined) r.check = checks[i];
+    return r;
+  });
+  return out;
+}
