@@ -39,7 +39,7 @@ const keep = process.argv.includes('--keep');
 const PROBE_INTERVAL_MS = 50;
 const PROBE_TIMEOUT_MS = 1000;
 const TICK_MS = 2000;
-const STREAM_CHUNKS = 200; // one line every 200 ms: 40 s, long enough to span the director failover
+const STREAM_CHUNKS = 150; // one line every 200 ms: 30 s, long enough to span the director failover
 const STREAM_INTERVAL_MS = 200;
 /** The repository root: the demo runs compiled, from dist/demo/. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -242,7 +242,9 @@ async function main(): Promise<number> {
     await pair.startRealServers();
     say('real servers answering HTTP');
     heading('starting ipvsd on both directors');
-    await pair.startDirectors('ipvsd');
+    // Both at once (each start is mostly node loading); lb1 has the higher priority and wins.
+    await Promise.all([pair.startDirector(pair.lb2, 'ipvsd'), pair.startDirector(pair.lb1, 'ipvsd')]);
+    await pair.waitForMaster(pair.lb1);
     say('lb1 is MASTER of VG1 (both VIPs), lb2 is BACKUP; connection sync follows VG1');
 
     const prober = lab.spawn(pair.client, process.execPath, [
