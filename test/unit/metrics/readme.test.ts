@@ -7,6 +7,7 @@ import {
   SERVICE_LABEL_NAMES,
 } from '../../../src/metrics/ipvs-families.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
 import { fakeTable, families } from './helpers.js';
 
 interface Documented {
@@ -35,6 +36,8 @@ async function registered(): Promise<Map<string, Documented>> {
     { dumpIpvs: async () => fakeTable(), version: '0.0.0' },
     { processMetrics: false },
   );
+  // The daemon adds the VRRP families to the same registry (bin/ipvsd.ts).
+  registerVrrpMetrics(metrics.registry, () => null);
   const out = new Map<string, Documented>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
