@@ -106,6 +106,36 @@ function directorConfig(node: DirectorNode, file: string): string {
   return text.replace(/^(\s*control_socket:).*$/m, `$1 ${node.controlSocket}`);
 }
 
+/** The sync group's state as the director's ipvsd last logged it (INIT before its first transition). */
+function groupState(pair: NatPair, node: DirectorNode): string {
+  const lines = pair.logLines(node);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = (lines[i] as { line: string }).line;
+    if (!line.includes('"msg":"sync group state changed"')) continue;
+    const to = /"to":"([A-Z]+)"/.exec(line)?.[1];
+    if (to) return to;
+  }
+  return 'INIT';
+}
+
+/** What each director says about itself, for a step that went wrong. */
+async function explain(pair: NatPair): Promise<void> {
+  for (const node of pair.directors) {
+    if (node.daemon === null || node.daemon.exitStatus() !== null) {
+      say(`${node.name}: ipvsd is not running`);
+      continue;
+    }
+    const r = await pair.ipvsctl(node, ['status']);
+    say(`${node.name}: ipvsctl status (exit ${r.code}):`);
+    for (const line of `${r.stdout}${r.stderr}`.trimEnd().split('\n')) say(`    ${line}`);
+    for (const { line } of pair
+      .logLines(node)
+      .filter((l) => /state changed|fault|sync daemon/i.test(l.line))
+      .slice(-8))
+      say(`    log: ${line.slice(0, 300)}`);
+  }
+}
+
 /** The live table: requests per real server, failures and VIP holders since the last row. */
 function createTable(pair: NatPair, attempts: () => Attempt[]) {
   const names = pair.realServers.map((rs) => rs.name);
@@ -113,14 +143,16 @@ function createTable(pair: NatPair, attempts: () => Attempt[]) {
   const header = () =>
     process.stdout.write(
       `${''.padStart(8)}  ${names.map((n) => n.padStart(5)).join('')}${'failed'.padStart(8)}   ` +
-        `${'lb1'.padEnd(8)}${'lb2'.padEnd(8)}\n`,
+        `${'lb1 (VG1)'.padEnd(12)}${'lb2 (VG1)'.padEnd(12)}\n`,
     );
   const holder = async (node: DirectorNode) => {
     if (node.daemon === null || node.daemon.exitStatus() !== null) return 'down';
+    const state = groupState(pair, node);
     const v = await pair.vips(node);
-    if (v.client && v.server) return 'MASTER';
-    if (!v.client && !v.server) return 'backup';
-    return 'SPLIT';
+    // The VIPs are the truth the clients see; a MASTER without them (or the reverse) is shown as such.
+    if (v.client !== v.server) return `${state}/split`;
+    if ((state === 'MASTER') !== v.client) return `${state}${v.client ? '+vip' : '-vip'}`;
+    return state;
   };
   const row = async () => {
     const all = attempts();
@@ -131,7 +163,7 @@ function createTable(pair: NatPair, attempts: () => Attempt[]) {
     const [s1, s2] = await Promise.all([holder(pair.lb1), holder(pair.lb2)]);
     process.stdout.write(
       `${clock()}  ${counts.map((c) => String(c).padStart(5)).join('')}${String(failed).padStart(8)}   ` +
-        `${s1.padEnd(8)}${s2.padEnd(8)}\n`,
+        `${s1.padEnd(12)}${s2.padEnd(12)}\n`,
     );
   };
   return { header, row };
@@ -265,21 +297,6 @@ async function main(): Promise<number> {
     table.header();
     await withTable(table, () => sleep(3 * TICK_MS));
 
-    const stream = lab.spawn(pair.client, process.execPath, [
-      STREAM_CLIENT,
-      CLIENT_VIP,
-      String(SERVICE_PORT),
-      String(STREAM_CHUNKS),
-      String(STREAM_INTERVAL_MS),
-    ]);
-    const streamLines = collectLines(stream);
-    await stream.waitForOutput('connected', 30_000);
-    say(
-      `a long-lived connection: a streamed response, one line every ${STREAM_INTERVAL_MS} ms for ${
-        (STREAM_CHUNKS * STREAM_INTERVAL_MS) / 1000
-      } s`,
-    );
-
     // 1. A real server dies.
     const victim = pair.realServers[1] as RealServerHost;
     heading(`${victim.name} dies (its HTTP server is killed)`);
@@ -307,7 +324,22 @@ async function main(): Promise<number> {
         `${afterRemoval.filter((a) => !a.ok).length} of ${afterRemoval.length} requests failed since`,
     );
 
-    // 2. The master director dies.
+    // 2. The master director dies, with a long-lived connection open through it.
+    const stream = lab.spawn(pair.client, process.execPath, [
+      STREAM_CLIENT,
+      CLIENT_VIP,
+      String(SERVICE_PORT),
+      String(STREAM_CHUNKS),
+      String(STREAM_INTERVAL_MS),
+    ]);
+    const streamLines = collectLines(stream);
+    await stream.waitForOutput('connected', 30_000);
+    say(
+      `a long-lived connection: a streamed response, one line every ${STREAM_INTERVAL_MS} ms for ${
+        (STREAM_CHUNKS * STREAM_INTERVAL_MS) / 1000
+      } s`,
+    );
+
     heading('lb1, the master director, dies: its links go down and ipvsd is killed (kill -9)');
     const t0 = await pair.crash(pair.lb1);
     table.header();
@@ -417,6 +449,7 @@ async function main(): Promise<number> {
     return failedChecks.length === 0 ? 0 : 1;
   } catch (err) {
     say(`FAIL ${(err as Error).message}`);
+    await explain(pair).catch(() => undefined);
     return 1;
   } finally {
     if (!keep) {
