@@ -9,7 +9,8 @@
  * when the backup's log said MASTER and when the client's neighbour table took the new master's
  * MAC (`ip monitor neigh` in the client) — both as arrival times of lines on our pipes, on the
  * same CLOCK_MONOTONIC as the prober's. After each run lb1 is recovered (as after a reboot) and
- * takes the VIPs back (preemption) before the next one.
+ * takes the VIPs back (preemption) before the next one. Both daemons' pairs run side by side and
+ * their runs alternate, so a busy host slows both alike.
  *
  * Writes the raw runs and a summary (medians, ipvsd/keepalived ratio) to $IPVSD_BENCH_OUT (JSON)
  * and the summary as text next to it (.txt). Timing is reported, never judged.
@@ -58,6 +59,8 @@ interface Run {
   readonly masterLogMs: number | null;
   /** links down → the client's neighbour entry for the VIP moved to the backup's MAC */
   readonly clientArpMs: number | null;
+  /** how long the `ip link set down` of both links took (the uncertainty of the crash's moment) */
+  readonly linksDownMs: number | null;
   /** attempts that failed between the crash and the first success */
   readonly failedAttempts: number;
   readonly error?: string;
@@ -118,88 +121,102 @@ async function macOf(pair: NatPair, ns: string, ifname: string): Promise<string>
   return link?.address ?? '';
 }
 
-async function measure(setting: Setting, tool: DirectorKind, results: Run[]): Promise<void> {
+/** One director pair with its daemons running, ready for runs. */
+interface Site {
+  readonly tool: DirectorKind;
+  readonly pair: NatPair;
+  readonly lb2Mac: string;
+  readonly neighLines: { at: number; line: string }[];
+}
+
+async function createSite(setting: Setting, tool: DirectorKind): Promise<Site> {
   const lab = createNetnsLab();
   const pair = await createNatPair(lab, {
     vrrpVersion: setting.version,
     advertIntervalMs: setting.advertIntervalMs,
-    tag: 'tk',
+    tag: tool === 'ipvsd' ? 'tki' : 'tkk',
   });
   try {
     await pair.startRealServers();
     await pair.startDirectors(tool);
     const lb2Mac = await macOf(pair, pair.lb2.ns, 'eth0');
     const neigh = lab.spawn(pair.client, 'ip', ['monitor', 'neigh']);
-    const neighLines = timedLines(neigh);
-    const prober = lab.spawn(pair.client, process.execPath, [
-      PROBER,
-      CLIENT_VIP,
-      String(SERVICE_PORT),
-      String(probeMs),
-      String(probeTimeoutMs),
-    ]);
-    const probeLines = timedLines(prober);
-    await prober.waitForOutput('ready', 60_000);
-    const attempts = (): Attempt[] =>
-      probeLines.filter((l) => l.line.startsWith('{')).map((l) => JSON.parse(l.line) as Attempt);
-    await waitUntil('a first successful request', () => attempts().find((a) => a.ok), 60_000);
-
-    for (let i = 1; i <= runs; i++) {
-      // Settle: lb1 master, lb2 backup, the second announcement burst done, requests flowing.
-      await pair.waitForMaster(pair.lb1);
-      await sleep(3000);
-      const lb2LogFrom = pair.logLines(pair.lb2).length;
-      const neighFrom = neighLines.length;
-      let run: Run;
-      try {
-        const t0 = await pair.crash(pair.lb1);
-        const first = await waitUntil(
-          'the first successful request after the crash',
-          () => attempts().find((a) => a.ok && a.s >= t0),
-          120_000,
-        );
-        await pair.waitForMaster(pair.lb2);
-        const failed = attempts().filter((a) => !a.ok && a.e >= t0 && a.s <= first.e).length;
-        const master = pair
-          .logLines(pair.lb2)
-          .slice(lb2LogFrom)
-          .find((l) => saysMaster(tool, l.line));
-        const arp = neighLines
-          .slice(neighFrom)
-          .find((l) => l.line.includes(CLIENT_VIP) && l.line.includes(lb2Mac));
-        run = {
-          setting: setting.name,
-          tool,
-          run: i,
-          gapMs: round(first.e - t0),
-          masterLogMs: master ? round(master.at - t0) : null,
-          clientArpMs: arp ? round(arp.at - t0) : null,
-          failedAttempts: failed,
-        };
-      } catch (err) {
-        run = {
-          setting: setting.name,
-          tool,
-          run: i,
-          gapMs: null,
-          masterLogMs: null,
-          clientArpMs: null,
-          failedAttempts: 0,
-          error: (err as Error).message.split('\n')[0] ?? String(err),
-        };
-      }
-      results.push(run);
-      log(
-        `${setting.name} ${tool} run ${i}: gap ${run.gapMs} ms (MASTER logged at ${run.masterLogMs} ms, ` +
-          `client ARP updated at ${run.clientArpMs} ms, ${run.failedAttempts} failed attempts)` +
-          (run.error ? ` ERROR ${run.error}` : ''),
-      );
-      await pair.recover(pair.lb1);
-    }
-    prober.child.stdin?.end();
-  } finally {
+    return { tool, pair, lb2Mac, neighLines: timedLines(neigh) };
+  } catch (err) {
     await pair.cleanup();
+    throw err;
   }
+}
+
+/** One crash of lb1 with requests running; lb1 recovered (and master again) afterwards. */
+async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run> {
+  const { pair, tool } = site;
+  const base = { setting: setting.name, tool, run: i };
+  const prober = pair.lab.spawn(pair.client, process.execPath, [
+    PROBER,
+    CLIENT_VIP,
+    String(SERVICE_PORT),
+    String(probeMs),
+    String(probeTimeoutMs),
+  ]);
+  const probeLines = timedLines(prober);
+  const attempts = (): Attempt[] =>
+    probeLines.filter((l) => l.line.startsWith('{')).map((l) => JSON.parse(l.line) as Attempt);
+  let run: Run;
+  try {
+    await prober.waitForOutput('ready', 60_000);
+    // Settle: lb1 master, lb2 backup, the second announcement burst done, requests flowing.
+    await pair.waitForMaster(pair.lb1);
+    await waitUntil('a successful request before the crash', () => attempts().find((a) => a.ok), 60_000);
+    await sleep(3000);
+    const lb2LogFrom = pair.logLines(pair.lb2).length;
+    const neighFrom = site.neighLines.length;
+    const down = await pair.crash(pair.lb1);
+    // Only a request started once the links were surely down proves the backup serves; the gap is
+    // counted from the moment they started going down.
+    const first = await waitUntil(
+      'the first successful request after the crash',
+      () => attempts().find((a) => a.ok && a.s >= down.done),
+      120_000,
+    );
+    await pair.waitForMaster(pair.lb2);
+    const t0 = down.started;
+    const master = pair
+      .logLines(pair.lb2)
+      .slice(lb2LogFrom)
+      .find((l) => saysMaster(tool, l.line));
+    const arp = site.neighLines
+      .slice(neighFrom)
+      .find((l) => l.line.includes(CLIENT_VIP) && l.line.includes(site.lb2Mac));
+    run = {
+      ...base,
+      gapMs: round(first.e - t0),
+      linksDownMs: round(down.done - down.started),
+      masterLogMs: master ? round(master.at - t0) : null,
+      clientArpMs: arp ? round(arp.at - t0) : null,
+      failedAttempts: attempts().filter((a) => !a.ok && a.e >= t0 && a.s <= first.e).length,
+    };
+  } catch (err) {
+    run = {
+      ...base,
+      gapMs: null,
+      linksDownMs: null,
+      masterLogMs: null,
+      clientArpMs: null,
+      failedAttempts: 0,
+      error: (err as Error).message.split('\n')[0] ?? String(err),
+    };
+  } finally {
+    prober.child.stdin?.end();
+    await prober.kill('SIGTERM', 3000);
+  }
+  log(
+    `${setting.name} ${tool} run ${i}: gap ${run.gapMs} ms (links down took ${run.linksDownMs} ms; ` +
+      `MASTER logged at ${run.masterLogMs} ms, client ARP updated at ${run.clientArpMs} ms; ` +
+      `${run.failedAttempts} failed attempts)${run.error ? ` ERROR ${run.error}` : ''}`,
+  );
+  await pair.recover(pair.lb1);
+  return run;
 }
 
 function round(ms: number): number {
@@ -274,22 +291,32 @@ function summarize(results: readonly Run[]): { summaries: Summary[]; text: strin
 async function main(): Promise<void> {
   const results: Run[] = [];
   const started = Date.now();
+  const save = (final: boolean) => {
+    const { summaries, text } = summarize(results);
+    const doc = { at: new Date(started).toISOString(), final, runs, probeMs, summaries, results };
+    writeFileSync(out, `${JSON.stringify(doc, null, 1)}\n`);
+    writeFileSync(out.replace(/\.json$/, '.txt'), `${text}\n`);
+    return text;
+  };
   for (const setting of settings) {
-    for (const tool of tools) {
-      log(`${setting.name} ${tool}: starting`);
-      await measure(setting, tool, results);
-      const { text } = summarize(results);
-      writeFileSync(out, `${JSON.stringify({ partial: true, results }, null, 1)}\n`);
-      writeFileSync(out.replace(/\.json$/, '.txt'), `${text}\n`);
+    // Both daemons' sites exist at once (separate namespaces, same addresses) and their runs
+    // alternate, so a change in the host's load hits both alike.
+    const sites: Site[] = [];
+    try {
+      for (const tool of tools) {
+        log(`${setting.name} ${tool}: starting the pair`);
+        sites.push(await createSite(setting, tool));
+      }
+      for (let i = 1; i <= runs; i++) {
+        const order = i % 2 === 1 ? sites : [...sites].reverse();
+        for (const site of order) results.push(await measureOnce(site, setting, i));
+        save(false);
+      }
+    } finally {
+      for (const site of sites) await site.pair.cleanup();
     }
   }
-  const { summaries, text } = summarize(results);
-  writeFileSync(
-    out,
-    `${JSON.stringify({ at: new Date(started).toISOString(), runs, probeMs, summaries, results }, null, 1)}\n`,
-  );
-  writeFileSync(out.replace(/\.json$/, '.txt'), `${text}\n`);
-  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${save(true)}\n`);
   if (results.some((r) => r.error !== undefined)) process.exitCode = 1;
 }
 
