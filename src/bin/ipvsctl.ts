@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { applyCommand } from '../cli/apply.js';
 import { checkCommand } from '../cli/check.js';
 import { type ControlCall, socketControlCall } from '../cli/daemon.js';
-import { drainCommand, reloadCommand } from '../cli/daemon-commands.js';
+import { drainCommand, failoverCommand, reloadCommand } from '../cli/daemon-commands.js';
 import { listCommand } from '../cli/list.js';
 import { readConfigFile } from '../cli/load.js';
 import { EXIT_FAILED, EXIT_USAGE, processOutput } from '../cli/output.js';
@@ -106,6 +106,16 @@ function program(): Command {
         process.exitCode = await drainCommand(name, vs, rs, daemon(command), processOutput);
       });
   }
+
+  cmd
+    .command('failover')
+    .description(
+      'hand a MASTER VRRP instance or sync group over to its peer (priority-0 advert, then BACKUP)',
+    )
+    .argument('<name>', 'a vrrp_instances or vrrp_sync_groups name')
+    .action(async (name: string, _opts: unknown, command: Command) => {
+      process.exitCode = await failoverCommand(name, daemon(command), processOutput);
+    });
 
   return cmd;
 }

@@ -12,12 +12,18 @@ import type { Config } from '../config/types.js';
 import type { ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
 import { createDirector, type Director } from '../director/director.js';
+import { createInterfaceForwarding } from '../director/forwarding.js';
+import { stopNode } from '../director/node-stop.js';
+import { followedState } from '../director/sync-daemon-plan.js';
 import { timeoutOperation } from '../director/timeouts.js';
+import { createVrrpFollower } from '../director/vrrp-follower.js';
+import { createVrrpView } from '../director/vrrp-view.js';
 import { formatConfigIssue, IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import { createKernelBackend } from '../ipvs/kernel-backend.js';
 import { createMetricsServer } from '../metrics/http.js';
 import { createMetrics } from '../metrics/metrics.js';
+import { registerVrrpMetrics } from '../metrics/vrrp-metrics.js';
 import { serviceKeyString } from '../model/ipvs.js';
 import { componentLogger, createLogger } from '../sys/logger.js';
 import { createSdNotify } from '../sys/sd-notify.js';
@@ -71,6 +77,14 @@ async function main(file: string): Promise<void> {
     }
   };
   await applyKernelSettings(config);
+  // The sync daemon needs IPVS even on a director without virtual servers; it gets its own
+  // backend then, so the director still never touches the table of a VRRP-only config.
+  let syncBackend: IpvsBackend | null = null;
+  const syncKernel = async (): Promise<IpvsBackend> => {
+    if (backend) return backend;
+    syncBackend ??= await createKernelBackend();
+    return syncBackend;
+  };
 
   const serviceNames = () => new Map(config.virtualServers.map((vs) => [serviceKeyString(vs.key), vs.name]));
   let names = serviceNames();
@@ -87,6 +101,21 @@ async function main(file: string): Promise<void> {
     metrics,
     logger: componentLogger(log, 'director'),
   });
+
+  // VRRP: the speaker holds the VIPs; the follower switches the IPVS sync daemon in order with
+  // them (the speaker's transition hook) and guards the stop; the view serves status and failover.
+  const follower = createVrrpFollower(config, {
+    kernel: syncKernel,
+    setForwarding: createInterfaceForwarding(),
+    currentState: (name) => followedState(speaker?.status() ?? null, name),
+    logger: componentLogger(log, 'sync-daemon'),
+  });
+  const speaker: VrrpSpeaker | null =
+    config.vrrpInstances.length > 0
+      ? createVrrpSpeaker(config, { logger: log, transitionHook: (change) => follower.onTransition(change) })
+      : null;
+  const vrrp = createVrrpView(config, { speaker, syncDaemon: () => follower.status() });
+  registerVrrpMetrics(metrics.registry, () => (speaker || config.director.syncDaemon ? vrrp.status() : null));
 
   let reloading: Promise<ReloadResult> | null = null;
   const reload = (): Promise<ReloadResult> => {
@@ -111,6 +140,9 @@ async function main(file: string): Promise<void> {
         names = serviceNames();
         loadedAt = Date.now();
         await director.reload(config);
+        vrrp.reload(config);
+        // VRRP instances themselves change at the next restart (the speaker runs its start config).
+        await follower.reload(config);
         metrics.reloaded(true);
         log.info({ file, virtualServers: config.virtualServers.length }, 'config reloaded');
         return { reloaded: true, errors: [] };
@@ -130,13 +162,11 @@ async function main(file: string): Promise<void> {
     path: config.director.controlSocket,
     logger: componentLogger(log, 'control'),
     handlers: {
-      status: async () => {
-        const status = await director.status(loadedAt);
-        return speaker ? { ...status, vrrp: speaker.status() } : status;
-      },
+      status: async () => ({ ...(await director.status(loadedAt)), vrrp: vrrp.status() }),
       reload,
       drain: (vs, rs) => director.drain(vs, rs),
       undrain: (vs, rs) => director.undrain(vs, rs),
+      failover: async (name) => vrrp.failover(name),
     },
   });
   const metricsServer = createMetricsServer({
@@ -147,11 +177,13 @@ async function main(file: string): Promise<void> {
   });
 
   await director.start();
-  // VRRP (the speaker): the instances hold the VIPs. Joining it to the IPVS sync daemon and to
-  // reloads is the VRRP issue's work; for now it runs with the config it started with.
-  const speaker: VrrpSpeaker | null =
-    config.vrrpInstances.length > 0 ? createVrrpSpeaker(config, { logger: log }) : null;
+  // Nothing is master before the first election: the backup sync daemon runs first.
+  await follower.start();
   await speaker?.start();
+  const syncResync = setInterval(() => {
+    if (config.director.syncDaemon) void follower.resync();
+  }, config.director.ipvs.resyncIntervalMs);
+  syncResync.unref();
   await control.start();
   await metricsServer.start();
   const stopWatchdog = notify.startWatchdog();
@@ -165,13 +197,23 @@ async function main(file: string): Promise<void> {
     notify.stopping();
     log.info({ signal }, 'ipvsd stopping');
     stopWatchdog();
-    await speaker
-      ?.stop()
-      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'vrrp stop failed'));
-    await control.stop().catch(() => undefined);
-    await metricsServer.stop().catch(() => undefined);
-    await director.stop({ removeServices: config.director.ipvs.onStop === 'remove' });
+    clearInterval(syncResync);
+    vrrp.close();
+    await stopNode(
+      {
+        follower,
+        speaker,
+        closeEndpoints: async () => {
+          await control.stop().catch(() => undefined);
+          await metricsServer.stop().catch(() => undefined);
+        },
+        director,
+        logger: log,
+      },
+      config.director.ipvs.onStop === 'remove',
+    );
     (backend as IpvsBackend | null)?.close();
+    (syncBackend as IpvsBackend | null)?.close();
     log.info({ signal }, 'ipvsd stopped');
   };
   process.on('SIGHUP', () => void reload());

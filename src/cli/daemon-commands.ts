@@ -1,5 +1,8 @@
-/** `ipvsctl reload`, `ipvsctl drain VS RS`, `ipvsctl undrain VS RS`: the daemon resolves VS and RS. */
-import type { DrainResult, ReloadResult } from '../control/protocol.js';
+/**
+ * `ipvsctl reload`, `ipvsctl drain VS RS`, `ipvsctl undrain VS RS`, `ipvsctl failover NAME`: the
+ * daemon resolves the names.
+ */
+import type { DrainResult, FailoverResult, ReloadResult } from '../control/protocol.js';
 import { askDaemon, type ControlCall } from './daemon.js';
 import { type CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
 
@@ -37,5 +40,21 @@ export async function drainCommand(
   if (typeof result?.drained !== 'boolean') return malformed(io, cmd);
   const where = `${result.rs ?? rs} in ${result.vs ?? vs}`;
   io.out(result.drained ? `drained ${where} (weight 0 until undrain)\n` : `undrained ${where}\n`);
+  return EXIT_OK;
+}
+
+/**
+ * Exit 0 when the MASTER instance or group handed over (a priority-0 advert went out, it is BACKUP
+ * now), 1 when the daemon refused (unknown name, not MASTER, no VRRP), 2 when there is no daemon.
+ */
+export async function failoverCommand(name: string, call: ControlCall, io: CliOutput): Promise<number> {
+  const answer = await askDaemon(call, { cmd: 'failover', name }, io);
+  if ('exit' in answer) return answer.exit;
+  const result = answer.result as Partial<FailoverResult> | null;
+  if (typeof result?.state !== 'string') return malformed(io, 'failover');
+  const what = result.kind === 'sync_group' ? 'sync group' : 'instance';
+  io.out(
+    `${what} ${result.name ?? name}: ${result.previous ?? 'MASTER'} -> ${result.state} (priority 0 sent: the peer takes over)\n`,
+  );
   return EXIT_OK;
 }

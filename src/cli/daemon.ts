@@ -16,7 +16,13 @@ export function socketControlCall(path: string): ControlCall {
 }
 
 /** How long each command waits; reload's handler may take up to 30 s on the daemon side. */
-export const CONTROL_TIMEOUT_MS = { status: 10_000, reload: 60_000, drain: 10_000, undrain: 10_000 } as const;
+export const CONTROL_TIMEOUT_MS = {
+  status: 10_000,
+  reload: 60_000,
+  drain: 10_000,
+  undrain: 10_000,
+  failover: 15_000,
+} as const;
 
 /** The result when the daemon answered ok, or the exit code after the problem has been printed. */
 export async function askDaemon(

@@ -77,6 +77,61 @@ function virtualServerLines(vs: VirtualServerStatus): string[] {
   return lines;
 }
 
+/** Non-zero drop reasons: `3 (bad_ttl 2, auth_mismatch 1)`; `0` when none. */
+function droppedText(dropped: Readonly<Record<string, number>> | undefined): string {
+  const nonZero = Object.entries(dropped ?? {}).filter(([, n]) => n > 0);
+  const sum = nonZero.reduce((a, [, n]) => a + n, 0);
+  return nonZero.length === 0 ? '0' : `${sum} (${nonZero.map(([r, n]) => `${r} ${n}`).join(', ')})`;
+}
+
+function vrrpLines(vrrp: StatusResult['vrrp']): string[] {
+  const lines: string[] = [];
+  const { instances, sync_groups: groups } = vrrp;
+  if (instances.length > 0) {
+    lines.push('', 'vrrp instances');
+    lines.push(
+      ...formatColumns([
+        ['NAME', 'STATE', 'PRIORITY', 'MASTER', 'TRANSITIONS', 'SENT', 'RECEIVED', 'DROPPED'],
+        ...instances.map((i) => [
+          i.name,
+          i.state,
+          String(i.priority),
+          i.master_address ?? '-',
+          i.transitions === undefined ? '-' : String(i.transitions),
+          i.adverts ? String(i.adverts.sent) : '-',
+          i.adverts ? String(i.adverts.received) : '-',
+          i.adverts ? droppedText(i.adverts.dropped) : '-',
+        ]),
+      ]),
+    );
+  }
+  if (groups.length > 0) {
+    lines.push('', 'vrrp sync groups');
+    lines.push(
+      ...formatColumns([
+        ['NAME', 'STATE', 'TRANSITIONS', 'MEMBERS'],
+        ...groups.map((g) => [
+          g.name,
+          g.state,
+          g.transitions === undefined ? '-' : String(g.transitions),
+          (g.members ?? []).join(', '),
+        ]),
+      ]),
+    );
+  }
+  const d = vrrp.sync_daemon;
+  if (d) {
+    const running = d.running.length === 0 ? 'none running' : `${d.running.join(' and ')} running`;
+    const wanted = d.wanted !== null && !d.running.includes(d.wanted) ? ` (${d.wanted} wanted)` : '';
+    lines.push(
+      '',
+      `ipvs sync daemon: ${running}${wanted} on ${d.interface}, sync id ${d.sync_id}; follows ${d.follow} (${d.follow_state})`,
+    );
+    if (d.last_error !== null) lines.push(`  last error: ${oneLine(d.last_error)}`);
+  }
+  return lines;
+}
+
 export function formatStatusText(status: StatusResult): string {
   const lines = [`config ${status.config.file}, loaded ${status.config.loaded_at}`];
   const r = status.last_reconcile;
@@ -90,20 +145,7 @@ export function formatStatusText(status: StatusResult): string {
     for (const e of r.errors) lines.push(`  ${oneLine(e)}`);
   }
 
-  const { instances, sync_groups: groups } = status.vrrp;
-  if (instances.length > 0) {
-    lines.push('', 'vrrp instances');
-    lines.push(
-      ...formatColumns([
-        ['NAME', 'STATE', 'PRIORITY'],
-        ...instances.map((i) => [i.name, i.state, String(i.priority)]),
-      ]),
-    );
-  }
-  if (groups.length > 0) {
-    lines.push('', 'vrrp sync groups');
-    lines.push(...formatColumns([['NAME', 'STATE'], ...groups.map((g) => [g.name, g.state])]));
-  }
+  lines.push(...vrrpLines(status.vrrp));
 
   if (status.virtual_servers.length === 0) lines.push('', 'no virtual servers');
   for (const vs of status.virtual_servers) lines.push('', ...virtualServerLines(vs));

@@ -8,7 +8,8 @@ export type ControlRequest =
   | { readonly cmd: 'status' }
   | { readonly cmd: 'reload' }
   | { readonly cmd: 'drain'; readonly vs: string; readonly rs: string }
-  | { readonly cmd: 'undrain'; readonly vs: string; readonly rs: string };
+  | { readonly cmd: 'undrain'; readonly vs: string; readonly rs: string }
+  | { readonly cmd: 'failover'; readonly name: string };
 
 export type ControlResponse<T = unknown> =
   | { readonly ok: true; readonly result: T }
@@ -49,16 +50,66 @@ export interface VirtualServerStatus {
   readonly real_servers: readonly RealServerStatus[];
 }
 
+/** Transitions into each state since the daemon started (its startup INIT → BACKUP included). */
+export type TransitionsByState = Readonly<Record<VrrpState, number>>;
+
+/**
+ * One VRRP instance. `name`, `state` and `priority` are DESIGN §5's; the rest are issue 4's
+ * additions (optional in the type so a CLI can read an older daemon).
+ */
+export interface VrrpInstanceStatus {
+  readonly name: string;
+  readonly state: VrrpState;
+  /** The effective priority (base plus tracker weights; 0 never shows: it is only advertised). */
+  readonly priority: number;
+  /** The primary address of the last master heard (ours while we are master); null before any. */
+  readonly master_address?: string | null;
+  readonly transitions?: number;
+  readonly transitions_by_state?: TransitionsByState;
+  /** ISO 8601; null before the first transition. */
+  readonly last_transition?: string | null;
+  readonly adverts?: {
+    readonly sent: number;
+    readonly received: number;
+    /** Adverts dropped, by reason (every reason present, 0 included). */
+    readonly dropped: Readonly<Record<string, number>>;
+  };
+}
+
+export interface VrrpSyncGroupStatus {
+  readonly name: string;
+  readonly state: VrrpState;
+  readonly members?: readonly string[];
+  readonly transitions?: number;
+  readonly transitions_by_state?: TransitionsByState;
+  readonly last_transition?: string | null;
+}
+
+/** The kernel IPVS connection-sync daemon as ipvsd drives it (`director.sync_daemon`). */
+export interface SyncDaemonStatus {
+  readonly interface: string;
+  readonly sync_id: number;
+  /** The sync group or instance it follows. */
+  readonly follow: string;
+  /** That group's or instance's state as last applied (the switch runs in order with the VIPs). */
+  readonly follow_state: VrrpState;
+  /** The daemon that should run: master while the followed state is MASTER, backup otherwise. */
+  readonly wanted: 'master' | 'backup' | null;
+  /** What the kernel reported after the last switch. */
+  readonly running: readonly ('master' | 'backup')[];
+  readonly switches: number;
+  readonly errors: number;
+  readonly last_error: string | null;
+}
+
 /** `ipvsctl status --json` (DESIGN §5 and issue 3's contract additions). */
 export interface StatusResult {
   readonly virtual_servers: readonly VirtualServerStatus[];
   readonly vrrp: {
-    readonly instances: readonly {
-      readonly name: string;
-      readonly state: VrrpState;
-      readonly priority: number;
-    }[];
-    readonly sync_groups: readonly { readonly name: string; readonly state: VrrpState }[];
+    readonly instances: readonly VrrpInstanceStatus[];
+    readonly sync_groups: readonly VrrpSyncGroupStatus[];
+    /** null when the config has no `director.sync_daemon`. */
+    readonly sync_daemon?: SyncDaemonStatus | null;
   };
   readonly last_reconcile: {
     /** ISO 8601 */
@@ -73,6 +124,14 @@ export interface ReloadResult {
   readonly reloaded: boolean;
   /** `FILE:LINE:COL: message` for every problem when the new config was refused. */
   readonly errors: readonly string[];
+}
+
+/** `ipvsctl failover NAME`: the handover happened (a priority-0 advert went out, then BACKUP). */
+export interface FailoverResult {
+  readonly name: string;
+  readonly kind: 'instance' | 'sync_group';
+  readonly previous: VrrpState;
+  readonly state: VrrpState;
 }
 
 export interface DrainResult {
@@ -95,6 +154,7 @@ export interface ControlResults {
   readonly reload: ReloadResult;
   readonly drain: DrainResult;
   readonly undrain: DrainResult;
+  readonly failover: FailoverResult;
 }
 
 export type ControlErrorBody = { readonly code: string; readonly message: string };

@@ -9,16 +9,20 @@ export type ParsedRequest =
   | { readonly ok: true; readonly request: ControlRequest }
   | { readonly ok: false; readonly message: string };
 
-const COMMANDS = ['status', 'reload', 'drain', 'undrain'] as const;
+const COMMANDS = ['status', 'reload', 'drain', 'undrain', 'failover'] as const;
 
-/** A VS or RS argument: names and addresses are short; the limit keeps log lines sane. */
+/** A VS, RS or VRRP name argument: names and addresses are short; the limit keeps log lines sane. */
 const MAX_ARGUMENT_LENGTH = 256;
 
 function refuse(message: string): ParsedRequest {
   return { ok: false, message };
 }
 
-function argument(obj: Record<string, unknown>, key: 'vs' | 'rs', cmd: string): string | ParsedRequest {
+function argument(
+  obj: Record<string, unknown>,
+  key: 'vs' | 'rs' | 'name',
+  cmd: string,
+): string | ParsedRequest {
   const value = obj[key];
   if (value === undefined) return refuse(`"${cmd}" needs "${key}"`);
   if (typeof value !== 'string') return refuse(`"${key}" must be a string`);
@@ -56,6 +60,11 @@ export function parseControlRequest(line: string): ParsedRequest {
       const rs = argument(obj, 'rs', cmd);
       if (typeof rs !== 'string') return rs;
       return { ok: true, request: { cmd, vs, rs } };
+    }
+    case 'failover': {
+      const name = argument(obj, 'name', cmd);
+      if (typeof name !== 'string') return name;
+      return { ok: true, request: { cmd, name } };
     }
     default:
       return refuse(`unknown command "${cmd.slice(0, 64)}" (known: ${COMMANDS.join(', ')})`);

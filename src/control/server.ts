@@ -18,6 +18,7 @@ import type {
   ControlRequest,
   ControlResponse,
   DrainResult,
+  FailoverResult,
   ReloadResult,
   StatusResult,
 } from './protocol.js';
@@ -31,6 +32,12 @@ export interface ControlHandlers {
   /** Throws IpvsdError('IPVSD_ERR_NOT_FOUND', …) for a VS or RS the running config does not have. */
   drain(vs: string, rs: string): Promise<DrainResult>;
   undrain(vs: string, rs: string): Promise<DrainResult>;
+  /**
+   * Hands a MASTER instance or sync group over (priority-0 advert, then BACKUP). Throws
+   * IPVSD_ERR_NOT_FOUND for a name the running config does not have, IPVSD_ERR_USAGE when it is
+   * not MASTER (nothing to hand over) or the daemon runs no VRRP.
+   */
+  failover(name: string): Promise<FailoverResult>;
 }
 
 /** The part of a pino logger this module uses. */
@@ -66,6 +73,7 @@ const DEFAULT_HANDLER_TIMEOUT_MS: Record<ControlCommand, number> = {
   reload: 30_000,
   drain: 10_000,
   undrain: 10_000,
+  failover: 10_000,
 };
 
 /** How long start() waits for an existing socket to answer before calling it dead. */
@@ -260,6 +268,8 @@ export function createControlServer(options: ControlServerOptions): ControlServe
         return handlers.drain(request.vs, request.rs);
       case 'undrain':
         return handlers.undrain(request.vs, request.rs);
+      case 'failover':
+        return handlers.failover(request.name);
     }
   }
 

@@ -9,3 +9,4 @@ export {
   RECONCILE_DURATION_BUCKETS,
 } from './metrics.js';
 export * from './types.js';
+export { registerVrrpMetrics, type VrrpMetricsSnapshot } from './vrrp-metrics.js';

@@ -9,7 +9,9 @@
  * Ordering: the steps of the machine run synchronously, in the order events arrive; the VIP work
  * they ask for is asynchronous (netlink round trips), so each instance queues it, and an add never
  * overtakes an earlier remove. The announcements of a takeover follow the VIPs being in place,
- * and a repeat burst is skipped if the instance left MASTER meanwhile.
+ * and a repeat burst is skipped if the instance left MASTER meanwhile. The optional transition hook
+ * (the director's sync daemon switch) takes a place in the same queues: before the VIPs of a
+ * takeover, after the VIPs of a demotion.
  *
  * Nothing here throws from a socket or timer callback (DESIGN §7): failures are logged and counted.
  */
@@ -74,6 +76,13 @@ export interface VrrpSpeakerDeps {
   readonly garp?: Partial<GarpOptions>;
   readonly setTimeout?: (callback: () => void, ms: number) => unknown;
   readonly clearTimeout?: (handle: unknown) => void;
+  /**
+   * Awaited in order with the VIP work of the instances concerned: a change to MASTER runs it
+   * before their VIPs are added (and the gratuitous ARP sent), a change away from MASTER after
+   * they are removed. The director switches the IPVS sync daemon here (DESIGN §6). A rejection is
+   * logged and the VIP work goes on; the hook bounds its own time.
+   */
+  readonly transitionHook?: VrrpTransitionHook;
 }
 
 export type VrrpStatusState = VrrpState;
@@ -110,6 +119,8 @@ export interface VrrpStateChange {
  * (DESIGN §6: sync daemon master first on takeover, backup last on demotion).
  */
 export type VrrpStateListener = (change: VrrpStateChange) => void;
+
+export type VrrpTransitionHook = (change: VrrpStateChange) => Promise<void>;
 
 export interface VrrpSpeaker {
   start(): Promise<void>;
@@ -186,12 +197,27 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
     return groups.get(rt.group)?.members.find((m) => m.params.name === name);
   }
 
+  /** Queues the transition hook behind the VIP work of `rts` (all of it) and the work after it behind the hook. */
+  function queueHook(rts: readonly Runtime[], change: VrrpStateChange): void {
+    const hook = deps.transitionHook;
+    if (hook === undefined || rts.length === 0) return;
+    const done = Promise.all(rts.map((rt) => rt.vipWork))
+      .then(() => hook(change))
+      .catch((error: unknown) => logger.error({ err: error, change }, 'vrrp transition hook failed'));
+    for (const rt of rts) rt.vipWork = done;
+  }
+
   function commitMember(
     rt: Runtime,
     before: InstanceState,
     after: InstanceState,
     actions: readonly VrrpAction[],
   ) {
+    const change: VrrpStateChange | null =
+      before.state === after.state
+        ? null
+        : { kind: 'instance', name: rt.config.name, previous: before.state, state: after.state };
+    if (change !== null && change.state === 'MASTER') queueHook([rt], change);
     if (before.state !== after.state) {
       rt.transitions += 1;
       rt.log.info(
@@ -206,6 +232,7 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
       emit({ kind: 'instance', name: rt.config.name, previous: before.state, state: after.state });
     }
     execute(rt, actions);
+    if (change !== null && change.state !== 'MASTER') queueHook([rt], change);
   }
 
   function commitGroup(before: SyncGroupState, result: SyncGroupStep): void {
@@ -214,8 +241,18 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
     const changed = before.state !== after.state;
     if (changed)
       logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed');
+    const change: VrrpStateChange = {
+      kind: 'group',
+      name: after.name,
+      previous: before.state,
+      state: after.state,
+    };
+    const members = after.members
+      .map((m) => runtimes.get(m.params.name))
+      .filter((rt): rt is Runtime => rt !== undefined);
     if (changed && after.state === 'MASTER') {
-      emit({ kind: 'group', name: after.name, previous: before.state, state: after.state });
+      queueHook(members, change);
+      emit(change);
     }
     after.members.forEach((member, i) => {
       const rt = runtimes.get(member.params.name);
@@ -225,7 +262,8 @@ export function createVrrpSpeaker(config: Config, deps: VrrpSpeakerDeps): VrrpSp
       commitMember(rt, prev, member, actions);
     });
     if (changed && after.state !== 'MASTER') {
-      emit({ kind: 'group', name: after.name, previous: before.state, state: after.state });
+      emit(change);
+      queueHook(members, change);
     }
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ControlCall } from '../../../src/cli/daemon.js';
-import { drainCommand, reloadCommand } from '../../../src/cli/daemon-commands.js';
+import { drainCommand, failoverCommand, reloadCommand } from '../../../src/cli/daemon-commands.js';
 import type { CliOutput } from '../../../src/cli/output.js';
 import {
   formatColumns,
@@ -53,13 +53,16 @@ describe('status text', () => {
         '  add destination: EINVAL',
         '',
         'vrrp instances',
-        '  NAME       STATE   PRIORITY',
-        '  VI_client  MASTER  150',
-        '  VI_server  MASTER  150',
+        '  NAME       STATE   PRIORITY  MASTER       TRANSITIONS  SENT  RECEIVED  DROPPED',
+        '  VI_client  MASTER  150       203.0.113.2  2            40    3         3 (bad_ttl 2, auth_mismatch 1)',
+        '  VI_server  MASTER  150       -            -            -     -         -',
         '',
         'vrrp sync groups',
-        '  NAME  STATE',
-        '  VG1   MASTER',
+        '  NAME  STATE   TRANSITIONS  MEMBERS',
+        '  VG1   MASTER  2            VI_client, VI_server',
+        '',
+        'ipvs sync daemon: master running on eth1, sync id 51; follows VG1 (MASTER)',
+        '  last error: EPERM: IPVS needs CAP_NET_ADMIN',
         '',
         'virtual server web (tcp/203.0.113.100:80)  scheduler wrr  quorum 2, live weight 3',
         '  REAL SERVER         HEALTH  WEIGHT  KERNEL  DRAINED  LAST CHECK',
@@ -209,5 +212,36 @@ describe('ipvsctl drain / undrain', () => {
       await drainCommand('undrain', 'web', '198.51.100.11:8080', fakeDaemon(NOT_RUNNING), capture()),
     ).toBe(2);
     expect(await drainCommand('drain', 'web', 'x', fakeDaemon({ ok: true, result: 42 }), capture())).toBe(2);
+  });
+});
+
+describe('ipvsctl failover', () => {
+  it('asks the daemon and prints the handover', async () => {
+    const io = capture();
+    const daemon = fakeDaemon({
+      ok: true,
+      result: { name: 'VG1', kind: 'sync_group', previous: 'MASTER', state: 'BACKUP' },
+    });
+    expect(await failoverCommand('VG1', daemon, io)).toBe(0);
+    expect(daemon.requests).toEqual([[{ cmd: 'failover', name: 'VG1' }, 15_000]]);
+    expect(io.stdout).toBe('sync group VG1: MASTER -> BACKUP (priority 0 sent: the peer takes over)\n');
+  });
+
+  it("exit 1 with the daemon's reason (unknown name, not master)", async () => {
+    for (const message of [
+      'no VRRP instance or sync group named "nope" (known: VG1, VI_1)',
+      'VI_1 is BACKUP, not MASTER: there is nothing to hand over (run failover on the master)',
+    ]) {
+      const io = capture();
+      const daemon = fakeDaemon({ ok: false, error: { code: 'IPVSD_ERR_USAGE', message } });
+      expect(await failoverCommand('x', daemon, io)).toBe(1);
+      expect(io.stderr).toBe(`ipvsctl: ${message}\n`);
+      expect(io.stdout).toBe('');
+    }
+  });
+
+  it('exit 2 without a daemon or with a reply it cannot read', async () => {
+    expect(await failoverCommand('VI_1', fakeDaemon(NOT_RUNNING), capture())).toBe(2);
+    expect(await failoverCommand('VI_1', fakeDaemon({ ok: true, result: {} }), capture())).toBe(2);
   });
 });

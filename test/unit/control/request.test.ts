@@ -15,6 +15,7 @@ describe('parseControlRequest', () => {
       '{"cmd":"undrain","vs":"fwmark/7","rs":"[2001:db8::1]:80"}',
       { cmd: 'undrain', vs: 'fwmark/7', rs: '[2001:db8::1]:80' },
     ],
+    ['{"cmd":"failover","name":"VG1"}', { cmd: 'failover', name: 'VG1' }],
   ])('accepts %s', (line, request) => {
     expect(parseControlRequest(line)).toEqual({ ok: true, request });
   });
@@ -29,13 +30,16 @@ describe('parseControlRequest', () => {
     ['"status"', 'request must be a JSON object like {"cmd":"status"}'],
     ['{}', 'request has no "cmd"'],
     ['{"cmd":7}', '"cmd" must be a string'],
-    ['{"cmd":"flush"}', 'unknown command "flush" (known: status, reload, drain, undrain)'],
-    ['{"cmd":"toString"}', 'unknown command "toString" (known: status, reload, drain, undrain)'],
+    ['{"cmd":"flush"}', 'unknown command "flush" (known: status, reload, drain, undrain, failover)'],
+    ['{"cmd":"toString"}', 'unknown command "toString" (known: status, reload, drain, undrain, failover)'],
     ['{"cmd":"drain"}', '"drain" needs "vs"'],
     ['{"cmd":"drain","vs":"web"}', '"drain" needs "rs"'],
     ['{"cmd":"undrain","vs":1,"rs":"x"}', '"vs" must be a string'],
     ['{"cmd":"undrain","vs":"web","rs":null}', '"rs" must be a string'],
     ['{"cmd":"drain","vs":" ","rs":"x"}', '"vs" must not be empty'],
+    ['{"cmd":"failover"}', '"failover" needs "name"'],
+    ['{"cmd":"failover","name":["VG1"]}', '"name" must be a string'],
+    ['{"cmd":"failover","name":""}', '"name" must not be empty'],
     [`{"cmd":"drain","vs":"${'a'.repeat(257)}","rs":"x"}`, '"vs" is longer than 256 characters'],
     [
       `{"cmd":"status","pad":"${'x'.repeat(MAX_REQUEST_BYTES)}"}`,

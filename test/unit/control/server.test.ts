@@ -55,6 +55,11 @@ function fakeHandlers(overrides: Partial<ControlHandlers> = {}): FakeHandlers {
       calls.push(`undrain ${vs} ${rs}`);
       return { vs, rs, drained: false };
     },
+    failover: async (name) => {
+      calls.push(`failover ${name}`);
+      if (name !== 'VG1') throw new IpvsdError('IPVSD_ERR_USAGE', `${name} is BACKUP, not MASTER`);
+      return { name, kind: 'sync_group', previous: 'MASTER', state: 'BACKUP' };
+    },
     ...overrides,
   };
 }
@@ -109,7 +114,7 @@ async function staleSocket(path: string): Promise<void> {
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
 
 describe('control server', () => {
-  it('answers status, reload, drain and undrain', async () => {
+  it('answers status, reload, drain, undrain and failover', async () => {
     const path = join(base, 'run', 'control.sock');
     const handlers = fakeHandlers();
     await started(path, handlers);
@@ -128,11 +133,21 @@ describe('control server', () => {
       ok: true,
       result: { vs: 'web', rs: '198.51.100.11:8080', drained: false },
     });
+    expect(await controlRequest(path, { cmd: 'failover', name: 'VG1' })).toEqual({
+      ok: true,
+      result: { name: 'VG1', kind: 'sync_group', previous: 'MASTER', state: 'BACKUP' },
+    });
+    expect(await controlRequest(path, { cmd: 'failover', name: 'VI_1' })).toEqual({
+      ok: false,
+      error: { code: 'IPVSD_ERR_USAGE', message: 'VI_1 is BACKUP, not MASTER' },
+    });
     expect(handlers.calls).toEqual([
       'status',
       'reload',
       'drain web [2001:db8::1]:80',
       'undrain web 198.51.100.11:8080',
+      'failover VG1',
+      'failover VI_1',
     ]);
   });
 
@@ -215,7 +230,7 @@ describe('control server', () => {
     await started(path, handlers);
     const cases: [string | Buffer, { end?: boolean }, string | RegExp][] = [
       ['not json\n', {}, /^request is not valid JSON/],
-      ['{"cmd":"flush"}\n', {}, 'unknown command "flush" (known: status, reload, drain, undrain)'],
+      ['{"cmd":"flush"}\n', {}, 'unknown command "flush" (known: status, reload, drain, undrain, failover)'],
       ['{"cmd":"drain","vs":"web"}\n', {}, '"drain" needs "rs"'],
       ['[1,2]\n', {}, 'request must be a JSON object like {"cmd":"status"}'],
       ['\n', {}, 'empty request: send one JSON object and a newline'],

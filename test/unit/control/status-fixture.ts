@@ -82,10 +82,44 @@ export const STATUS: StatusResult = {
   ],
   vrrp: {
     instances: [
-      { name: 'VI_client', state: 'MASTER', priority: 150 },
+      {
+        name: 'VI_client',
+        state: 'MASTER',
+        priority: 150,
+        master_address: '203.0.113.2',
+        transitions: 2,
+        transitions_by_state: { MASTER: 1, BACKUP: 1, FAULT: 0, INIT: 0 },
+        last_transition: '2025-01-01T00:00:01.500Z',
+        adverts: {
+          sent: 40,
+          received: 3,
+          dropped: { bad_ttl: 2, auth_mismatch: 1, truncated: 0 },
+        },
+      },
+      // As an older daemon reports it: only DESIGN §5's keys.
       { name: 'VI_server', state: 'MASTER', priority: 150 },
     ],
-    sync_groups: [{ name: 'VG1', state: 'MASTER' }],
+    sync_groups: [
+      {
+        name: 'VG1',
+        state: 'MASTER',
+        members: ['VI_client', 'VI_server'],
+        transitions: 2,
+        transitions_by_state: { MASTER: 1, BACKUP: 1, FAULT: 0, INIT: 0 },
+        last_transition: '2025-01-01T00:00:01.500Z',
+      },
+    ],
+    sync_daemon: {
+      interface: 'eth1',
+      sync_id: 51,
+      follow: 'VG1',
+      follow_state: 'MASTER',
+      wanted: 'master',
+      running: ['master'],
+      switches: 2,
+      errors: 1,
+      last_error: 'EPERM: IPVS needs CAP_NET_ADMIN',
+    },
   },
   last_reconcile: { at: '2025-01-01T00:00:02.000Z', operations: 1, errors: ['add destination: EINVAL'] },
   config: { file: '/etc/ipvsd/ipvsd.yaml', loaded_at: '2025-01-01T00:00:00.000Z' },
