@@ -296,7 +296,6 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       proc = lab.spawn(m.ns, 'keepalived', [
         '--dont-fork',
         '--log-console',
-        '--log-detail',
         '--use-file',
         m.keepalivedConfig,
         '--pid',
