@@ -2,10 +2,10 @@
  * The takeover benchmark's driver, run inside the VM (bench/takeover.sh boots it): for each VRRP
  * setting and each director daemon (ipvsd, keepalived), the NAT pair of test/vm/nat-pair.ts with
  * the same config, continuous requests from the client (test/vm/guest/prober.mjs: a new connection
- * every 20 ms, each given 1 s), and RUNS crashes of the master: its links go down, then its daemon
- * is killed with SIGKILL. The gap is the time from the links going down to the end of the first
- * successful request that started after it (so it counts master-down detection, VIP add, gratuitous
- * ARP and one request through the new master). Also recorded per run, to see where the time goes:
+ * every 20 ms, each given 1 s), and RUNS crashes of the master: its switch ports are cut, its
+ * daemon is killed with SIGKILL, and (once the backup took over) its links go down. The gap is the
+ * time from the cut to the end of the first successful request that started after it (so it counts
+ * master-down detection, VIP add, gratuitous ARP and one request through the new master). Also recorded per run, to see where the time goes:
  * when the backup's log said MASTER and when the client's neighbour table took the new master's
  * MAC (`ip monitor neigh` in the client) — both as arrival times of lines on our pipes, on the
  * same CLOCK_MONOTONIC as the prober's. After each run lb1 is recovered (as after a reboot) and
@@ -59,10 +59,12 @@ interface Run {
   readonly masterLogMs: number | null;
   /** links down → the client's neighbour entry for the VIP moved to the backup's MAC */
   readonly clientArpMs: number | null;
-  /** how long the `ip link set down` of both links took (the uncertainty of the crash's moment) */
+  /** how long cutting the master's switch ports took (the uncertainty of the crash's moment) */
   readonly linksDownMs: number | null;
   /** attempts that failed between the crash and the first success */
   readonly failedAttempts: number;
+  /** ipvsd only: its own log's times (ms) of the takeover's steps after the MASTER transition */
+  readonly ipvsdSteps: IpvsdSteps | null;
   readonly error?: string;
 }
 
@@ -114,6 +116,34 @@ async function waitUntil<T>(what: string, probe: () => T | undefined, timeoutMs:
 function saysMaster(tool: DirectorKind, line: string): boolean {
   if (tool === 'keepalived') return /Entering MASTER STATE/.test(line);
   return line.includes('"to":"MASTER"');
+}
+
+interface IpvsdSteps {
+  /** the master sync daemon started (DESIGN §6: before the VIPs) */
+  readonly syncSwitchedMs: number | null;
+  /** both VIPs added (the gratuitous ARPs follow at once) */
+  readonly vipsAddedMs: number | null;
+}
+
+/** From ipvsd's pino lines (epoch-ms `time`): when each takeover step happened after MASTER. */
+function ipvsdSteps(lines: readonly { line: string }[]): IpvsdSteps {
+  const entries = lines.flatMap(({ line }) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as { time: number; msg: string; to?: string }];
+    } catch {
+      return [];
+    }
+  });
+  const master = entries.find((e) => e.msg === 'vrrp state changed' && e.to === 'MASTER');
+  if (master === undefined) return { syncSwitchedMs: null, vipsAddedMs: null };
+  const after = entries.filter((e) => e.time >= master.time);
+  const sync = after.find((e) => e.msg === 'ipvs sync daemon switched');
+  const vips = after.filter((e) => e.msg === 'virtual address added').slice(0, 2);
+  return {
+    syncSwitchedMs: sync ? sync.time - master.time : null,
+    vipsAddedMs: vips.length === 2 ? (vips[1]?.time as number) - master.time : null,
+  };
 }
 
 async function macOf(pair: NatPair, ns: string, ifname: string): Promise<string> {
@@ -180,6 +210,8 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       120_000,
     );
     await pair.waitForMaster(pair.lb2);
+    // The crash's links-down comes after the takeover: it holds the RTNL lock for seconds here.
+    await pair.linksDown(pair.lb1);
     const t0 = down.started;
     const master = pair
       .logLines(pair.lb2)
@@ -195,6 +227,7 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       masterLogMs: master ? round(master.at - t0) : null,
       clientArpMs: arp ? round(arp.at - t0) : null,
       failedAttempts: attempts().filter((a) => !a.ok && a.e >= t0 && a.s <= first.e).length,
+      ipvsdSteps: tool === 'ipvsd' ? ipvsdSteps(pair.logLines(pair.lb2).slice(lb2LogFrom)) : null,
     };
   } catch (err) {
     run = {
@@ -204,6 +237,7 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       masterLogMs: null,
       clientArpMs: null,
       failedAttempts: 0,
+      ipvsdSteps: null,
       error: (err as Error).message.split('\n')[0] ?? String(err),
     };
   } finally {
@@ -211,9 +245,14 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
     await prober.kill('SIGTERM', 3000);
   }
   log(
-    `${setting.name} ${tool} run ${i}: gap ${run.gapMs} ms (links down took ${run.linksDownMs} ms; ` +
+    `${setting.name} ${tool} run ${i}: gap ${run.gapMs} ms (cutting the ports took ${run.linksDownMs} ms; ` +
       `MASTER logged at ${run.masterLogMs} ms, client ARP updated at ${run.clientArpMs} ms; ` +
-      `${run.failedAttempts} failed attempts)${run.error ? ` ERROR ${run.error}` : ''}`,
+      `${run.failedAttempts} failed attempts)` +
+      (run.ipvsdSteps
+        ? `; after MASTER: sync daemon switched +${run.ipvsdSteps.syncSwitchedMs} ms, ` +
+          `VIPs added +${run.ipvsdSteps.vipsAddedMs} ms`
+        : '') +
+      (run.error ? ` ERROR ${run.error}` : ''),
   );
   await pair.recover(pair.lb1);
   return run;
