@@ -499,7 +499,8 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       let last = '';
       for (;;) {
         const mine = await vips(node);
-        const theirs = peer.linksUp && exclusive ? await vips(peer) : { client: false, server: false };
+        const theirs =
+          peer.linksUp && !peer.portsCut && exclusive ? await vips(peer) : { client: false, server: false };
         if (mine.client && mine.server && !theirs.client && !theirs.server) return;
         last = `${node.name} ${JSON.stringify(mine)}, ${peer.name} ${JSON.stringify(theirs)}`;
         if (monotonicMs() > deadline)
