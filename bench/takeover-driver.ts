@@ -18,7 +18,8 @@
  * Env: IPVSD_BENCH_RUNS (5), IPVSD_BENCH_SETTINGS ("v2-1s,v3-100ms"), IPVSD_BENCH_TOOLS
  * ("ipvsd,keepalived"), IPVSD_BENCH_PROBE_MS (20), IPVSD_BENCH_OUT.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
 import {
   CLIENT_VIP,
@@ -29,6 +30,7 @@ import {
   PROBER,
   SERVICE_PORT,
 } from '../test/vm/nat-pair.js';
+import { parsePcap, takeoverTimeline } from './takeover-timeline.js';
 
 interface Setting {
   readonly name: string;
@@ -53,7 +55,15 @@ interface Run {
   readonly setting: string;
   readonly tool: DirectorKind;
   readonly run: number;
-  /** links down → first success (ms) */
+  /**
+   * THE GAP: the old master's last frame → the new master's first HTTP 200 to the client (ms, from
+   * the capture's kernel timestamps)
+   */
+  readonly answerMs: number | null;
+  /** the old master's last frame → the new master's first advert / gratuitous ARP for the VIP */
+  readonly advertMs: number | null;
+  readonly garpMs: number | null;
+  /** the same gap seen by the prober: ports cut → end of the first successful request started after */
   readonly gapMs: number | null;
   /** links down → the backup's log line saying MASTER */
   readonly masterLogMs: number | null;
@@ -130,7 +140,8 @@ function ipvsdSteps(lines: readonly { line: string }[]): IpvsdSteps {
   const entries = lines.flatMap(({ line }) => {
     if (!line.startsWith('{')) return [];
     try {
-      return [JSON.parse(line) as { time: number; msg: string; to?: string }];
+      const e = JSON.parse(line) as { time: string | number; msg: string; to?: string };
+      return [{ ...e, time: typeof e.time === 'number' ? e.time : Date.parse(e.time) }];
     } catch {
       return [];
     }
@@ -155,6 +166,7 @@ async function macOf(pair: NatPair, ns: string, ifname: string): Promise<string>
 interface Site {
   readonly tool: DirectorKind;
   readonly pair: NatPair;
+  readonly lb1Mac: string;
   readonly lb2Mac: string;
   readonly neighLines: { at: number; line: string }[];
 }
@@ -169,9 +181,10 @@ async function createSite(setting: Setting, tool: DirectorKind): Promise<Site> {
   try {
     await pair.startRealServers();
     await pair.startDirectors(tool);
+    const lb1Mac = await macOf(pair, pair.lb1.ns, 'eth0');
     const lb2Mac = await macOf(pair, pair.lb2.ns, 'eth0');
     const neigh = lab.spawn(pair.client, 'ip', ['monitor', 'neigh']);
-    return { tool, pair, lb2Mac, neighLines: timedLines(neigh) };
+    return { tool, pair, lb1Mac, lb2Mac, neighLines: timedLines(neigh) };
   } catch (err) {
     await pair.cleanup();
     throw err;
@@ -201,6 +214,21 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
     await sleep(3000);
     const lb2LogFrom = pair.logLines(pair.lb2).length;
     const neighFrom = site.neighLines.length;
+    // What the directors send to the client, timestamped by the kernel as it leaves the switch.
+    const pcap = join(pair.options.workDir, `takeover-${i}.pcap`);
+    const capture = pair.lab.spawn(pair.switchNs, 'tcpdump', [
+      '-i',
+      'c-client',
+      '-n',
+      '-U',
+      '-s',
+      '128',
+      '-w',
+      pcap,
+      `ether src ${site.lb1Mac} or ether src ${site.lb2Mac}`,
+    ]);
+    await capture.waitForOutput('listening on', 60_000);
+    await sleep(1500);
     const down = await pair.crash(pair.lb1);
     // Only a request started once the links were surely down proves the backup serves; the gap is
     // counted from the moment they started going down.
@@ -210,6 +238,10 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       120_000,
     );
     await pair.waitForMaster(pair.lb2);
+    await sleep(500);
+    await capture.kill('SIGTERM', 5000);
+    const timeline = takeoverTimeline(parsePcap(readFileSync(pcap)), site.lb1Mac, site.lb2Mac, CLIENT_VIP);
+    rmSync(pcap, { force: true });
     // The crash's links-down comes after the takeover: it holds the RTNL lock for seconds here.
     await pair.linksDown(pair.lb1);
     const t0 = down.started;
@@ -222,6 +254,9 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       .find((l) => l.line.includes(CLIENT_VIP) && l.line.includes(site.lb2Mac));
     run = {
       ...base,
+      answerMs: timeline?.firstAnswerMs ?? null,
+      advertMs: timeline?.firstAdvertMs ?? null,
+      garpMs: timeline?.firstGarpMs ?? null,
       gapMs: round(first.e - t0),
       linksDownMs: round(down.done - down.started),
       masterLogMs: master ? round(master.at - t0) : null,
@@ -232,6 +267,9 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
   } catch (err) {
     run = {
       ...base,
+      answerMs: null,
+      advertMs: null,
+      garpMs: null,
       gapMs: null,
       linksDownMs: null,
       masterLogMs: null,
@@ -245,8 +283,9 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
     await prober.kill('SIGTERM', 3000);
   }
   log(
-    `${setting.name} ${tool} run ${i}: gap ${run.gapMs} ms (cutting the ports took ${run.linksDownMs} ms; ` +
-      `MASTER logged at ${run.masterLogMs} ms, client ARP updated at ${run.clientArpMs} ms; ` +
+    `${setting.name} ${tool} run ${i}: gap ${run.answerMs} ms (capture: first advert ${run.advertMs} ms, ` +
+      `first gratuitous ARP ${run.garpMs} ms; prober: ${run.gapMs} ms, cutting the ports took ${run.linksDownMs} ms; ` +
+      `MASTER log line read at ${run.masterLogMs} ms, client ARP event read at ${run.clientArpMs} ms; ` +
       `${run.failedAttempts} failed attempts)` +
       (run.ipvsdSteps
         ? `; after MASTER: sync daemon switched +${run.ipvsdSteps.syncSwitchedMs} ms, ` +
@@ -274,55 +313,71 @@ interface Summary {
   readonly tool: DirectorKind;
   readonly runs: number;
   readonly errors: number;
-  readonly medianGapMs: number | null;
+  /** medians (ms after the old master's last frame) */
+  readonly gapMs: number | null;
   readonly minGapMs: number | null;
   readonly maxGapMs: number | null;
-  readonly medianMasterLogMs: number | null;
-  readonly medianClientArpMs: number | null;
+  readonly advertMs: number | null;
+  readonly garpMs: number | null;
+  /** the prober's view: ports cut → first successful request */
+  readonly proberGapMs: number | null;
+  readonly ipvsdSyncSwitchedMs: number | null;
+  readonly ipvsdVipsAddedMs: number | null;
 }
 
 function summarize(results: readonly Run[]): { summaries: Summary[]; text: string } {
   const summaries: Summary[] = [];
-  const lines: string[] = [];
+  const of = (rs: readonly Run[], pick: (r: Run) => number | null | undefined) =>
+    rs.flatMap((r) => {
+      const v = pick(r);
+      return v === null || v === undefined || Number.isNaN(v) ? [] : [v];
+    });
   for (const setting of settings) {
     for (const tool of tools) {
       const rs = results.filter((r) => r.setting === setting.name && r.tool === tool);
-      const gaps = rs.flatMap((r) => (r.gapMs === null ? [] : [r.gapMs]));
+      const gaps = of(rs, (r) => r.answerMs);
       summaries.push({
         setting: setting.name,
         tool,
         runs: rs.length,
         errors: rs.filter((r) => r.error !== undefined).length,
-        medianGapMs: median(gaps),
+        gapMs: median(gaps),
         minGapMs: gaps.length ? Math.min(...gaps) : null,
         maxGapMs: gaps.length ? Math.max(...gaps) : null,
-        medianMasterLogMs: median(rs.flatMap((r) => (r.masterLogMs === null ? [] : [r.masterLogMs]))),
-        medianClientArpMs: median(rs.flatMap((r) => (r.clientArpMs === null ? [] : [r.clientArpMs]))),
+        advertMs: median(of(rs, (r) => r.advertMs)),
+        garpMs: median(of(rs, (r) => r.garpMs)),
+        proberGapMs: median(of(rs, (r) => r.gapMs)),
+        ipvsdSyncSwitchedMs: median(of(rs, (r) => r.ipvsdSteps?.syncSwitchedMs)),
+        ipvsdVipsAddedMs: median(of(rs, (r) => r.ipvsdSteps?.vipsAddedMs)),
       });
     }
   }
-  lines.push(
-    'takeover gap: master links down + SIGKILL → first successful request through the backup (ms, medians)',
-  );
-  lines.push(
-    `${'setting'.padEnd(10)}${'tool'.padEnd(12)}${'runs'.padStart(5)}${'gap'.padStart(9)}${'min'.padStart(9)}` +
-      `${'max'.padStart(9)}${'MASTER'.padStart(9)}${'ARP'.padStart(9)}`,
-  );
-  const f = (v: number | null) => (v === null ? '-' : v.toFixed(0)).padStart(9);
+  const lines: string[] = [
+    "takeover gap: the master's last frame → the backup's first HTTP 200 to the client (ms, median of runs;",
+    "kernel timestamps of a capture on the client's switch port); the master crashed: ports cut, then SIGKILL",
+  ];
+  const cols = ['runs', 'gap', 'min', 'max', 'advert', 'GARP', 'prober'];
+  lines.push(`${'setting'.padEnd(10)}${'tool'.padEnd(12)}${cols.map((c) => c.padStart(8)).join('')}`);
+  const f = (v: number | null) => (v === null ? '-' : v.toFixed(0)).padStart(8);
   for (const s of summaries)
     lines.push(
-      `${s.setting.padEnd(10)}${s.tool.padEnd(12)}${`${s.runs - s.errors}/${s.runs}`.padStart(5)}${f(s.medianGapMs)}` +
-        `${f(s.minGapMs)}${f(s.maxGapMs)}${f(s.medianMasterLogMs)}${f(s.medianClientArpMs)}`,
+      `${s.setting.padEnd(10)}${s.tool.padEnd(12)}${`${s.runs - s.errors}/${s.runs}`.padStart(8)}` +
+        [s.gapMs, s.minGapMs, s.maxGapMs, s.advertMs, s.garpMs, s.proberGapMs].map(f).join(''),
     );
   for (const setting of settings) {
-    const ipvsd = summaries.find((s) => s.setting === setting.name && s.tool === 'ipvsd')?.medianGapMs;
-    const ka = summaries.find((s) => s.setting === setting.name && s.tool === 'keepalived')?.medianGapMs;
-    if (ipvsd != null && ka != null)
-      lines.push(`${setting.name}: ipvsd/keepalived median gap ratio ${(ipvsd / ka).toFixed(2)}`);
+    const ipvsd = summaries.find((s) => s.setting === setting.name && s.tool === 'ipvsd');
+    const ka = summaries.find((s) => s.setting === setting.name && s.tool === 'keepalived');
+    if (ipvsd?.gapMs != null && ka?.gapMs != null)
+      lines.push(`${setting.name}: ipvsd/keepalived median gap ratio ${(ipvsd.gapMs / ka.gapMs).toFixed(2)}`);
+    if (ipvsd?.ipvsdVipsAddedMs != null)
+      lines.push(
+        `${setting.name}: ipvsd after its MASTER transition (own log): sync daemon switched ` +
+          `+${ipvsd.ipvsdSyncSwitchedMs?.toFixed(0)} ms, both VIPs added +${ipvsd.ipvsdVipsAddedMs.toFixed(0)} ms (medians)`,
+      );
   }
   lines.push(
-    '(MASTER: the backup logged the transition; ARP: the client learned the backup’s MAC for the VIP;',
-    ` requests every ${probeMs} ms, each on a new connection, ${probeTimeoutMs} ms timeout; qemu TCG)`,
+    "(advert/GARP: the backup's first advert and gratuitous ARP for the VIP; prober: ports cut → end of the",
+    ` first successful request started after, requests every ${probeMs} ms on new connections; qemu TCG)`,
   );
   return { summaries, text: lines.join('\n') };
 }
