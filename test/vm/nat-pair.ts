@@ -27,9 +27,8 @@
  *   const pair = await createNatPair(lab, { vrrpVersion: 2, advertIntervalMs: 1000 });
  *   await pair.startRealServers();
  *   await pair.startDirectors('ipvsd');          // both, then waits until lb1 is master
- *   const down = await pair.crash(pair.lb1);     // cut at the switch, then kill -9 (times of the cut)
+ *   const down = await pair.crash(pair.lb1);     // links down, then kill -9 (when the links went down)
  *   await pair.waitForMaster(pair.lb2);
- *   await pair.linksDown(pair.lb1);              // its links down too, once the takeover is over
  *   await pair.recover(pair.lb1);                // as after a reboot: no VIPs, links up, daemon started
  *   await pair.waitForMaster(pair.lb1);
  *   await pair.cleanup();                        // every process, namespace and file it made
@@ -115,7 +114,7 @@ export interface TimedLine {
   readonly line: string;
 }
 
-/** When a node was cut off: between `started` and `done`, in ms of CLOCK_MONOTONIC. */
+/** When a node's links went down: between `started` and `done`, in ms of CLOCK_MONOTONIC. */
 export interface LinksDownTimes {
   readonly started: number;
   readonly done: number;
@@ -161,12 +160,9 @@ export interface NatPair {
   linksDown(node: DirectorNode): Promise<LinksDownTimes>;
   linksUp(node: DirectorNode): Promise<void>;
   /**
-   * A crash: the node's switch ports stop forwarding (the cables pulled), then its daemon is killed
-   * with SIGKILL. Returns when the ports were cut (the death): a port state change takes effect at
-   * once, while `ip link set down` waits for RCU grace periods under the global RTNL lock, which
-   * under the VM's TCG takes seconds: too vague a moment to measure from, and it would hold up the
-   * backup's own address changes. Call linksDown() once the takeover is over to take the node's
-   * links down too; recover() undoes both.
+   * A crash: links down, then SIGKILL of the daemon. Returns when the links went down (between
+   * `started` and `done`: under the VM's TCG `ip link set down` takes 0.3–5 s, waiting for RCU
+   * grace periods under the global RTNL lock, which also holds up the peer's address changes).
    */
   crash(node: DirectorNode): Promise<LinksDownTimes>;
   /**
@@ -212,7 +208,6 @@ interface MutableNode {
   kind: DirectorKind | null;
   lines: TimedLine[];
   linksUp: boolean;
-  portsCut: boolean;
 }
 
 export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {}): Promise<NatPair> {
@@ -268,7 +263,6 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       kind: null,
       lines: [],
       linksUp: true,
-      portsCut: false,
     });
   }
   const [n1, n2] = nodes as [MutableNode, MutableNode];
@@ -398,15 +392,6 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
 
   const linksUp = (node: DirectorNode) => setLinks(mutable(node), 'up');
 
-  /** The node's two ports on the bridges: disabled (0) or forwarding (3), one `ip -batch`. */
-  async function setSwitchPorts(m: MutableNode, state: 0 | 3): Promise<void> {
-    const r = await run('ip', ['-n', sw, '-batch', '-'], {
-      input: `link set dev c-${m.name} type bridge_slave state ${state}\nlink set dev s-${m.name} type bridge_slave state ${state}\n`,
-    });
-    if (r.code !== 0) throw new Error(`nat-pair: switch ports of ${m.name} to state ${state}: ${r.stderr}`);
-    m.portsCut = state === 0;
-  }
-
   async function vips(node: DirectorNode): Promise<{ client: boolean; server: boolean }> {
     const has = async (ifname: string, address: string) =>
       (await lab.ipAddresses(node.ns, ifname)).some((a) => a.local === address);
@@ -466,12 +451,9 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
     linksUp,
 
     async crash(node) {
-      const m = mutable(node);
-      const started = monotonicMs();
-      await setSwitchPorts(m, 0);
-      const cut = { started, done: monotonicMs() };
+      const down = await linksDown(node);
       await stopDirector(node, 'SIGKILL');
-      return cut;
+      return down;
     },
 
     async recover(node, kind) {
@@ -487,7 +469,6 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       await lab.exec(m.ns, 'ipvsadm', ['--stop-daemon', 'backup']);
       await lab.exec(m.ns, 'ipvsadm', ['-C']);
       if (!m.linksUp) await linksUp(node);
-      if (m.portsCut) await setSwitchPorts(m, 3);
       await startDirector(node, what);
     },
 
@@ -499,8 +480,7 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       let last = '';
       for (;;) {
         const mine = await vips(node);
-        const theirs =
-          peer.linksUp && !peer.portsCut && exclusive ? await vips(peer) : { client: false, server: false };
+        const theirs = peer.linksUp && exclusive ? await vips(peer) : { client: false, server: false };
         if (mine.client && mine.server && !theirs.client && !theirs.server) return;
         last = `${node.name} ${JSON.stringify(mine)}, ${peer.name} ${JSON.stringify(theirs)}`;
         if (monotonicMs() > deadline)
