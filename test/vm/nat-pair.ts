@@ -27,7 +27,7 @@
  *   const pair = await createNatPair(lab, { vrrpVersion: 2, advertIntervalMs: 1000 });
  *   await pair.startRealServers();
  *   await pair.startDirectors('ipvsd');          // both, then waits until lb1 is master
- *   const t0 = await pair.crash(pair.lb1);       // links down, then kill -9 (returns when links went down)
+ *   const down = await pair.crash(pair.lb1);     // links down, then kill -9 (when the links went down)
  *   await pair.waitForMaster(pair.lb2);
  *   await pair.recover(pair.lb1);                // as after a reboot: no VIPs, links up, daemon started
  *   await pair.waitForMaster(pair.lb1);
@@ -114,6 +114,12 @@ export interface TimedLine {
   readonly line: string;
 }
 
+/** When a node's links went down: between `started` and `done`, in ms of CLOCK_MONOTONIC. */
+export interface LinksDownTimes {
+  readonly started: number;
+  readonly done: number;
+}
+
 /** One entry of `ipvsadm -Lnc`. */
 export interface ConnectionEntry {
   readonly protocol: string;
@@ -147,11 +153,18 @@ export interface NatPair {
    * or SIGKILL of every daemon process in the node (keepalived's children included). Resolves on exit.
    */
   stopDirector(node: DirectorNode, signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
-  /** `ip link set down` eth0 and eth1 in one command; returns the monotonic ms just before it. */
-  linksDown(node: DirectorNode): Promise<number>;
+  /**
+   * Sets eth0 and eth1 down in one command. The links went down between `started` and `done`
+   * (monotonic ms): a request that started after `done` cannot have reached this node.
+   */
+  linksDown(node: DirectorNode): Promise<LinksDownTimes>;
   linksUp(node: DirectorNode): Promise<void>;
-  /** A crash: links down, then kill -9 of the daemon. Returns linksDown's time (the death). */
-  crash(node: DirectorNode): Promise<number>;
+  /**
+   * A crash: links down, then SIGKILL of the daemon. Returns when the links went down (between
+   * `started` and `done`: under the VM's TCG `ip link set down` takes 0.3–5 s, waiting for RCU
+   * grace periods under the global RTNL lock, which also holds up the peer's address changes).
+   */
+  crash(node: DirectorNode): Promise<LinksDownTimes>;
   /**
    * Brings a crashed or stopped node back as a reboot would: VIPs, IPVS table and kernel sync
    * daemons left behind removed, links up, the daemon it ran last (or `kind`) started again.
@@ -209,8 +222,7 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
     throw new Error(`nat-pair: VRRPv2 adverts are whole seconds, got ${opts.advertIntervalMs} ms`);
   mkdirSync(opts.workDir, { recursive: true });
 
-  const ip = (ns: string, args: readonly string[], input?: string) =>
-    lab.execOk(ns, 'ip', args, input === undefined ? {} : { input });
+  const ip = (ns: string, args: readonly string[]) => lab.execOk(ns, 'ip', args);
 
   const sw = await lab.namespace(`${opts.tag}-sw`);
   for (const br of ['brc', 'brs']) {
@@ -288,7 +300,6 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       proc = lab.spawn(m.ns, 'keepalived', [
         '--dont-fork',
         '--log-console',
-        '--log-detail',
         '--use-file',
         m.keepalivedConfig,
         '--pid',
@@ -363,19 +374,23 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
     m.daemon = null;
   }
 
-  async function linksDown(node: DirectorNode): Promise<number> {
-    const m = mutable(node);
-    const t0 = monotonicMs();
-    await ip(m.ns, ['-batch', '-'], 'link set dev eth0 down\nlink set dev eth1 down\n');
-    m.linksUp = false;
-    return t0;
+  /** Both links of a node in one `ip -n NS -batch` (no `ip netns exec`: one process, no remount). */
+  async function setLinks(m: MutableNode, state: 'up' | 'down'): Promise<void> {
+    const r = await run('ip', ['-n', m.ns, '-batch', '-'], {
+      input: `link set dev eth0 ${state}\nlink set dev eth1 ${state}\n`,
+    });
+    if (r.code !== 0) throw new Error(`nat-pair: links ${state} on ${m.name} failed: ${r.stderr}`);
+    m.linksUp = state === 'up';
   }
 
-  async function linksUp(node: DirectorNode): Promise<void> {
+  async function linksDown(node: DirectorNode): Promise<LinksDownTimes> {
     const m = mutable(node);
-    await ip(m.ns, ['-batch', '-'], 'link set dev eth0 up\nlink set dev eth1 up\n');
-    m.linksUp = true;
+    const started = monotonicMs();
+    await setLinks(m, 'down');
+    return { started, done: monotonicMs() };
   }
+
+  const linksUp = (node: DirectorNode) => setLinks(mutable(node), 'up');
 
   async function vips(node: DirectorNode): Promise<{ client: boolean; server: boolean }> {
     const has = async (ifname: string, address: string) =>
@@ -436,9 +451,9 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
     linksUp,
 
     async crash(node) {
-      const t0 = await linksDown(node);
+      const down = await linksDown(node);
       await stopDirector(node, 'SIGKILL');
-      return t0;
+      return down;
     },
 
     async recover(node, kind) {
