@@ -1,30 +1,28 @@
 #!/usr/bin/env node
 /** ipvsctl: the operator's CLI. Composition root only: argv, wiring, exit codes. */
 import { Command, CommanderError } from 'commander';
-import { applyCommand } from '../cli/apply.js';
-import { checkCommand } from '../cli/check.js';
-import { convertCommand } from '../cli/convert.js';
-import { type ControlCall, socketControlCall } from '../cli/daemon.js';
-import { drainCommand, failoverCommand, reloadCommand } from '../cli/daemon-commands.js';
-import { listCommand } from '../cli/list.js';
-import { readConfigFile } from '../cli/load.js';
+import type { ControlCall } from '../cli/daemon.js';
 import { EXIT_FAILED, EXIT_USAGE, processOutput } from '../cli/output.js';
-import { statusCommand } from '../cli/status.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { IpvsdError } from '../errors.js';
-import { createKernelBackend } from '../ipvs/kernel-backend.js';
 import { VERSION } from '../version.js';
+
+// Each command's modules are imported when that command runs: `ipvsctl apply` then never loads the
+// daemon client, and vice versa. Startup is a large part of a short command on a slow machine.
+const kernelBackend = async () => (await import('../ipvs/kernel-backend.js')).createKernelBackend();
 
 /**
  * The daemon to ask: `--socket` when given (before or after the subcommand), else the
  * `director.control_socket` of the daemon's config when `--config` names it, else the default.
  */
-function daemon(command: Command): ControlCall {
+async function daemon(command: Command): Promise<ControlCall> {
+  const { socketControlCall } = await import('../cli/daemon.js');
   const opts = command.optsWithGlobals<{ socket: string; config?: string }>();
   const explicit = sourceOf(command, 'socket') === 'cli';
   if (explicit || !opts.config) return socketControlCall(opts.socket);
   const file = opts.config;
   return async (request, timeoutMs) => {
+    const { readConfigFile } = await import('../cli/load.js');
     const config = await readConfigFile(file, processOutput);
     if (typeof config === 'number')
       throw new IpvsdError('IPVSD_ERR_CONFIG_INVALID', `cannot take the control socket from ${file}`);
@@ -55,6 +53,7 @@ function program(): Command {
     .description('validate a config file; print every error as FILE:LINE:COL: message')
     .argument('<file>')
     .action(async (file: string) => {
+      const { checkCommand } = await import('../cli/check.js');
       process.exitCode = await checkCommand(file, processOutput);
     });
 
@@ -65,7 +64,8 @@ function program(): Command {
     .option('--dry-run', 'show the operations without making them', false)
     .option('--json', 'print {"operations": [...]}', false)
     .action(async (file: string, opts: { dryRun: boolean; json: boolean }) => {
-      process.exitCode = await applyCommand(file, opts, createKernelBackend, processOutput);
+      const { applyCommand } = await import('../cli/apply.js');
+      process.exitCode = await applyCommand(file, opts, kernelBackend, processOutput);
     });
 
   cmd
@@ -74,7 +74,8 @@ function program(): Command {
     .option('--json', 'print {"services": [...]}', false)
     .option('--stats', 'include counters', false)
     .action(async (opts: { json: boolean; stats: boolean }) => {
-      process.exitCode = await listCommand(opts, createKernelBackend, processOutput);
+      const { listCommand } = await import('../cli/list.js');
+      process.exitCode = await listCommand(opts, kernelBackend, processOutput);
     });
 
   cmd
@@ -84,14 +85,16 @@ function program(): Command {
     )
     .option('--json', "print the daemon's status as JSON", false)
     .action(async (opts: { json: boolean }, command: Command) => {
-      process.exitCode = await statusCommand(opts, daemon(command), processOutput);
+      const { statusCommand } = await import('../cli/status.js');
+      process.exitCode = await statusCommand(opts, await daemon(command), processOutput);
     });
 
   cmd
     .command('reload')
     .description('make the daemon re-read its config; a config that does not validate is refused')
     .action(async (_opts: unknown, command: Command) => {
-      process.exitCode = await reloadCommand(daemon(command), processOutput);
+      const { reloadCommand } = await import('../cli/daemon-commands.js');
+      process.exitCode = await reloadCommand(await daemon(command), processOutput);
     });
 
   for (const [name, description] of [
@@ -104,7 +107,8 @@ function program(): Command {
       .argument('<vs>', 'virtual server: its name, tcp/203.0.113.100:80 or fwmark/7')
       .argument('<rs>', 'real server: 198.51.100.11:8080 or [2001:db8::1]:80')
       .action(async (vs: string, rs: string, _opts: unknown, command: Command) => {
-        process.exitCode = await drainCommand(name, vs, rs, daemon(command), processOutput);
+        const { drainCommand } = await import('../cli/daemon-commands.js');
+        process.exitCode = await drainCommand(name, vs, rs, await daemon(command), processOutput);
       });
   }
 
@@ -114,7 +118,8 @@ function program(): Command {
       'convert a keepalived.conf (with its includes) to ipvsd YAML on stdout; dropped keywords on stderr',
     )
     .argument('<keepalived.conf>')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      const { convertCommand } = await import('../cli/convert.js');
       process.exitCode = convertCommand(file, processOutput);
     });
 
@@ -125,7 +130,8 @@ function program(): Command {
     )
     .argument('<name>', 'a vrrp_instances or vrrp_sync_groups name')
     .action(async (name: string, _opts: unknown, command: Command) => {
-      process.exitCode = await failoverCommand(name, daemon(command), processOutput);
+      const { failoverCommand } = await import('../cli/daemon-commands.js');
+      process.exitCode = await failoverCommand(name, await daemon(command), processOutput);
     });
 
   return cmd;

@@ -19,8 +19,9 @@ export class ParseContext {
 
   constructor(
     readonly file: string,
-    private readonly lineCounter: LineCounter,
-    private readonly doc: Document.Parsed,
+    private readonly lineCounter: Pick<LineCounter, 'linePos'>,
+    /** The yaml library's document, to follow aliases; null for the fast path (which has none). */
+    private readonly doc: Document.Parsed | null,
   ) {}
 
   /** The position of an offset in the text (1-based line and column). */
@@ -51,12 +52,39 @@ export class ParseContext {
       }
       return null;
     }
-    const target = node.resolve(this.doc);
+    const target = this.doc === null ? undefined : node.resolve(this.doc);
     if (target === undefined) {
       this.report(node, `alias *${node.source} refers to no anchor`);
       return null;
     }
     return target;
+  }
+}
+
+/**
+ * Line starts found on first use: the fast parser does not track lines, and a valid config needs
+ * positions only for the few places a validator keeps one. Same answers as yaml's LineCounter.
+ */
+export class LazyLineCounter {
+  private lineStarts: number[] | null = null;
+
+  constructor(private readonly text: string) {}
+
+  linePos(offset: number): { line: number; col: number } {
+    if (this.lineStarts === null) {
+      const starts = [0];
+      for (let i = this.text.indexOf('\n'); i !== -1; i = this.text.indexOf('\n', i + 1)) starts.push(i + 1);
+      this.lineStarts = starts;
+    }
+    const starts = this.lineStarts;
+    let low = 0;
+    let high = starts.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((starts[mid] as number) <= offset) low = mid + 1;
+      else high = mid;
+    }
+    return { line: low, col: offset - (starts[low - 1] as number) + 1 };
   }
 }
 

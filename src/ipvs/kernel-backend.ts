@@ -4,7 +4,13 @@
  */
 import { constants } from 'node:os';
 import { IpvsdError, NetlinkError } from '../errors.js';
-import type { IpvsOperation, IpvsTimeouts, ServiceKey, ServiceState } from '../model/ipvs.js';
+import type {
+  DestinationState,
+  IpvsOperation,
+  IpvsTimeouts,
+  ServiceKey,
+  ServiceState,
+} from '../model/ipvs.js';
 import {
   createGenlSocket,
   type GenlRequest,
@@ -34,7 +40,14 @@ import { explainOperationError, ipvsUnavailable, permissionDenied } from './expl
 
 const { ENOENT, EPERM, EACCES } = constants.errno;
 
-export interface KernelBackendOptions extends GenlSocketOptions {}
+export interface KernelBackendOptions extends GenlSocketOptions {
+  /**
+   * Netlink sockets a dump reads destinations over, one GET_DEST dump in flight on each (the kernel
+   * runs one dump per socket at a time). Default 4: with one, a 1,000-service table is 1,000 round
+   * trips one after the other.
+   */
+  readonly dumpSockets?: number;
+}
 
 /** Opens the netlink socket and resolves the IPVS family; fails with an actionable error. */
 export async function createKernelBackend(
@@ -49,7 +62,7 @@ export async function createKernelBackend(
     if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
     throw err;
   }
-  return kernelBackend(sock, family.id, family.version);
+  return kernelBackend(sock, family.id, family.version, options);
 }
 
 function rethrow(err: unknown, what: string): never {
@@ -64,11 +77,20 @@ function kernelBackend(
   sock: GenlSocket,
   familyId: number,
   version: number,
+  options: KernelBackendOptions,
 ): IpvsBackend & { dropped(): number } {
   const request = (req: GenlRequest, what: string) =>
     sock.request(familyId, version, req).catch((e) => rethrow(e, what));
-  const dump = (req: GenlRequest, what: string) =>
-    sock.dump(familyId, version, req).catch((e) => rethrow(e, what));
+  const dumpOn = (s: GenlSocket, req: GenlRequest, what: string) =>
+    s.dump(familyId, version, req).catch((e) => rethrow(e, what));
+  const dump = (req: GenlRequest, what: string) => dumpOn(sock, req, what);
+  // The extra dump sockets, opened on the first dump that needs them and kept until close().
+  const extra: GenlSocket[] = [];
+  const dumpSockets = (services: number): GenlSocket[] => {
+    const want = Math.min(Math.max(1, options.dumpSockets ?? 4), services);
+    while (extra.length < want - 1) extra.push(createGenlSocket(options));
+    return [sock, ...extra.slice(0, want - 1)];
+  };
 
   return {
     async info(): Promise<IpvsInfo> {
@@ -82,17 +104,23 @@ function kernelBackend(
     async dump(): Promise<ServiceState[]> {
       const replies = await dump(getServicesRequest, 'listing IPVS services');
       const services = replies.map((r) => decodeService(r.attrs)).filter((s) => s !== null);
-      // One dump at a time: the kernel runs a single dump per netlink socket (EBUSY otherwise).
-      const result: ServiceState[] = [];
-      for (const svc of services) {
-        const dests = await dump(getDestsRequest(svc.key), 'listing IPVS destinations');
-        result.push({
-          ...svc,
-          destinations: dests
-            .map((r) => decodeDestination(r.attrs, svc.key.family))
-            .filter((d) => d !== null),
-        });
-      }
+      // Destinations of each service, one dump per socket at a time (the kernel answers a second
+      // concurrent dump on a socket with EBUSY), several sockets at once; results in kernel order.
+      const result: ServiceState[] = new Array(services.length);
+      let next = 0;
+      const worker = async (s: GenlSocket): Promise<void> => {
+        while (next < services.length) {
+          const i = next++;
+          const svc = services[i] as ServiceState & { destinations: DestinationState[] };
+          const dests = await dumpOn(s, getDestsRequest(svc.key), 'listing IPVS destinations');
+          for (const r of dests) {
+            const d = decodeDestination(r.attrs, svc.key.family);
+            if (d !== null) svc.destinations.push(d);
+          }
+          result[i] = svc;
+        }
+      };
+      await Promise.all(dumpSockets(services.length).map(worker));
       return result;
     },
 
@@ -134,6 +162,9 @@ function kernelBackend(
     },
 
     dropped: () => sock.dropped(),
-    close: () => sock.close(),
+    close: () => {
+      for (const s of extra) s.close();
+      sock.close();
+    },
   };
 }

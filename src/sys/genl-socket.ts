@@ -15,6 +15,7 @@ import { errnoName } from './netlink-errors.js';
 import {
   cstring,
   formatMessage,
+  genlMessageSize,
   genlPayload,
   getU16,
   getU32,
@@ -27,6 +28,7 @@ import {
   parseErrno,
   parseGenl,
   parseMessages,
+  writeGenlMessage,
 } from './nlattr.js';
 
 const { EBADF, EIO, ENOBUFS, EPROTO, ETIMEDOUT } = constants.errno;
@@ -159,10 +161,14 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
 
   const send = (buffers: Buffer[]): Promise<void> =>
     new Promise((resolve, reject) => {
-      raw.send(Buffer.concat(buffers), {}, (err?: { errno?: number; message: string }) => {
-        if (err) reject(err);
-        else resolve();
-      });
+      raw.send(
+        buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers),
+        {},
+        (err?: { errno?: number; message: string }) => {
+          if (err) reject(err);
+          else resolve();
+        },
+      );
     });
 
   /**
@@ -266,21 +272,29 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       for (let start = 0; start < reqs.length; start += batchSize) {
         const end = Math.min(start + batchSize, reqs.length);
         const seqs: number[] = [];
-        const buffers: Buffer[] = [];
         const records: Pending[] = [];
+        // One zeroed buffer for the whole chunk, each message written in place.
+        let size = 0;
+        for (let i = start; i < end; i++) size += genlMessageSize((reqs[i] as GenlRequest).attrs);
+        const chunk = Buffer.alloc(size);
+        let off = 0;
         for (let i = start; i < end; i++) {
           const last = i === end - 1;
           const s = nextSeq();
           seqs.push(s);
           const req = reqs[i] as GenlRequest;
-          buffers.push(
-            formatMessage(
-              family,
-              NLM_F_REQUEST | (last ? NLM_F_ACK : 0),
-              s,
-              port,
-              genlPayload(req.cmd, version, req.attrs),
-            ),
+          off = writeGenlMessage(
+            chunk,
+            off,
+            {
+              type: family,
+              flags: NLM_F_REQUEST | (last ? NLM_F_ACK : 0),
+              seq: s,
+              pid: port,
+              cmd: req.cmd,
+              version,
+            },
+            req.attrs,
           );
           if (!last) {
             const rec: Pending = { parts: [], silent: true, errno: 0, settle: () => {} };
@@ -295,7 +309,7 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
         let lastErrno = 0;
         let chunkErrno = 0;
         try {
-          await send(buffers);
+          await send([chunk]);
         } catch (err) {
           chunkErrno = Math.abs((err as { errno?: number }).errno ?? EIO);
           pending.get(lastSeq)?.settle(chunkErrno, [], false);

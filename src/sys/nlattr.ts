@@ -156,6 +156,157 @@ export function parseMessages(buf: Buffer): { messages: NlMessage[]; malformed: 
   return { messages, malformed: off < buf.length && buf.length - off >= NLMSG_HDRLEN };
 }
 
+/** The size of one generic netlink message carrying `attrs` (headers included, padded). */
+export function genlMessageSize(attrs: readonly Buffer[]): number {
+  let len = NLMSG_HDRLEN + GENL_HDRLEN;
+  for (const a of attrs) len += a.length;
+  return align4(len);
+}
+
+/**
+ * Writes one generic netlink message (nlmsghdr, genlmsghdr, attributes) into `out` at `off` and
+ * returns the offset after it. For batches: one buffer for many messages instead of three
+ * allocations and copies per message. `out` must be zero-filled (padding is not written).
+ */
+export function writeGenlMessage(
+  out: Buffer,
+  off: number,
+  header: { type: number; flags: number; seq: number; pid: number; cmd: number; version: number },
+  attrs: readonly Buffer[],
+): number {
+  let len = NLMSG_HDRLEN + GENL_HDRLEN;
+  for (const a of attrs) len += a.length;
+  out.writeUInt32LE(len, off);
+  out.writeUInt16LE(header.type, off + 4);
+  out.writeUInt16LE(header.flags, off + 6);
+  out.writeUInt32LE(header.seq >>> 0, off + 8);
+  out.writeUInt32LE(header.pid >>> 0, off + 12);
+  out[off + 16] = header.cmd;
+  out[off + 17] = header.version;
+  let at = off + NLMSG_HDRLEN + GENL_HDRLEN;
+  for (const a of attrs) {
+    a.copy(out, at);
+    at += a.length;
+  }
+  return off + align4(len);
+}
+
+/**
+ * Builds attributes straight into one buffer: an IPVS operation is a dozen small attributes, and a
+ * Buffer per attribute (plus the copies of nesting) was most of the cost of encoding 11,000 of them.
+ * Same bytes as attr()/nested(): little-endian headers, payloads padded to 4 bytes with zeros.
+ */
+export class AttrWriter {
+  private buf: Buffer;
+  private off = 0;
+
+  constructor(size = 128) {
+    this.buf = Buffer.alloc(size);
+  }
+
+  private reserve(n: number): number {
+    const at = this.off;
+    const need = at + align4(n);
+    if (need > this.buf.length) {
+      const bigger = Buffer.alloc(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, at);
+      this.buf = bigger;
+    }
+    this.off = need;
+    return at;
+  }
+
+  private header(at: number, type: number, payloadLen: number): void {
+    this.buf.writeUInt16LE(NLA_HDRLEN + payloadLen, at);
+    this.buf.writeUInt16LE(type, at + 2);
+  }
+
+  u16(type: number, value: number): this {
+    const at = this.reserve(NLA_HDRLEN + 2);
+    this.header(at, type, 2);
+    this.buf.writeUInt16LE(value, at + NLA_HDRLEN);
+    return this;
+  }
+
+  u16be(type: number, value: number): this {
+    const at = this.reserve(NLA_HDRLEN + 2);
+    this.header(at, type, 2);
+    this.buf.writeUInt16BE(value, at + NLA_HDRLEN);
+    return this;
+  }
+
+  u32(type: number, value: number): this {
+    const at = this.reserve(NLA_HDRLEN + 4);
+    this.header(at, type, 4);
+    this.buf.writeUInt32LE(value >>> 0, at + NLA_HDRLEN);
+    return this;
+  }
+
+  /** An attribute whose payload is `size` bytes, zeroed, filled by `fill` (at the payload's offset). */
+  raw(type: number, size: number, fill: (buf: Buffer, at: number) => void): this {
+    const at = this.reserve(NLA_HDRLEN + size);
+    this.header(at, type, size);
+    fill(this.buf, at + NLA_HDRLEN);
+    return this;
+  }
+
+  bytes(type: number, payload: Uint8Array): this {
+    return this.raw(type, payload.length, (buf, at) => buf.set(payload, at));
+  }
+
+  /** NUL-terminated, as cstring(). */
+  cstring(type: number, value: string): this {
+    const len = Buffer.byteLength(value, 'utf8');
+    return this.raw(type, len + 1, (buf, at) => {
+      buf.write(value, at, len, 'utf8');
+    });
+  }
+
+  /** Already-encoded attributes, appended as they are (e.g. a cached nested key). */
+  append(encoded: Buffer): this {
+    const at = this.reserve(encoded.length);
+    encoded.copy(this.buf, at);
+    return this;
+  }
+
+  /** Starts a nested attribute (flagged NLA_F_NESTED, as nested() does); close it with end(). */
+  begin(type: number): number {
+    const at = this.reserve(NLA_HDRLEN);
+    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
+    return at;
+  }
+
+  end(start: number): this {
+    this.buf.writeUInt16LE(this.off - start, start);
+    return this;
+  }
+
+  /** The attributes written so far (a view of the writer's buffer: do not reuse the writer). */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.off);
+  }
+}
+
+/**
+ * Calls `visit` for each attribute of `buf` from `start` to `end` with its type (flags masked) and
+ * payload range, without allocating: for hot decoders that read a few fixed-size fields.
+ * Stops at the first malformed attribute, as parseAttrs does.
+ */
+export function forEachAttr(
+  buf: Buffer,
+  start: number,
+  end: number,
+  visit: (type: number, at: number, len: number) => void,
+): void {
+  let off = start;
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < NLA_HDRLEN || off + len > end) return;
+    visit(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + NLA_HDRLEN, len - NLA_HDRLEN);
+    off += align4(len);
+  }
+}
+
 /** struct genlmsghdr followed by attributes. */
 export function genlPayload(cmd: number, version: number, attrs: readonly Buffer[]): Buffer {
   const hdr = Buffer.from([cmd, version, 0, 0]);
