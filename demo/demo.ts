@@ -341,7 +341,8 @@ async function main(): Promise<number> {
     );
 
     heading('lb1, the master director, dies: its links go down and ipvsd is killed (kill -9)');
-    const t0 = await pair.crash(pair.lb1);
+    // From when the links were surely down: requests started before may still have gone through lb1.
+    const t0 = (await pair.crash(pair.lb1)).done;
     table.header();
     const first = await withTable(table, () =>
       waitFor(
