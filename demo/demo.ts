@@ -392,6 +392,7 @@ async function main(): Promise<number> {
       await pair.recover(pair.lb1);
       await pair.waitForMaster(pair.lb1);
     });
+    const masterAgainAt = monotonicMs();
     say('lb1 is MASTER again');
     const rejoined = await withTable(table, () =>
       waitFor(
@@ -406,11 +407,14 @@ async function main(): Promise<number> {
       true,
       `answering again ${((rejoined.e - backAt) / 1000).toFixed(1)} s after it restarted`,
     );
-    const tail = attempts().filter((a) => a.s > rejoined.e);
+    // Once lb1 holds the VIPs again and rs2 answers. (The handover itself, a preemption, may cost
+    // the requests in flight: shown in the table, not judged here.)
+    const tail = attempts().filter((a) => a.s > Math.max(masterAgainAt, rejoined.e) + 1000);
+    const answered = tail.filter((a) => a.ok).length;
     check(
       'traffic through lb1 again',
-      tail.length > 0 && tail.every((a) => a.ok),
-      `${tail.filter((a) => a.ok).length} of ${tail.length} requests answered after the way back`,
+      tail.length > 0 && answered === tail.length,
+      `${answered} of ${tail.length} requests answered since`,
     );
 
     // Summary.
