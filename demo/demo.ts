@@ -37,7 +37,7 @@ import {
 
 const keep = process.argv.includes('--keep');
 const PROBE_INTERVAL_MS = 50;
-const PROBE_TIMEOUT_MS = 1000;
+const PROBE_TIMEOUT_MS = 2000;
 const TICK_MS = 2000;
 const STREAM_CHUNKS = 150; // one line every 200 ms: 30 s, long enough to span the director failover
 const STREAM_INTERVAL_MS = 200;
