@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CHECK_DURATION, CHECKS_TOTAL } from '../../../src/metrics/check-series.js';
 import {
   BACKEND_FAMILIES,
   BACKEND_LABEL_NAMES,
   SERVICE_FAMILIES,
   SERVICE_LABEL_NAMES,
 } from '../../../src/metrics/ipvs-families.js';
-import { CHECK_DURATION, CHECKS_TOTAL } from '../../../src/metrics/check-series.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
 import { fakeTable, families } from './helpers.js';
