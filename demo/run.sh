@@ -54,4 +54,8 @@ echo "demo: this kernel has no IPVS: running in a VM with Debian's kernel (qemu;
 bash test/vm/prepare.sh --quiet
 timeout=600
 ((keep)) && timeout=0
-exec bash test/vm/run.sh --timeout "$timeout" --mem 3072 -- node dist/demo/demo.js "$@"
+# The --keep request directory lives in the VM's share: gone with the demo, so demo:exec never
+# mistakes a finished demo for a running one.
+trap 'rm -rf .vm/share/ipvsd-demo' EXIT
+rm -rf .vm/share/ipvsd-demo
+bash test/vm/run.sh --timeout "$timeout" --mem 3072 -- node dist/demo/demo.js "$@"
