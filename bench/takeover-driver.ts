@@ -355,7 +355,7 @@ function summarize(results: readonly Run[]): { summaries: Summary[]; text: strin
   }
   const lines: string[] = [
     "takeover gap: the master's last frame → the backup's first HTTP 200 to the client (ms, median of runs;",
-    "kernel timestamps of a capture on the client's switch port); the master crashed: ports cut, then SIGKILL",
+    "kernel timestamps of a capture on the client's switch port); the master crashed: links down, then SIGKILL",
   ];
   const cols = ['runs', 'gap', 'min', 'max', 'advert', 'GARP', 'prober'];
   lines.push(`${'setting'.padEnd(10)}${'tool'.padEnd(12)}${cols.map((c) => c.padStart(8)).join('')}`);

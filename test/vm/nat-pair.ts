@@ -353,16 +353,20 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
     const proc = m.daemon;
     if (proc === null) return;
     if (signal === 'SIGKILL') {
-      // Children first, all in one synchronous loop: a keepalived child that outlived its parent
-      // would stop gracefully (parent-death signal), and a parent that outlived a child respawns it.
+      // keepalived: the parent is stopped first, so it cannot respawn a child it sees die, then the
+      // children and the parent are killed (a child that outlived its parent would stop gracefully
+      // on its parent-death signal, which is not a crash).
       const pids = await daemonPids(m);
-      for (const pid of [...pids.filter((p) => p !== proc.pid), proc.pid]) {
+      const send = (pid: number, sig: NodeJS.Signals) => {
         try {
-          process.kill(pid, 'SIGKILL');
+          process.kill(pid, sig);
         } catch {
           // already gone
         }
-      }
+      };
+      if (m.kind === 'keepalived') send(proc.pid, 'SIGSTOP');
+      for (const pid of pids.filter((p) => p !== proc.pid)) send(pid, 'SIGKILL');
+      send(proc.pid, 'SIGKILL');
     } else {
       proc.child.kill('SIGTERM');
     }
