@@ -106,16 +106,20 @@ function directorConfig(node: DirectorNode, file: string): string {
   return text.replace(/^(\s*control_socket:).*$/m, `$1 ${node.controlSocket}`);
 }
 
-/** The sync group's state as the director's ipvsd last logged it (INIT before its first transition). */
+/**
+ * The sync group's state as the director's running ipvsd last logged it ("starting" before its
+ * first transition). The log holds earlier runs too: only this process's lines (pino's pid) count.
+ */
 function groupState(pair: NatPair, node: DirectorNode): string {
+  const pid = node.daemon?.pid;
   const lines = pair.logLines(node);
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = (lines[i] as { line: string }).line;
-    if (!line.includes('"msg":"sync group state changed"')) continue;
+    if (!line.includes('"msg":"sync group state changed"') || !line.includes(`"pid":${pid},`)) continue;
     const to = /"to":"([A-Z]+)"/.exec(line)?.[1];
     if (to) return to;
   }
-  return 'INIT';
+  return 'starting';
 }
 
 /** What each director says about itself, for a step that went wrong. */
