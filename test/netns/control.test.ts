@@ -283,7 +283,7 @@ describe('one daemon per socket', () => {
       ok: false,
       error: {
         code: 'IPVSD_ERR_USAGE',
-        message: 'unknown command "rm -rf" (known: status, reload, drain, undrain)',
+        message: 'unknown command "rm -rf" (known: status, reload, drain, undrain, failover)',
       },
     });
     const r = await ipvsctl(['--socket', socket, 'status', '--json']);

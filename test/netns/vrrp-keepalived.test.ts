@@ -391,7 +391,13 @@ function failoverCases(
       // Nobody removed the dead master's VIPs: its namespace still lists them, as a crashed box's
       // interfaces would. The live peer is the only router answering for them.
       for (const vip of vips) expect(await t.holders(vip)).toEqual(['ipvsd', 'keepalived']);
-      for (const name of names) expect((await t.reported(name))[backup]).toBe('MASTER');
+      // keepalived runs its notify script after adding the VIPs: its report may trail them.
+      for (const name of names)
+        await t.waitFor(
+          `${backup} to report ${name} MASTER`,
+          async () => (await t.reported(name))[backup] === 'MASTER',
+          10_000,
+        );
     });
 
     it(`${master} restarted after the crash removes the stale VIPs and preempts again`, async () => {
