@@ -25,6 +25,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
 import {
+  type ProbeAttempt as Attempt,
   CLIENT_VIP,
   createNatPair,
   type DirectorKind,
@@ -45,14 +46,6 @@ const SETTINGS: Record<string, Setting> = {
   'v2-1s': { name: 'v2-1s', version: 2, advertIntervalMs: 1000 },
   'v3-100ms': { name: 'v3-100ms', version: 3, advertIntervalMs: 100 },
 };
-
-interface Attempt {
-  readonly s: number;
-  readonly e: number;
-  readonly ok: boolean;
-  readonly rs?: string;
-  readonly err?: string;
-}
 
 interface Run {
   readonly setting: string;

@@ -20,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
 import {
+  type ProbeAttempt as Attempt,
   CLIENT_VIP,
   createNatPair,
   type DirectorNode,
@@ -44,14 +45,6 @@ const STREAM_INTERVAL_MS = 200;
 /** The repository root: the demo runs compiled, from dist/demo/. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIGS = ['config/nat-director-pair-a.yaml', 'config/nat-director-pair-b.yaml'] as const;
-
-interface Attempt {
-  readonly s: number;
-  readonly e: number;
-  readonly ok: boolean;
-  readonly rs?: string;
-  readonly err?: string;
-}
 
 interface StreamResult {
   readonly ok: boolean;

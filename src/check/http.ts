@@ -19,7 +19,14 @@ import { connect as tlsConnect } from 'node:tls';
 import type { HttpCheck, StatusRange } from '../config/types.js';
 import { hostPort } from '../model/ipvs.js';
 import { ResponseParser } from './http-response.js';
-import { ABORTED_REASON, describeError, type ProbeResult, stopwatch, timeoutReason } from './result.js';
+import {
+  ABORTED_REASON,
+  describeError,
+  type ProbeResult,
+  probeAsPromise,
+  stopwatch,
+  timeoutReason,
+} from './result.js';
 
 export type HttpProbeCheck = Pick<
   HttpCheck,
@@ -178,17 +185,5 @@ export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult
 
 /** One check as a promise; an abort ends it at once with "aborted". */
 export function probeHttp(check: HttpProbeCheck, signal: AbortSignal): Promise<ProbeResult> {
-  if (signal.aborted) return Promise.resolve({ ok: false, latencyMs: 0, reason: ABORTED_REASON });
-  const elapsed = stopwatch();
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      cancel();
-      resolve({ ok: false, latencyMs: elapsed(), reason: ABORTED_REASON });
-    };
-    const cancel = startHttpProbe(check, (result) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(result);
-    });
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return probeAsPromise(startHttpProbe, check, signal);
 }

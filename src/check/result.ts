@@ -74,3 +74,27 @@ export function describeError(err: unknown): string {
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code.startsWith('ERR_SSL_')) return `TLS: ${err.message}`;
   return `${err.message} (${code})`;
 }
+
+/**
+ * A callback-style probe (it reports once through `done`; the function it returns cancels it) as a
+ * promise; an abort ends it at once with "aborted".
+ */
+export function probeAsPromise<C>(
+  start: (check: C, done: (result: ProbeResult) => void) => () => unknown,
+  check: C,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  if (signal.aborted) return Promise.resolve({ ok: false, latencyMs: 0, reason: ABORTED_REASON });
+  const elapsed = stopwatch();
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      cancel();
+      resolve({ ok: false, latencyMs: elapsed(), reason: ABORTED_REASON });
+    };
+    const cancel = start(check, (result) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(result);
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

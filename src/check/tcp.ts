@@ -17,6 +17,7 @@ import {
   describeCode,
   describeError,
   type ProbeResult,
+  probeAsPromise,
   stopwatch,
   timeoutReason,
 } from './result.js';
@@ -44,19 +45,7 @@ export function startTcpProbe(check: TcpProbeCheck, done: (result: ProbeResult) 
 
 /** One check as a promise; an abort ends it at once with "aborted". */
 export function probeTcp(check: TcpProbeCheck, signal: AbortSignal): Promise<ProbeResult> {
-  if (signal.aborted) return Promise.resolve({ ok: false, latencyMs: 0, reason: ABORTED_REASON });
-  const elapsed = stopwatch();
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      cancel();
-      resolve({ ok: false, latencyMs: elapsed(), reason: ABORTED_REASON });
-    };
-    const cancel = startTcpProbe(check, (result) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(result);
-    });
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return probeAsPromise(startTcpProbe, check, signal);
 }
 
 /** The same check on a net.Socket, for a process without the native addon. */

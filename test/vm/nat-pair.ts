@@ -56,6 +56,15 @@ export const IPVSD = resolve(ROOT, 'dist/src/bin/ipvsd.js');
 export const IPVSCTL = resolve(ROOT, 'dist/src/bin/ipvsctl.js');
 export const PAIR_SERVER = resolve(ROOT, 'test/vm/guest/pair-server.mjs');
 export const PROBER = resolve(ROOT, 'test/vm/guest/prober.mjs');
+/** One line of PROBER's output: a request's start and end (CLOCK_MONOTONIC ms) and its outcome. */
+export interface ProbeAttempt {
+  readonly s: number;
+  readonly e: number;
+  readonly ok: boolean;
+  /** The real server that answered. */
+  readonly rs?: string;
+  readonly err?: string;
+}
 export const STREAM_CLIENT = resolve(ROOT, 'test/vm/guest/stream-client.mjs');
 
 export const CLIENT_VIP = '203.0.113.100';
