@@ -96,7 +96,10 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       if (step.op === 'stop') await kernel.stopDaemon(step.state);
       else await kernel.startDaemon(step.daemon);
     }
-    running = (steps.length > 0 ? await kernel.daemons() : before).map((d) => d.state).sort();
+    // After the steps exactly the desired daemon runs (a refused step threw): no second dump, which
+    // would sit between the switch and the VIPs at a takeover.
+    running =
+      steps.length > 0 ? (desired === null ? [] : [desired.state]) : before.map((d) => d.state).sort();
     if (steps.length > 0) {
       switches += 1;
       log.info(
