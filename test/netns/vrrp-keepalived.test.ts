@@ -525,9 +525,12 @@ describe.sequential('VRRP interop with keepalived', () => {
         },
         30_000,
       );
+      // At least one: keepalived 2.2.7 sends its first adverts as MASTER and then, seen on the wire
+      // here (tcpdump in both namespaces), often stops advertising while it logs ipvsd's adverts as
+      // "invalid passwd", so a larger count would measure keepalived, not ipvsd.
       await t.waitFor(
-        'three dropped adverts',
-        async () => ((await t.ipvsd?.instance('VI_1'))?.adverts.dropped.auth_mismatch ?? 0) >= 3,
+        'a dropped advert',
+        async () => ((await t.ipvsd?.instance('VI_1'))?.adverts.dropped.auth_mismatch ?? 0) >= 1,
         10_000,
       );
       const vi = await t.ipvsd?.instance('VI_1');
