@@ -63,6 +63,22 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
     return entries.find((e) => e.dst === address);
   }
 
+  /** Seeds a stale entry for `address` pointing at `lladdr`, as a peer that talked to another box has. */
+  async function staleNeighbour(ns: string, address: string, lladdr: string): Promise<void> {
+    await lab.execOk(ns, 'ip', [
+      'neigh',
+      'replace',
+      address,
+      'lladdr',
+      lladdr,
+      'dev',
+      'eth0',
+      'nud',
+      'stale',
+    ]);
+    expect((await neighbour(ns, address))?.lladdr).toBe(lladdr);
+  }
+
   async function waitForNeighbour(
     ns: string,
     address: string,
@@ -299,18 +315,7 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
   describe('gratuitous ARP', () => {
     it('moves an existing neighbour entry to our MAC (default arp_accept=0)', async () => {
       const vip = '203.0.113.101';
-      await lab.execOk(nsB, 'ip', [
-        'neigh',
-        'replace',
-        vip,
-        'lladdr',
-        OTHER_MAC,
-        'dev',
-        'eth0',
-        'nud',
-        'stale',
-      ]);
-      expect((await neighbour(nsB, vip))?.lladdr).toBe(OTHER_MAC);
+      await staleNeighbour(nsB, vip, OTHER_MAC);
       expect(await a.call('gratuitousArp', 'eth0', vip)).toBeNull();
       expect((await waitForNeighbour(nsB, vip, macA))?.lladdr).toBe(macA);
     });
@@ -336,18 +341,7 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
   describe('unsolicited neighbour advertisement', () => {
     it('overrides an existing neighbour entry with our MAC', async () => {
       const vip = '2001:db8::101';
-      await lab.execOk(nsB, 'ip', [
-        'neigh',
-        'replace',
-        vip,
-        'lladdr',
-        OTHER_MAC,
-        'dev',
-        'eth0',
-        'nud',
-        'stale',
-      ]);
-      expect((await neighbour(nsB, vip))?.lladdr).toBe(OTHER_MAC);
+      await staleNeighbour(nsB, vip, OTHER_MAC);
       expect(await a.call('unsolicitedNa', 'eth0', vip)).toBeNull();
       const entry = await waitForNeighbour(nsB, vip, macA);
       expect(entry?.lladdr).toBe(macA);
