@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
 import {
   type ProbeAttempt as Attempt,
+  CLIENT_ADDRESS,
   CLIENT_VIP,
   createNatPair,
   type DirectorNode,
@@ -330,12 +331,26 @@ async function main(): Promise<number> {
       String(STREAM_INTERVAL_MS),
     ]);
     const streamLines = collectLines(stream);
-    await stream.waitForOutput('connected', 30_000);
+    await stream.waitForOutput(/connected \d+/, 30_000);
+    const streamSource = `${CLIENT_ADDRESS}:${/connected (\d+)/.exec(stream.stdout())?.[1]}`;
     say(
       `a long-lived connection: a streamed response, one line every ${STREAM_INTERVAL_MS} ms for ${
         (STREAM_CHUNKS * STREAM_INTERVAL_MS) / 1000
       } s`,
     );
+    // The kernel's sync daemon sends a connection to the backup in batches (up to ~2 s late); a
+    // connection the backup never heard of cannot survive, so the crash waits for it, as an operator
+    // would check with `ipvsadm -Lnc` on lb2.
+    const openedAt = monotonicMs();
+    await waitFor(
+      `lb2 to receive the connection from ${streamSource} through connection sync`,
+      async () =>
+        (await pair.connections(pair.lb2)).find(
+          (c) => c.source === streamSource && c.state === 'ESTABLISHED',
+        ),
+      30_000,
+    );
+    say(`lb2 holds it too (ipvsadm -Lnc), synced ${Math.round(monotonicMs() - openedAt)} ms after it opened`);
 
     heading('lb1, the master director, dies: its links go down and ipvsd is killed (kill -9)');
     // From when the links were surely down: requests started before may still have gone through lb1.
