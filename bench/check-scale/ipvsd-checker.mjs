@@ -12,7 +12,7 @@
  * `--mode monitor` skips director and metrics: the monitor alone, counting results.
  *
  * Started by run.mjs with an IPC channel: argv[2] is the YAML config. Messages:
- *   `sample`  → `{ type: 'sample', ok, fail, latencyMsSum, transitions, eld: {p50Ms, p99Ms, maxMs, meanMs},
+ *   `sample`  → `{ type: 'sample', ok, fail, latencyMsSum, transitions, tcpResults, eld: {p50Ms, p99Ms, maxMs, meanMs},
  *                 memory: process.memoryUsage(), targets }`
  *   `gc`      → a full GC first (only with --expose-gc), then the same as `sample`, typed `gc`
  *   `reset`   → resets the event-loop delay histogram (start of the window)
@@ -61,17 +61,20 @@ let ok = 0;
 let fail = 0;
 let latencyMsSum = 0;
 let transitions = 0;
+/** Results of TCP checks alone: their connects may never reach the servers' accept(), see run.mjs. */
+let tcpResults = 0;
 const failReasons = new Map();
 monitor.onChange(() => {
   transitions++;
 });
-monitor.onResult((_id, result) => {
+monitor.onResult((id, result) => {
   if (result.ok) ok++;
   else {
     fail++;
     failReasons.set(result.reason, (failReasons.get(result.reason) ?? 0) + 1);
   }
   latencyMsSum += result.latencyMs;
+  if (id.startsWith('tcp/')) tcpResults++;
 });
 
 let director = null;
@@ -112,6 +115,7 @@ function sampleMessage() {
     fail,
     latencyMsSum,
     transitions,
+    tcpResults,
     failReasons: Object.fromEntries([...failReasons].sort((a, b) => b[1] - a[1]).slice(0, 5)),
     eld: {
       p50Ms: lagMs(eld.percentile(50)),

@@ -353,18 +353,22 @@ async function compare(servers) {
     ? ipvsdAtServers('tcp') + ipvsdAtServers('http')
     : b.ipvsd.ok + b.ipvsd.fail - (a.ipvsd.ok + a.ipvsd.fail);
   const ipvsdFails = stalled ? null : b.ipvsd.fail - a.ipvsd.fail;
-  // HAProxy's TCP checks never reach accept(): it answers the SYN-ACK with a RST (the handshake's last
-  // ACK is held back with TCP_QUICKACK off), so the servers cannot count them. The kernel can: every
-  // connect() is an ActiveOpen, every handshake that completes at a listener a PassiveOpen, so
-  // ActiveOpens - PassiveOpens counts connects that never completed: HAProxy's TCP checks (plus
-  // failed connects, which the run reports and should be none). Cross-check: ActiveOpens minus
+  // TCP checks of both checkers mostly never reach accept(): each answers the SYN-ACK with a RST (the
+  // handshake's last ACK is held back with TCP_QUICKACK off), so the servers cannot count them. The
+  // kernel can: every connect() is an ActiveOpen, every handshake that completes at a listener a
+  // PassiveOpen, so ActiveOpens - PassiveOpens counts connects that never completed: the TCP checks
+  // of both (plus failed connects, which the run reports and should be none). ipvsd counts its own
+  // TCP checks; those the servers did not see are its share. Cross-check: ActiveOpens minus
   // ipvsd's probes minus HAProxy's HTTP checks.
   const dMib = (k) => b.mib[k] - a.mib[k];
   const hapHttp = d('http', fromHaproxy);
   const hapTcpSeen = d('tcp', fromHaproxy);
-  const hapTcp = hapTcpSeen + dMib('ActiveOpens') - dMib('PassiveOpens');
+  const ipvsdTcpUnseen = stalled
+    ? 0
+    : Math.max(0, b.ipvsd.tcpResults - a.ipvsd.tcpResults - d('tcp', notHaproxy));
+  const hapTcp = hapTcpSeen + dMib('ActiveOpens') - dMib('PassiveOpens') - ipvsdTcpUnseen;
   const hapChecks = hapTcp + hapHttp;
-  const hapTcpCrossCheck = dMib('ActiveOpens') - (d('tcp', notHaproxy) + d('http', notHaproxy)) - hapHttp;
+  const hapTcpCrossCheck = dMib('ActiveOpens') - ipvsdChecks - hapHttp;
   const [userIpvsd, sysIpvsd] = [0, 1].map((i) => b.ipvsdCpu[i] - a.ipvsdCpu[i]);
   const [userHap, sysHap] = [0, 1].map((i) => b.cpu[i] - a.cpu[i]);
   const cpuIpvsd = userIpvsd + sysIpvsd;

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -287,6 +288,13 @@ Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
 
   const int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return Napi::Number::New(env, errno);
+  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK, the socket
+  // still turns writable at the SYN-ACK (the verdict), and the RST of the close follows before the
+  // ACK would have. The server's kernel never completes the connection: no child socket, no
+  // accept, no wakeup of the server process. On loopback all of that used to run inside our
+  // connect(), as our system time. HAProxy does the same for its connect-only checks.
+  const int no = 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
   if (from_len != 0) {
     const int on = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));

@@ -11,7 +11,7 @@ import type { Config, RealServerConfig, VirtualServerConfig } from '../config/ty
 import type { DrainResult, RealServerStatus, StatusResult } from '../control/protocol.js';
 import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
-import type { DirectorMetrics } from '../metrics/types.js';
+import type { CheckLabels, DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
 import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
@@ -78,6 +78,8 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   let resyncTimer: NodeJS.Timeout | null = null;
   /** check id → the (virtual server, real server) pairs it decides for */
   let users = new Map<string, { vs: VirtualServerConfig; rs: RealServerConfig }[]>();
+  /** The check-metric labels of every user of a check target, by target id (see targets()). */
+  let resultLabels = new Map<string, CheckLabels[]>();
 
   const makeReconciler = (backend: IpvsBackend): Reconciler =>
     createReconciler(
@@ -147,14 +149,23 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
 
   function targets(): CheckTarget[] {
     users = new Map();
+    resultLabels = new Map();
     const out: CheckTarget[] = [];
     for (const vs of config.virtualServers)
       for (const rs of vs.realServers) {
         const id = idOf(rs);
+        const labels = {
+          virtual_server: vs.name,
+          real_server: destinationKeyString(rs),
+          check: rs.check.type,
+        };
         const list = users.get(id);
-        if (list) list.push({ vs, rs });
-        else {
+        if (list) {
+          list.push({ vs, rs });
+          resultLabels.get(id)?.push(labels);
+        } else {
           users.set(id, [{ vs, rs }]);
+          resultLabels.set(id, [labels]);
           out.push({ id, check: rs.check, start: startHealth(rs) });
         }
       }
@@ -194,12 +205,11 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     }
     queueRecompute();
   });
+  // Every probe result lands here (thousands a second): the label sets are made once per config.
   deps.monitor.onResult((id, result) => {
-    for (const { vs, rs } of users.get(id) ?? [])
-      deps.metrics.checkCompleted(
-        { virtual_server: vs.name, real_server: destinationKeyString(rs), check: rs.check.type },
-        { ok: result.ok, latencyMs: result.latencyMs },
-      );
+    const list = resultLabels.get(id);
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) deps.metrics.checkCompleted(list[i] as CheckLabels, result);
   });
 
   function publishLabels(): void {
