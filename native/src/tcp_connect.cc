@@ -17,10 +17,21 @@
 // HAProxy does for its connect-only checks). A socket whose deadline passes is simply closed (it is
 // still in SYN_SENT: nothing goes out).
 //
-// Results are triples (id, code, latencyMs) in the buffer: code 0 = connected, > 0 = the errno
-// the connect failed with, -1 = the deadline passed. Errors that connect() or bind() report at
-// once (EHOSTUNREACH for an unreachable route, EINVAL for a blackhole route, EADDRNOTAVAIL for a
-// source address that is not ours) come back from start() instead, and no result follows.
+// Results are records of kStride doubles (id, code, latencyMs, detail, digest words...) in the
+// buffer: code 0 = connected, > 0 = the errno the connect failed with, -1 = the deadline passed.
+// Errors that connect() or bind() report at once (EHOSTUNREACH for an unreachable route, EINVAL
+// for a blackhole route, EADDRNOTAVAIL for a source address that is not ours) come back from
+// start() instead, and no result follows.
+//
+// Plain HTTP checks (startHttp) run on the same epoll set: connect, write the request, read the
+// response through HttpResponseReader (http_response.h: status ranges, framing, MD5 of the body,
+// size limits) and reset the connection at the verdict. Their sockets are edge-triggered for
+// EPOLLIN and EPOLLOUT at once, so a check costs one epoll_ctl. Their code is 0 (detail: the
+// status) or one of the kHttp* verdicts, an errno, or -1 with the phase in detail (0 connecting,
+// 1 waiting for the response, 2 reading the body). A deadline timer that runs late (the process
+// stalled) gives an HTTP check as long again as the stall lasted, once, as the JavaScript check
+// does (src/check/http.ts explains why); a connect check needs none: its verdict is already in
+// epoll when the timer runs, and the timer drains epoll first.
 //
 // Lifetime: the two libuv handles live in a Handles block freed by the second uv_close()
 // callback, which may run after the JavaScript object is gone; an async cleanup hook closes them
@@ -38,14 +49,18 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "errno_error.h"
+#include "http_response.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -57,6 +72,22 @@ namespace {
 // Events drained per epoll_wait(); a wakeup loops until fewer come back.
 constexpr int kMaxEvents = 256;
 constexpr double kTimeoutCode = -1;
+// Doubles per result record: id, code, latencyMs, detail, then the body's MD5 as 4 words.
+constexpr size_t kStride = 8;
+// A deadline timer this late means the process stalled (as STALL_MS in src/check/http.ts).
+constexpr uint64_t kStallNs = 10 * 1000 * 1000;
+
+enum class HttpPhase : uint8_t { kConnecting = 0, kWaiting = 1, kBody = 2 };
+
+struct HttpProbe {
+  HttpProbe(std::string req, std::vector<int32_t> ranges, const uint8_t* digest)
+      : request(std::move(req)), reader(std::move(ranges), digest) {}
+  std::string request;
+  size_t written = 0;
+  HttpPhase phase = HttpPhase::kConnecting;
+  uint64_t grace_left_ns = 0;
+  HttpResponseReader reader;
+};
 
 class TcpConnector;
 
@@ -89,6 +120,7 @@ struct Probe {
   int fd;
   uint64_t started_ns;
   uint64_t deadline_ns;
+  std::unique_ptr<HttpProbe> http;  // null for a connect check
 };
 
 struct Deadline {
@@ -131,6 +163,7 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
     return DefineClass(env, "TcpConnector",
                        {
                            InstanceMethod<&TcpConnector::Start>("start"),
+                           InstanceMethod<&TcpConnector::StartHttp>("startHttp"),
                            InstanceMethod<&TcpConnector::Cancel>("cancel"),
                            InstanceMethod<&TcpConnector::Close>("close"),
                            InstanceAccessor<&TcpConnector::GetInFlight>("inFlight"),
@@ -142,6 +175,17 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
 
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value StartHttp(const Napi::CallbackInfo& info);
+  // Checks the common arguments (id, address, port, source, timeoutMs), opens the socket and
+  // starts the connect. Returns the fd (>= 0), or -errno for a failure at once, or INT32_MIN when
+  // a JavaScript exception is pending. `connected` tells that connect() finished at once.
+  int Open(const Napi::CallbackInfo& info, const char* usage, bool quickack, uint64_t* started,
+           bool* connected);
+  bool Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
+             std::unique_ptr<HttpProbe> http, int* err);
+  // Works an HTTP check after an epoll event; true when it has its verdict (then reported).
+  bool StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t now);
+  void FinishHttp(uint32_t id, Probe& probe, double code, uint64_t now);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetInFlight(const Napi::CallbackInfo& info) {
@@ -158,7 +202,8 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   void Drain();
   // Reports every probe whose deadline has passed.
   void Expire();
-  void Push(uint32_t id, double code, double latency_ms);
+  void Push(uint32_t id, double code, double latency_ms, double detail = 0,
+            const uint8_t* digest = nullptr);
   void Flush();
   void ArmTimer();
   // Keeps the event loop alive exactly while checks are in flight.
@@ -183,13 +228,13 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
 TcpConnector::TcpConnector(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<TcpConnector>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  const char* usage = "new TcpConnector(results: Float64Array (3 × n), onResults: (count) => void)";
+  const char* usage = "new TcpConnector(results: Float64Array (8 × n), onResults: (count) => void)";
   if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsFunction()) {
     ThrowArgError(env, usage);
     return;
   }
   Napi::TypedArray typed = info[0].As<Napi::TypedArray>();
-  if (typed.TypedArrayType() != napi_float64_array || typed.ElementLength() < 3) {
+  if (typed.TypedArrayType() != napi_float64_array || typed.ElementLength() < kStride) {
     ThrowArgError(env, usage);
     return;
   }
@@ -234,7 +279,7 @@ TcpConnector::TcpConnector(const Napi::CallbackInfo& info)
 
   results_ref_ = Napi::Persistent(results);
   results_ = results.Data();
-  capacity_ = results.ElementLength() / 3;
+  capacity_ = results.ElementLength() / kStride;
   on_results_ = Napi::Persistent(info[1].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "ipvsd:TcpConnector");
   // In-flight checks point here through the handles: live until close().
@@ -242,38 +287,35 @@ TcpConnector::TcpConnector(const Napi::CallbackInfo& info)
   self_referenced_ = true;
 }
 
-// start(id, address, port, sourceAddress | null, timeoutMs) → 0 (in flight; one result will
-// follow), -1 (connected at once: already closed, no result follows), or an errno (failed at once).
-Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
+int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool quickack,
+                       uint64_t* started, bool* connected) {
   Napi::Env env = info.Env();
-  const char* usage =
-      "start(id: uint32, address: string, port: number, source: string | null, timeoutMs: number)";
   if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() ||
       !(info[3].IsString() || info[3].IsNull() || info[3].IsUndefined()) || !info[4].IsNumber()) {
     ThrowArgError(env, usage);
-    return env.Undefined();
+    return INT32_MIN;
   }
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   const int port = info[2].As<Napi::Number>().Int32Value();
   const double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
   if (port < 0 || port > 65535 || !(timeout_ms >= 0)) {
     ThrowArgError(env, usage);
-    return env.Undefined();
+    return INT32_MIN;
   }
   if (epoll_fd_ < 0) {
     ThrowErrno(env, EBADF, "connect", "the TCP connector is closed");
-    return env.Undefined();
+    return INT32_MIN;
   }
   if (probes_.count(id) != 0) {
     ThrowArgError(env, "start(): a check with this id is already in flight");
-    return env.Undefined();
+    return INT32_MIN;
   }
   sockaddr_storage to;
   const std::string address = info[1].As<Napi::String>().Utf8Value();
   const socklen_t to_len = ParseAddress(address, port, &to);
   if (to_len == 0) {
     ThrowArgError(env, "start(): " + address + " is not an IP address");
-    return env.Undefined();
+    return INT32_MIN;
   }
   sockaddr_storage from;
   socklen_t from_len = 0;
@@ -282,55 +324,134 @@ Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
     from_len = ParseAddress(source, 0, &from);
     if (from_len == 0 || from.ss_family != to.ss_family) {
       ThrowArgError(env, "start(): source " + source + " is not an address of the same family");
-      return env.Undefined();
+      return INT32_MIN;
     }
   }
 
   const int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return Napi::Number::New(env, errno);
-  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK, the socket
-  // still turns writable at the SYN-ACK (the verdict), and the RST of the close follows before the
-  // ACK would have. The server's kernel never completes the connection: no child socket, no
-  // accept, no wakeup of the server process. On loopback all of that used to run inside our
-  // connect(), as our system time. HAProxy does the same for its connect-only checks.
-  const int no = 0;
-  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
+  if (fd < 0) return -errno;
+  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK. A connect
+  // check's socket still turns writable at the SYN-ACK (the verdict), and the RST of the close
+  // follows before the ACK would have: the server's kernel never completes the connection (no
+  // child socket, no accept, no wakeup of the server process; on loopback all of that used to run
+  // inside our connect(), as our system time). An HTTP check's request then carries the ACK: one
+  // packet less. HAProxy does the same for its checks.
+  if (quickack) {
+    const int no = 0;
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
+  }
   if (from_len != 0) {
     const int on = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
     if (bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
       const int err = errno;
       ::close(fd);
-      return Napi::Number::New(env, err);
+      return -err;
     }
   }
-  const uint64_t started = uv_hrtime();
+  *started = uv_hrtime();
   int rc;
   do {
     rc = connect(fd, reinterpret_cast<sockaddr*>(&to), to_len);
   } while (rc != 0 && errno == EINTR);
-  if (rc == 0) {
-    CloseWithReset(fd);
-    return Napi::Number::New(env, -1);
-  }
-  if (errno != EINPROGRESS) {
+  *connected = rc == 0;
+  if (rc != 0 && errno != EINPROGRESS) {
     const int err = errno;
     ::close(fd);
-    return Napi::Number::New(env, err);
+    return -err;
   }
+  return fd;
+}
+
+bool TcpConnector::Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
+                         std::unique_ptr<HttpProbe> http, int* err) {
   epoll_event ev = {};
-  ev.events = EPOLLOUT;
+  ev.events = events;
   ev.data.u64 = id;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    const int err = errno;
+    *err = errno;
     ::close(fd);
-    return Napi::Number::New(env, err);
+    return false;
   }
   const uint64_t deadline = started + static_cast<uint64_t>(timeout_ms * 1e6);
-  probes_.emplace(id, Probe{fd, started, deadline});
+  if (http) http->grace_left_ns = static_cast<uint64_t>(timeout_ms * 1e6);
+  probes_.emplace(id, Probe{fd, started, deadline, std::move(http)});
   deadlines_.push(Deadline{deadline, id, fd});
   if (timer_at_ns_ == 0 || deadline < timer_at_ns_) ArmTimer();
   UpdateRef();
+  return true;
+}
+
+// start(id, address, port, sourceAddress | null, timeoutMs) → 0 (in flight; one result will
+// follow), -1 (connected at once: already closed, no result follows), or an errno (failed at once).
+Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t started = 0;
+  bool connected = false;
+  const int fd = Open(info,
+                      "start(id: uint32, address: string, port: number, source: string | null, "
+                      "timeoutMs: number)",
+                      true, &started, &connected);
+  if (fd == INT32_MIN) return env.Undefined();
+  if (fd < 0) return Napi::Number::New(env, -fd);
+  if (connected) {
+    CloseWithReset(fd);
+    return Napi::Number::New(env, -1);
+  }
+  int err = 0;
+  if (!Watch(info[0].As<Napi::Number>().Uint32Value(), fd, EPOLLOUT, started,
+             info[4].As<Napi::Number>().DoubleValue(), nullptr, &err)) {
+    return Napi::Number::New(env, err);
+  }
+  return Napi::Number::New(env, 0);
+}
+
+// startHttp(id, address, port, source | null, timeoutMs, request: Uint8Array,
+//           statusRanges: Int32Array (min, max pairs), digest: Uint8Array (16) | null)
+// → 0 (in flight; one result will follow) or an errno (failed at once, no result follows).
+Napi::Value TcpConnector::StartHttp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage =
+      "startHttp(id: uint32, address: string, port: number, source: string | null, timeoutMs: number, "
+      "request: Uint8Array, statusRanges: Int32Array, digest: Uint8Array (16 bytes) | null)";
+  if (info.Length() < 8 || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
+      !(info[7].IsNull() || info[7].IsTypedArray())) {
+    ThrowArgError(env, usage);
+    return env.Undefined();
+  }
+  Napi::TypedArray request = info[5].As<Napi::TypedArray>();
+  Napi::TypedArray ranges = info[6].As<Napi::TypedArray>();
+  if (request.TypedArrayType() != napi_uint8_array || request.ElementLength() == 0 ||
+      ranges.TypedArrayType() != napi_int32_array || ranges.ElementLength() % 2 != 0) {
+    ThrowArgError(env, usage);
+    return env.Undefined();
+  }
+  const uint8_t* digest = nullptr;
+  if (info[7].IsTypedArray()) {
+    Napi::TypedArray d = info[7].As<Napi::TypedArray>();
+    if (d.TypedArrayType() != napi_uint8_array || d.ElementLength() != 16) {
+      ThrowArgError(env, usage);
+      return env.Undefined();
+    }
+    digest = info[7].As<Napi::Uint8Array>().Data();
+  }
+  Napi::Uint8Array request_bytes = info[5].As<Napi::Uint8Array>();
+  Napi::Int32Array range_values = info[6].As<Napi::Int32Array>();
+  auto http = std::make_unique<HttpProbe>(
+      std::string(reinterpret_cast<const char*>(request_bytes.Data()), request_bytes.ElementLength()),
+      std::vector<int32_t>(range_values.Data(), range_values.Data() + range_values.ElementLength()),
+      digest);
+  uint64_t started = 0;
+  bool connected = false;
+  const int fd = Open(info, usage, true, &started, &connected);
+  if (fd == INT32_MIN) return env.Undefined();
+  if (fd < 0) return Napi::Number::New(env, -fd);
+  int err = 0;
+  // A connect that finished at once still reports EPOLLOUT: one path for both.
+  if (!Watch(info[0].As<Napi::Number>().Uint32Value(), fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+             started, info[4].As<Napi::Number>().DoubleValue(), std::move(http), &err)) {
+    return Napi::Number::New(env, err);
+  }
   return Napi::Number::New(env, 0);
 }
 
@@ -343,7 +464,9 @@ Napi::Value TcpConnector::Cancel(const Napi::CallbackInfo& info) {
   }
   auto it = probes_.find(info[0].As<Napi::Number>().Uint32Value());
   if (it == probes_.end()) return Napi::Boolean::New(env, false);
-  ::close(it->second.fd);  // also leaves the epoll set
+  // Closing also leaves the epoll set; a connected HTTP check's connection is reset.
+  if (it->second.http && it->second.http->phase != HttpPhase::kConnecting) CloseWithReset(it->second.fd);
+  else ::close(it->second.fd);
   probes_.erase(it);
   UpdateRef();
   return Napi::Boolean::New(env, true);
@@ -424,13 +547,87 @@ void TcpConnector::ArmTimer() {
   uv_timer_start(&handles_->timer, OnTimer, delay_ms, 0);
 }
 
-void TcpConnector::Push(uint32_t id, double code, double latency_ms) {
+void TcpConnector::Push(uint32_t id, double code, double latency_ms, double detail,
+                        const uint8_t* digest) {
   if (results_ == nullptr) return;
-  double* slot = results_ + count_ * 3;
+  double* slot = results_ + count_ * kStride;
   slot[0] = id;
   slot[1] = code;
   slot[2] = latency_ms;
+  slot[3] = detail;
+  if (digest != nullptr)
+    for (int i = 0; i < 4; i++)
+      slot[4 + i] = static_cast<double>(static_cast<uint32_t>(digest[i * 4]) << 24 |
+                                        static_cast<uint32_t>(digest[i * 4 + 1]) << 16 |
+                                        static_cast<uint32_t>(digest[i * 4 + 2]) << 8 |
+                                        static_cast<uint32_t>(digest[i * 4 + 3]));
   if (++count_ == capacity_) Flush();
+}
+
+void TcpConnector::FinishHttp(uint32_t id, Probe& probe, double code, uint64_t now) {
+  HttpProbe& http = *probe.http;
+  // A connection that got as far as connected is reset: no FIN exchange, no TIME_WAIT.
+  if (http.phase == HttpPhase::kConnecting) ::close(probe.fd);
+  else CloseWithReset(probe.fd);
+  double detail = 0;
+  const uint8_t* digest = nullptr;
+  if (code == kTimeoutCode) detail = static_cast<double>(http.phase);
+  else if (code == kHttpOk || code == kHttpStatusMismatch || code == kHttpDigestMismatch)
+    detail = http.reader.status();
+  if (code == kHttpDigestMismatch) digest = http.reader.digest();
+  Push(id, code, Milliseconds(now - probe.started_ns), detail, digest);
+}
+
+bool TcpConnector::StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t now) {
+  HttpProbe& http = *probe.http;
+  if (http.phase == HttpPhase::kConnecting) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return false;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0 && (events & EPOLLOUT) == 0) err = ECONNRESET;
+    if (err != 0) {
+      FinishHttp(id, probe, err, now);
+      return true;
+    }
+    http.phase = HttpPhase::kWaiting;
+  }
+  while (http.written < http.request.size()) {
+    const ssize_t n = send(probe.fd, http.request.data() + http.written, http.request.size() - http.written,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      http.written += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;  // the next EPOLLOUT edge brings the rest
+    } else {
+      FinishHttp(id, probe, n < 0 ? errno : EPIPE, now);
+      return true;
+    }
+  }
+  // Edge-triggered: read until the kernel has nothing more.
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = recv(probe.fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n > 0) {
+      http.reader.Push(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      http.reader.Eof();
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return false;
+    } else {
+      FinishHttp(id, probe, errno, now);
+      return true;
+    }
+    if (http.reader.in_body()) http.phase = HttpPhase::kBody;
+    if (http.reader.done()) {
+      FinishHttp(id, probe, http.reader.code(), now);
+      return true;
+    }
+  }
 }
 
 void TcpConnector::Flush() {
@@ -473,7 +670,11 @@ void TcpConnector::Drain() {
       const uint32_t id = static_cast<uint32_t>(events[i].data.u64);
       auto it = probes_.find(id);
       if (it == probes_.end()) continue;
-      const Probe probe = it->second;
+      if (it->second.http) {
+        if (StepHttp(id, it->second, events[i].events, now)) probes_.erase(it);
+        continue;
+      }
+      const Probe probe = std::move(it->second);
       probes_.erase(it);
       int err = 0;
       socklen_t len = sizeof(err);
@@ -497,7 +698,21 @@ void TcpConnector::Expire() {
     deadlines_.pop();
     auto it = probes_.find(d.id);
     if (it == probes_.end() || it->second.fd != d.fd || it->second.deadline_ns != d.at_ns) continue;
-    const Probe probe = it->second;
+    if (it->second.http) {
+      HttpProbe& http = *it->second.http;
+      const uint64_t late = now - d.at_ns;
+      const uint64_t grace = std::min(late, http.grace_left_ns);
+      if (grace >= kStallNs) {
+        http.grace_left_ns -= grace;
+        it->second.deadline_ns = now + grace;
+        deadlines_.push(Deadline{now + grace, d.id, d.fd});
+        continue;
+      }
+      FinishHttp(d.id, it->second, kTimeoutCode, now);
+      probes_.erase(it);
+      continue;
+    }
+    const Probe probe = std::move(it->second);
     probes_.erase(it);
     ::close(probe.fd);
     Push(d.id, kTimeoutCode, Milliseconds(now - probe.started_ns));

@@ -25,10 +25,17 @@ export interface ResponseHandlers {
 export const HEAD_LIMIT = 16384;
 /** Longest chunk-size line. */
 const LINE_LIMIT = 1024;
+/**
+ * Most body bytes read: a health page is small, and a server that streams without end must not
+ * cost the director more than this per check (the native checker has the same limit).
+ */
+export const BODY_LIMIT = 4 * 1024 * 1024;
 
 export const CLOSED_BEFORE_RESPONSE = 'connection closed before the response';
 export const CLOSED_IN_BODY = 'connection closed in the body';
-const MALFORMED = 'malformed HTTP response';
+export const MALFORMED = 'malformed HTTP response';
+export const HEAD_TOO_LARGE = 'HTTP response headers too large';
+export const BODY_TOO_LARGE = `HTTP response body larger than ${BODY_LIMIT / 1024 / 1024} MiB`;
 
 /** Where the parser is in the response. */
 const State = { Head: 0, Length: 1, ChunkSize: 2, ChunkData: 3, UntilClose: 4, Done: 5 } as const;
@@ -42,6 +49,7 @@ export class ResponseParser {
   private state: State = State.Head;
   private pending: Buffer | null = null;
   private remaining = 0;
+  private bodyBytes = 0;
   /** A chunk's data was read; its CRLF comes before the next size line. */
   private afterChunk = false;
 
@@ -65,7 +73,7 @@ export class ResponseParser {
         case State.Head: {
           const end = data.indexOf(CRLFCRLF);
           if (end < 0) {
-            if (data.length > HEAD_LIMIT) this.fail('HTTP response headers too large');
+            if (data.length > HEAD_LIMIT) this.fail(HEAD_TOO_LARGE);
             else this.pending = data;
             return;
           }
@@ -77,6 +85,7 @@ export class ResponseParser {
         case State.Length: {
           const take = Math.min(this.remaining, data.length);
           this.body(take === data.length ? data : data.subarray(0, take));
+          if (this.done) return;
           this.remaining -= take;
           data = data.subarray(take);
           if (this.remaining === 0) this.end();
@@ -85,6 +94,7 @@ export class ResponseParser {
         case State.ChunkData: {
           const take = Math.min(this.remaining, data.length);
           this.body(take === data.length ? data : data.subarray(0, take));
+          if (this.done) return;
           this.remaining -= take;
           data = data.subarray(take);
           if (this.remaining === 0) {
@@ -174,7 +184,10 @@ export class ResponseParser {
   }
 
   private body(chunk: Buffer): void {
-    if (chunk.length > 0) this.handlers.onBody?.(chunk);
+    if (chunk.length === 0) return;
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > BODY_LIMIT) this.fail(BODY_TOO_LARGE);
+    else this.handlers.onBody?.(chunk);
   }
 
   private end(): void {

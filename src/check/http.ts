@@ -12,15 +12,43 @@
  * ClientRequest, an IncomingMessage stream and their events (that machinery cost several times
  * the CPU of the check itself). A connection still open after the verdict is reset, not closed,
  * so the director keeps no TIME_WAIT entry per check.
+ *
+ * Plain HTTP runs in the native addon when it is there (src/sys/tcp-connect.ts: on the same epoll
+ * set as the TCP checks, the response read by the same rules in C++, native/src/http_response.cc,
+ * with the MD5 computed there; JavaScript sees one result per check). HTTPS stays on node:tls, and
+ * net.Socket remains the fallback for plain HTTP when the addon is missing.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { HttpCheck, StatusRange } from '../config/types.js';
 import { hostPort } from '../model/ipvs.js';
-import { ResponseParser } from './http-response.js';
+import {
+  errnoDescription,
+  HTTP_BODY_TOO_LARGE,
+  HTTP_CLOSED_BEFORE_RESPONSE,
+  HTTP_CLOSED_IN_BODY,
+  HTTP_DIGEST_MISMATCH,
+  HTTP_HEAD_TOO_LARGE,
+  HTTP_MALFORMED,
+  HTTP_OK,
+  HTTP_PHASES,
+  HTTP_STATUS_MISMATCH,
+  type HttpGetRequest,
+  nativeHttpGet,
+  TCP_TIMEOUT,
+} from '../sys/tcp-connect.js';
+import {
+  BODY_TOO_LARGE,
+  CLOSED_BEFORE_RESPONSE,
+  CLOSED_IN_BODY,
+  HEAD_TOO_LARGE,
+  MALFORMED,
+  ResponseParser,
+} from './http-response.js';
 import {
   ABORTED_REASON,
+  describeCode,
   describeError,
   type ProbeResult,
   probeAsPromise,
@@ -73,8 +101,84 @@ export function httpRequestBytes(check: HttpProbeCheck): Buffer {
   return bytes;
 }
 
+/** What the native checker needs of a plain HTTP check, made once per check object. */
+const nativeRequests = new WeakMap<HttpProbeCheck, HttpGetRequest>();
+
+function nativeRequest(check: HttpProbeCheck): HttpGetRequest {
+  let request = nativeRequests.get(check);
+  if (request === undefined) {
+    request = {
+      address: check.connectIp,
+      port: check.connectPort,
+      source: check.bindIp,
+      timeoutMs: check.timeoutMs,
+      request: httpRequestBytes(check),
+      statusRanges: Int32Array.from(check.status.flatMap((r) => [r.min, r.max])),
+      digest: check.digest === null ? null : Uint8Array.from(Buffer.from(check.digest, 'hex')),
+    };
+    nativeRequests.set(check, request);
+  }
+  return request;
+}
+
+/** The reason of a native HTTP check's result, in the words of the net.Socket check below. */
+function nativeResult(
+  check: HttpProbeCheck,
+  code: number,
+  latencyMs: number,
+  detail: number,
+  digest: string | null,
+): ProbeResult {
+  switch (code) {
+    case HTTP_OK:
+      return {
+        ok: true,
+        latencyMs,
+        reason: check.digest === null ? `status ${detail}` : `status ${detail}, digest ${check.digest}`,
+      };
+    case HTTP_STATUS_MISMATCH:
+      return {
+        ok: false,
+        latencyMs,
+        reason: `status ${detail}, expected ${formatStatusRanges(check.status)}`,
+      };
+    case HTTP_DIGEST_MISMATCH:
+      return { ok: false, latencyMs, reason: `digest ${digest} differs from expected ${check.digest}` };
+    case TCP_TIMEOUT:
+      return {
+        ok: false,
+        latencyMs,
+        reason: timeoutReason(check.timeoutMs, HTTP_PHASES[detail] ?? 'connecting'),
+      };
+    case HTTP_MALFORMED:
+      return { ok: false, latencyMs, reason: MALFORMED };
+    case HTTP_HEAD_TOO_LARGE:
+      return { ok: false, latencyMs, reason: HEAD_TOO_LARGE };
+    case HTTP_CLOSED_BEFORE_RESPONSE:
+      return { ok: false, latencyMs, reason: CLOSED_BEFORE_RESPONSE };
+    case HTTP_CLOSED_IN_BODY:
+      return { ok: false, latencyMs, reason: CLOSED_IN_BODY };
+    case HTTP_BODY_TOO_LARGE:
+      return { ok: false, latencyMs, reason: BODY_TOO_LARGE };
+    default: {
+      const [name, message] = errnoDescription(code);
+      return { ok: false, latencyMs, reason: describeCode(name, message) };
+    }
+  }
+}
+
 /** Starts one check; `done` gets the verdict (never synchronously) unless cancelled first. */
 export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult) => void): () => void {
+  const native = check.type === 'http' ? nativeHttpGet() : null;
+  if (native !== null)
+    return native(nativeRequest(check), (code, latencyMs, detail, digest) =>
+      done(nativeResult(check, code, latencyMs, detail, digest)),
+    );
+  return startSocketProbe(check, done);
+}
+
+/** The same check on a net/tls socket: HTTPS, and plain HTTP without the native addon. */
+function startSocketProbe(check: HttpProbeCheck, done: (result: ProbeResult) => void): () => void {
   const elapsed = stopwatch();
   const tls = check.type === 'https';
   let phase = 'connecting';

@@ -57,10 +57,11 @@ export interface NativeVrrpSocket {
 }
 
 /**
- * Batched TCP connect checks (native/src/tcp_connect.cc). Results are written as triples
- * (id, code, latencyMs) into the Float64Array given to the constructor, then `onResults(count)`
- * is called: code 0 = connected (closed with RST), > 0 = the errno the connect failed with,
- * -1 = the deadline passed.
+ * Batched TCP connect and plain HTTP checks (native/src/tcp_connect.cc). Results are written as
+ * records of 8 doubles (id, code, latencyMs, detail, the body's MD5 as 4 words) into the
+ * Float64Array given to the constructor, then `onResults(count)` is called: for a connect check,
+ * code 0 = connected (closed with RST), > 0 = the errno the connect failed with, -1 = the
+ * deadline passed; src/sys/tcp-connect.ts lists the HTTP codes.
  */
 export interface NativeTcpConnector {
   /**
@@ -69,6 +70,21 @@ export interface NativeTcpConnector {
    * result follows either way). `id` must not be in flight. Throws TypeError on bad arguments.
    */
   start(id: number, address: string, port: number, source: string | null, timeoutMs: number): number;
+  /**
+   * Starts an HTTP check: connect, send `request`, read the response (status in `statusRanges`,
+   * min/max pairs; the body's MD5 equal to `digest` unless null). Returns 0 when it is in flight
+   * (exactly one result follows, unless cancelled) or an errno when it failed at once.
+   */
+  startHttp(
+    id: number,
+    address: string,
+    port: number,
+    source: string | null,
+    timeoutMs: number,
+    request: Uint8Array,
+    statusRanges: Int32Array,
+    digest: Uint8Array | null,
+  ): number;
   /** Closes the socket of a check in flight; no result follows. False if none was. */
   cancel(id: number): boolean;
   /** Closes every socket and stops; no callback runs afterwards. Idempotent. */
@@ -105,7 +121,7 @@ export interface NativeAddon {
    */
   sendUnsolicitedNa(ifname: string, address: string, router: boolean, source?: string): void;
   /**
-   * `results` must hold at least 3 doubles (use a few thousand: it is the batch size, and a large
+   * `results` must hold at least 8 doubles (use a few thousand: it is the batch size, and a large
    * buffer lives outside the V8 heap, where its address never moves).
    */
   TcpConnector: new (

@@ -1,9 +1,10 @@
 /**
- * TCP connect checks through the native addon's TcpConnector (native/src/tcp_connect.cc): one
- * connector per process, thousands of connects in flight on one private epoll set, results in
- * batches through one shared Float64Array. This wrapper gives each check a plain callback and a
- * cancel function, and never calls back synchronously (a check that fails at once, say on an
- * unreachable route, answers in a microtask), so callers need no re-entrancy guards.
+ * TCP connect and plain HTTP checks through the native addon's TcpConnector
+ * (native/src/tcp_connect.cc): one connector per process, thousands of checks in flight on one
+ * private epoll set, results in batches through one shared Float64Array. This wrapper gives each
+ * check a plain callback and a cancel function, and never calls back synchronously (a check that
+ * fails at once, say on an unreachable route, answers in a microtask), so callers need no
+ * re-entrancy guards.
  */
 import { getSystemErrorMap } from 'node:util';
 import { loadNative, type NativeTcpConnector } from './native.js';
@@ -28,39 +29,104 @@ export interface TcpConnectRequest {
 /** Starts one connect check; the returned function cancels it (then `done` is never called). */
 export type TcpConnect = (request: TcpConnectRequest, done: TcpConnectDone) => () => void;
 
-/** Batch size: a wakeup with more finished connects than this calls JavaScript more than once. */
-const BATCH = 1024;
+/** What a plain HTTP check sends and how its answer is judged, made once per check. */
+export interface HttpGetRequest extends TcpConnectRequest {
+  /** The whole request, head and all. */
+  readonly request: Uint8Array;
+  /** Accepted statuses: min, max pairs. */
+  readonly statusRanges: Int32Array;
+  /** The body's expected MD5 (16 bytes), or null when the body is not judged. */
+  readonly digest: Uint8Array | null;
+}
 
-let connect: TcpConnect | null | undefined;
+/**
+ * `code`: HTTP_OK (detail: the status), HTTP_STATUS_MISMATCH (detail: the status),
+ * HTTP_DIGEST_MISMATCH (detail: the status; `digestHex` the body's MD5), another HTTP_* verdict,
+ * TCP_TIMEOUT (detail: HTTP_PHASES index), or > 0 the errno of the connect, send or receive.
+ */
+export type HttpGetDone = (code: number, latencyMs: number, detail: number, digestHex: string | null) => void;
+
+/** Starts one HTTP check; the returned function cancels it (then `done` is never called). */
+export type HttpGet = (request: HttpGetRequest, done: HttpGetDone) => () => void;
+
+export const HTTP_OK = 0;
+export const HTTP_STATUS_MISMATCH = -2;
+export const HTTP_DIGEST_MISMATCH = -3;
+export const HTTP_MALFORMED = -4;
+export const HTTP_HEAD_TOO_LARGE = -5;
+export const HTTP_CLOSED_BEFORE_RESPONSE = -6;
+export const HTTP_CLOSED_IN_BODY = -7;
+export const HTTP_BODY_TOO_LARGE = -8;
+/** Where an HTTP check was when its deadline passed, by the detail of a TCP_TIMEOUT result. */
+export const HTTP_PHASES = ['connecting', 'waiting for the response', 'reading the body'] as const;
+
+/** Batch size: a wakeup with more finished checks than this calls JavaScript more than once. */
+const BATCH = 1024;
+/** Doubles per result: id, code, latencyMs, detail, the MD5 as 4 words (native kStride). */
+const STRIDE = 8;
+
+interface Checks {
+  readonly connect: TcpConnect;
+  readonly httpGet: HttpGet;
+}
+
+let checks: Checks | null | undefined;
+let nativeAllowed = true;
+
+/**
+ * Tests: false makes the checks below answer null, as without the addon, so the net.Socket
+ * fallbacks run; true (the default) lets them use the addon again.
+ */
+export function allowNativeChecks(allowed: boolean): void {
+  nativeAllowed = allowed;
+}
+
+function nativeChecks(): Checks | null {
+  if (!nativeAllowed) return null;
+  if (checks === undefined) {
+    try {
+      checks = createChecks(loadNative().TcpConnector);
+    } catch {
+      checks = null;
+    }
+  }
+  return checks;
+}
 
 /** The native connect check, or null when the addon is not there (then use net.Socket). */
 export function nativeTcpConnect(): TcpConnect | null {
-  if (connect === undefined) {
-    try {
-      connect = createTcpConnect(loadNative().TcpConnector);
-    } catch {
-      connect = null;
-    }
-  }
-  return connect;
+  return nativeChecks()?.connect ?? null;
 }
 
-function createTcpConnect(
+/** The native plain HTTP check, or null when the addon is not there (then use net.Socket). */
+export function nativeHttpGet(): HttpGet | null {
+  return nativeChecks()?.httpGet ?? null;
+}
+
+type AnyDone = (code: number, latencyMs: number, detail: number, digestHex: string | null) => void;
+
+function createChecks(
   Connector: new (results: Float64Array, onResults: (count: number) => void) => NativeTcpConnector,
-): TcpConnect {
-  const results = new Float64Array(BATCH * 3);
-  const pending = new Map<number, TcpConnectDone>();
+): Checks {
+  const results = new Float64Array(BATCH * STRIDE);
+  const pending = new Map<number, AnyDone>();
   let nextId = 0;
 
   const connector = new Connector(results, (count) => {
     let thrown: unknown = null;
-    for (let i = 0; i < count * 3; i += 3) {
+    for (let i = 0; i < count * STRIDE; i += STRIDE) {
       const id = results[i] as number;
       const done = pending.get(id);
       if (done === undefined) continue;
       pending.delete(id);
+      const code = results[i + 1] as number;
       try {
-        done(results[i + 1] as number, results[i + 2] as number);
+        done(
+          code,
+          results[i + 2] as number,
+          results[i + 3] as number,
+          code === HTTP_DIGEST_MISMATCH ? digestHex(results, i + 4) : null,
+        );
       } catch (err) {
         // One failing callback must not swallow the rest of the batch; the error still surfaces.
         thrown ??= err;
@@ -69,17 +135,12 @@ function createTcpConnect(
     if (thrown !== null) throw thrown;
   });
 
-  return (request, done) => {
-    // Ids are never reused while the process lives (2^32 checks is 50 days at 1,000/s; by then
-    // the id that wraps around finished long ago).
-    const id = nextId;
-    nextId = (nextId + 1) >>> 0;
-    const started = performance.now();
-    const code = connector.start(id, request.address, request.port, request.source, request.timeoutMs);
+  /** Registers a check that started (code 0), or answers one that ended at once in a microtask. */
+  function track(id: number, code: number, started: number, done: AnyDone): () => void {
     if (code !== 0) {
       let cancelled = false;
       queueMicrotask(() => {
-        if (!cancelled) done(code === -1 ? TCP_CONNECTED : code, performance.now() - started);
+        if (!cancelled) done(code === -1 ? TCP_CONNECTED : code, performance.now() - started, 0, null);
       });
       return () => {
         cancelled = true;
@@ -89,7 +150,45 @@ function createTcpConnect(
     return () => {
       if (pending.delete(id)) connector.cancel(id);
     };
+  }
+
+  // Ids are never reused while the process lives (2^32 checks is 50 days at 1,000/s; by then the
+  // id that wraps around finished long ago).
+  const takeId = (): number => {
+    const id = nextId;
+    nextId = (nextId + 1) >>> 0;
+    return id;
   };
+
+  return {
+    connect(request, done) {
+      const id = takeId();
+      const started = performance.now();
+      const code = connector.start(id, request.address, request.port, request.source, request.timeoutMs);
+      return track(id, code, started, done);
+    },
+    httpGet(request, done) {
+      const id = takeId();
+      const started = performance.now();
+      const code = connector.startHttp(
+        id,
+        request.address,
+        request.port,
+        request.source,
+        request.timeoutMs,
+        request.request,
+        request.statusRanges,
+        request.digest,
+      );
+      return track(id, code, started, done);
+    },
+  };
+}
+
+function digestHex(results: Float64Array, at: number): string {
+  let hex = '';
+  for (let w = 0; w < 4; w++) hex += ((results[at + w] as number) >>> 0).toString(16).padStart(8, '0');
+  return hex;
 }
 
 let errnoNames: Map<number, [string, string]> | undefined;
