@@ -203,7 +203,18 @@ describe('health checks against real servers in a namespace', () => {
     expect(await agent.netnsId()).toBe(inside);
   });
 
-  describe('tcp', () => {
+  describe.each([
+    ['native checker', true],
+    ['net.Socket fallback', false],
+  ])('tcp (%s)', (_name, native) => {
+    beforeAll(async () => {
+      await agent.call('allowNativeChecks', native);
+      expect(await agent.call('nativeTcpAvailable')).toBe(native);
+    });
+    afterAll(async () => {
+      await agent.call('allowNativeChecks', true);
+    });
+
     it('is up when the handshake completes', async () => {
       const r = await probe(tcp());
       expect(r).toMatchObject({ ok: true, reason: 'connected' });
@@ -266,7 +277,21 @@ describe('health checks against real servers in a namespace', () => {
     });
   });
 
-  describe('http', () => {
+  // Plain HTTP runs in the native addon (src/sys/tcp-connect.ts) and, without it, on net.Socket:
+  // both must give every server the same verdict in the same words.
+  describe.each([
+    ['native checker', true],
+    ['net.Socket fallback', false],
+  ])('http (%s)', (_name, native) => {
+    beforeAll(async () => {
+      await agent.call('allowNativeChecks', native);
+      // The native variant must really run natively: the addon is built for this suite.
+      expect(await agent.call('nativeHttpAvailable')).toBe(native);
+    });
+    afterAll(async () => {
+      await agent.call('allowNativeChecks', true);
+    });
+
     it('is up on the expected status, and sends Host ip:port by default', async () => {
       const before = mark();
       expect(await probe(http())).toMatchObject({ ok: true, reason: 'status 200' });
@@ -360,6 +385,49 @@ describe('health checks against real servers in a namespace', () => {
       expect((await probe(http({ bindIp: DIRECTOR_2 }))).ok).toBe(true);
       const [req] = serverEvents(before).filter((e) => e.event === 'request');
       expect(req?.remote).toBe(DIRECTOR_2);
+    });
+
+    it('connects to connect_ip/connect_port', async () => {
+      // Only the address and port in the check count: nothing else says where the server is.
+      expect(await probe(http({ connectIp: SERVER, connectPort: HTTPS_PORT }))).toMatchObject({ ok: false });
+      expect(await probe(http({ connectIp: SERVER, connectPort: HTTP_PORT }))).toMatchObject({ ok: true });
+    });
+
+    it('names a response cut off in the body, a malformed one and an oversized head', async () => {
+      expect(await probe(http({ path: '/partial' }))).toMatchObject({
+        ok: false,
+        reason: 'connection closed in the body',
+      });
+      expect(await probe(http({ path: '/partial-chunked', digest: OK_MD5 }))).toMatchObject({
+        ok: false,
+        reason: 'connection closed in the body',
+      });
+      expect(await probe(http({ path: '/malformed' }))).toMatchObject({
+        ok: false,
+        reason: 'malformed HTTP response',
+      });
+      expect(await probe(http({ path: '/big-head' }))).toMatchObject({
+        ok: false,
+        reason: 'HTTP response headers too large',
+      });
+    });
+
+    it('reads a body to the end of the connection, and stops at 4 MiB of body', async () => {
+      expect(await probe(http({ path: '/until-close', digest: OK_MD5 }))).toMatchObject({
+        ok: true,
+        reason: `status 200, digest ${OK_MD5}`,
+      });
+      const huge = await probe(http({ path: '/huge', timeoutMs: 5000 }));
+      expect(huge).toMatchObject({ ok: false, reason: 'HTTP response body larger than 4 MiB' });
+      // Exactly at the limit is still a body.
+      expect(await probe(http({ path: '/limit', timeoutMs: 5000 }))).toMatchObject({ ok: true });
+    });
+
+    it('judges a response that arrives in many small pieces', async () => {
+      expect(await probe(http({ path: '/trickle', digest: OK_MD5 }))).toMatchObject({
+        ok: true,
+        reason: `status 200, digest ${OK_MD5}`,
+      });
     });
   });
 

@@ -2,6 +2,16 @@
 import { createHealthMonitor } from '../../../dist/src/check/monitor.js';
 import { runProbe } from '../../../dist/src/check/probe.js';
 import { checkTargetId } from '../../../dist/src/check/target-id.js';
+import {
+  allowNativeChecks as allow,
+  nativeHttpGet,
+  nativeTcpConnect,
+} from '../../../dist/src/sys/tcp-connect.js';
+
+/** false: the tcp and http checks run on net.Socket, as without the native addon. */
+export const allowNativeChecks = (allowed) => allow(allowed);
+export const nativeHttpAvailable = () => nativeHttpGet() !== null;
+export const nativeTcpAvailable = () => nativeTcpConnect() !== null;
 
 /** One probe to completion. */
 export const probe = (check) => runProbe(check, new AbortController().signal);
