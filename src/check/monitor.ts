@@ -10,7 +10,13 @@
  * are injected, so the whole schedule runs under a fake clock in tests.
  */
 import type { CheckConfig } from '../config/types.js';
-import { type Health, type HealthState, initialHealth, stepHealth } from './health.js';
+import {
+  type Health,
+  type HealthState,
+  initialHealth,
+  type MutableHealthState,
+  stepHealthInPlace,
+} from './health.js';
 import {
   type CancelProbe,
   fromPromiseProbe,
@@ -33,7 +39,12 @@ export interface CheckTarget {
   readonly start?: Health;
 }
 
-/** health, lastResult, lastCheckedAt, consecutiveOk, consecutiveFail. */
+/**
+ * health, lastResult, lastCheckedAt, consecutiveOk, consecutiveFail. What status(), snapshot()
+ * and result listeners get is the target's live state, updated in place by every result (no
+ * object per check: see stepHealthInPlace): read it at once, copy what must be kept. Change
+ * listeners get a copy of their own.
+ */
 export type TargetStatus = HealthState;
 
 /** Schedules `fn` after `delayMs`; returns a function that cancels it. */
@@ -80,7 +91,9 @@ export interface HealthMonitor {
 interface Entry extends TimedItem {
   readonly id: string;
   check: CheckConfig;
-  state: HealthState;
+  readonly state: MutableHealthState;
+  /** The last result, copied in place into this one object (state.lastResult once there is one). */
+  readonly last: { ok: boolean; latencyMs: number; reason: string };
   /** The pending timer's cancel, with an injected setTimer only (the queue tracks its own). */
   cancelTimer: (() => void) | null;
   /** Cancels the probe in flight; null when none is. */
@@ -168,24 +181,29 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     if (entry.inFlight === null) return;
     entry.inFlight = null;
     if (entry.removed || stopped || entry.check.type === 'none') return;
-    const before = entry.state.health;
-    const step = stepHealth(entry.state, result, now(), entry.check);
-    entry.state = step.state;
-    schedule(entry, step.nextDelayMs);
-    emit(resultListeners, entry.id, result, step.state);
-    if (step.changed) {
+    const state = entry.state;
+    const before = state.health;
+    const nextDelayMs = stepHealthInPlace(state, result, now(), entry.check);
+    const last = entry.last;
+    last.ok = result.ok;
+    last.latencyMs = result.latencyMs;
+    last.reason = result.reason;
+    state.lastResult = last;
+    schedule(entry, nextDelayMs);
+    emit(resultListeners, entry.id, result, state);
+    if (state.health !== before) {
       logger.info(
         {
           id: entry.id,
           from: before,
-          to: step.state.health,
+          to: state.health,
           reason: result.reason,
-          consecutiveOk: step.state.consecutiveOk,
-          consecutiveFail: step.state.consecutiveFail,
+          consecutiveOk: state.consecutiveOk,
+          consecutiveFail: state.consecutiveFail,
         },
-        step.state.health === 'up' ? 'check target came up' : 'check target went down',
+        state.health === 'up' ? 'check target came up' : 'check target went down',
       );
-      emit(changeListeners, entry.id, step.state);
+      emit(changeListeners, entry.id, { ...state, lastResult: { ...last } });
     }
   }
 
@@ -193,7 +211,8 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     const entry: Entry = {
       id,
       check,
-      state,
+      state: { ...state },
+      last: { ok: false, latencyMs: 0, reason: '' },
       cancelTimer: null,
       inFlight: null,
       removed: false,
