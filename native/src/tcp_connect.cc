@@ -583,9 +583,11 @@ bool TcpConnector::StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t
   if (http.phase == HttpPhase::kConnecting) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return false;
     int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err == 0 && (events & EPOLLOUT) == 0) err = ECONNRESET;
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0 || (events & EPOLLOUT) == 0) {
+      socklen_t len = sizeof(err);
+      if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == 0 && (events & EPOLLOUT) == 0) err = ECONNRESET;
+    }
     if (err != 0) {
       FinishHttp(id, probe, err, now);
       return true;
@@ -676,10 +678,14 @@ void TcpConnector::Drain() {
       }
       const Probe probe = std::move(it->second);
       probes_.erase(it);
+      // Writable and nothing else: connected (a failed connect always brings EPOLLERR), so the
+      // error needs no system call of its own.
       int err = 0;
-      socklen_t len = sizeof(err);
-      if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-      if (err == 0 && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) err = ECONNRESET;
+      if (events[i].events != EPOLLOUT) {
+        socklen_t len = sizeof(err);
+        if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err == 0 && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) err = ECONNRESET;
+      }
       if (err == 0) {
         CloseWithReset(probe.fd);
       } else {

@@ -106,11 +106,20 @@ interface Entry extends TimedItem {
 
 const silentLogger: MonitorLogger = { info: () => {}, error: () => {} };
 
+/**
+ * Probes due within this many milliseconds of a timer wakeup start in that wakeup. Thousands of
+ * targets a second then cost a hundred wakeups, not a thousand, and their results come back in
+ * batches too (one JavaScript callback from the native checker per batch); a probe starting a few
+ * milliseconds early changes nothing a 1 s interval means.
+ */
+const START_SLACK_MS = 5;
+
 export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor {
   const now = deps.now ?? Date.now;
   // Real timers: one queue on one Node timer (./timer-queue.ts); injected ones (tests): per target.
   const setTimer = deps.setTimer;
-  const queue = setTimer === undefined ? createTimerQueue<Entry>((entry) => start(entry)) : null;
+  const queue =
+    setTimer === undefined ? createTimerQueue<Entry>((entry) => start(entry), { slackMs: START_SLACK_MS }) : null;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
   const startProbe = deps.probe === undefined ? startRealProbe : fromPromiseProbe(deps.probe);
