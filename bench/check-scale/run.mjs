@@ -25,7 +25,10 @@
  *        [--rss-servers 10000] [--rss-warmup 10] [--rss-window 20] [--rss-runs daemon:1,monitor:1,daemon:2]
  *        [--skip-rss] [--skip-compare] [--haproxy-threads 1] [--server-procs 2]
  *        [--ipvsd-mode daemon|monitor] [--ipvsd-bind IP] [--ipvsd-node-args "--max-semi-space-size=4"]
+ *        [--no-shipped-flags]
  *        [--cpu-prof] [--out bench/results]
+ * ipvsd's process runs with the node flags `ipvsd` ships with (the first line of src/bin/ipvsd.ts,
+ * see node-flags.mjs) unless --no-shipped-flags; --ipvsd-node-args adds to them.
  * (bench/check-scale.sh raises the fd limit, builds and installs haproxy first; results are JSON in
  * --out, not meant to be committed. bench/check-scale/profile-summary.mjs reads --cpu-prof output.)
  */
@@ -37,6 +40,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { HAPROXY_SOURCE, haproxyConfig, httpAddr, ipvsdConfig, PORT, range, tcpAddr } from './configs.mjs';
+import { shippedNodeFlags } from './node-flags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -69,8 +73,13 @@ const o = {
   ipvsdMode: opt('ipvsd-mode', 'daemon'),
   ipvsdBind: opt('ipvsd-bind', null),
   cpuProf: flag('cpu-prof'),
-  // Extra node/V8 flags for the ipvsd process, e.g. "--max-semi-space-size=2" (what-if runs).
-  ipvsdNodeArgs: (opt('ipvsd-node-args', '') ?? '').split(' ').filter(Boolean),
+  // The flags ipvsd ships with, then extra node/V8 flags for what-if runs.
+  ipvsdNodeArgs: [
+    ...(flag('no-shipped-flags')
+      ? []
+      : shippedNodeFlags(readFileSync(join(root, 'src/bin/ipvsd.ts'), 'utf8'))),
+    ...(opt('ipvsd-node-args', '') ?? '').split(' ').filter(Boolean),
+  ],
   out: resolve(opt('out', join(root, 'bench/results'))),
 };
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -442,7 +451,11 @@ async function compare(servers) {
       ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'RetransSegs'].map((k) => [k, dMib(k)]),
     ),
     servers: { cpuS: b.serverCpu.map((c, i) => r3(c - a.serverCpu[i])) },
-    machine: { cpus: cpus().length, busyPct: r3(sysBusy * 100) },
+    machine: {
+      cpus: cpus().length,
+      busyPct: r3(sysBusy * 100),
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    },
   };
 }
 
@@ -508,8 +521,10 @@ function printTable(res) {
     out.push('');
     out.push(
       `Check scale: ${c.targets.tcp} TCP + ${c.targets.http} HTTP real servers on loopback, interval 1 s, ` +
-        `window ${fmt(c.windowS, 1)} s, ${c.machine.cpus} CPUs (machine ${fmt(c.machine.busyPct, 0)}% busy)`,
+        `window ${fmt(c.windowS, 1)} s, ${c.machine.cpus} CPUs (machine ${fmt(c.machine.busyPct, 0)}% busy, ` +
+        `load ${c.machine.loadavg ?? '-'})`,
     );
+    out.push(`  ipvsd's node flags: ${res.options.ipvsdNodeArgs.join(' ') || '(none)'}`);
     const rows = [
       [
         '',

@@ -119,7 +119,9 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
   // Real timers: one queue on one Node timer (./timer-queue.ts); injected ones (tests): per target.
   const setTimer = deps.setTimer;
   const queue =
-    setTimer === undefined ? createTimerQueue<Entry>((entry) => start(entry), { slackMs: START_SLACK_MS }) : null;
+    setTimer === undefined
+      ? createTimerQueue<Entry>((entry) => start(entry), { slackMs: START_SLACK_MS })
+      : null;
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
   const startProbe = deps.probe === undefined ? startRealProbe : fromPromiseProbe(deps.probe);
