@@ -81,21 +81,13 @@ export const startProbe: StartProbe = (check, done) => {
           return undefined;
         };
       }
-      case 'tcp': {
-        const cancel = startTcpProbe(check, done);
-        return () => {
-          cancel();
-          return undefined;
-        };
-      }
+      // Their cancel functions return nothing, so they are CancelProbes as they are (no wrapper
+      // closure per check).
+      case 'tcp':
+        return startTcpProbe(check, done) as CancelProbe;
       case 'http':
-      case 'https': {
-        const cancel = startHttpProbe(check, done);
-        return () => {
-          cancel();
-          return undefined;
-        };
-      }
+      case 'https':
+        return startHttpProbe(check, done) as CancelProbe;
       case 'script':
         return startScriptProbe(check, done);
     }

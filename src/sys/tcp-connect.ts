@@ -109,16 +109,25 @@ function createChecks(
   Connector: new (results: Float64Array, onResults: (count: number) => void) => NativeTcpConnector,
 ): Checks {
   const results = new Float64Array(BATCH * STRIDE);
-  const pending = new Map<number, AnyDone>();
-  let nextId = 0;
+  // Checks in flight by id. An id is a slot in this array, free again once its check has ended
+  // (the native side forgot the id before it reported or was cancelled), so no Map is hashed
+  // three times per check and the array only grows to the most checks ever in flight at once.
+  const pending: (AnyDone | null)[] = [];
+  /** Bumped each time a slot is taken: a cancel function of an earlier check finds it changed. */
+  const generation: number[] = [];
+  const freeIds: number[] = [];
+  const release = (id: number): void => {
+    pending[id] = null;
+    freeIds.push(id);
+  };
 
   const connector = new Connector(results, (count) => {
     let thrown: unknown = null;
     for (let i = 0; i < count * STRIDE; i += STRIDE) {
       const id = results[i] as number;
-      const done = pending.get(id);
-      if (done === undefined) continue;
-      pending.delete(id);
+      const done = pending[id];
+      if (done === undefined || done === null) continue;
+      release(id);
       const code = results[i + 1] as number;
       try {
         done(
@@ -136,51 +145,71 @@ function createChecks(
   });
 
   /** Registers a check that started (code 0), or answers one that ended at once in a microtask. */
-  function track(id: number, code: number, started: number, done: AnyDone): () => void {
+  function track(id: number, code: number, t0: number, done: AnyDone): () => void {
     if (code !== 0) {
+      release(id);
       let cancelled = false;
       queueMicrotask(() => {
-        if (!cancelled) done(code === -1 ? TCP_CONNECTED : code, performance.now() - started, 0, null);
+        if (!cancelled) done(code === -1 ? TCP_CONNECTED : code, performance.now() - t0, 0, null);
       });
       return () => {
         cancelled = true;
       };
     }
-    pending.set(id, done);
+    pending[id] = done;
+    const taken = generation[id];
     return () => {
-      if (pending.delete(id)) connector.cancel(id);
+      if (generation[id] !== taken || pending[id] === null) return;
+      release(id);
+      connector.cancel(id);
     };
   }
 
-  // Ids are never reused while the process lives (2^32 checks is 50 days at 1,000/s; by then the
-  // id that wraps around finished long ago).
   const takeId = (): number => {
-    const id = nextId;
-    nextId = (nextId + 1) >>> 0;
+    let id = freeIds.pop();
+    if (id === undefined) {
+      id = pending.length;
+      pending.push(null);
+      generation.push(0);
+    }
+    generation[id] = (generation[id] as number) + 1;
     return id;
   };
 
   return {
     connect(request, done) {
       const id = takeId();
-      const started = performance.now();
-      const code = connector.start(id, request.address, request.port, request.source, request.timeoutMs);
-      return track(id, code, started, done);
+      const t0 = performance.now();
+      let code: number;
+      try {
+        code = connector.start(id, request.address, request.port, request.source, request.timeoutMs);
+      } catch (err) {
+        // An argument error: the id goes back before the error surfaces.
+        release(id);
+        throw err;
+      }
+      return track(id, code, t0, done);
     },
     httpGet(request, done) {
       const id = takeId();
-      const started = performance.now();
-      const code = connector.startHttp(
-        id,
-        request.address,
-        request.port,
-        request.source,
-        request.timeoutMs,
-        request.request,
-        request.statusRanges,
-        request.digest,
-      );
-      return track(id, code, started, done);
+      const t0 = performance.now();
+      let code: number;
+      try {
+        code = connector.startHttp(
+          id,
+          request.address,
+          request.port,
+          request.source,
+          request.timeoutMs,
+          request.request,
+          request.statusRanges,
+          request.digest,
+        );
+      } catch (err) {
+        release(id);
+        throw err;
+      }
+      return track(id, code, t0, done);
     },
   };
 }
