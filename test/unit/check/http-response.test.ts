@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CLOSED_BEFORE_RESPONSE, CLOSED_IN_BODY, ResponseParser } from '../../../src/check/http-response.js';
+import {
+  BODY_LIMIT,
+  BODY_TOO_LARGE,
+  CLOSED_BEFORE_RESPONSE,
+  CLOSED_IN_BODY,
+  ResponseParser,
+} from '../../../src/check/http-response.js';
 
 /** Feeds `parts` (strings, latin1) and then, unless `eof` is false, the end of the connection. */
 function parse(parts: string[], { eof = true, accept = true } = {}) {
@@ -48,6 +54,23 @@ describe('HTTP response parser', () => {
         done: true,
       });
     }
+  });
+
+  it('stops at BODY_LIMIT bytes of body, framed or not', () => {
+    const limit = 'x'.repeat(BODY_LIMIT);
+    expect(
+      parse([`HTTP/1.1 200 OK\r\nContent-Length: ${BODY_LIMIT}\r\n\r\n`, limit], { eof: false }).events,
+    ).toEqual(['head 200', 'end']);
+    const over = parse([`HTTP/1.1 200 OK\r\nContent-Length: ${BODY_LIMIT + 1}\r\n\r\n`, limit, 'x'], {
+      eof: false,
+    });
+    expect(over.events).toEqual(['head 200', `error ${BODY_TOO_LARGE}`]);
+    expect(over.body.length).toBe(BODY_LIMIT);
+    expect(parse(['HTTP/1.0 200 OK\r\n\r\n', limit, 'xy']).events).toEqual([
+      'head 200',
+      `error ${BODY_TOO_LARGE}`,
+    ]);
+    expect(BODY_TOO_LARGE).toBe('HTTP response body larger than 4 MiB');
   });
 
   it('reads to the end of the connection when the body has no framing', () => {
