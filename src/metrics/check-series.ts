@@ -25,6 +25,8 @@ interface Series {
   sum: number;
   /** Per bucket (not cumulative), then the +Inf overflow; cumulated when rendered. */
   readonly counts: Float64Array;
+  /** False once forgotten: a cached reference to it must be looked up again. */
+  live: boolean;
 }
 
 export const CHECKS_TOTAL = 'ipvsd_checks_total';
@@ -52,6 +54,15 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
   const leText = [...bounds].map((b) => formatNumber(b));
   /** virtual server → real server → series */
   const byVs = new Map<string, Map<string, Series>>();
+  /**
+   * The series of a labels object seen before: callers that keep their label objects (the
+   * director makes them once per config) skip the two string-keyed lookups per result.
+   */
+  const byLabels = new WeakMap<CheckSeriesLabels, Series>();
+
+  function drop(series: Series | undefined): void {
+    if (series !== undefined) series.live = false;
+  }
 
   function seriesFor(labels: CheckSeriesLabels): Series {
     let byRs = byVs.get(labels.virtual_server);
@@ -70,6 +81,7 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
         failure: 0,
         sum: 0,
         counts: new Float64Array(bounds.length + 1),
+        live: true,
       };
       byRs.set(labels.real_server, series);
     } else if (series.check !== labels.check) {
@@ -123,7 +135,11 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
 
   return {
     record(labels, ok, seconds) {
-      const s = seriesFor(labels);
+      let s = byLabels.get(labels);
+      if (s === undefined || !s.live || s.check !== labels.check) {
+        s = seriesFor(labels);
+        byLabels.set(labels, s);
+      }
       if (ok) s.success++;
       else s.failure++;
       s.sum += seconds;
@@ -133,15 +149,21 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
     },
     forget(virtualServer, realServer) {
       const byRs = byVs.get(virtualServer);
+      drop(byRs?.get(realServer));
       byRs?.delete(realServer);
       if (byRs?.size === 0) byVs.delete(virtualServer);
     },
     forgetVirtualServer(virtualServer) {
+      for (const series of byVs.get(virtualServer)?.values() ?? []) drop(series);
       byVs.delete(virtualServer);
     },
     retain(keep) {
       for (const [vs, byRs] of byVs) {
-        for (const rs of byRs.keys()) if (!keep(vs, rs)) byRs.delete(rs);
+        for (const [rs, series] of byRs)
+          if (!keep(vs, rs)) {
+            drop(series);
+            byRs.delete(rs);
+          }
         if (byRs.size === 0) byVs.delete(vs);
       }
     },

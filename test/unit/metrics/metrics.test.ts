@@ -525,6 +525,20 @@ describe('cardinality: removed servers leave', () => {
     expect(vsIn(text)).toEqual(['web']);
   });
 
+  it('a check result with the same labels object after forget() starts a new series', async () => {
+    // The director passes the same label objects for every result: the store caches the series
+    // per object, and must not keep counting into one that forget() dropped.
+    const { metrics } = setup();
+    const labels = { ...a, check: 'tcp' };
+    metrics.checkCompleted(labels, { ok: true, latencyMs: 1 });
+    metrics.checkCompleted(labels, { ok: true, latencyMs: 1 });
+    metrics.forget(a);
+    metrics.checkCompleted(labels, { ok: false, latencyMs: 1 });
+    const text = await metrics.exposition();
+    expect(sample(text, 'ipvsd_checks_total', { ...labels, result: 'success' })).toBe(0);
+    expect(sample(text, 'ipvsd_checks_total', { ...labels, result: 'failure' })).toBe(1);
+  });
+
   it('a forgotten server comes back when reported again', async () => {
     const { metrics } = setup();
     populate(metrics);
