@@ -131,21 +131,29 @@ struct Deadline {
 };
 
 // Fills `addr` from numeric text (IPv4 or IPv6) and a port; returns its length or 0.
-socklen_t ParseAddress(const std::string& text, int port, sockaddr_storage* addr) {
+socklen_t ParseAddress(const char* text, int port, sockaddr_storage* addr) {
   *addr = {};
   auto* v4 = reinterpret_cast<sockaddr_in*>(addr);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+  if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<uint16_t>(port));
     return sizeof(sockaddr_in);
   }
   auto* v6 = reinterpret_cast<sockaddr_in6*>(addr);
-  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+  if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<uint16_t>(port));
     return sizeof(sockaddr_in6);
   }
   return 0;
+}
+
+// Reads a JavaScript string holding an address into `buffer` (no heap allocation: this runs for
+// every check); a string too long to be an address comes back truncated and fails to parse.
+const char* AddressText(napi_env env, const Napi::Value& value, char* buffer, size_t size) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, buffer, size, &length) != napi_ok) buffer[0] = '\0';
+  return buffer;
 }
 
 // Closes a connected socket with RST (no FIN exchange, no TIME_WAIT).
@@ -311,19 +319,21 @@ int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool q
     return INT32_MIN;
   }
   sockaddr_storage to;
-  const std::string address = info[1].As<Napi::String>().Utf8Value();
+  char address[INET6_ADDRSTRLEN + 8];
+  AddressText(env, info[1], address, sizeof(address));
   const socklen_t to_len = ParseAddress(address, port, &to);
   if (to_len == 0) {
-    ThrowArgError(env, "start(): " + address + " is not an IP address");
+    ThrowArgError(env, std::string("start(): ") + address + " is not an IP address");
     return INT32_MIN;
   }
   sockaddr_storage from;
   socklen_t from_len = 0;
   if (info[3].IsString()) {
-    const std::string source = info[3].As<Napi::String>().Utf8Value();
+    char source[INET6_ADDRSTRLEN + 8];
+    AddressText(env, info[3], source, sizeof(source));
     from_len = ParseAddress(source, 0, &from);
     if (from_len == 0 || from.ss_family != to.ss_family) {
-      ThrowArgError(env, "start(): source " + source + " is not an address of the same family");
+      ThrowArgError(env, std::string("start(): source ") + source + " is not an address of the same family");
       return INT32_MIN;
     }
   }

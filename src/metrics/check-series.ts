@@ -27,7 +27,11 @@ interface Series {
   readonly counts: Float64Array;
   /** False once forgotten: a cached reference to it must be looked up again. */
   live: boolean;
+  /** The store it belongs to (a labels object may be recorded into more than one). */
+  readonly store: object;
 }
+
+const SERIES = Symbol('ipvsd check series');
 
 export const CHECKS_TOTAL = 'ipvsd_checks_total';
 export const CHECK_DURATION = 'ipvsd_check_duration_seconds';
@@ -54,11 +58,8 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
   const leText = [...bounds].map((b) => formatNumber(b));
   /** virtual server → real server → series */
   const byVs = new Map<string, Map<string, Series>>();
-  /**
-   * The series of a labels object seen before: callers that keep their label objects (the
-   * director makes them once per config) skip the two string-keyed lookups per result.
-   */
-  const byLabels = new WeakMap<CheckSeriesLabels, Series>();
+
+  const store = {};
 
   function drop(series: Series | undefined): void {
     if (series !== undefined) series.live = false;
@@ -82,6 +83,7 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
         sum: 0,
         counts: new Float64Array(bounds.length + 1),
         live: true,
+        store,
       };
       byRs.set(labels.real_server, series);
     } else if (series.check !== labels.check) {
@@ -135,10 +137,16 @@ export function createCheckSeries(buckets: readonly number[]): CheckSeriesStore 
 
   return {
     record(labels, ok, seconds) {
-      let s = byLabels.get(labels);
-      if (s === undefined || !s.live || s.check !== labels.check) {
+      // The series of a labels object seen before rides on the object itself (a symbol-keyed
+      // property, an inline-cached load): callers that keep their label objects (the director
+      // makes them once per config) skip the two string-keyed lookups, and a WeakMap's, per result.
+      const holder = labels as CheckSeriesLabels & { [SERIES]?: Series };
+      let s = holder[SERIES];
+      if (s === undefined || !s.live || s.check !== labels.check || s.store !== store) {
         s = seriesFor(labels);
-        byLabels.set(labels, s);
+        // Not enumerable: a copy of the labels ({...labels}) must not carry the cache along.
+        if (Object.hasOwn(holder, SERIES)) holder[SERIES] = s;
+        else Object.defineProperty(holder, SERIES, { value: s, writable: true, configurable: true });
       }
       if (ok) s.success++;
       else s.failure++;
