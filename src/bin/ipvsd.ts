@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=30
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20
 /**
  * ipvsd: the director daemon. Composition root: reads argv and the config, builds the real
  * backends (kernel IPVS, health probes, Prometheus, control socket, systemd notify), wires them to
@@ -8,7 +8,7 @@
  * this file through it): with 10,000 real servers checked every second the live heap is ~41 MiB,
  * but V8's defaults let the young generation take 32 MiB and the old one grow to twice the live
  * size or more between full collections, so the RSS passed 170 MiB. A 2 × 8 MiB young generation
- * and an old generation allowed 30% above what the last full collection kept hold it under
+ * and an old generation allowed 20% above what the last full collection kept hold it under
  * 150 MiB for about the same CPU (bench/check-scale.sh measures both with these flags, which it
  * reads from this line). `node dist/src/bin/ipvsd.js` runs without them.
  */
