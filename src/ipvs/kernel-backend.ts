@@ -104,23 +104,29 @@ function kernelBackend(
     async dump(): Promise<ServiceState[]> {
       const replies = await dump(getServicesRequest, 'listing IPVS services');
       const services = replies.map((r) => decodeService(r.attrs)).filter((s) => s !== null);
-      // Destinations of each service, one dump per socket at a time (the kernel answers a second
-      // concurrent dump on a socket with EBUSY), several sockets at once; results in kernel order.
-      const result: ServiceState[] = new Array(services.length);
-      let next = 0;
-      const worker = async (s: GenlSocket): Promise<void> => {
-        while (next < services.length) {
-          const i = next++;
-          const svc = services[i] as ServiceState & { destinations: DestinationState[] };
-          const dests = await dumpOn(s, getDestsRequest(svc.key), 'listing IPVS destinations');
-          for (const r of dests) {
-            const d = decodeDestination(r.attrs, svc.key.family);
-            if (d !== null) svc.destinations.push(d);
-          }
-          result[i] = svc;
-        }
-      };
-      await Promise.all(dumpSockets(services.length).map(worker));
+      // Destinations of each service: one dump per socket at a time (the kernel answers a second
+      // concurrent dump on a socket with EBUSY), a series of them on each of several sockets, the
+      // services dealt out round robin; results in kernel order.
+      const sockets = dumpSockets(services.length);
+      const result = services as (ServiceState & { destinations: DestinationState[] })[];
+      await Promise.all(
+        sockets.map((s, k) => {
+          const mine: number[] = [];
+          for (let i = k; i < result.length; i += sockets.length) mine.push(i);
+          return s
+            .dumpSeries(
+              familyId,
+              version,
+              mine.map((i) => getDestsRequest((result[i] as ServiceState).key)),
+              (j, reply) => {
+                const svc = result[mine[j] as number] as ServiceState & { destinations: DestinationState[] };
+                const d = decodeDestination(reply.attrs, svc.key.family);
+                if (d !== null) svc.destinations.push(d);
+              },
+            )
+            .catch((e) => rethrow(e, 'listing IPVS destinations'));
+        }),
+      );
       return result;
     },
 
