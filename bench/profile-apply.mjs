@@ -5,7 +5,7 @@
  * whose IPVS table is EMPTY and whose 198.51.100.0/24 routes (NAT destinations), e.g. from
  * bench/guest/apply-vs-ipvsadm.sh. It fills the table, then times the no-op path (dump + diff) on it,
  * with the backend's dump and, for comparison, two other ways to dump written here (bench only):
- * one destination dump after the other on one socket (as ipvsadm does), and series on 8 sockets.
+ * one destination dump after the other on one socket (as ipvsadm does), and series on 4 sockets.
  *
  * Usage: node [--cpu-prof --cpu-prof-dir=DIR] bench/profile-apply.mjs CONFIG.yaml [OUT.json]
  * Prints the breakdown as a table on stderr, and as JSON on stdout (or into OUT.json). A step that
@@ -98,7 +98,7 @@ await time('format --json output (operationJson + stringify)', () =>
 
 // The no-op re-apply: what `ipvsctl apply` does when the kernel already matches.
 const full = await time(
-  'dump (full table, as the backend does: a series of dest dumps on each of 4 sockets)',
+  'dump (full table, as the backend does: a series of dest dumps on each of 8 sockets)',
   () => backend.dump(),
 );
 backend?.close();
@@ -145,7 +145,7 @@ const decodeStep = (dumped) => {
 const serial = decodeStep(
   await time('  (dump, one dest dump after the other on 1 socket, as ipvsadm -S)', () => dumpWith(1)),
 );
-decodeStep(await time('  (dump, a series of dest dumps on each of 8 sockets)', () => dumpWith(8)));
+decodeStep(await time('  (dump, a series of dest dumps on each of 4 sockets)', () => dumpWith(4)));
 const table = full ?? serial ?? [];
 const noop = (await time('diff (full -> full, no-op)', () => diff(desired, table, diffOptions))) ?? [];
 

@@ -43,8 +43,8 @@ const { ENOENT, EPERM, EACCES } = constants.errno;
 export interface KernelBackendOptions extends GenlSocketOptions {
   /**
    * Netlink sockets a dump reads destinations over, one GET_DEST dump in flight on each (the kernel
-   * runs one dump per socket at a time). Default 4: with one, a 1,000-service table is 1,000 round
-   * trips one after the other.
+   * runs one dump per socket at a time). Default 8: with one, a 1,000-service table is 1,000 round
+   * trips one after the other (measured in the VM, 1,000 services: 1 socket 4.4 s, 8 sockets 2.7 s).
    */
   readonly dumpSockets?: number;
 }
@@ -87,7 +87,7 @@ function kernelBackend(
   // The extra dump sockets, opened on the first dump that needs them and kept until close().
   const extra: GenlSocket[] = [];
   const dumpSockets = (services: number): GenlSocket[] => {
-    const want = Math.min(Math.max(1, options.dumpSockets ?? 4), services);
+    const want = Math.min(Math.max(1, options.dumpSockets ?? 8), services);
     while (extra.length < want - 1) extra.push(createGenlSocket(options));
     return [sock, ...extra.slice(0, want - 1)];
   };

@@ -15,6 +15,13 @@ export function addressFamily(address: string): Family | null {
 }
 
 /**
+ * Answers remembered: a diff canonicalises every address of both tables (tens of thousands of calls
+ * for a big table, over a few hundred distinct addresses). Bounded for a long-running daemon.
+ */
+const canonicalCache = new Map<string, string>();
+const CANONICAL_CACHE_MAX = 4096;
+
+/**
  * The canonical text of an IP address: IPv4 unchanged (node:net already refuses leading zeros), IPv6 as
  * RFC 5952 §4 says: lower-case hex, no leading zeros, the longest run (leftmost on a tie) of two or more
  * zero groups as `::`, and IPv4-mapped addresses in mixed notation (`::ffff:192.0.2.1`, §5), which is
@@ -22,6 +29,16 @@ export function addressFamily(address: string): Family | null {
  * IP address is returned unchanged, so callers can normalise before they validate.
  */
 export function canonicalAddress(address: string): string {
+  let canonical = canonicalCache.get(address);
+  if (canonical === undefined) {
+    canonical = canonicalOf(address);
+    if (canonicalCache.size >= CANONICAL_CACHE_MAX) canonicalCache.clear();
+    canonicalCache.set(address, canonical);
+  }
+  return canonical;
+}
+
+function canonicalOf(address: string): string {
   if (isIPv4(address)) return address;
   if (!isIPv6(address)) return address;
   const zoneAt = address.indexOf('%');

@@ -200,15 +200,17 @@ export class AttrWriter {
   private buf: Buffer;
   private off = 0;
 
+  // From node's shared pool (allocUnsafe, for sizes under 4 KiB) and zeroed here: Buffer.alloc makes a
+  // fresh ArrayBuffer per call, which for 11,000 small messages was a large part of the encoding.
   constructor(size = 128) {
-    this.buf = Buffer.alloc(size);
+    this.buf = Buffer.allocUnsafe(size).fill(0);
   }
 
   private reserve(n: number): number {
     const at = this.off;
     const need = at + align4(n);
     if (need > this.buf.length) {
-      const bigger = Buffer.alloc(Math.max(need, this.buf.length * 2));
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2)).fill(0);
       this.buf.copy(bigger, 0, 0, at);
       this.buf = bigger;
     }
