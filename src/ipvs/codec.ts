@@ -4,7 +4,7 @@
  * tool sends; decoders accept whatever order the kernel uses and skip what they do not know.
  */
 
-import { addressFamily, addressToBytes, bytesToAddress } from '../model/address.js';
+import { addressToBytes, bytesToAddress } from '../model/address.js';
 import {
   DEFAULT_NETMASK,
   type Destination,
@@ -143,7 +143,8 @@ export function serviceKeyOnly(key: ServiceKey): Buffer {
 }
 
 function destKeyAttrs(w: AttrWriter, dest: DestinationKey): void {
-  w.u16(C.IPVS_DEST_ATTR_ADDR_FAMILY, AF[addressFamily(dest.address) ?? 'inet']);
+  // The family from the (remembered) wire bytes: 16 for IPv6, 4 for IPv4.
+  w.u16(C.IPVS_DEST_ATTR_ADDR_FAMILY, addressBytes(dest.address).length === 16 ? C.AF_INET6 : C.AF_INET);
   inetAddr(w, C.IPVS_DEST_ATTR_ADDR, dest.address);
   w.u16be(C.IPVS_DEST_ATTR_PORT, dest.port);
 }
