@@ -79,7 +79,7 @@ function addressBytes(address: string): Buffer {
 /** union nf_inet_addr: always 16 bytes on the wire, IPv4 in the first four (the rest zero). */
 function inetAddr(w: AttrWriter, type: number, address: string): void {
   const bytes = addressBytes(address);
-  w.raw(type, 16, (buf, at) => buf.set(bytes, at));
+  w.fixed(type, 16, bytes);
 }
 
 /** IPv4 masks travel as a big-endian u32; IPv6 "masks" are a prefix length in host order. */
