@@ -9,10 +9,17 @@ import type { Family } from './ipvs.js';
 
 /** `inet` for an IPv4 address, `inet6` for an IPv6 one (zone allowed), null for anything else. */
 export function addressFamily(address: string): Family | null {
-  if (isIPv4(address)) return 'inet';
-  if (isIPv6(address)) return 'inet6';
-  return null;
+  let family = familyCache.get(address);
+  if (family === undefined) {
+    family = isIPv4(address) ? 'inet' : isIPv6(address) ? 'inet6' : null;
+    if (familyCache.size >= CANONICAL_CACHE_MAX) familyCache.clear();
+    familyCache.set(address, family);
+  }
+  return family;
 }
+
+/** As canonicalCache below: a big config names the same few hundred addresses thousands of times. */
+const familyCache = new Map<string, Family | null>();
 
 /**
  * Answers remembered: a diff canonicalises every address of both tables (tens of thousands of calls
