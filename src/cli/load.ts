@@ -4,6 +4,7 @@ import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { formatConfigIssue } from '../errors.js';
 import { type CliOutput, EXIT_FAILED, EXIT_USAGE } from './output.js';
+import { mark } from './timing.js';
 
 export async function readConfigFile(path: string, io: CliOutput): Promise<Config | number> {
   let text: string;
@@ -13,6 +14,7 @@ export async function readConfigFile(path: string, io: CliOutput): Promise<Confi
     io.err(`ipvsctl: cannot read ${path}: ${(err as Error).message}\n`);
     return EXIT_USAGE;
   }
+  mark('config file read');
   const { config, issues } = parseConfig(text, path);
   if (issues.length > 0 || !config) {
     for (const issue of issues) io.err(`${formatConfigIssue(issue)}\n`);

@@ -13,7 +13,7 @@
  * `range[0]` (what positions.ts reports) are promised to match; `range[1..2]` are this parser's
  * own end offsets and comments are not kept. test/unit/config/fast-yaml.test.ts holds it to that.
  */
-import { Document, isScalar, Pair, Scalar, type Schema, YAMLMap, YAMLSeq } from 'yaml';
+import { Document, isMap, isPair, isScalar, isSeq, Pair, Scalar, type Schema, YAMLMap, YAMLSeq } from 'yaml';
 
 type FastNode = Scalar | YAMLMap | YAMLSeq;
 
@@ -91,6 +91,83 @@ function schemaOnce() {
   return shared;
 }
 
+/**
+ * Node constructors without yaml's per-node cost. The library's constructors give every node its kind
+ * as an own property through Object.defineProperty (and a collection its schema the same way), which
+ * is most of the time this parser spends on a 10,000-destination config. These make objects of the
+ * same classes (instanceof Scalar/Pair/YAMLMap/YAMLSeq) whose kind and schema come from a prototype
+ * set up once; yaml's isScalar/isMap/isSeq/isPair read the kind through the prototype chain just the
+ * same. Checked once at startup: if a yaml upgrade changed how kinds are told apart, the library's own
+ * constructors are used instead.
+ */
+interface NodeMakers {
+  scalar(value: unknown): Scalar;
+  pair(key: FastNode, value: FastNode): Pair<FastNode, FastNode>;
+  map(): YAMLMap;
+  seq(): YAMLSeq;
+}
+
+let makers: NodeMakers | null = null;
+
+function nodeMakers(schema: Schema): NodeMakers {
+  if (makers !== null) return makers;
+  const library: NodeMakers = {
+    scalar: (value) => new Scalar(value),
+    pair: (key, value) => new Pair(key, value),
+    map: () => new YAMLMap(schema),
+    seq: () => new YAMLSeq(schema),
+  };
+  const NODE_TYPE = Symbol.for('yaml.node.type');
+  const proto = (base: object, sample: object, extra: PropertyDescriptorMap = {}): object => {
+    const p = Object.create(base);
+    Object.defineProperty(p, NODE_TYPE, { value: (sample as Record<symbol, unknown>)[NODE_TYPE] });
+    Object.defineProperties(p, extra);
+    return p;
+  };
+  const schemaProp = { schema: { value: schema, writable: true, configurable: true } };
+  const scalarProto = proto(Scalar.prototype, new Scalar(null));
+  const pairProto = proto(Pair.prototype, new Pair(null));
+  const mapProto = proto(YAMLMap.prototype, new YAMLMap(schema), schemaProp);
+  const seqProto = proto(YAMLSeq.prototype, new YAMLSeq(schema), schemaProp);
+  // Plain constructor functions: V8 allocates their objects fast and with a stable shape.
+  function FastScalar(this: { value: unknown }, value: unknown) {
+    this.value = value;
+  }
+  function FastPair(this: { key: unknown; value: unknown }, key: unknown, value: unknown) {
+    this.key = key;
+    this.value = value;
+  }
+  function FastCollection(this: { items: unknown[] }) {
+    this.items = [];
+  }
+  function FastSeqCollection(this: { items: unknown[] }) {
+    this.items = [];
+  }
+  FastScalar.prototype = scalarProto;
+  FastPair.prototype = pairProto;
+  FastCollection.prototype = mapProto;
+  FastSeqCollection.prototype = seqProto;
+  type Ctor<T> = new (...args: unknown[]) => T;
+  const fast: NodeMakers = {
+    scalar: (value) => new (FastScalar as unknown as Ctor<Scalar>)(value),
+    pair: (key, value) => new (FastPair as unknown as Ctor<Pair<FastNode, FastNode>>)(key, value),
+    map: () => new (FastCollection as unknown as Ctor<YAMLMap>)(),
+    seq: () => new (FastSeqCollection as unknown as Ctor<YAMLSeq>)(),
+  };
+  const s = fast.scalar(1);
+  const works =
+    isScalar(s) &&
+    s instanceof Scalar &&
+    isPair(fast.pair(s, s)) &&
+    isMap(fast.map()) &&
+    isSeq(fast.seq()) &&
+    fast.map().schema === schema &&
+    !isMap(s) &&
+    !isSeq(fast.map());
+  makers = works ? fast : library;
+  return makers;
+}
+
 export interface FastParse {
   readonly contents: FastNode;
 }
@@ -108,6 +185,7 @@ export function parseFast(text: string): FastParse | null {
 
 class FastParser {
   private readonly s = schemaOnce();
+  private readonly make = nodeMakers(this.s.schema);
   /** Start of the next line not yet read. */
   private next = 0;
   // The current content line (after blank and comment-only lines): its start, the offset of its first
@@ -193,7 +271,7 @@ class FastParser {
   /** A block map whose first key starts at `first` on the current line (maybe after `- `). */
   private map(first: number): YAMLMap {
     const indent = first - this.start;
-    const map = new YAMLMap(this.s.schema);
+    const map = this.make.map();
     let keyStart = first;
     for (;;) {
       const keyEnd = this.keyEnd(keyStart);
@@ -211,7 +289,7 @@ class FastParser {
       } else {
         value = this.inlineValue(after);
       }
-      map.items.push(new Pair(key, value));
+      map.items.push(this.make.pair(key, value));
       if (this.eof || this.indent < indent) break;
       if (this.indent > indent) throw GIVE_UP; // a continuation line or a stray deeper line
       keyStart = this.content;
@@ -225,7 +303,7 @@ class FastParser {
   private seq(): YAMLSeq {
     const indent = this.indent;
     const first = this.content;
-    const seq = new YAMLSeq(this.s.schema);
+    const seq = this.make.seq();
     for (;;) {
       const after = this.skipSpaces(this.content + 1);
       if (after === this.end || this.code(after) === HASH) {
@@ -322,7 +400,7 @@ class FastParser {
 
   /** `{ key: value, ... }` on one line, identifier keys only. */
   private flowMap(open: number): YAMLMap {
-    const map = new YAMLMap(this.s.schema);
+    const map = this.make.map();
     map.flow = true;
     let i = this.skipSpaces(open + 1);
     if (i < this.end && this.code(i) === RBRACE) {
@@ -334,7 +412,7 @@ class FastParser {
         const key = this.plainScalar(i, keyEnd, true);
         const valueAt = this.skipSpaces(keyEnd + 1);
         if (valueAt >= this.end) throw GIVE_UP;
-        map.items.push(new Pair(key, this.flowValue(valueAt, true)));
+        map.items.push(this.make.pair(key, this.flowValue(valueAt, true)));
         i = this.skipSpaces(this.pos);
         if (i >= this.end) throw GIVE_UP;
         const c = this.code(i);
@@ -353,7 +431,7 @@ class FastParser {
 
   /** `[ value, ... ]` on one line. */
   private flowSeq(open: number): YAMLSeq {
-    const seq = new YAMLSeq(this.s.schema);
+    const seq = this.make.seq();
     seq.flow = true;
     let i = this.skipSpaces(open + 1);
     if (i < this.end && this.code(i) === RBRACKET) {
@@ -411,7 +489,7 @@ class FastParser {
       if (n !== SPACE && n !== COMMA && n !== RBRACE && n !== RBRACKET) throw GIVE_UP;
     }
     if (value.includes('\\') && type === 'QUOTE_DOUBLE') throw GIVE_UP;
-    const scalar = new Scalar(value);
+    const scalar = this.make.scalar(value);
     scalar.range = [open, end, end];
     scalar.source = value;
     scalar.type = type;
@@ -426,10 +504,10 @@ class FastParser {
     let scalar: Scalar;
     const kind = quickKind(source);
     if (kind === 'string') {
-      scalar = new Scalar(source);
+      scalar = this.make.scalar(source);
     } else if (kind === 'decimal') {
       // What the core schema's int tag resolves `[0-9]+` to (intAsBigInt is off by default).
-      scalar = new Scalar(Number.parseInt(source, 10));
+      scalar = this.make.scalar(Number.parseInt(source, 10));
     } else {
       const { tags, stringTag, options } = this.s;
       const tag =
@@ -444,7 +522,7 @@ class FastParser {
         options,
       );
       if (failed) throw GIVE_UP;
-      scalar = isScalar(res) ? res : new Scalar(res);
+      scalar = isScalar(res) ? res : this.make.scalar(res);
       if (tag.format) scalar.format = tag.format;
     }
     scalar.range = [from, to, to];

@@ -112,11 +112,17 @@ export function key<D, T>(
   };
 }
 
-/** The keys a table marks as required. */
-export function requiredKeys<D>(table: KeywordTable<D>): string[] {
-  return Object.entries(table)
-    .filter(([, kw]) => typeof kw !== 'function' && kw.doc?.required === true)
-    .map(([name]) => name);
+/** The keys a table marks as required (tables are constants: worked out once per table). */
+const requiredCache = new WeakMap<object, readonly string[]>();
+export function requiredKeys<D>(table: KeywordTable<D>): readonly string[] {
+  let keys = requiredCache.get(table);
+  if (keys === undefined) {
+    keys = Object.entries(table)
+      .filter(([, kw]) => typeof kw !== 'function' && kw.doc?.required === true)
+      .map(([name]) => name);
+    requiredCache.set(table, keys);
+  }
+  return keys;
 }
 
 interface Entry {
@@ -148,7 +154,7 @@ function entries(value: Value, map: YAMLMap, seen: Set<YAMLMap>): Entry[] {
     }
     own.push({ keyNode, valueNode: pair.value, merged: false });
   }
-  return [...own, ...merged];
+  return merged.length === 0 ? own : [...own, ...merged];
 }
 
 /**
@@ -180,7 +186,6 @@ export function readSection<D>(
 
 function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTable<D>, draft: D): Fields {
   const fields = new Map<string, Field>();
-  const known = Object.keys(table);
   for (const entry of entries(value, map, new Set([map]))) {
     const keyNode = entry.keyNode;
     if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
@@ -201,6 +206,7 @@ function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTabl
     const keyword = Object.hasOwn(table, key) ? table[key] : undefined;
     if (keyword === undefined) {
       if (entry.merged) continue;
+      const known = Object.keys(table);
       const guess = closest(key, known);
       const hint = guess !== null ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
       value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);

@@ -167,7 +167,8 @@ export function readRealServer(value: Value, service: ServiceContext): RealServe
   if (d.check !== undefined) validateCheck(d.check, service.check);
   if (d.address === undefined || port === undefined) return undefined;
   const address = d.address.address;
-  const checkSource = (d.check ?? service.check)?.value.pos ?? value.pos;
+  const pos = value.pos;
+  const checkSource = (d.check ?? service.check)?.value.pos ?? pos;
   const unchecked = d.check === undefined && service.check === null && !service.checkByDefault;
   return {
     address,
@@ -179,6 +180,6 @@ export function readRealServer(value: Value, service: ServiceContext): RealServe
     check: unchecked
       ? { type: 'none', source: checkSource }
       : effectiveCheck(d.check ?? null, service.check, { address, port }, checkSource),
-    source: value.pos,
+    source: pos,
   };
 }

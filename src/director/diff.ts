@@ -7,12 +7,14 @@
  * canonical netmasks, the kernel's `local` forwarding read as `nat`) so that spelling differences never
  * become kernel churn; applying the result and diffing again yields nothing.
  */
+import { canonicalAddress } from '../model/address.js';
 import { canonicalDestination, canonicalService, canonicalServiceKey } from '../model/canonical.js';
 import {
   type DesiredService,
   type Destination,
   destinationKeyString,
   type Forwarding,
+  hostPort,
   type IpvsOperation,
   type IpvsTimeouts,
   type ServiceKey,
@@ -105,34 +107,34 @@ function diffDestinations(
   desired: readonly Destination[],
   actual: readonly Destination[],
 ): IpvsOperation[] {
-  const actualById = new Map<string, Destination>();
+  // Kernel destinations by canonical key (the first of a key wins). Canonicalising changes only the
+  // address, which is the key, so the kernel's objects are compared as they are: no copy of each of
+  // a big table's destinations on every reconcile.
+  const actualById = new Map<string, { readonly address: string; readonly destination: Destination }>();
   for (const destination of actual) {
-    const normalised = canonicalDestination(destination);
-    const id = destinationKeyString(normalised);
-    if (!actualById.has(id)) actualById.set(id, normalised);
+    const address = canonicalAddress(destination.address);
+    const id = hostPort(address, destination.port);
+    if (!actualById.has(id)) actualById.set(id, { address, destination });
   }
-  const desiredIds = new Set(desired.map((destination) => destinationKeyString(destination)));
-
-  const deletes: IpvsOperation[] = [];
+  const desiredIds = new Set<string>();
   const edits: IpvsOperation[] = [];
   const adds: IpvsOperation[] = [];
-  for (const [id, destination] of actualById) {
-    if (!desiredIds.has(id)) {
-      deletes.push({
-        kind: 'delete-destination',
-        key,
-        destination: { address: destination.address, port: destination.port },
-      });
-    }
-  }
   for (const destination of desired) {
-    const current = actualById.get(destinationKeyString(destination));
+    const id = destinationKeyString(destination);
+    desiredIds.add(id);
+    const current = actualById.get(id);
     if (current === undefined) adds.push({ kind: 'add-destination', key, destination });
-    else if (!sameDestinationSettings(destination, current)) {
+    else if (!sameDestinationSettings(destination, current.destination)) {
       edits.push({ kind: 'edit-destination', key, destination });
     }
   }
-  return [...deletes, ...edits, ...adds];
+  const deletes: IpvsOperation[] = [];
+  for (const [id, { address, destination }] of actualById) {
+    if (!desiredIds.has(id)) {
+      deletes.push({ kind: 'delete-destination', key, destination: { address, port: destination.port } });
+    }
+  }
+  return deletes.length === 0 && edits.length === 0 ? adds : [...deletes, ...edits, ...adds];
 }
 
 /** The match key of a service: its canonical key string (family is part of it for fwmark services). */

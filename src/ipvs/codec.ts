@@ -4,7 +4,7 @@
  * tool sends; decoders accept whatever order the kernel uses and skip what they do not know.
  */
 
-import { addressFamily, addressToBytes, bytesToAddress } from '../model/address.js';
+import { addressToBytes, bytesToAddress } from '../model/address.js';
 import {
   DEFAULT_NETMASK,
   type Destination,
@@ -79,7 +79,7 @@ function addressBytes(address: string): Buffer {
 /** union nf_inet_addr: always 16 bytes on the wire, IPv4 in the first four (the rest zero). */
 function inetAddr(w: AttrWriter, type: number, address: string): void {
   const bytes = addressBytes(address);
-  w.raw(type, 16, (buf, at) => buf.set(bytes, at));
+  w.fixed(type, 16, bytes);
 }
 
 /** IPv4 masks travel as a big-endian u32; IPv6 "masks" are a prefix length in host order. */
@@ -143,7 +143,8 @@ export function serviceKeyOnly(key: ServiceKey): Buffer {
 }
 
 function destKeyAttrs(w: AttrWriter, dest: DestinationKey): void {
-  w.u16(C.IPVS_DEST_ATTR_ADDR_FAMILY, AF[addressFamily(dest.address) ?? 'inet']);
+  // The family from the (remembered) wire bytes: 16 for IPv6, 4 for IPv4.
+  w.u16(C.IPVS_DEST_ATTR_ADDR_FAMILY, addressBytes(dest.address).length === 16 ? C.AF_INET6 : C.AF_INET);
   inetAddr(w, C.IPVS_DEST_ATTR_ADDR, dest.address);
   w.u16be(C.IPVS_DEST_ATTR_PORT, dest.port);
 }

@@ -43,8 +43,8 @@ const { ENOENT, EPERM, EACCES } = constants.errno;
 export interface KernelBackendOptions extends GenlSocketOptions {
   /**
    * Netlink sockets a dump reads destinations over, one GET_DEST dump in flight on each (the kernel
-   * runs one dump per socket at a time). Default 4: with one, a 1,000-service table is 1,000 round
-   * trips one after the other.
+   * runs one dump per socket at a time). Default 8: with one, a 1,000-service table is 1,000 round
+   * trips one after the other (measured in the VM, 1,000 services: 1 socket 4.4 s, 8 sockets 2.7 s).
    */
   readonly dumpSockets?: number;
 }
@@ -87,7 +87,7 @@ function kernelBackend(
   // The extra dump sockets, opened on the first dump that needs them and kept until close().
   const extra: GenlSocket[] = [];
   const dumpSockets = (services: number): GenlSocket[] => {
-    const want = Math.min(Math.max(1, options.dumpSockets ?? 4), services);
+    const want = Math.min(Math.max(1, options.dumpSockets ?? 8), services);
     while (extra.length < want - 1) extra.push(createGenlSocket(options));
     return [sock, ...extra.slice(0, want - 1)];
   };
@@ -104,23 +104,29 @@ function kernelBackend(
     async dump(): Promise<ServiceState[]> {
       const replies = await dump(getServicesRequest, 'listing IPVS services');
       const services = replies.map((r) => decodeService(r.attrs)).filter((s) => s !== null);
-      // Destinations of each service, one dump per socket at a time (the kernel answers a second
-      // concurrent dump on a socket with EBUSY), several sockets at once; results in kernel order.
-      const result: ServiceState[] = new Array(services.length);
-      let next = 0;
-      const worker = async (s: GenlSocket): Promise<void> => {
-        while (next < services.length) {
-          const i = next++;
-          const svc = services[i] as ServiceState & { destinations: DestinationState[] };
-          const dests = await dumpOn(s, getDestsRequest(svc.key), 'listing IPVS destinations');
-          for (const r of dests) {
-            const d = decodeDestination(r.attrs, svc.key.family);
-            if (d !== null) svc.destinations.push(d);
-          }
-          result[i] = svc;
-        }
-      };
-      await Promise.all(dumpSockets(services.length).map(worker));
+      // Destinations of each service: one dump per socket at a time (the kernel answers a second
+      // concurrent dump on a socket with EBUSY), a series of them on each of several sockets, the
+      // services dealt out round robin; results in kernel order.
+      const sockets = dumpSockets(services.length);
+      const result = services as (ServiceState & { destinations: DestinationState[] })[];
+      await Promise.all(
+        sockets.map((s, k) => {
+          const mine: number[] = [];
+          for (let i = k; i < result.length; i += sockets.length) mine.push(i);
+          return s
+            .dumpSeries(
+              familyId,
+              version,
+              mine.map((i) => getDestsRequest((result[i] as ServiceState).key)),
+              (j, reply) => {
+                const svc = result[mine[j] as number] as ServiceState & { destinations: DestinationState[] };
+                const d = decodeDestination(reply.attrs, svc.key.family);
+                if (d !== null) svc.destinations.push(d);
+              },
+            )
+            .catch((e) => rethrow(e, 'listing IPVS destinations'));
+        }),
+      );
       return result;
     },
 

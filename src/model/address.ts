@@ -9,10 +9,24 @@ import type { Family } from './ipvs.js';
 
 /** `inet` for an IPv4 address, `inet6` for an IPv6 one (zone allowed), null for anything else. */
 export function addressFamily(address: string): Family | null {
-  if (isIPv4(address)) return 'inet';
-  if (isIPv6(address)) return 'inet6';
-  return null;
+  let family = familyCache.get(address);
+  if (family === undefined) {
+    family = isIPv4(address) ? 'inet' : isIPv6(address) ? 'inet6' : null;
+    if (familyCache.size >= CANONICAL_CACHE_MAX) familyCache.clear();
+    familyCache.set(address, family);
+  }
+  return family;
 }
+
+/** As canonicalCache below: a big config names the same few hundred addresses thousands of times. */
+const familyCache = new Map<string, Family | null>();
+
+/**
+ * Answers remembered: a diff canonicalises every address of both tables (tens of thousands of calls
+ * for a big table, over a few hundred distinct addresses). Bounded for a long-running daemon.
+ */
+const canonicalCache = new Map<string, string>();
+const CANONICAL_CACHE_MAX = 4096;
 
 /**
  * The canonical text of an IP address: IPv4 unchanged (node:net already refuses leading zeros), IPv6 as
@@ -22,6 +36,16 @@ export function addressFamily(address: string): Family | null {
  * IP address is returned unchanged, so callers can normalise before they validate.
  */
 export function canonicalAddress(address: string): string {
+  let canonical = canonicalCache.get(address);
+  if (canonical === undefined) {
+    canonical = canonicalOf(address);
+    if (canonicalCache.size >= CANONICAL_CACHE_MAX) canonicalCache.clear();
+    canonicalCache.set(address, canonical);
+  }
+  return canonical;
+}
+
+function canonicalOf(address: string): string {
   if (isIPv4(address)) return address;
   if (!isIPv6(address)) return address;
   const zoneAt = address.indexOf('%');

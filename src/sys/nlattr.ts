@@ -191,6 +191,12 @@ export function writeGenlMessage(
   return off + align4(len);
 }
 
+/** What Buffer's writeUInt16*() refuses: a value below 0 or above `max` (RangeError, as there). */
+function checkRange(value: number, max: number): void {
+  if (value < 0 || value > max)
+    throw new RangeError(`netlink attribute field out of range: ${value} (0 to ${max})`);
+}
+
 /**
  * Builds attributes straight into one buffer: an IPVS operation is a dozen small attributes, and a
  * Buffer per attribute (plus the copies of nesting) was most of the cost of encoding 11,000 of them.
@@ -200,15 +206,17 @@ export class AttrWriter {
   private buf: Buffer;
   private off = 0;
 
+  // From node's shared pool (allocUnsafe, for sizes under 4 KiB) and zeroed here: Buffer.alloc makes a
+  // fresh ArrayBuffer per call, which for 11,000 small messages was a large part of the encoding.
   constructor(size = 128) {
-    this.buf = Buffer.alloc(size);
+    this.buf = Buffer.allocUnsafe(size).fill(0);
   }
 
   private reserve(n: number): number {
     const at = this.off;
     const need = at + align4(n);
     if (need > this.buf.length) {
-      const bigger = Buffer.alloc(Math.max(need, this.buf.length * 2));
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2)).fill(0);
       this.buf.copy(bigger, 0, 0, at);
       this.buf = bigger;
     }
@@ -216,29 +224,54 @@ export class AttrWriter {
     return at;
   }
 
+  // Plain byte stores rather than Buffer's write*() methods, which range-check every argument: the
+  // values here are attribute types, lengths and u16/u32 fields, masked to their width as the
+  // write*() methods would have required them to be.
   private header(at: number, type: number, payloadLen: number): void {
-    this.buf.writeUInt16LE(NLA_HDRLEN + payloadLen, at);
-    this.buf.writeUInt16LE(type, at + 2);
+    const b = this.buf;
+    const len = NLA_HDRLEN + payloadLen;
+    checkRange(len, 0xffff);
+    b[at] = len & 0xff;
+    b[at + 1] = (len >>> 8) & 0xff;
+    b[at + 2] = type & 0xff;
+    b[at + 3] = (type >>> 8) & 0xff;
   }
 
   u16(type: number, value: number): this {
     const at = this.reserve(NLA_HDRLEN + 2);
     this.header(at, type, 2);
-    this.buf.writeUInt16LE(value, at + NLA_HDRLEN);
+    checkRange(value, 0xffff);
+    this.buf[at + 4] = value & 0xff;
+    this.buf[at + 5] = (value >>> 8) & 0xff;
     return this;
   }
 
   u16be(type: number, value: number): this {
     const at = this.reserve(NLA_HDRLEN + 2);
     this.header(at, type, 2);
-    this.buf.writeUInt16BE(value, at + NLA_HDRLEN);
+    checkRange(value, 0xffff);
+    this.buf[at + 4] = (value >>> 8) & 0xff;
+    this.buf[at + 5] = value & 0xff;
     return this;
   }
 
   u32(type: number, value: number): this {
     const at = this.reserve(NLA_HDRLEN + 4);
     this.header(at, type, 4);
-    this.buf.writeUInt32LE(value >>> 0, at + NLA_HDRLEN);
+    const v = value >>> 0;
+    const b = this.buf;
+    b[at + 4] = v & 0xff;
+    b[at + 5] = (v >>> 8) & 0xff;
+    b[at + 6] = (v >>> 16) & 0xff;
+    b[at + 7] = v >>> 24;
+    return this;
+  }
+
+  /** An attribute of `size` bytes holding `payload` at its start (the rest zero): no callback. */
+  fixed(type: number, size: number, payload: Uint8Array): this {
+    const at = this.reserve(NLA_HDRLEN + size);
+    this.header(at, type, size);
+    this.buf.set(payload, at + NLA_HDRLEN);
     return this;
   }
 
@@ -272,12 +305,17 @@ export class AttrWriter {
   /** Starts a nested attribute (flagged NLA_F_NESTED, as nested() does); close it with end(). */
   begin(type: number): number {
     const at = this.reserve(NLA_HDRLEN);
-    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
+    const t = type | NLA_F_NESTED;
+    this.buf[at + 2] = t & 0xff;
+    this.buf[at + 3] = (t >>> 8) & 0xff;
     return at;
   }
 
   end(start: number): this {
-    this.buf.writeUInt16LE(this.off - start, start);
+    const len = this.off - start;
+    checkRange(len, 0xffff);
+    this.buf[start] = len & 0xff;
+    this.buf[start + 1] = (len >>> 8) & 0xff;
     return this;
   }
 
