@@ -346,6 +346,36 @@ describe('the director follows VRRP in DESIGN §6 order', () => {
     });
   }
 
+  it('a takeover sent inside the call waits for no reply: the VIPs are up while the switch is unanswered', async () => {
+    const a = createNode(link, 'a', A, configFrom(groupYaml(200)), undefined, 'sent');
+    await start(a);
+    const switchDaemons = a.kernel.switchDaemons?.bind(a.kernel);
+    let answer: () => void = () => undefined;
+    // The kernel executes the steps at once; the reply is held back until the test lets it go.
+    a.kernel.switchDaemons = (steps) => {
+      const result = switchDaemons?.(steps);
+      const gate = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      return { sent: true, done: gate.then(() => result?.done ?? []) };
+    };
+    for (let ms = 0; ms < 5000 && a.speaker.status().sync_groups[0]?.state !== 'MASTER'; ms += 10)
+      await advance(10);
+    expect(a.speaker.status().sync_groups[0]?.state).toBe('MASTER');
+    // Well within the follower's 1000 ms bound: nothing waited for the reply.
+    await advance(10);
+    expectThenVips(
+      a.log,
+      ['forwarding eth1 inet on', 'start backup eth2/51', 'stop backup', 'start master eth2/51'],
+      ['eth0', 'eth1'],
+    );
+    // Not confirmed yet: the status does not claim the switch.
+    expect(a.follower.status()).toMatchObject({ running: ['backup'], switches: 1 });
+    answer();
+    await advance(10);
+    expect(a.follower.status()).toMatchObject({ running: ['master'], switches: 2, errors: 0 });
+  });
+
   it('a takeover plans from the daemons it started (no listing); a refused step is logged, counted and re-read', async () => {
     const a = createNode(link, 'a', A, configFrom(groupYaml(200)), undefined, 'sent');
     const lists: string[] = [];
