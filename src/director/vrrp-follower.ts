@@ -8,7 +8,11 @@
  * director in every state, and health checks go on running on the backup (the director does that).
  *
  * Kernel work is serialised in one chain and bounded in time, so a slow or missing IPVS can delay a
- * takeover by at most `timeoutMs` and never blocks it. Failures are logged, counted and shown in
+ * takeover by at most `timeoutMs` and never blocks it. A transition does not even wait for the
+ * kernel's reply when it need not: it plans from the daemons the follower knows it runs (no
+ * listing), sends the steps in one datagram (stop the backup, start the master), and lets the VIP
+ * work go on as soon as that datagram was sent inside the call, because the kernel has then
+ * executed the steps already (sys/netlink-send.ts). The reply is read afterwards, in the chain. Failures are logged, counted and shown in
  * the status; they never throw into the speaker. The follower remembers the state the hook last
  * delivered (not the speaker's live state), so its periodic resync can never run ahead of the
  * VIP work.

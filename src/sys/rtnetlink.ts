@@ -94,7 +94,8 @@ export interface Rtnetlink {
   /**
    * Adds every address in one datagram on a second socket, each by interface index: no lookup,
    * no round trip each, not queued behind this socket's requests (./address-batch.ts). For a
-   * VRRP takeover; the caller handles EEXIST (say, with ensureAddress).
+   * VRRP takeover; the caller handles EEXIST (say, with ensureAddress). The socket opens on the
+   * first call, an empty one included (the speaker opens it at start, off the takeover's path).
    */
   addAddressesAtOnce(addresses: readonly AddressToAdd[]): AddressBatchResult;
   /** Closes the socket; pending and later calls reject. Idempotent. */

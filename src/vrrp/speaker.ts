@@ -11,7 +11,9 @@
  * overtakes an earlier remove. The announcements of a takeover follow the VIPs being in place,
  * and a repeat burst is skipped if the instance left MASTER meanwhile. The optional transition hook
  * (the director's sync daemon switch) takes a place in the same queues: before the VIPs of a
- * takeover, after the VIPs of a demotion.
+ * takeover, after the VIPs of a demotion. A takeover is the latency-critical path: its adverts go
+ * out before any logging, the VIPs of every member of a sync group go to the kernel in one
+ * datagram, and the gratuitous ARPs follow as soon as the kernel holds them (see takeover()).
  *
  * Trackers: every instance tracks its own interface and its `track_interfaces` (link state pushed
  * by the kernel, sys/link-monitor.ts) and its `track_scripts` (one runner per script,
@@ -912,6 +914,8 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         rtnl = createRtnetlink();
         ownRtnl = true;
       }
+      // The takeover's address socket, opened now rather than on the takeover's path.
+      rtnl?.addAddressesAtOnce?.([]);
     }
     if (links === null) {
       links = deps.links ?? null;
