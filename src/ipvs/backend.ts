@@ -20,6 +20,22 @@ export interface SyncDaemon {
   readonly syncId: number;
 }
 
+/** One step of a sync daemon switch. */
+export type SyncDaemonCommand =
+  | { readonly op: 'stop'; readonly state: SyncDaemonState }
+  | { readonly op: 'start'; readonly daemon: SyncDaemon };
+
+export interface SyncDaemonSwitch {
+  /**
+   * True when the kernel has executed every command, in order, by the time switchDaemons
+   * returned (the kernel backend: one sendmsg issued inside the call); false when they are still
+   * on their way. Either way `done` tells how each ended.
+   */
+  readonly sent: boolean;
+  /** Each command's outcome, in order (null: done); never rejects. */
+  readonly done: Promise<(IpvsdError | null)[]>;
+}
+
 export interface OperationResult {
   readonly operation: IpvsOperation;
   /** null when the kernel accepted it. */
@@ -39,6 +55,11 @@ export interface IpvsBackend {
   daemons(): Promise<SyncDaemon[]>;
   startDaemon(daemon: SyncDaemon): Promise<void>;
   stopDaemon(state: SyncDaemonState): Promise<void>;
+  /**
+   * The commands in one go, without a round trip each (a takeover's stop-backup, start-master).
+   * A failed command does not stop the ones after it.
+   */
+  switchDaemons(commands: readonly SyncDaemonCommand[]): SyncDaemonSwitch;
   /** Removes every service (IPVS_CMD_FLUSH). */
   flush(): Promise<void>;
   /** Zeroes the counters of one service, or of all when `key` is omitted. */

@@ -17,7 +17,16 @@ import {
   type GenlSocket,
   type GenlSocketOptions,
 } from '../sys/genl-socket.js';
-import type { IpvsBackend, IpvsInfo, OperationResult, SyncDaemon, SyncDaemonState } from './backend.js';
+import { errnoName } from '../sys/netlink-errors.js';
+import type {
+  IpvsBackend,
+  IpvsInfo,
+  OperationResult,
+  SyncDaemon,
+  SyncDaemonCommand,
+  SyncDaemonState,
+  SyncDaemonSwitch,
+} from './backend.js';
 import {
   decodeDaemon,
   decodeDestination,
@@ -157,6 +166,28 @@ function kernelBackend(
 
     async stopDaemon(state: SyncDaemonState): Promise<void> {
       await request(delDaemonRequest(state), `stopping the IPVS ${state} sync daemon`);
+    },
+
+    switchDaemons(commands: readonly SyncDaemonCommand[]): SyncDaemonSwitch {
+      const what = (c: SyncDaemonCommand) =>
+        c.op === 'start'
+          ? `starting the IPVS ${c.daemon.state} sync daemon on ${c.daemon.interface}`
+          : `stopping the IPVS ${c.state} sync daemon`;
+      const { sent, results } = sock.submit(
+        familyId,
+        version,
+        commands.map((c) => (c.op === 'start' ? newDaemonRequest(c.daemon) : delDaemonRequest(c.state))),
+      );
+      const done = results.then((errnos) =>
+        commands.map((c, i) => {
+          const errno = errnos[i] ?? 0;
+          if (errno === 0) return null;
+          if (errno === EPERM || errno === EACCES) return permissionDenied(errno, what(c));
+          const name = errnoName(errno);
+          return new NetlinkError('IPVSD_ERR_KERNEL_REJECTED', `${what(c)}: ${name}`, errno, name);
+        }),
+      );
+      return { sent, done };
     },
 
     async flush(): Promise<void> {

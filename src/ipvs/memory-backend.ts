@@ -290,6 +290,22 @@ export function createMemoryBackend(
       if (!daemons.has(state)) throw reject('stop-daemon', ESRCH, `no ${state} sync daemon`);
       daemons.delete(state);
     },
+    switchDaemons(commands) {
+      // Executed at once, as the kernel does for a datagram sent inside the call.
+      const outcomes = commands.map((c): IpvsdError | null => {
+        if (closed) return new IpvsdError('IPVSD_ERR_NETLINK', 'IPVS backend is closed');
+        if (c.op === 'start') {
+          if (daemons.has(c.daemon.state))
+            return reject('start-daemon', EEXIST, `${c.daemon.state} sync daemon runs`);
+          daemons.set(c.daemon.state, { ...c.daemon });
+          return null;
+        }
+        if (!daemons.has(c.state)) return reject('stop-daemon', ESRCH, `no ${c.state} sync daemon`);
+        daemons.delete(c.state);
+        return null;
+      });
+      return { sent: true, done: Promise.resolve(outcomes) };
+    },
     async flush() {
       open();
       services.clear();

@@ -12,6 +12,7 @@ import { constants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { NetlinkError } from '../errors.js';
 import { errnoName } from './netlink-errors.js';
+import { trackSends } from './netlink-send.js';
 import {
   cstring,
   formatMessage,
@@ -87,6 +88,16 @@ export interface GenlSocket {
   ): Promise<void>;
   /** Sends all requests in order, many per datagram; resolves with each request's errno (0 = done). */
   batch(family: number, version: number, reqs: readonly GenlRequest[]): Promise<number[]>;
+  /**
+   * Up to `batchSize` requests in one datagram, returning at once. `sent`: sendmsg ran inside the
+   * call, so the kernel has executed them, in order, when submit returns (./netlink-send.ts says
+   * why); false when the datagram waits behind an earlier send. `results` as batch().
+   */
+  submit(
+    family: number,
+    version: number,
+    reqs: readonly GenlRequest[],
+  ): { sent: boolean; results: Promise<number[]> };
   /** Datagrams or messages that could not be parsed or matched, dropped. */
   readonly dropped: () => number;
   close(): void;
@@ -176,16 +187,13 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
     }
   });
 
+  const sender = trackSends(raw);
   const send = (buffers: Buffer[]): Promise<void> =>
     new Promise((resolve, reject) => {
-      raw.send(
-        buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers),
-        {},
-        (err?: { errno?: number; message: string }) => {
-          if (err) reject(err);
-          else resolve();
-        },
-      );
+      sender.send(buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers), (err) => {
+        if (err) reject(err);
+        else resolve();
+      });
     });
 
   /**
@@ -334,6 +342,87 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       next();
     });
 
+  /**
+   * One datagram of requests, only the last asking for an ACK. Returns at once: `sent` says
+   * whether sendmsg ran inside this call (see ./netlink-send.ts), `results` each request's errno.
+   */
+  const submitChunk = (
+    family: number,
+    version: number,
+    reqs: readonly GenlRequest[],
+  ): { sent: boolean; results: Promise<number[]> } => {
+    if (reqs.length === 0) return { sent: true, results: Promise.resolve([]) };
+    if (closed) {
+      const errnos = reqs.map(() => EBADF);
+      return { sent: false, results: Promise.resolve(errnos) };
+    }
+    const seqs: number[] = [];
+    const records: Pending[] = [];
+    // One zeroed buffer for the whole chunk, each message written in place.
+    let size = 0;
+    for (const req of reqs) size += genlMessageSize(req.attrs);
+    const buf = Buffer.alloc(size);
+    let off = 0;
+    reqs.forEach((req, i) => {
+      const last = i === reqs.length - 1;
+      const s = nextSeq();
+      seqs.push(s);
+      off = writeGenlMessage(
+        buf,
+        off,
+        {
+          type: family,
+          flags: NLM_F_REQUEST | (last ? NLM_F_ACK : 0),
+          seq: s,
+          pid: port,
+          cmd: req.cmd,
+          version,
+        },
+        req.attrs,
+      );
+      if (!last) {
+        const rec: Pending = { parts: [], silent: true, errno: 0, settle: () => {} };
+        pending.set(s, rec);
+        records.push(rec);
+      }
+    });
+    const lastSeq = seqs[seqs.length - 1] as number;
+    const waiting = awaitReply(lastSeq, 'netlink batch');
+    // A kernel errno on the last request is that request's outcome; a send failure, a timeout or
+    // lost replies (ENOBUFS) leave the whole chunk unknown, so every member reports that errno.
+    let chunkErrno = 0;
+    const failSend = (err: { errno?: number }) => {
+      chunkErrno = Math.abs(err.errno ?? EIO);
+      pending.get(lastSeq)?.settle(chunkErrno, [], false);
+    };
+    let sent = false;
+    try {
+      sent = sender.send(buf, (err) => {
+        if (err) failSend(err);
+      });
+    } catch (err) {
+      failSend(err as { errno?: number });
+    }
+    const results = waiting
+      .then(
+        () => 0,
+        (err: unknown) => {
+          const e = err as NetlinkError;
+          if (e.code === 'IPVSD_ERR_KERNEL_REJECTED') return e.errno;
+          chunkErrno = e.errno;
+          return 0;
+        },
+      )
+      .then((lastErrno) => {
+        const out = records.map((rec) => chunkErrno || rec.errno);
+        out.push(chunkErrno || lastErrno);
+        for (const s of seqs.slice(0, -1)) pending.delete(s);
+        refresh();
+        return out;
+      });
+    return { sent, results };
+  };
+
   return {
     async resolveFamily(name) {
       const [reply] = await single(
@@ -366,67 +455,17 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       return next;
     },
     async batch(family, version, reqs) {
-      const results: number[] = new Array(reqs.length).fill(0);
+      const results: number[] = [];
       for (let start = 0; start < reqs.length; start += batchSize) {
-        const end = Math.min(start + batchSize, reqs.length);
-        const seqs: number[] = [];
-        const records: Pending[] = [];
-        // One zeroed buffer for the whole chunk, each message written in place.
-        let size = 0;
-        for (let i = start; i < end; i++) size += genlMessageSize((reqs[i] as GenlRequest).attrs);
-        const chunk = Buffer.alloc(size);
-        let off = 0;
-        for (let i = start; i < end; i++) {
-          const last = i === end - 1;
-          const s = nextSeq();
-          seqs.push(s);
-          const req = reqs[i] as GenlRequest;
-          off = writeGenlMessage(
-            chunk,
-            off,
-            {
-              type: family,
-              flags: NLM_F_REQUEST | (last ? NLM_F_ACK : 0),
-              seq: s,
-              pid: port,
-              cmd: req.cmd,
-              version,
-            },
-            req.attrs,
-          );
-          if (!last) {
-            const rec: Pending = { parts: [], silent: true, errno: 0, settle: () => {} };
-            pending.set(s, rec);
-            records.push(rec);
-          }
-        }
-        const lastSeq = seqs[seqs.length - 1] as number;
-        const waiting = awaitReply(lastSeq, 'netlink batch');
-        // A kernel errno on the last request is that request's outcome; a send failure, a timeout or
-        // lost replies (ENOBUFS) leave the whole chunk unknown, so every member reports that errno.
-        let lastErrno = 0;
-        let chunkErrno = 0;
-        try {
-          await send([chunk]);
-        } catch (err) {
-          chunkErrno = Math.abs((err as { errno?: number }).errno ?? EIO);
-          pending.get(lastSeq)?.settle(chunkErrno, [], false);
-        }
-        try {
-          await waiting;
-        } catch (err) {
-          const e = err as NetlinkError;
-          if (e.code === 'IPVSD_ERR_KERNEL_REJECTED') lastErrno = e.errno;
-          else chunkErrno = e.errno;
-        }
-        records.forEach((rec, k) => {
-          results[start + k] = chunkErrno || rec.errno;
-          pending.delete(seqs[k] as number);
-        });
-        results[end - 1] = chunkErrno || lastErrno;
-        refresh();
+        const chunk = await submitChunk(family, version, reqs.slice(start, start + batchSize)).results;
+        results.push(...chunk);
       }
       return results;
+    },
+    submit(family, version, reqs) {
+      if (reqs.length > batchSize)
+        throw new RangeError(`submit: ${reqs.length} requests, at most ${batchSize} fit one datagram`);
+      return submitChunk(family, version, reqs);
     },
     dropped: () => dropped,
     close() {

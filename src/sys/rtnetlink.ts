@@ -10,6 +10,12 @@
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket, type rt } from 'netlink';
 import { IpvsdError, NetlinkError } from '../errors.js';
 import type { Family } from '../model/ipvs.js';
+import {
+  type AddressBatch,
+  type AddressBatchResult,
+  type AddressToAdd,
+  createAddressBatch,
+} from './address-batch.js';
 import { formatIp, ipv4Broadcast, type ParsedCidr, parseCidr } from './ip-address.js';
 import { isErrno, toNetlinkError } from './netlink-errors.js';
 
@@ -60,6 +66,8 @@ export type RtSocket = Pick<
 
 export interface RtnetlinkDeps {
   readonly openSocket?: () => RtSocket;
+  /** The socket of addAddressesAtOnce, opened on its first use. */
+  readonly openBatch?: () => AddressBatch;
 }
 
 export interface Rtnetlink {
@@ -83,6 +91,13 @@ export interface Rtnetlink {
   ensureAddress(ifname: string, cidr: string, options?: AddAddressOptions): Promise<boolean>;
   /** Removes the address if `ifname` holds it. Returns true when it removed it. */
   ensureNoAddress(ifname: string, cidr: string): Promise<boolean>;
+  /**
+   * Adds every address in one datagram on a second socket, each by interface index: no lookup,
+   * no round trip each, not queued behind this socket's requests (./address-batch.ts). For a
+   * VRRP takeover; the caller handles EEXIST (say, with ensureAddress). The socket opens on the
+   * first call, an empty one included (the speaker opens it at start, off the takeover's path).
+   */
+  addAddressesAtOnce(addresses: readonly AddressToAdd[]): AddressBatchResult;
   /** Closes the socket; pending and later calls reject. Idempotent. */
   close(): void;
 }
@@ -209,8 +224,19 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
     return addresses.some((a) => matches(a, target));
   }
 
+  let batch: AddressBatch | null = null;
+
   return {
     interfaceIndex: (ifname) => lookupIndex(ifname, `looking up interface ${ifname}`),
+
+    addAddressesAtOnce(addresses) {
+      if (closed) {
+        const error = new IpvsdError('IPVSD_ERR_NETLINK', 'the rtnetlink socket is closed');
+        return { sent: false, done: Promise.resolve(addresses.map(() => error)) };
+      }
+      batch ??= (deps.openBatch ?? (() => createAddressBatch({ timeoutMs })))();
+      return batch.add(addresses);
+    },
 
     listAddresses,
     hasAddress,
@@ -248,6 +274,7 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
       closed = true;
       stop(new IpvsdError('IPVSD_ERR_NETLINK', 'the rtnetlink socket was closed'));
       sock.socket.close();
+      batch?.close();
     },
   };
 }

@@ -11,7 +11,9 @@
  * overtakes an earlier remove. The announcements of a takeover follow the VIPs being in place,
  * and a repeat burst is skipped if the instance left MASTER meanwhile. The optional transition hook
  * (the director's sync daemon switch) takes a place in the same queues: before the VIPs of a
- * takeover, after the VIPs of a demotion.
+ * takeover, after the VIPs of a demotion. A takeover is the latency-critical path: its adverts go
+ * out before any logging, the VIPs of every member of a sync group go to the kernel in one
+ * datagram, and the gratuitous ARPs follow as soon as the kernel holds them (see takeover()).
  *
  * Trackers: every instance tracks its own interface and its `track_interfaces` (link state pushed
  * by the kernel, sys/link-monitor.ts) and its `track_scripts` (one runner per script,
@@ -86,7 +88,9 @@ export type OpenSpeakerSocket = (options: VrrpSocketOptions) => SpeakerSocket;
 export type SpeakerRtnetlink = Pick<
   Rtnetlink,
   'ensureAddress' | 'ensureNoAddress' | 'listAddresses' | 'close'
->;
+> &
+  /** Without it, a takeover adds its VIPs one ensureAddress at a time. */
+  Partial<Pick<Rtnetlink, 'addAddressesAtOnce'>>;
 
 /** Link state of interfaces, pushed (tests inject a fake). */
 export type SpeakerLinks = Pick<LinkMonitor, 'watch' | 'unwatch' | 'onChange' | 'close'>;
@@ -221,6 +225,12 @@ interface Runtime {
   lastSendError: string | null;
 }
 
+/** An instance that became master, with the epoch it became master in. */
+interface Takeover {
+  readonly rt: Runtime;
+  readonly epoch: number;
+}
+
 interface ScriptRuntime {
   config: VrrpScriptConfig;
   track: ScriptTrackState;
@@ -282,17 +292,27 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     for (const rt of rts) rt.vipWork = done;
   }
 
+  /**
+   * `takeovers` collects the members of a sync group that become master in one step, so their
+   * VIPs go to the kernel together (commitGroup queues them); without it the instance's own
+   * takeover is queued here. The actions run before the logging: the first advert of a takeover
+   * leaves before any log line is written.
+   */
   function commitMember(
     rt: Runtime,
     before: InstanceState,
     after: InstanceState,
     actions: readonly VrrpAction[],
+    takeovers?: Takeover[],
   ) {
     const change: VrrpStateChange | null =
       before.state === after.state
         ? null
         : { kind: 'instance', name: rt.config.name, previous: before.state, state: after.state };
     if (change !== null && change.state === 'MASTER') queueHook([rt], change);
+    const own: Takeover[] = [];
+    execute(rt, actions, takeovers ?? own);
+    if (own.length > 0) queueTakeover(own);
     if (before.state !== after.state) {
       rt.transitions += 1;
       rt.log.info(
@@ -312,7 +332,6 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         'vrrp priority changed',
       );
     }
-    execute(rt, actions);
     if (change !== null && change.state !== 'MASTER') queueHook([rt], change);
   }
 
@@ -320,8 +339,6 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     const after = result.group;
     groups.set(after.name, after);
     const changed = before.state !== after.state;
-    if (changed)
-      logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed');
     const change: VrrpStateChange = {
       kind: 'group',
       name: after.name,
@@ -335,13 +352,18 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       queueHook(members, change);
       emit(change);
     }
+    const takeovers: Takeover[] = [];
     after.members.forEach((member, i) => {
       const rt = runtimes.get(member.params.name);
       const prev = before.members[i];
       if (rt === undefined || prev === undefined) return;
       const actions = result.actions.find((a) => a.member === member.params.name)?.actions ?? [];
-      commitMember(rt, prev, member, actions);
+      commitMember(rt, prev, member, actions, takeovers);
     });
+    // Every member's VIPs in one go, after the hooks queued above.
+    if (takeovers.length > 0) queueTakeover(takeovers);
+    if (changed)
+      logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed');
     if (changed && after.state !== 'MASTER') {
       emit(change);
       queueHook(members, change);
@@ -376,22 +398,18 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   // -------------------------------------------------------------------------------------------
   // Actions
 
-  function execute(rt: Runtime, actions: readonly VrrpAction[]): void {
+  /** `takeovers`: where a become_master goes (the caller queues them, see commitMember). */
+  function execute(rt: Runtime, actions: readonly VrrpAction[], takeovers: Takeover[]): void {
     rt.timers.apply(actions);
     for (const action of actions) {
       switch (action.type) {
         case 'send_advert':
           sendAdvert(rt, action.priority);
           break;
-        case 'become_master': {
+        case 'become_master':
           rt.epoch += 1;
-          const epoch = rt.epoch;
-          queueVipWork(rt, async () => {
-            await addVips(rt);
-            if (rt.epoch === epoch) announceBurst(rt, epoch, garp.count, true);
-          });
+          takeovers.push({ rt, epoch: rt.epoch });
           break;
-        }
         case 'become_backup':
         case 'become_fault':
         case 'stop':
@@ -481,8 +499,87 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     }
   }
 
-  const addVips = (rt: Runtime) => addCidrs(rt, vipCidrs(rt.config));
   const removeVips = (rt: Runtime) => removeCidrs(rt, vipCidrs(rt.config));
+
+  /** Queues the VIP work of instances that became master together, behind their earlier work and hooks. */
+  function queueTakeover(list: readonly Takeover[]): void {
+    const rts = list.map((t) => t.rt);
+    const done = Promise.all(rts.map((rt) => rt.vipWork))
+      .then(() => takeover(list))
+      .catch((error: unknown) => logger.error({ err: error }, 'vrrp takeover failed'));
+    for (const rt of rts) rt.vipWork = done;
+  }
+
+  /**
+   * The VIPs of every instance in `list` added, then announced. With addAddressesAtOnce and known
+   * interface indexes all of them go to the kernel in one datagram; when the kernel has executed
+   * it by the time the call returns (the usual case), the announcements go out at once and the
+   * replies are read afterwards. Otherwise (no index, the datagram queued, no batch support) each
+   * instance is announced once its VIPs are confirmed, as before. An address the batch could not
+   * add is tried again through ensureAddress (EEXIST: checked, not an error); other failures are
+   * logged as before. An instance that left MASTER meanwhile is not announced.
+   */
+  async function takeover(list: readonly Takeover[]): Promise<void> {
+    const batchAdd = rtnl?.addAddressesAtOnce?.bind(rtnl);
+    const batched: Takeover[] = [];
+    const requests: { t: Takeover; cidr: string; ifindex: number }[] = [];
+    const slow: Takeover[] = [];
+    for (const t of list) {
+      const ifindex = currentLinks.get(t.rt.config.interface)?.ifindex ?? t.rt.entry.ifindex;
+      if (batchAdd === undefined || ifindex === null || ifindex === undefined) {
+        slow.push(t);
+        continue;
+      }
+      batched.push(t);
+      for (const cidr of vipCidrs(t.rt.config)) requests.push({ t, cidr, ifindex });
+    }
+    let early = false;
+    if (batchAdd !== undefined && requests.length > 0) {
+      const { sent, done } = batchAdd(
+        requests.map(({ t, cidr, ifindex }) => ({ ifname: t.rt.config.interface, ifindex, cidr })),
+      );
+      // The kernel holds the addresses already: announce now, read the replies afterwards.
+      if (sent) {
+        early = true;
+        announceTogether(batched);
+      }
+      const outcomes = await done;
+      for (const [i, { t, cidr }] of requests.entries()) {
+        const error = outcomes[i] ?? null;
+        const rt = t.rt;
+        if (error === null) {
+          rt.log.info({ address: cidr, interface: rt.config.interface }, 'virtual address added');
+        } else if (isErrno(error, 'EEXIST') || isErrno(error, 'ENODEV')) {
+          // There already (checked there), or the interface came back under a new index.
+          await addCidrs(rt, [cidr]);
+        } else {
+          rt.log.error({ err: error, address: cidr }, 'virtual address not added');
+        }
+      }
+    }
+    for (const t of slow) await addCidrs(t.rt, vipCidrs(t.rt.config));
+    if (!early) announceTogether(list);
+    else announceTogether(slow);
+  }
+
+  /**
+   * The first burst of every instance in `list` still master in its epoch, round by round (each
+   * VIP's first announcement before any VIP's second), then each one's repeat burst scheduled.
+   */
+  function announceTogether(list: readonly Takeover[]): void {
+    const live = list.filter((t) => t.rt.epoch === t.epoch);
+    const failed = new Map<Runtime, Error>();
+    for (let i = 0; i < garp.count; i++) {
+      for (const { rt } of live) {
+        for (const vip of rt.config.virtualIpaddresses) {
+          const error = announce(rt.config.interface, vip.address);
+          if (error !== undefined) failed.set(rt, error);
+        }
+      }
+    }
+    for (const [rt, error] of failed) rt.log.warn({ err: error }, 'address announcement failed');
+    for (const { rt, epoch } of live) scheduleRepeat(rt, epoch);
+  }
 
   function announceBurst(rt: Runtime, epoch: number, count: number, first: boolean): void {
     let failed: Error | undefined;
@@ -493,15 +590,19 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       }
     }
     if (failed !== undefined) rt.log.warn({ err: failed }, 'address announcement failed');
-    if (first && garp.repeatCount > 0) {
-      const handle = setTimer(() => {
-        rt.garpTimers.delete(handle);
-        if (rt.epoch === epoch && phase === 'running') {
-          guarded('announcement', () => announceBurst(rt, epoch, garp.repeatCount, false));
-        }
-      }, garp.repeatDelayMs);
-      rt.garpTimers.add(handle);
-    }
+    if (first) scheduleRepeat(rt, epoch);
+  }
+
+  /** The second burst, `repeatDelayMs` later, if the instance is still master in this epoch. */
+  function scheduleRepeat(rt: Runtime, epoch: number): void {
+    if (garp.repeatCount <= 0) return;
+    const handle = setTimer(() => {
+      rt.garpTimers.delete(handle);
+      if (rt.epoch === epoch && phase === 'running') {
+        guarded('announcement', () => announceBurst(rt, epoch, garp.repeatCount, false));
+      }
+    }, garp.repeatDelayMs);
+    rt.garpTimers.add(handle);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -813,6 +914,8 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         rtnl = createRtnetlink();
         ownRtnl = true;
       }
+      // The takeover's address socket, opened now rather than on the takeover's path.
+      rtnl?.addAddressesAtOnce?.([]);
     }
     if (links === null) {
       links = deps.links ?? null;

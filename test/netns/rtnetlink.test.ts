@@ -193,6 +193,64 @@ describe('rtnetlink inside a network namespace', () => {
     expect(await lab.ipAddresses(peer, 'eth0')).toEqual(expect.any(Array));
   });
 
+  it('adds many addresses in one datagram, executed by the time the call returns (takeover path)', async () => {
+    const [link] = await lab.ipJson<{ ifindex: number }[]>(ns, ['link', 'show', 'dev', 'eth0']);
+    const ifindex = link?.ifindex as number;
+    const addresses = [
+      { ifname: 'eth0', ifindex, cidr: '203.0.113.100/24' },
+      { ifname: 'eth0', ifindex, cidr: '198.51.100.100/24' },
+      { ifname: 'eth0', ifindex, cidr: '2001:db8::20/64' },
+    ];
+    type Batch = {
+      sent: boolean;
+      inet6AtReturn: string;
+      outcomes: ({ errnoName: string; message: string } | null)[];
+    };
+    const first = await rt.call<Batch>('addAddressesAtOnce', addresses);
+    expect(first.outcomes).toEqual([null, null, null]);
+    // Nothing else was in flight on the batch socket: sendmsg ran inside the call, and the kernel
+    // held the address before any reply was read.
+    expect(first.sent).toBe(true);
+    expect(first.inet6AtReturn).toContain('20010db8000000000000000000000020');
+    const oracle = await lab.ipAddresses(ns, 'eth0');
+    expect(oracle).toContainEqual(
+      expect.objectContaining({
+        family: 'inet',
+        local: '203.0.113.100',
+        prefixlen: 24,
+        broadcast: '203.0.113.255',
+      }),
+    );
+    expect(oracle).toContainEqual(
+      expect.objectContaining({ family: 'inet', local: '198.51.100.100', prefixlen: 24 }),
+    );
+    expect(oracle.find((a) => a.local === '2001:db8::20')).toMatchObject({ prefixlen: 64, nodad: true });
+
+    // Each request has its own answer: present ones EEXIST, a stale index ENODEV, the rest added.
+    const second = await rt.call<Batch>('addAddressesAtOnce', [
+      addresses[0],
+      { ifname: 'gone0', ifindex: 999_999, cidr: '192.0.2.77/24' },
+      { ifname: 'eth0', ifindex, cidr: '192.0.2.78/32' },
+      addresses[2],
+    ]);
+    expect(second.outcomes).toEqual([
+      {
+        errnoName: 'EEXIST',
+        message:
+          'adding address 203.0.113.100/24 to eth0: EEXIST (address already assigned to the interface)',
+      },
+      { errnoName: 'ENODEV', message: 'adding address 192.0.2.77/24 to gone0: ENODEV (no such interface)' },
+      null,
+      {
+        errnoName: 'EEXIST',
+        message: 'adding address 2001:db8::20/64 to eth0: EEXIST (address already assigned to the interface)',
+      },
+    ]);
+    expect((await lab.ipAddresses(ns, 'eth0')).map((a) => a.local)).toContain('192.0.2.78');
+    for (const cidr of ['203.0.113.100/24', '198.51.100.100/24', '2001:db8::20/64', '192.0.2.78/32'])
+      await rt.call('removeAddress', 'eth0', cidr);
+  });
+
   it('refuses malformed input without asking the kernel', async () => {
     await expect(rt.call('addAddress', 'eth0', '192.0.2.256/24')).rejects.toMatchObject({
       name: 'IpvsdError',

@@ -77,12 +77,29 @@ vrrp_instances:
 `;
 }
 
+/**
+ * How the fakes answer a takeover's batched calls (the kernel backend's switchDaemons and
+ * rtnetlink's addAddressesAtOnce): `none` leaves them out (one call per step), `sent` executes
+ * each batch inside the call and confirms it later (the kernel executes a datagram sent
+ * inside the call), `queued` executes and confirms it later (the datagram waited behind an
+ * earlier send).
+ */
+type Batching = 'none' | 'sent' | 'queued';
+
+/** `f` a few microtasks later (the fake timers do not run while a test awaits a start). */
+const later = <T>(f: () => T | Promise<T>): Promise<T> =>
+  Promise.resolve()
+    .then(() => undefined)
+    .then(() => undefined)
+    .then(f);
+
 function createNode(
   link: FakeLink,
   name: string,
   primaries: Record<string, string>,
   config: Config,
   kernelOverride?: () => Promise<SyncDaemonKernel>,
+  batching: Batching = 'none',
 ): Node {
   const log: string[] = [];
   const addresses = new Map<string, Set<string>>();
@@ -124,6 +141,22 @@ function createNode(
     },
     close() {},
   };
+  if (batching !== 'none') {
+    rtnl.addAddressesAtOnce = (addresses) => {
+      const run = () =>
+        addresses.map(({ ifname, cidr }) => {
+          if (set(ifname).has(cidr)) return null;
+          set(ifname).add(cidr);
+          log.push(`vip+ ${ifname}`);
+          return null;
+        });
+      if (batching === 'sent') {
+        const outcomes = run();
+        return { sent: true, done: later(() => outcomes) };
+      }
+      return { sent: false, done: later(run) };
+    };
+  }
   // The in-memory IPVS backend (kernel rules: EEXIST/ESRCH), logging the daemon calls.
   const memory = createMemoryBackend();
   const kernel: SyncDaemonKernel = {
@@ -137,6 +170,25 @@ function createNode(
       log.push(`stop ${state}`);
     },
   };
+  if (batching !== 'none') {
+    kernel.switchDaemons = (steps) => {
+      const run = () => {
+        const { done } = memory.switchDaemons(steps);
+        for (const step of steps)
+          log.push(
+            step.op === 'stop'
+              ? `stop ${step.state}`
+              : `start ${step.daemon.state} ${step.daemon.interface}/${step.daemon.syncId}`,
+          );
+        return done;
+      };
+      if (batching === 'sent') {
+        const done = run();
+        return { sent: true, done: later(() => done) };
+      }
+      return { sent: false, done: later(run) };
+    };
+  }
   let speaker: VrrpSpeaker | null = null;
   const follower = createVrrpFollower(config, {
     kernel: kernelOverride ?? (async () => kernel),
@@ -176,9 +228,11 @@ function createNode(
         },
       };
     },
+    // One entry for the burst on an interface (the members' bursts interleave round by round).
     announce: (ifname) => {
-      const last = log[log.length - 1];
-      if (last !== `garp ${ifname}`) log.push(`garp ${ifname}`);
+      const lastGarp = log.lastIndexOf(`garp ${ifname}`);
+      const lastChange = Math.max(log.lastIndexOf(`vip+ ${ifname}`), log.lastIndexOf(`vip- ${ifname}`));
+      if (lastGarp === -1 || lastGarp < lastChange) log.push(`garp ${ifname}`);
       return undefined;
     },
     runNotify: () => undefined,
@@ -260,6 +314,93 @@ describe('the director follows VRRP in DESIGN §6 order', () => {
     expectThenVips(b.log, ['stop backup', 'start master eth2/51'], ['eth0', 'eth1']);
     expect(await b.kernel.daemons()).toEqual([{ state: 'master', interface: 'eth2', syncId: 51 }]);
     expect(await a.kernel.daemons()).toEqual([{ state: 'backup', interface: 'eth2', syncId: 51 }]);
+  });
+
+  for (const batching of ['sent', 'queued'] as const) {
+    it(`takeover with batched kernel calls (${batching}): still the master daemon, then the VIPs, then the gratuitous ARP`, async () => {
+      const a = await start(createNode(link, 'a', A, configFrom(groupYaml(200)), undefined, batching));
+      const b = await start(createNode(link, 'b', B, configFrom(groupYaml(100)), undefined, batching));
+      await advance(5000);
+      expect(a.speaker.status().sync_groups[0]?.state).toBe('MASTER');
+      expectThenVips(
+        a.log,
+        ['forwarding eth1 inet on', 'start backup eth2/51', 'stop backup', 'start master eth2/51'],
+        ['eth0', 'eth1'],
+      );
+      // Both members' VIPs went to the kernel together, before either was announced.
+      expect(a.log.slice(4, 6)).toEqual(['vip+ eth0', 'vip+ eth1']);
+      expect(a.follower.status()).toMatchObject({ running: ['master'], errors: 0, last_error: null });
+
+      a.log.length = 0;
+      b.log.length = 0;
+      a.speaker.failover('VG1');
+      await advance(3000);
+      expect(a.log.filter((e) => !e.startsWith('advert'))).toEqual([
+        'vip- eth0',
+        'vip- eth1',
+        'stop master',
+        'start backup eth2/51',
+      ]);
+      expectThenVips(b.log, ['stop backup', 'start master eth2/51'], ['eth0', 'eth1']);
+      expect(await b.kernel.daemons()).toEqual([{ state: 'master', interface: 'eth2', syncId: 51 }]);
+    });
+  }
+
+  it('a takeover sent inside the call waits for no reply: the VIPs are up while the switch is unanswered', async () => {
+    const a = createNode(link, 'a', A, configFrom(groupYaml(200)), undefined, 'sent');
+    await start(a);
+    const switchDaemons = a.kernel.switchDaemons?.bind(a.kernel);
+    let answer: () => void = () => undefined;
+    // The kernel executes the steps at once; the reply is held back until the test lets it go.
+    a.kernel.switchDaemons = (steps) => {
+      const result = switchDaemons?.(steps);
+      const gate = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      return { sent: true, done: gate.then(() => result?.done ?? []) };
+    };
+    for (let ms = 0; ms < 5000 && a.speaker.status().sync_groups[0]?.state !== 'MASTER'; ms += 10)
+      await advance(10);
+    expect(a.speaker.status().sync_groups[0]?.state).toBe('MASTER');
+    // Well within the follower's 1000 ms bound: nothing waited for the reply.
+    await advance(10);
+    expectThenVips(
+      a.log,
+      ['forwarding eth1 inet on', 'start backup eth2/51', 'stop backup', 'start master eth2/51'],
+      ['eth0', 'eth1'],
+    );
+    // Not confirmed yet: the status does not claim the switch.
+    expect(a.follower.status()).toMatchObject({ running: ['backup'], switches: 1 });
+    answer();
+    await advance(10);
+    expect(a.follower.status()).toMatchObject({ running: ['master'], switches: 2, errors: 0 });
+  });
+
+  it('a takeover plans from the daemons it started (no listing); a refused step is logged, counted and re-read', async () => {
+    const a = createNode(link, 'a', A, configFrom(groupYaml(200)), undefined, 'sent');
+    const lists: string[] = [];
+    const listDaemons = a.kernel.daemons.bind(a.kernel);
+    a.kernel.daemons = () => {
+      lists.push('list');
+      return listDaemons();
+    };
+    await start(a);
+    expect(lists).toEqual(['list']);
+    // Someone stops the backup daemon behind the follower's back: the takeover's stop is refused.
+    await a.kernel.stopDaemon('backup');
+    await advance(5000);
+    expect(a.speaker.status().sync_groups[0]?.state).toBe('MASTER');
+    expect(lists).toEqual(['list']);
+    expect(a.follower.status()).toMatchObject({ running: ['master'], errors: 1, wanted: 'master' });
+    expect(a.follower.status()?.last_error).toMatch(/stop-daemon: no backup sync daemon \(ESRCH\)/);
+    // The start still went out, and the VIPs came up.
+    expect(await a.kernel.daemons()).toEqual([{ state: 'master', interface: 'eth2', syncId: 51 }]);
+    expect(a.addresses.get('eth0')?.size).toBe(1);
+    // The next switch reads the kernel again.
+    lists.length = 0;
+    await a.follower.resync();
+    expect(lists).toEqual(['list']);
+    expect(a.follower.status()).toMatchObject({ running: ['master'], last_error: null });
   });
 
   it('a followed instance (no group) switches the same way', async () => {
