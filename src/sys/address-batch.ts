@@ -17,7 +17,7 @@ import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { IpvsdError, NetlinkError } from '../errors.js';
 import { parseCidr } from './ip-address.js';
 import { errnoDescription, errnoName } from './netlink-errors.js';
-import { trackSends } from './netlink-send.js';
+import { listenGuarded, trackSends } from './netlink-send.js';
 import {
   attr,
   formatMessage,
@@ -146,21 +146,14 @@ export function createAddressBatch(options: AddressBatchOptions = {}): AddressBa
     }
     refresh();
   };
-  // Guarded one-liners (DESIGN §7).
-  raw.on('message', (buf: Buffer) => {
-    try {
-      onDatagram(buf);
-    } catch {
+  listenGuarded(
+    raw,
+    onDatagram,
+    (errno) => failAll(errno || EIO),
+    () => {
       dropped++;
-    }
-  });
-  raw.on('error', (err: { errno?: number }) => {
-    try {
-      failAll(Math.abs(err.errno ?? EIO));
-    } catch {
-      dropped++;
-    }
-  });
+    },
+  );
 
   const failure = (a: AddressToAdd, errno: number, fromKernel: boolean): NetlinkError => {
     const name = errnoName(errno);

@@ -12,7 +12,7 @@ import { constants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { NetlinkError } from '../errors.js';
 import { errnoName } from './netlink-errors.js';
-import { trackSends } from './netlink-send.js';
+import { listenGuarded, trackSends } from './netlink-send.js';
 import {
   cstring,
   formatMessage,
@@ -171,21 +171,15 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
     refresh();
   };
 
-  // Guarded one-liners: a throw here would abort the process (DESIGN §7).
-  raw.on('message', (buf: Buffer) => {
-    try {
-      onDatagram(buf);
-    } catch {
+  // A lost error number still means replies were lost: nothing pending can be trusted.
+  listenGuarded(
+    raw,
+    onDatagram,
+    (errno) => failAll(errno || ENOBUFS),
+    () => {
       dropped++;
-    }
-  });
-  raw.on('error', (err: { errno?: number }) => {
-    try {
-      failAll(Math.abs(err.errno ?? ENOBUFS)); // replies were lost, nothing pending can be trusted
-    } catch {
-      dropped++;
-    }
-  });
+    },
+  );
 
   const sender = trackSends(raw);
   const send = (buffers: Buffer[]): Promise<void> =>

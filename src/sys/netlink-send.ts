@@ -43,3 +43,35 @@ export function trackSends(raw: RawSend): TrackedSend {
     },
   };
 }
+
+export interface RawEvents {
+  on(event: 'message', listener: (buf: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: { errno?: number }) => void): unknown;
+}
+
+/**
+ * Wires a raw socket's datagrams and errors to handlers that must never throw into node-netlink: a
+ * synchronous throw inside one of its listeners aborts the whole process (DESIGN §7), so each is
+ * guarded and a throw counts as a dropped datagram instead.
+ */
+export function listenGuarded(
+  raw: RawEvents,
+  onDatagram: (buf: Buffer) => void,
+  onError: (errno: number) => void,
+  countDrop: () => void,
+): void {
+  raw.on('message', (buf: Buffer) => {
+    try {
+      onDatagram(buf);
+    } catch {
+      countDrop();
+    }
+  });
+  raw.on('error', (err: { errno?: number }) => {
+    try {
+      onError(Math.abs(err.errno ?? 0));
+    } catch {
+      countDrop();
+    }
+  });
+}
