@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { diff } from '../../../src/director/diff.js';
 import { createReconciler, type ReconcileReport } from '../../../src/director/reconciler.js';
 import { createMemoryBackend } from '../../../src/ipvs/memory-backend.js';
-import { addressService, type DesiredService } from '../../../src/model/ipvs.js';
+import { addressService, type DesiredService, type IpvsOperation } from '../../../src/model/ipvs.js';
 
 const key = addressService('inet', 'tcp', '203.0.113.100', 80);
 const table = (...weights: number[]): DesiredService[] => [
@@ -156,5 +157,107 @@ describe('reconciler: event runs look only at services whose desired object chan
     expect((await kernel.dump()).map((s) => s.key.port)).toEqual([81]);
     await reconciler.resync();
     expect((await kernel.dump()).map((s) => s.key.port).sort()).toEqual([80, 81]);
+  });
+});
+
+describe('reconciler: a resync skips only what the diff would find nothing in', () => {
+  const service = (port: number, weights: number[], scheduler = 'wrr'): DesiredService => ({
+    ...(table(...weights)[0] as DesiredService),
+    key: addressService('inet', 'tcp', '203.0.113.100', port),
+    scheduler,
+  });
+
+  it('repairs drift behind the back of services whose desired object did not change', async () => {
+    const { kernel, reconciler, reports } = setup();
+    const a = service(80, [3, 2]);
+    const b = service(81, [1, 1]);
+    await reconciler.setDesired([a, b], 'start');
+    const destination = a.destinations[1] as never;
+    const drift: IpvsOperation[][] = [
+      [
+        {
+          kind: 'edit-destination',
+          key: a.key,
+          destination: { ...(a.destinations[0] as object), weight: 9 } as never,
+        },
+      ],
+      [{ kind: 'delete-destination', key: a.key, destination }],
+      [{ kind: 'edit-service', service: { key: b.key, scheduler: 'rr', persistence: null, flags: 0 } }],
+      [
+        {
+          kind: 'add-destination',
+          key: b.key,
+          destination: { ...(b.destinations[0] as object), address: '198.51.100.99' } as never,
+        },
+      ],
+      [
+        {
+          kind: 'add-service',
+          service: { key: service(82, []).key, scheduler: 'rr', persistence: null, flags: 0 },
+        },
+      ],
+    ];
+    const repairs = [
+      ['edit-destination'],
+      ['add-destination'],
+      ['edit-service'],
+      ['delete-destination'],
+      ['delete-service'],
+    ];
+    for (const [i, ops] of drift.entries()) {
+      expect((await kernel.apply(ops)).map((r) => r.error)).toEqual(ops.map(() => null));
+      await reconciler.resync();
+      expect(reports.at(-1)?.operations.map((o) => o.kind)).toEqual(repairs[i]);
+      expect(diff([a, b], await kernel.dump(), { unmanaged: 'remove' })).toEqual([]);
+      // And the next resync, with nothing changed anywhere, has nothing to do.
+      await reconciler.resync();
+      expect(reports.at(-1)?.operations).toEqual([]);
+    }
+  });
+
+  it('gives the operations diffing the whole table gives, through random drift and desired changes', async () => {
+    const ports = [80, 81, 82, 83, 84];
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const weights = () => [random(3), random(3), random(3)].filter((_, j) => random(4) !== 0 || j === 0);
+    for (const unmanaged of ['remove', 'keep'] as const) {
+      const kernel = createMemoryBackend();
+      const reports: ReconcileReport[] = [];
+      const reconciler = createReconciler(
+        { unmanaged },
+        { backend: kernel, onReport: (r) => reports.push(r) },
+      );
+      let services = ports.slice(0, 4).map((p) => service(p, weights()));
+      await reconciler.setDesired(services, 'start');
+      for (let step = 0; step < 60; step++) {
+        // Drift: an operation on a random service (80..84, so sometimes one nobody manages), which
+        // the kernel may refuse; and sometimes a new desired object for one service.
+        const port = ports[random(ports.length)] as number;
+        const target = service(port, weights(), random(2) ? 'wrr' : 'rr');
+        const dest = target.destinations[0] as never;
+        const drift: IpvsOperation[] = [
+          [{ kind: 'add-service', service: target }],
+          [{ kind: 'delete-service', key: target.key }],
+          [{ kind: 'edit-service', service: target }],
+          [{ kind: 'add-destination', key: target.key, destination: dest }],
+          [{ kind: 'edit-destination', key: target.key, destination: dest }],
+          [{ kind: 'delete-destination', key: target.key, destination: dest }],
+        ][random(6)] as IpvsOperation[];
+        await kernel.apply(drift);
+        if (random(3) === 0) {
+          const i = random(services.length);
+          services = services.map((s, j) => (j === i ? service(s.key.port as number, weights()) : s));
+          await reconciler.setDesired(services);
+        }
+        const expected = diff(services, await kernel.dump(), { unmanaged });
+        await reconciler.resync();
+        expect(reports.at(-1)?.kind).toBe('resync');
+        expect(reports.at(-1)?.operations).toEqual(expected);
+        expect(diff(services, await kernel.dump(), { unmanaged })).toEqual([]);
+      }
+    }
   });
 });
