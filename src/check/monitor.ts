@@ -143,6 +143,20 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
   }
 
+  /**
+   * emit() for results, without its rest-parameter array: this one runs for every check, the
+   * generic one only on transitions.
+   */
+  function emitResult(entry: Entry, result: ProbeResult): void {
+    for (const listener of resultListeners) {
+      try {
+        listener(entry.id, result, entry.state);
+      } catch (err) {
+        logger.error({ id: entry.id, err: describeError(err) }, 'health listener threw');
+      }
+    }
+  }
+
   function schedule(entry: Entry, delayMs: number): void {
     if (queue !== null) {
       queue.schedule(entry, delayMs);
@@ -201,7 +215,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     last.reason = result.reason;
     state.lastResult = last;
     schedule(entry, nextDelayMs);
-    emit(resultListeners, entry.id, result, state);
+    emitResult(entry, result);
     if (state.health !== before) {
       logger.info(
         {
