@@ -37,6 +37,11 @@ export interface CheckTarget {
    * `initialState`. `none` checks are always up.
    */
   readonly start?: Health;
+  /**
+   * Anything the owner wants back with every result of this target (the director: its metric
+   * labels), so a listener needs no lookup by id per result. Replaced by the next update().
+   */
+  readonly tag?: unknown;
 }
 
 /**
@@ -72,7 +77,8 @@ export interface HealthMonitorDeps {
 }
 
 export type ChangeListener = (id: string, status: TargetStatus) => void;
-export type ResultListener = (id: string, result: ProbeResult, status: TargetStatus) => void;
+/** `tag`: the target's CheckTarget.tag as of the last update(). */
+export type ResultListener = (id: string, result: ProbeResult, status: TargetStatus, tag: unknown) => void;
 
 export interface HealthMonitor {
   /** The complete set of targets to check from now on; duplicates (same id) count once. */
@@ -91,6 +97,7 @@ export interface HealthMonitor {
 interface Entry extends TimedItem {
   readonly id: string;
   check: CheckConfig;
+  tag: unknown;
   readonly state: MutableHealthState;
   /** The last result, copied in place into this one object (state.lastResult once there is one). */
   readonly last: { ok: boolean; latencyMs: number; reason: string };
@@ -150,7 +157,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
   function emitResult(entry: Entry, result: ProbeResult): void {
     for (const listener of resultListeners) {
       try {
-        listener(entry.id, result, entry.state);
+        listener(entry.id, result, entry.state, entry.tag);
       } catch (err) {
         logger.error({ id: entry.id, err: describeError(err) }, 'health listener threw');
       }
@@ -232,10 +239,11 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
   }
 
-  function newEntry(id: string, check: CheckConfig, state: HealthState): Entry {
+  function newEntry(id: string, check: CheckConfig, tag: unknown, state: HealthState): Entry {
     const entry: Entry = {
       id,
       check,
+      tag,
       state: { ...state },
       last: { ok: false, latencyMs: 0, reason: '' },
       cancelTimer: null,
@@ -264,10 +272,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
         lastResult: NO_CHECK_RESULT,
         lastCheckedAt: now(),
       };
-      entries.set(target.id, newEntry(target.id, check, state));
+      entries.set(target.id, newEntry(target.id, check, target.tag, state));
       return;
     }
-    const entry = newEntry(target.id, check, initialHealth(target.start ?? check.initialState));
+    const entry = newEntry(target.id, check, target.tag, initialHealth(target.start ?? check.initialState));
     entries.set(target.id, entry);
     schedule(entry, warmupDelay(check.warmupMs, random));
   }
@@ -289,8 +297,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
         const entry = entries.get(id);
         // Kept: state, counters, schedule and probe in flight stay; the next probe uses the new
         // object (equal ids mean equal parameters; only `source` may have moved).
-        if (entry !== undefined) entry.check = target.check;
-        else add(target);
+        if (entry !== undefined) {
+          entry.check = target.check;
+          entry.tag = target.tag;
+        } else add(target);
       }
     },
 

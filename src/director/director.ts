@@ -78,8 +78,6 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   let resyncTimer: NodeJS.Timeout | null = null;
   /** check id → the (virtual server, real server) pairs it decides for */
   let users = new Map<string, { vs: VirtualServerConfig; rs: RealServerConfig }[]>();
-  /** The check-metric labels of every user of a check target, by target id (see targets()). */
-  let resultLabels = new Map<string, CheckLabels[]>();
 
   const makeReconciler = (backend: IpvsBackend): Reconciler =>
     createReconciler(
@@ -149,7 +147,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
 
   function targets(): CheckTarget[] {
     users = new Map();
-    resultLabels = new Map();
+    // The check-metric labels of every user of a target: the target's tag, so the monitor hands
+    // them to the result listener below.
+    const resultLabels = new Map<string, CheckLabels[]>();
     const out: CheckTarget[] = [];
     for (const vs of config.virtualServers)
       for (const rs of vs.realServers) {
@@ -164,9 +164,10 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
           list.push({ vs, rs });
           resultLabels.get(id)?.push(labels);
         } else {
+          const labelList = [labels];
           users.set(id, [{ vs, rs }]);
-          resultLabels.set(id, [labels]);
-          out.push({ id, check: rs.check, start: startHealth(rs) });
+          resultLabels.set(id, labelList);
+          out.push({ id, check: rs.check, start: startHealth(rs), tag: labelList });
         }
       }
     return out;
@@ -205,9 +206,10 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     }
     queueRecompute();
   });
-  // Every probe result lands here (thousands a second): the label sets are made once per config.
-  deps.monitor.onResult((id, result) => {
-    const list = resultLabels.get(id);
+  // Every probe result lands here (thousands a second): the label sets are made once per config
+  // and come back as the target's tag (no lookup by id per result).
+  deps.monitor.onResult((_id, result, _status, tag) => {
+    const list = tag as CheckLabels[] | undefined;
     if (list === undefined) return;
     for (let i = 0; i < list.length; i++) deps.metrics.checkCompleted(list[i] as CheckLabels, result);
   });

@@ -393,6 +393,23 @@ describe('health monitor', () => {
     });
   });
 
+  it("hands result listeners the target's tag, the one of the last update", async () => {
+    const { clock, monitor } = setup();
+    const check = tcpCheck();
+    const tags: unknown[] = [];
+    monitor.onResult((_id, _result, _status, tag) => tags.push(tag));
+    const first = { owner: 'first' };
+    const second = { owner: 'second' };
+    monitor.update([{ ...target(check), tag: first }]);
+    await clock.advance(10);
+    // Same id: the target keeps its schedule and state, its results now carry the new tag.
+    monitor.update([{ ...target(check), tag: second }]);
+    await clock.advance(1000);
+    monitor.update([target(check)]);
+    await clock.advance(1000);
+    expect(tags).toEqual([first, second, undefined]);
+  });
+
   it('unsubscribed listeners hear nothing more', async () => {
     const { clock, monitor } = setup();
     const heard: string[] = [];
