@@ -1,12 +1,13 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { HealthMonitor, TargetStatus } from '../../../src/check/monitor.js';
+import { createHealthMonitor, type HealthMonitor, type TargetStatus } from '../../../src/check/monitor.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDirector } from '../../../src/director/director.js';
 import { createMemoryBackend } from '../../../src/ipvs/memory-backend.js';
 import { noopMetrics } from '../../../src/metrics/types.js';
 import { createLogger } from '../../../src/sys/logger.js';
+import { fakeClock } from '../check/fixtures.js';
 
 function config(weight12 = 2, extra = ''): Config {
   const { config, issues } = parseConfig(
@@ -22,6 +23,21 @@ ${extra}
 `,
     'test.yaml',
   );
+  expect(issues).toEqual([]);
+  return config as Config;
+}
+
+/** config() with more virtual servers after the first. */
+function withSecond(yaml: string): Config {
+  const base = `virtual_servers:
+  - name: web
+    address: 203.0.113.100
+    port: 80
+    scheduler: wrr
+    real_servers:
+      - { address: 198.51.100.11, port: 8080, weight: 3 }
+      - { address: 198.51.100.12, port: 8080, weight: 2 }`;
+  const { config, issues } = parseConfig(`${base}${yaml}\n`, 'test.yaml');
   expect(issues).toEqual([]);
   return config as Config;
 }
@@ -95,6 +111,50 @@ describe('director', () => {
     expect(runs.filter((r) => r.kind === 'event')).toEqual([
       { kind: 'event', operations: 2, errors: 0, durationMs: expect.any(Number) },
     ]);
+  });
+
+  it('records every check result for each real server using the check, also after a reload', async () => {
+    const clock = fakeClock();
+    const monitor = createHealthMonitor({
+      now: clock.now,
+      setTimer: clock.setTimer,
+      random: () => 0,
+      probe: async () => ({ ok: true, latencyMs: 2, reason: 'connected' }),
+    });
+    const recorded: string[] = [];
+    const metrics = {
+      ...noopMetrics,
+      checkCompleted: (
+        l: { virtual_server: string; real_server: string; check: string },
+        o: { ok: boolean },
+      ) => recorded.push(`${l.virtual_server} ${l.real_server} ${l.check} ${o.ok}`),
+    };
+    // 198.51.100.11:8080 is in both virtual servers: one target, its results count for both.
+    const second = `
+  - name: api
+    address: 203.0.113.101
+    port: 80
+    real_servers:
+      - { address: 198.51.100.11, port: 8080 }`;
+    const director = createDirector(config(2, ''), {
+      backend: () => createMemoryBackend(),
+      monitor,
+      metrics,
+      logger: silent,
+    });
+    await director.start();
+    await clock.advance(10);
+    expect(recorded.sort()).toEqual(['web 198.51.100.11:8080 tcp true', 'web 198.51.100.12:8080 tcp true']);
+    recorded.length = 0;
+    await director.reload(withSecond(second));
+    // Past the next probe of both targets, whatever the default interval.
+    await clock.advance(60_000);
+    expect([...new Set(recorded)].sort()).toEqual([
+      'api 198.51.100.11:8080 tcp true',
+      'web 198.51.100.11:8080 tcp true',
+      'web 198.51.100.12:8080 tcp true',
+    ]);
+    await director.stop({ removeServices: false });
   });
 
   it('installs the table at start and follows health changes', async () => {
