@@ -50,6 +50,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <deque>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -117,10 +118,69 @@ void BeginClose(Handles* h) {
 }
 
 struct Probe {
-  int fd;
+  int fd = -1;  // -1: a free slot of ProbeTable
   uint64_t started_ns;
   uint64_t deadline_ns;
   std::unique_ptr<HttpProbe> http;  // null for a connect check
+};
+
+// Checks in flight by id. The JavaScript side hands out ids as dense slot numbers (the lowest free
+// one), so a slot array indexed by id replaces a hash table: no hashing and no heap node per check.
+// A deque, because a result flushed to JavaScript in the middle of a step may start checks that
+// grow the table, and growing a deque at the end leaves references to its elements valid. Ids
+// beyond kDenseIds (not what JavaScript hands out) still work, in a hash table.
+class ProbeTable {
+ public:
+  static constexpr uint32_t kDenseIds = 1u << 20;
+
+  Probe* Find(uint32_t id) {
+    if (id < kDenseIds) {
+      if (id >= dense_.size()) return nullptr;
+      Probe& probe = dense_[id];
+      return probe.fd >= 0 ? &probe : nullptr;
+    }
+    auto it = sparse_.find(id);
+    return it == sparse_.end() ? nullptr : &it->second;
+  }
+  // `id` must be free (Find gave null).
+  void Put(uint32_t id, Probe&& probe) {
+    if (id < kDenseIds) {
+      while (dense_.size() <= id) dense_.emplace_back();
+      dense_[id] = std::move(probe);
+    } else {
+      sparse_.emplace(id, std::move(probe));
+    }
+    size_++;
+  }
+  // `id` must be in flight (Find gave a probe).
+  void Erase(uint32_t id) {
+    if (id < kDenseIds) {
+      Probe& probe = dense_[id];
+      probe.fd = -1;
+      probe.http.reset();
+    } else {
+      sparse_.erase(id);
+    }
+    size_--;
+  }
+  template <typename F>
+  void ForEach(F f) {
+    for (Probe& probe : dense_)
+      if (probe.fd >= 0) f(probe);
+    for (auto& entry : sparse_) f(entry.second);
+  }
+  void Clear() {
+    dense_.clear();
+    sparse_.clear();
+    size_ = 0;
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  std::deque<Probe> dense_;
+  std::unordered_map<uint32_t, Probe> sparse_;
+  size_t size_ = 0;
 };
 
 struct Deadline {
@@ -229,7 +289,7 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   size_t capacity_ = 0;  // triples
   size_t count_ = 0;
   std::unique_ptr<Napi::AsyncContext> async_context_;
-  std::unordered_map<uint32_t, Probe> probes_;
+  ProbeTable probes_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
 };
 
@@ -314,7 +374,7 @@ int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool q
     ThrowErrno(env, EBADF, "connect", "the TCP connector is closed");
     return INT32_MIN;
   }
-  if (probes_.count(id) != 0) {
+  if (probes_.Find(id) != nullptr) {
     ThrowArgError(env, "start(): a check with this id is already in flight");
     return INT32_MIN;
   }
@@ -385,7 +445,7 @@ bool TcpConnector::Watch(uint32_t id, int fd, uint32_t events, uint64_t started,
   }
   const uint64_t deadline = started + static_cast<uint64_t>(timeout_ms * 1e6);
   if (http) http->grace_left_ns = static_cast<uint64_t>(timeout_ms * 1e6);
-  probes_.emplace(id, Probe{fd, started, deadline, std::move(http)});
+  probes_.Put(id, Probe{fd, started, deadline, std::move(http)});
   deadlines_.push(Deadline{deadline, id, fd});
   if (timer_at_ns_ == 0 || deadline < timer_at_ns_) ArmTimer();
   UpdateRef();
@@ -472,12 +532,13 @@ Napi::Value TcpConnector::Cancel(const Napi::CallbackInfo& info) {
     ThrowArgError(env, "cancel(id: uint32)");
     return env.Undefined();
   }
-  auto it = probes_.find(info[0].As<Napi::Number>().Uint32Value());
-  if (it == probes_.end()) return Napi::Boolean::New(env, false);
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  Probe* probe = probes_.Find(id);
+  if (probe == nullptr) return Napi::Boolean::New(env, false);
   // Closing also leaves the epoll set; a connected HTTP check's connection is reset.
-  if (it->second.http && it->second.http->phase != HttpPhase::kConnecting) CloseWithReset(it->second.fd);
-  else ::close(it->second.fd);
-  probes_.erase(it);
+  if (probe->http && probe->http->phase != HttpPhase::kConnecting) CloseWithReset(probe->fd);
+  else ::close(probe->fd);
+  probes_.Erase(id);
   UpdateRef();
   return Napi::Boolean::New(env, true);
 }
@@ -495,8 +556,8 @@ Napi::Value TcpConnector::Close(const Napi::CallbackInfo& info) {
 }
 
 void TcpConnector::Release() {
-  for (auto& entry : probes_) ::close(entry.second.fd);
-  probes_.clear();
+  probes_.ForEach([](Probe& probe) { ::close(probe.fd); });
+  probes_.Clear();
   deadlines_ = {};
   if (handles_ != nullptr) {
     Handles* h = handles_;
@@ -540,8 +601,8 @@ void TcpConnector::ArmTimer() {
   // Drop deadlines of probes that already ended, so the timer never fires for nothing.
   while (!deadlines_.empty()) {
     const Deadline& top = deadlines_.top();
-    auto it = probes_.find(top.id);
-    if (it != probes_.end() && it->second.fd == top.fd && it->second.deadline_ns == top.at_ns) break;
+    const Probe* probe = probes_.Find(top.id);
+    if (probe != nullptr && probe->fd == top.fd && probe->deadline_ns == top.at_ns) break;
     deadlines_.pop();
   }
   if (deadlines_.empty()) {
@@ -680,14 +741,14 @@ void TcpConnector::Drain() {
     const uint64_t now = uv_hrtime();
     for (int i = 0; i < n; i++) {
       const uint32_t id = static_cast<uint32_t>(events[i].data.u64);
-      auto it = probes_.find(id);
-      if (it == probes_.end()) continue;
-      if (it->second.http) {
-        if (StepHttp(id, it->second, events[i].events, now)) probes_.erase(it);
+      Probe* found = probes_.Find(id);
+      if (found == nullptr) continue;
+      if (found->http) {
+        if (StepHttp(id, *found, events[i].events, now)) probes_.Erase(id);
         continue;
       }
-      const Probe probe = std::move(it->second);
-      probes_.erase(it);
+      const Probe probe = std::move(*found);
+      probes_.Erase(id);
       // Writable and nothing else: connected (a failed connect always brings EPOLLERR), so the
       // error needs no system call of its own.
       int err = 0;
@@ -712,24 +773,24 @@ void TcpConnector::Expire() {
   while (!deadlines_.empty() && deadlines_.top().at_ns <= now) {
     const Deadline d = deadlines_.top();
     deadlines_.pop();
-    auto it = probes_.find(d.id);
-    if (it == probes_.end() || it->second.fd != d.fd || it->second.deadline_ns != d.at_ns) continue;
-    if (it->second.http) {
-      HttpProbe& http = *it->second.http;
+    Probe* found = probes_.Find(d.id);
+    if (found == nullptr || found->fd != d.fd || found->deadline_ns != d.at_ns) continue;
+    if (found->http) {
+      HttpProbe& http = *found->http;
       const uint64_t late = now - d.at_ns;
       const uint64_t grace = std::min(late, http.grace_left_ns);
       if (grace >= kStallNs) {
         http.grace_left_ns -= grace;
-        it->second.deadline_ns = now + grace;
+        found->deadline_ns = now + grace;
         deadlines_.push(Deadline{now + grace, d.id, d.fd});
         continue;
       }
-      FinishHttp(d.id, it->second, kTimeoutCode, now);
-      probes_.erase(it);
+      FinishHttp(d.id, *found, kTimeoutCode, now);
+      probes_.Erase(d.id);
       continue;
     }
-    const Probe probe = std::move(it->second);
-    probes_.erase(it);
+    const Probe probe = std::move(*found);
+    probes_.Erase(d.id);
     ::close(probe.fd);
     Push(d.id, kTimeoutCode, Milliseconds(now - probe.started_ns));
   }
