@@ -7,7 +7,15 @@ export default defineConfig({
   ...(process.env.IPVSD_VM === '1' ? { cacheDir: '/tmp/ipvsd-vite-cache' } : {}),
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // Property tests run hundreds of cases: on a busy 2-core machine one took 9.6 s. The limit
+          // only catches hangs; nothing in the unit tier judges time.
+          testTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: 'netns',
