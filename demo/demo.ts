@@ -53,6 +53,8 @@ interface StreamResult {
   readonly bytes: number;
   readonly expectedBytes: number;
   readonly maxStallMs: number;
+  readonly lastDataAt: number;
+  readonly closedAt: number;
   readonly error: string | null;
 }
 
@@ -389,7 +391,11 @@ async function main(): Promise<number> {
       'long-lived connection survived the failover',
       streamResult.ok,
       `${streamResult.bytes} of ${streamResult.expectedBytes} bytes from ${streamResult.server}, ` +
-        `longest stall ${Math.round(streamResult.maxStallMs)} ms${streamResult.error ? `, error ${streamResult.error}` : ''}`,
+        `longest stall ${Math.round(streamResult.maxStallMs)} ms${streamResult.error ? `, error ${streamResult.error}` : ''}` +
+        (streamResult.ok
+          ? ''
+          : `; last data ${Math.round(streamResult.lastDataAt - t0)} ms and end of the connection ` +
+            `${Math.round(streamResult.closedAt - t0)} ms after lb1's death`),
     );
 
     // 3. Both come back.

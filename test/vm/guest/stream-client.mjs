@@ -4,12 +4,12 @@
 // Prints "connected LOCAL_PORT" once the TCP connection is up (so the caller can find it in the
 // directors' IPVS connection tables), then at the end one line "result {json}":
 //   {"ok", "status", "server", "bytes", "expectedBytes", "lines", "inOrder", "maxStallMs", "lastDataAt",
-//    "error"}
+//    "closedAt", "error"}
 // ok means: HTTP 200, every byte the Content-Length promised, every line in sequence from one server.
 // maxStallMs is the longest wait between two arrivals (the failover's visible gap for this
 // connection); lastDataAt is when the last bytes arrived, in ms of CLOCK_MONOTONIC (process.hrtime,
-// shared by every process on the machine). Never exits before the connection ends; the caller
-// bounds it.
+// shared by every process on the machine), closedAt when the connection ended. Never exits before
+// the connection ends; the caller bounds it.
 import { createConnection } from 'node:net';
 
 const [host, portArg, chunksArg, intervalArg] = process.argv.slice(2);
@@ -61,6 +61,7 @@ socket.on('close', () => {
     inOrder,
     maxStallMs,
     lastDataAt: last,
+    closedAt: nowMs(),
     error,
   };
   process.stdout.write(`result ${JSON.stringify(result)}\n`);
