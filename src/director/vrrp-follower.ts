@@ -23,6 +23,7 @@ import type { SyncDaemon, SyncDaemonSwitch } from '../ipvs/backend.js';
 import type { Family } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
 import { isErrno } from '../sys/netlink-errors.js';
+import { traceStep } from '../sys/takeover-trace.js';
 import {
   desiredSyncDaemon,
   type FollowedState,
@@ -113,7 +114,9 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       issued();
       return;
     }
+    traceStep('switch: converge');
     const kernel = await deps.kernel();
+    traceStep('switch: kernel opened');
     const before = read || known === null ? await kernel.daemons() : known;
     known = before;
     const steps = planSyncDaemons(before, desired);
@@ -129,6 +132,7 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
     if (kernel.switchDaemons !== undefined) {
       // One datagram, one reply to wait for (the stop and the start of a takeover together).
       const { sent, done } = kernel.switchDaemons(steps);
+      traceStep(`switch sent (in call: ${sent})`);
       if (sent) issued();
       const outcomes = await done;
       steps.forEach((step, i) => {
@@ -193,7 +197,8 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
     const waited = bounded(run, timeoutMs).catch(() => {
       log.warn({ why, timeoutMs }, 'ipvs sync daemon switch still in progress: going on without it');
     });
-    return read ? waited : Promise.race([executed, waited]);
+    if (read) return waited;
+    return Promise.race([executed, waited]).then(() => traceStep('switch: hook resolved'));
   }
 
   async function forwarding(side: ServerSide, on: boolean): Promise<void> {

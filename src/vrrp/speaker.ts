@@ -34,6 +34,7 @@ import { createLinkMonitor, type LinkMonitor, type LinkState } from '../sys/link
 import { componentLogger, type Logger } from '../sys/logger.js';
 import { isErrno } from '../sys/netlink-errors.js';
 import { createRtnetlink, type Rtnetlink } from '../sys/rtnetlink.js';
+import { traceEnd, traceStep } from '../sys/takeover-trace.js';
 import {
   openVrrpSocket,
   VRRP_GROUP_INET,
@@ -287,7 +288,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     const hook = deps.transitionHook;
     if (hook === undefined || rts.length === 0) return;
     const done = Promise.all(rts.map((rt) => rt.vipWork))
-      .then(() => hook(change))
+      .then(() => {
+        traceStep(`hook called ${change.name}`);
+        return hook(change);
+      })
       .catch((error: unknown) => logger.error({ err: error, change }, 'vrrp transition hook failed'));
     for (const rt of rts) rt.vipWork = done;
   }
@@ -351,6 +355,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     if (changed && after.state === 'MASTER') {
       queueHook(members, change);
       emit(change);
+      traceStep('hook queued, listeners told');
     }
     const takeovers: Takeover[] = [];
     after.members.forEach((member, i) => {
@@ -361,6 +366,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       commitMember(rt, prev, member, actions, takeovers);
     });
     // Every member's VIPs in one go, after the hooks queued above.
+    traceStep('members committed');
     if (takeovers.length > 0) queueTakeover(takeovers);
     if (changed)
       logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed');
@@ -377,7 +383,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     if (rt.group !== null) {
       const group = groups.get(rt.group);
       if (group === undefined) return;
-      commitGroup(group, stepGroup(group, { type: 'member', member: name, event }, now));
+      const result = stepGroup(group, { type: 'member', member: name, event }, now);
+      traceStep('group stepped');
+      commitGroup(group, result);
+      traceStep('group committed');
       return;
     }
     const before = standalone.get(name);
@@ -405,6 +414,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       switch (action.type) {
         case 'send_advert':
           sendAdvert(rt, action.priority);
+          traceStep(`advert sent ${rt.config.name}`);
           break;
         case 'become_master':
           rt.epoch += 1;
@@ -520,6 +530,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
    * logged as before. An instance that left MASTER meanwhile is not announced.
    */
   async function takeover(list: readonly Takeover[]): Promise<void> {
+    traceStep('takeover started');
     const batchAdd = rtnl?.addAddressesAtOnce?.bind(rtnl);
     const batched: Takeover[] = [];
     const requests: { t: Takeover; cidr: string; ifindex: number }[] = [];
@@ -538,6 +549,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       const { sent, done } = batchAdd(
         requests.map(({ t, cidr, ifindex }) => ({ ifname: t.rt.config.interface, ifindex, cidr })),
       );
+      traceStep(`VIPs sent (in call: ${sent})`);
       // The kernel holds the addresses already: announce now, read the replies afterwards.
       if (sent) {
         early = true;
@@ -574,6 +586,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         for (const vip of rt.config.virtualIpaddresses) {
           const error = announce(rt.config.interface, vip.address);
           if (error !== undefined) failed.set(rt, error);
+          if (i === 0) traceEnd('first announcement sent');
         }
       }
     }
