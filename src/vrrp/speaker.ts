@@ -319,16 +319,14 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     if (own.length > 0) queueTakeover(own);
     if (before.state !== after.state) {
       rt.transitions += 1;
-      rt.log.info(
-        {
-          from: before.state,
-          to: after.state,
-          priority: after.effectivePriority,
-          master: after.master?.address,
-          ...(after.faults.length > 0 ? { faults: after.faults } : {}),
-        },
-        'vrrp state changed',
-      );
+      const fields = {
+        from: before.state,
+        to: after.state,
+        priority: after.effectivePriority,
+        master: after.master?.address,
+        ...(after.faults.length > 0 ? { faults: after.faults } : {}),
+      };
+      afterTakeover(after.state, () => rt.log.info(fields, 'vrrp state changed'));
       emit({ kind: 'instance', name: rt.config.name, previous: before.state, state: after.state });
     } else if (before.effectivePriority !== after.effectivePriority) {
       rt.log.info(
@@ -369,7 +367,9 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     traceStep('members committed');
     if (takeovers.length > 0) queueTakeover(takeovers);
     if (changed)
-      logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed');
+      afterTakeover(after.state, () =>
+        logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed'),
+      );
     if (changed && after.state !== 'MASTER') {
       emit(change);
       queueHook(members, change);
@@ -394,6 +394,17 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     const result = step(before, event, now);
     standalone.set(name, result.state);
     commitMember(rt, before, result.state, result.actions);
+  }
+
+  /**
+   * A takeover's log lines wait until its sends are out: the sync daemon switch, the VIPs and the
+   * first gratuitous ARPs run in the microtasks that follow the step (nothing there waits for I/O
+   * when the kernel took the datagrams in the call), and setImmediate comes after all of them.
+   * Formatting and writing a line costs milliseconds on a slow CPU; other transitions log at once.
+   */
+  function afterTakeover(state: VrrpState, write: () => void): void {
+    if (state === 'MASTER') setImmediate(() => guarded('log', write));
+    else write();
   }
 
   function guarded(what: string, fn: () => void): void {
