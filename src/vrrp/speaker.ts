@@ -399,12 +399,21 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   /**
    * A takeover's log lines wait until its sends are out: the sync daemon switch, the VIPs and the
    * first gratuitous ARPs run in the microtasks that follow the step (nothing there waits for I/O
-   * when the kernel took the datagrams in the call), and setImmediate comes after all of them.
-   * Formatting and writing a line costs milliseconds on a slow CPU; other transitions log at once.
+   * when the kernel took the datagrams in the call). takeover() writes them right after the first
+   * announcements, so they still come before the lines of the kernel's replies; setImmediate is the
+   * backstop when no takeover follows. Formatting and writing a line costs milliseconds on a slow
+   * CPU; other transitions log at once.
    */
+  let heldLines: (() => void)[] = [];
   function afterTakeover(state: VrrpState, write: () => void): void {
-    if (state === 'MASTER') setImmediate(() => guarded('log', write));
-    else write();
+    if (state !== 'MASTER') return write();
+    if (heldLines.length === 0) setImmediate(writeHeldLines);
+    heldLines.push(write);
+  }
+  function writeHeldLines(): void {
+    const lines = heldLines;
+    heldLines = [];
+    for (const write of lines) guarded('log', write);
   }
 
   function guarded(what: string, fn: () => void): void {
@@ -565,6 +574,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       if (sent) {
         early = true;
         announceTogether(batched);
+        writeHeldLines();
       }
       const outcomes = await done;
       for (const [i, { t, cidr }] of requests.entries()) {
@@ -583,6 +593,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     for (const t of slow) await addCidrs(t.rt, vipCidrs(t.rt.config));
     if (!early) announceTogether(list);
     else announceTogether(slow);
+    writeHeldLines();
   }
 
   /**
