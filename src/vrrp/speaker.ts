@@ -406,7 +406,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
    */
   let heldLines: (() => void)[] = [];
   function afterTakeover(state: VrrpState, write: () => void): void {
-    if (state !== 'MASTER') return write();
+    if (state !== 'MASTER') {
+      write();
+      return;
+    }
     if (heldLines.length === 0) setImmediate(writeHeldLines);
     heldLines.push(write);
   }
