@@ -258,6 +258,9 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       failedAttempts: attempts().filter((a) => !a.ok && a.e >= t0 && a.s <= first.e).length,
       ipvsdSteps: tool === 'ipvsd' ? ipvsdSteps(pair.logLines(pair.lb2).slice(lb2LogFrom)) : null,
     };
+    // IPVSD_TAKEOVER_TRACE=1: ipvsd's own step times (src/sys/takeover-trace.ts), as they are.
+    for (const { line } of pair.logLines(pair.lb2).slice(lb2LogFrom))
+      if (line.startsWith('takeover-trace ')) log(`${setting.name} ${tool} run ${i}: ${line}`);
   } catch (err) {
     run = {
       ...base,

@@ -10,9 +10,10 @@
  * Kernel work is serialised in one chain and bounded in time, so a slow or missing IPVS can delay a
  * takeover by at most `timeoutMs` and never blocks it. A transition does not even wait for the
  * kernel's reply when it need not: it plans from the daemons the follower knows it runs (no
- * listing), sends the steps in one datagram (stop the backup, start the master), and lets the VIP
+ * listing), sends the start of the master daemon alone, and lets the VIP
  * work go on as soon as that datagram was sent inside the call, because the kernel has then
- * executed the steps already (sys/netlink-send.ts). The reply is read afterwards, in the chain. Failures are logged, counted and shown in
+ * executed it already (sys/netlink-send.ts); the backup daemon is stopped once the start is
+ * answered, i.e. after the gratuitous ARPs (IPVS runs both daemons at once). The reply is read afterwards, in the chain. Failures are logged, counted and shown in
  * the status; they never throw into the speaker. The follower remembers the state the hook last
  * delivered (not the speaker's live state), so its periodic resync can never run ahead of the
  * VIP work.
@@ -23,6 +24,7 @@ import type { SyncDaemon, SyncDaemonSwitch } from '../ipvs/backend.js';
 import type { Family } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
 import { isErrno } from '../sys/netlink-errors.js';
+import { traceStep } from '../sys/takeover-trace.js';
 import {
   desiredSyncDaemon,
   type FollowedState,
@@ -113,7 +115,9 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       issued();
       return;
     }
+    traceStep('switch: converge');
     const kernel = await deps.kernel();
+    traceStep('switch: kernel opened');
     const before = read || known === null ? await kernel.daemons() : known;
     known = before;
     const steps = planSyncDaemons(before, desired);
@@ -126,23 +130,38 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
     known = null;
     const failures: string[] = [];
     let after = before.slice();
-    if (kernel.switchDaemons !== undefined) {
-      // One datagram, one reply to wait for (the stop and the start of a takeover together).
-      const { sent, done } = kernel.switchDaemons(steps);
-      if (sent) issued();
-      const outcomes = await done;
-      steps.forEach((step, i) => {
-        const error = outcomes[i] ?? null;
-        // A stop refused with ESRCH found no daemon to stop: none runs, as wanted.
-        if (error === null || (step.op === 'stop' && isErrno(error, 'ESRCH'))) after = applyStep(after, step);
-        if (error !== null) failures.push(error.message);
-      });
-    } else {
-      for (const step of steps) {
-        if (step.op === 'stop') await kernel.stopDaemon(step.state);
-        else await kernel.startDaemon(step.daemon);
-        after = applyStep(after, step);
+    // A takeover starts the master daemon alone, lets the VIP work go on, and stops the backup
+    // daemon only once the start is answered (by then the gratuitous ARPs are out): IPVS runs both
+    // at once, and stopping a kernel thread is a wait the VIPs need not sit behind. DESIGN §6's
+    // order (master daemon before the VIPs) holds either way.
+    const deferStop = (step: SyncDaemonStep) =>
+      !read && desired?.state === 'master' && step.op === 'stop' && step.state === 'backup';
+    const batches = [steps.filter((st) => !deferStop(st)), steps.filter(deferStop)].filter(
+      (b) => b.length > 0,
+    );
+    for (const [n, batch] of batches.entries()) {
+      if (kernel.switchDaemons !== undefined) {
+        // One datagram, one reply to wait for.
+        const { sent, done } = kernel.switchDaemons(batch);
+        traceStep(`switch sent (in call: ${sent})`);
+        if (sent && n === 0) issued();
+        const outcomes = await done;
+        batch.forEach((step, i) => {
+          const error = outcomes[i] ?? null;
+          // A stop refused with ESRCH found no daemon to stop: none runs, as wanted.
+          if (error === null || (step.op === 'stop' && isErrno(error, 'ESRCH')))
+            after = applyStep(after, step);
+          if (error !== null) failures.push(error.message);
+        });
+      } else {
+        for (const step of batch) {
+          if (step.op === 'stop') await kernel.stopDaemon(step.state);
+          else await kernel.startDaemon(step.daemon);
+          after = applyStep(after, step);
+        }
       }
+      // The VIP work goes on once the first batch is executed, whatever the rest does.
+      if (n === 0) issued();
     }
     running = after.map((d) => d.state).sort();
     switches += 1;
@@ -193,7 +212,8 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
     const waited = bounded(run, timeoutMs).catch(() => {
       log.warn({ why, timeoutMs }, 'ipvs sync daemon switch still in progress: going on without it');
     });
-    return read ? waited : Promise.race([executed, waited]);
+    if (read) return waited;
+    return Promise.race([executed, waited]).then(() => traceStep('switch: hook resolved'));
   }
 
   async function forwarding(side: ServerSide, on: boolean): Promise<void> {

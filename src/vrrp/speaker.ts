@@ -34,6 +34,7 @@ import { createLinkMonitor, type LinkMonitor, type LinkState } from '../sys/link
 import { componentLogger, type Logger } from '../sys/logger.js';
 import { isErrno } from '../sys/netlink-errors.js';
 import { createRtnetlink, type Rtnetlink } from '../sys/rtnetlink.js';
+import { traceEnd, traceStep } from '../sys/takeover-trace.js';
 import {
   openVrrpSocket,
   VRRP_GROUP_INET,
@@ -287,7 +288,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     const hook = deps.transitionHook;
     if (hook === undefined || rts.length === 0) return;
     const done = Promise.all(rts.map((rt) => rt.vipWork))
-      .then(() => hook(change))
+      .then(() => {
+        traceStep(`hook called ${change.name}`);
+        return hook(change);
+      })
       .catch((error: unknown) => logger.error({ err: error, change }, 'vrrp transition hook failed'));
     for (const rt of rts) rt.vipWork = done;
   }
@@ -315,16 +319,14 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     if (own.length > 0) queueTakeover(own);
     if (before.state !== after.state) {
       rt.transitions += 1;
-      rt.log.info(
-        {
-          from: before.state,
-          to: after.state,
-          priority: after.effectivePriority,
-          master: after.master?.address,
-          ...(after.faults.length > 0 ? { faults: after.faults } : {}),
-        },
-        'vrrp state changed',
-      );
+      const fields = {
+        from: before.state,
+        to: after.state,
+        priority: after.effectivePriority,
+        master: after.master?.address,
+        ...(after.faults.length > 0 ? { faults: after.faults } : {}),
+      };
+      afterTakeover(after.state, () => rt.log.info(fields, 'vrrp state changed'));
       emit({ kind: 'instance', name: rt.config.name, previous: before.state, state: after.state });
     } else if (before.effectivePriority !== after.effectivePriority) {
       rt.log.info(
@@ -351,6 +353,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     if (changed && after.state === 'MASTER') {
       queueHook(members, change);
       emit(change);
+      traceStep('hook queued, listeners told');
     }
     const takeovers: Takeover[] = [];
     after.members.forEach((member, i) => {
@@ -361,9 +364,12 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       commitMember(rt, prev, member, actions, takeovers);
     });
     // Every member's VIPs in one go, after the hooks queued above.
+    traceStep('members committed');
     if (takeovers.length > 0) queueTakeover(takeovers);
     if (changed)
-      logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed');
+      afterTakeover(after.state, () =>
+        logger.info({ group: after.name, from: before.state, to: after.state }, 'sync group state changed'),
+      );
     if (changed && after.state !== 'MASTER') {
       emit(change);
       queueHook(members, change);
@@ -377,7 +383,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     if (rt.group !== null) {
       const group = groups.get(rt.group);
       if (group === undefined) return;
-      commitGroup(group, stepGroup(group, { type: 'member', member: name, event }, now));
+      const result = stepGroup(group, { type: 'member', member: name, event }, now);
+      traceStep('group stepped');
+      commitGroup(group, result);
+      traceStep('group committed');
       return;
     }
     const before = standalone.get(name);
@@ -385,6 +394,29 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     const result = step(before, event, now);
     standalone.set(name, result.state);
     commitMember(rt, before, result.state, result.actions);
+  }
+
+  /**
+   * A takeover's log lines wait until its sends are out: the sync daemon switch, the VIPs and the
+   * first gratuitous ARPs run in the microtasks that follow the step (nothing there waits for I/O
+   * when the kernel took the datagrams in the call). takeover() writes them right after the first
+   * announcements, so they still come before the lines of the kernel's replies; setImmediate is the
+   * backstop when no takeover follows. Formatting and writing a line costs milliseconds on a slow
+   * CPU; other transitions log at once.
+   */
+  let heldLines: (() => void)[] = [];
+  function afterTakeover(state: VrrpState, write: () => void): void {
+    if (state !== 'MASTER') {
+      write();
+      return;
+    }
+    if (heldLines.length === 0) setImmediate(writeHeldLines);
+    heldLines.push(write);
+  }
+  function writeHeldLines(): void {
+    const lines = heldLines;
+    heldLines = [];
+    for (const write of lines) guarded('log', write);
   }
 
   function guarded(what: string, fn: () => void): void {
@@ -405,6 +437,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       switch (action.type) {
         case 'send_advert':
           sendAdvert(rt, action.priority);
+          traceStep(`advert sent ${rt.config.name}`);
           break;
         case 'become_master':
           rt.epoch += 1;
@@ -520,6 +553,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
    * logged as before. An instance that left MASTER meanwhile is not announced.
    */
   async function takeover(list: readonly Takeover[]): Promise<void> {
+    traceStep('takeover started');
     const batchAdd = rtnl?.addAddressesAtOnce?.bind(rtnl);
     const batched: Takeover[] = [];
     const requests: { t: Takeover; cidr: string; ifindex: number }[] = [];
@@ -538,10 +572,12 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       const { sent, done } = batchAdd(
         requests.map(({ t, cidr, ifindex }) => ({ ifname: t.rt.config.interface, ifindex, cidr })),
       );
+      traceStep(`VIPs sent (in call: ${sent})`);
       // The kernel holds the addresses already: announce now, read the replies afterwards.
       if (sent) {
         early = true;
         announceTogether(batched);
+        writeHeldLines();
       }
       const outcomes = await done;
       for (const [i, { t, cidr }] of requests.entries()) {
@@ -560,6 +596,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
     for (const t of slow) await addCidrs(t.rt, vipCidrs(t.rt.config));
     if (!early) announceTogether(list);
     else announceTogether(slow);
+    writeHeldLines();
   }
 
   /**
@@ -574,6 +611,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         for (const vip of rt.config.virtualIpaddresses) {
           const error = announce(rt.config.interface, vip.address);
           if (error !== undefined) failed.set(rt, error);
+          if (i === 0) traceEnd('first announcement sent');
         }
       }
     }
