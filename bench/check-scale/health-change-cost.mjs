@@ -14,69 +14,27 @@
  *
  * Usage: node bench/check-scale/health-change-cost.mjs [--servers 6000] [--changes 50]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ipvsdConfig } from './configs.mjs';
+import { createDirectorHarness, numberArg } from './director-harness.mjs';
 
-const dist = (p) => new URL(`../../dist/src/${p}`, import.meta.url).href;
-const { parseConfig } = await import(dist('config/load.js'));
-const { createDirector } = await import(dist('director/director.js'));
-const { createMetrics } = await import(dist('metrics/metrics.js'));
-const { createMemoryBackend } = await import(dist('ipvs/memory-backend.js'));
-const { createLogger } = await import(dist('sys/logger.js'));
-const pino = (await import('pino')).default;
+const servers = numberArg('servers', 6000);
+const changes = numberArg('changes', 50);
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? def : Number(process.argv[i + 1]);
-};
-const servers = arg('servers', 6000);
-const changes = arg('changes', 50);
-const tcp = Math.round((servers * 5) / 6);
-
-const dir = mkdtempSync(join(tmpdir(), 'ipvsd-health-change-'));
-const file = join(dir, 'ipvsd.yaml');
-writeFileSync(file, ipvsdConfig(tcp, servers - tcp));
-const { config, issues } = parseConfig(readFileSync(file, 'utf8'), file);
-rmSync(dir, { recursive: true, force: true });
-if (!config || issues.length) throw new Error(`config refused: ${JSON.stringify(issues.slice(0, 3))}`);
-
-const states = new Map();
-let onChange = () => {};
-const monitor = {
-  update(targets) {
-    for (const t of targets)
-      states.set(t.id, {
-        health: 'up',
-        consecutiveOk: 1,
-        consecutiveFail: 0,
-        lastResult: null,
-        lastCheckedAt: null,
-      });
-  },
-  status: (id) => states.get(id),
-  snapshot: () => states,
-  onChange(listener) {
-    onChange = listener;
-    return () => {};
-  },
-  onResult: () => () => {},
-  stop: async () => {},
-};
-const backend = createMemoryBackend();
 // Resolves the next time the director hands operations to the "kernel".
 let applied = null;
-const apply = backend.apply.bind(backend);
-backend.apply = (ops) => {
-  applied?.(performance.now());
-  applied = null;
-  return apply(ops);
-};
-const metrics = createMetrics({ dumpIpvs: () => backend.dump(), version: 'bench' });
-const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: true }) });
-const director = createDirector(config, { backend: () => backend, monitor, metrics, logger });
+const {
+  states,
+  director,
+  emitChange: onChange,
+} = createDirectorHarness(servers, (backend) => {
+  const apply = backend.apply.bind(backend);
+  backend.apply = (ops) => {
+    applied?.(performance.now());
+    applied = null;
+    return apply(ops);
+  };
+  return backend;
+});
 
 let t = performance.now();
 await director.start();

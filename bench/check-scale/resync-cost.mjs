@@ -13,12 +13,8 @@
  * Usage: node bench/check-scale/resync-cost.mjs [--servers 10000] [--resyncs 30]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { ipvsdConfig } from './configs.mjs';
 
 if (typeof globalThis.gc !== 'function') {
   const flags = ['--expose-gc', '--max-semi-space-size=256'];
@@ -32,51 +28,10 @@ if (typeof globalThis.gc !== 'function') {
   process.exit(r.status ?? 1);
 }
 
-const dist = (p) => new URL(`../../dist/src/${p}`, import.meta.url).href;
-const { parseConfig } = await import(dist('config/load.js'));
-const { createDirector } = await import(dist('director/director.js'));
-const { createMetrics } = await import(dist('metrics/metrics.js'));
-const { createMemoryBackend } = await import(dist('ipvs/memory-backend.js'));
-const { createLogger } = await import(dist('sys/logger.js'));
-const pino = (await import('pino')).default;
-
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? def : Number(process.argv[i + 1]);
-};
-const servers = arg('servers', 10000);
-const resyncs = arg('resyncs', 30);
-const tcp = Math.round((servers * 5) / 6);
-
-const dir = mkdtempSync(join(tmpdir(), 'ipvsd-resync-cost-'));
-const file = join(dir, 'ipvsd.yaml');
-writeFileSync(file, ipvsdConfig(tcp, servers - tcp));
-const { config, issues } = parseConfig(readFileSync(file, 'utf8'), file);
-rmSync(dir, { recursive: true, force: true });
-if (!config || issues.length) throw new Error(`config refused: ${JSON.stringify(issues.slice(0, 3))}`);
-
-const states = new Map();
-const monitor = {
-  update(targets) {
-    for (const t of targets)
-      states.set(t.id, {
-        health: 'up',
-        consecutiveOk: 1,
-        consecutiveFail: 0,
-        lastResult: null,
-        lastCheckedAt: null,
-      });
-  },
-  status: (id) => states.get(id),
-  snapshot: () => states,
-  onChange: () => () => {},
-  onResult: () => () => {},
-  stop: async () => {},
-};
-const backend = createMemoryBackend();
-const metrics = createMetrics({ dumpIpvs: () => backend.dump(), version: 'bench' });
-const logger = createLogger({ destination: pino.destination({ dest: '/dev/null', sync: true }) });
-const director = createDirector(config, { backend: () => backend, monitor, metrics, logger });
+const { createDirectorHarness, numberArg } = await import('./director-harness.mjs');
+const servers = numberArg('servers', 10000);
+const resyncs = numberArg('resyncs', 30);
+const { config, states, backend, director } = createDirectorHarness(servers);
 await director.start();
 
 let gcs = 0;
