@@ -20,6 +20,7 @@ import type { Config } from '../config/types.js';
 import type { ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
 import { createDirector, type Director } from '../director/director.js';
+import { createDrainStore } from '../director/drain-store.js';
 import { createInterfaceForwarding } from '../director/forwarding.js';
 import { stopNode } from '../director/node-stop.js';
 import { followedState } from '../director/sync-daemon-plan.js';
@@ -54,7 +55,15 @@ async function readConfig(file: string): Promise<{ config: Config } | { errors: 
   return { config };
 }
 
-async function main(file: string): Promise<void> {
+/**
+ * Where state that must survive a restart (drains) lives: `--state-dir`, else systemd's
+ * StateDirectory= (`$STATE_DIRECTORY`, the first path when it lists several), else nowhere.
+ */
+function stateDirectory(option: string | undefined): string | null {
+  return option || process.env.STATE_DIRECTORY?.split(':')[0] || null;
+}
+
+async function main(file: string, stateDir: string | null): Promise<void> {
   const first = await readConfig(file);
   if ('errors' in first) {
     for (const e of first.errors) process.stderr.write(`${e}\n`);
@@ -108,6 +117,7 @@ async function main(file: string): Promise<void> {
     monitor,
     metrics,
     logger: componentLogger(log, 'director'),
+    drainStore: createDrainStore(stateDir),
   });
 
   // VRRP: the speaker holds the VIPs; the follower switches the IPVS sync daemon in order with
@@ -200,7 +210,10 @@ async function main(file: string): Promise<void> {
   await metricsServer.start();
   const stopWatchdog = notify.startWatchdog();
   notify.ready('running');
-  log.info({ file, version: VERSION, virtualServers: config.virtualServers.length }, 'ipvsd started');
+  log.info(
+    { file, version: VERSION, virtualServers: config.virtualServers.length, stateDir },
+    'ipvsd started',
+  );
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -237,9 +250,13 @@ new Command('ipvsd')
   .description('LVS/IPVS director daemon (NAT mode): health checks, IPVS reconcile, control API, metrics')
   .version(VERSION)
   .requiredOption('--config <file>', 'config file (YAML)')
-  .action(async (opts: { config: string }) => {
+  .option(
+    '--state-dir <dir>',
+    'keeps drains across restarts (default: $STATE_DIRECTORY; none: in memory only)',
+  )
+  .action(async (opts: { config: string; stateDir?: string }) => {
     try {
-      await main(opts.config);
+      await main(opts.config, stateDirectory(opts.stateDir));
     } catch (err) {
       const message = err instanceof IpvsdError ? err.message : ((err as Error).stack ?? String(err));
       log.fatal({ err: message }, 'ipvsd failed to start');

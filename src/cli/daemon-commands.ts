@@ -40,6 +40,7 @@ export async function drainCommand(
   if (typeof result?.drained !== 'boolean') return malformed(io, cmd);
   const where = `${result.rs ?? rs} in ${result.vs ?? vs}`;
   io.out(result.drained ? `drained ${where} (weight 0 until undrain)\n` : `undrained ${where}\n`);
+  if (typeof result.warning === 'string') io.err(`ipvsctl: warning: ${result.warning}\n`);
   return EXIT_OK;
 }
 

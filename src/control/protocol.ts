@@ -142,6 +142,8 @@ export interface DrainResult {
   readonly vs: string;
   readonly rs: string;
   readonly drained: boolean;
+  /** Present when the change could not be saved for the next daemon start (it holds until then). */
+  readonly warning?: string;
 }
 
 /** Where ipvsd listens and ipvsctl connects unless told otherwise (`director.control_socket`, `--socket`). */

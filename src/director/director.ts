@@ -16,6 +16,7 @@ import { canonicalAddress } from '../model/address.js';
 import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
 import { type DirectorDecision, decide, drainKey, type Health } from './desired-state.js';
+import { createDrainStore, type DrainEntry, type DrainStore } from './drain-store.js';
 import { createReconciler, type ReconcileKind, type ReconcileReport, type Reconciler } from './reconciler.js';
 
 export interface DirectorDeps {
@@ -27,11 +28,13 @@ export interface DirectorDeps {
   readonly monitor: HealthMonitor;
   readonly metrics: DirectorMetrics;
   readonly logger: Logger;
+  /** Where drains survive a restart; default: none (in memory only). */
+  readonly drainStore?: DrainStore;
   readonly now?: () => number;
 }
 
 export interface Director {
-  /** Adopts the kernel table (no flush) and starts checking. */
+  /** Restores the saved drains, adopts the kernel table (no flush) and starts checking. */
   start(): Promise<void>;
   /** Swaps in a validated config. */
   reload(config: Config): Promise<void>;
@@ -71,6 +74,7 @@ const startHealth = (rs: RealServerConfig): Health =>
 export function createDirector(initial: Config, deps: DirectorDeps): Director {
   const now = deps.now ?? Date.now;
   const log = deps.logger;
+  const drainStore = deps.drainStore ?? createDrainStore(null);
   let config = initial;
   let drained = new Set<string>();
   let quorumMet = new Map<string, boolean>();
@@ -252,23 +256,78 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     return rs;
   }
 
+  /** Drops drains of real servers the config no longer has; true when it dropped any. */
+  function pruneDrains(): boolean {
+    const keys = new Set(
+      config.virtualServers.flatMap((vs) => vs.realServers.map((rs) => drainKey(vs.name, rs))),
+    );
+    const kept = new Set([...drained].filter((k) => keys.has(k)));
+    const pruned = kept.size !== drained.size;
+    drained = kept;
+    return pruned;
+  }
+
+  /**
+   * Saves the drains; a problem comes back as a sentence for the operator (and is logged), since
+   * the drain itself holds either way until the daemon restarts.
+   */
+  async function saveDrains(): Promise<string | undefined> {
+    if (drainStore.file === null)
+      return 'not kept across a restart of ipvsd: it has no state directory (--state-dir, or StateDirectory= in its systemd unit)';
+    const entries: DrainEntry[] = [];
+    for (const vs of config.virtualServers)
+      for (const rs of vs.realServers)
+        if (drained.has(drainKey(vs.name, rs)))
+          entries.push({ virtual_server: vs.name, real_server: destinationKeyString(rs) });
+    try {
+      await drainStore.save(entries);
+      return undefined;
+    } catch (err) {
+      const warning = `${(err as Error).message}: the drains hold until ipvsd restarts`;
+      log.error({ err: (err as Error).message }, 'drains not saved');
+      return warning;
+    }
+  }
+
+  async function restoreDrains(): Promise<void> {
+    let saved: DrainEntry[];
+    try {
+      saved = await drainStore.load();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'saved drains unreadable: starting without them');
+      return;
+    }
+    // The same key drainKey() makes: `NAME ADDRESS:PORT`.
+    drained = new Set(saved.map((e) => `${e.virtual_server} ${e.real_server}`));
+    // Real servers the config no longer has lose their drain, as on a reload.
+    if (pruneDrains()) await saveDrains();
+    if (saved.length)
+      log.info(
+        { file: drainStore.file, drains: drained.size, dropped: saved.length - drained.size },
+        'drains restored',
+      );
+  }
+
   async function setDrain(vsArg: string, rsArg: string, on: boolean): Promise<DrainResult> {
     const vs = findVirtualServer(vsArg);
     const rs = findRealServer(vs, rsArg);
     const key = drainKey(vs.name, rs);
     if (on) drained.add(key);
     else drained.delete(key);
+    // Saved before the kernel changes: a crash in between must not forget a drain already in force.
+    const warning = await saveDrains();
     deps.metrics.setDrained({ virtual_server: vs.name, real_server: destinationKeyString(rs) }, on);
     log.info(
       { virtualServer: vs.name, realServer: destinationKeyString(rs) },
       on ? 'real server drained' : 'real server undrained',
     );
     await recompute('event');
-    return { vs: vs.name, rs: destinationKeyString(rs), drained: on };
+    return { vs: vs.name, rs: destinationKeyString(rs), drained: on, ...(warning && { warning }) };
   }
 
   return {
     async start() {
+      await restoreDrains();
       deps.monitor.update(targets());
       publishLabels();
       await recompute('start');
@@ -278,10 +337,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     async reload(next) {
       config = next;
       // Drains survive a reload for every real server that is still there.
-      const keys = new Set(
-        next.virtualServers.flatMap((vs) => vs.realServers.map((rs) => drainKey(vs.name, rs))),
-      );
-      drained = new Set([...drained].filter((k) => keys.has(k)));
+      if (pruneDrains() && drainStore.file !== null) await saveDrains();
       reconciler?.setOptions({ unmanaged: next.director.ipvs.unmanaged });
       deps.monitor.update(targets());
       publishLabels();

@@ -10,7 +10,7 @@
  * and each leaves every real server up. Timings are printed, never asserted: the waits only have
  * generous deadlines.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetnsLab, type SpawnedProcess, sleep } from '../netns/netns.js';
@@ -36,6 +36,7 @@ const lab = createNetnsLab();
 const DIR = `/tmp/ipvsd-vm-daemon-${process.pid}`;
 const CONFIG = join(DIR, 'ipvsd.yaml');
 const SOCKET = join(DIR, 'run', 'control.sock');
+const STATE_DIR = join(DIR, 'state');
 const WEB = `${VIP}:80`;
 const ECHO = `${VIP}:9000`;
 const WEB_URL = `http://${VIP}/`;
@@ -113,7 +114,13 @@ function realServer(name: string): ServerHost {
 }
 
 async function startIpvsd(): Promise<SpawnedProcess> {
-  const proc = lab.spawn(topo.director, process.execPath, [IPVSD, '--config', CONFIG]);
+  const proc = lab.spawn(topo.director, process.execPath, [
+    IPVSD,
+    '--config',
+    CONFIG,
+    '--state-dir',
+    STATE_DIR,
+  ]);
   daemons.push(proc);
   await waitForLog(proc, (e) => e.msg === 'ipvsd started', { timeoutMs: 180_000, what: '"ipvsd started"' });
   return proc;
@@ -406,9 +413,10 @@ describe('ipvsd directing a NAT site (kernel IPVS)', () => {
     await waitForWeb({ [RS[0]]: 3, [RS[1]]: 2, [RS[2]]: 4 }, 'rs2 to come back');
   });
 
-  it('drain gives kernel weight 0, survives a reload, and undrain restores the weight', async () => {
+  it('drain gives kernel weight 0, survives a reload and a restart, and undrain restores the weight', async () => {
     const drain = await ipvsctl(['drain', 'web', RS[1]]);
     expect(drain.code, drain.stderr).toBe(0);
+    expect(drain.stderr).toBe(''); // saved: no warning
     await waitForWeb({ [RS[0]]: 3, [RS[1]]: 0, [RS[2]]: 4 }, 'rs2 at weight 0');
     let vs = await webStatus();
     expect(rsStatus(vs, RS[1])).toMatchObject({ drained: true, kernel_weight: 0, health: 'up' });
@@ -425,6 +433,31 @@ describe('ipvsd directing a NAT site (kernel IPVS)', () => {
     });
     vs = await webStatus();
     expect(rsStatus(vs, RS[1])).toMatchObject({ drained: true, kernel_weight: 0, weight: 5 });
+
+    // A restart: the new daemon restores the saved drain before its first reconcile, so the kernel
+    // never gives rs2 its weight back (sampled all through the stop and the start).
+    expect(JSON.parse(readFileSync(join(STATE_DIR, 'drains.json'), 'utf8')).drained).toEqual([
+      { virtual_server: 'web', real_server: RS[1] },
+    ]);
+    const rs2Weights = new Set<number | undefined>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        rs2Weights.add((await web())?.destinations.get(RS[1]));
+        await sleep(100);
+      }
+    })();
+    await ipvsd.kill('SIGTERM');
+    ipvsd = await startIpvsd();
+    vs = await webStatus();
+    sampling = false;
+    await sampler;
+    expect([...rs2Weights]).toEqual([0]);
+    expect(rsStatus(vs, RS[1])).toMatchObject({ drained: true, kernel_weight: 0 });
+    expect(logEntries(ipvsd).find((e) => e.msg === 'drains restored')).toMatchObject({
+      drains: 1,
+      dropped: 0,
+    });
 
     const undrain = await ipvsctl(['undrain', 'web', RS[1]]);
     expect(undrain.code, undrain.stderr).toBe(0);

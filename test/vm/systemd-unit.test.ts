@@ -50,7 +50,9 @@ beforeAll(async () => {
   );
 
   // systemd refuses to be PID 1 without its own cgroup2 mount; `container=` tells it to skip what
-  // only a real boot does. --kill-child: if the test dies, systemd dies with it.
+  // only a real boot does. --kill-child: if the test dies, systemd dies with it. The guest's root
+  // file system is read-only, so /var/lib gets a tmpfs in this mount namespace: StateDirectory=
+  // must be able to create /var/lib/ipvsd, as on a real host.
   const child = spawn(
     'unshare',
     [
@@ -65,7 +67,7 @@ beforeAll(async () => {
       'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
       '/bin/bash',
       '-c',
-      'mount -t cgroup2 none /sys/fs/cgroup && exec /lib/systemd/systemd --unit=ipvsd-unit-test.service --show-status=no --log-level=warning',
+      'mount -t cgroup2 none /sys/fs/cgroup && mount -t tmpfs -o mode=0755 tmpfs /var/lib && exec /lib/systemd/systemd --unit=ipvsd-unit-test.service --show-status=no --log-level=warning',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -125,6 +127,13 @@ describe('systemd/ipvsd.service under systemd as PID 1', () => {
     expect(probe.script).toEqual({ ok: true, value: 'script ran' });
     // RuntimeDirectoryMode=0700 and UMask=0077.
     expect(probe.control_socket).toEqual({ ok: true, value: ['700', '700'] });
+    // StateDirectory=ipvsd: drains are saved in /var/lib/ipvsd (0700) through the real drain store.
+    expect(probe.stateDirectory).toBe('/var/lib/ipvsd');
+    expect(probe.drains).toEqual({
+      ok: true,
+      value: [{ virtual_server: 'web', real_server: '198.51.100.11:8080' }],
+    });
+    expect(probe.state_mode).toEqual({ ok: true, value: '700' });
   });
 
   it('stays up past WatchdogSec while it pings', () => {

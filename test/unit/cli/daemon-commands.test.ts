@@ -195,6 +195,19 @@ describe('ipvsctl drain / undrain', () => {
     expect(await drainCommand('undrain', 'fwmark/7', '[2001:db8::1]:80', undrain, io2)).toBe(0);
     expect(undrain.requests[0]?.[0]).toEqual({ cmd: 'undrain', vs: 'fwmark/7', rs: '[2001:db8::1]:80' });
     expect(io2.stdout).toBe('undrained [2001:db8::1]:80 in fwmark/7\n');
+    expect(io2.stderr).toBe('');
+  });
+
+  it("prints the daemon's warning when the drain could not be saved for a restart", async () => {
+    const io = capture();
+    const warning = '/var/lib/ipvsd/drains.json: cannot save: EROFS: the drains hold until ipvsd restarts';
+    const daemon = fakeDaemon({
+      ok: true,
+      result: { vs: 'web', rs: '198.51.100.11:8080', drained: true, warning },
+    });
+    expect(await drainCommand('drain', 'web', '198.51.100.11:8080', daemon, io)).toBe(0);
+    expect(io.stdout).toBe('drained 198.51.100.11:8080 in web (weight 0 until undrain)\n');
+    expect(io.stderr).toBe(`ipvsctl: warning: ${warning}\n`);
   });
 
   it("exit 1 with the daemon's message for an unknown VS", async () => {

@@ -4,6 +4,7 @@ import { createHealthMonitor, type HealthMonitor, type TargetStatus } from '../.
 import { parseConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
 import { createDirector } from '../../../src/director/director.js';
+import { createDrainStore, type DrainEntry, type DrainStore } from '../../../src/director/drain-store.js';
 import { createMemoryBackend } from '../../../src/ipvs/memory-backend.js';
 import { noopMetrics } from '../../../src/metrics/types.js';
 import { createLogger } from '../../../src/sys/logger.js';
@@ -78,7 +79,22 @@ const silent = createLogger({ level: 'silent' });
 /** Health changes are decided together once per turn of the event loop. */
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-async function setup(c = config()) {
+/** A drain store in memory: what was saved last, and a switch to make saving fail. */
+function memoryDrainStore(saved: DrainEntry[] = []) {
+  const state = { saved, saves: 0, failSave: false };
+  const store: DrainStore = {
+    file: '/state/drains.json',
+    load: async () => state.saved,
+    save: async (entries) => {
+      if (state.failSave) throw new Error('/state/drains.json: cannot save: EROFS: read-only file system');
+      state.saves++;
+      state.saved = [...entries];
+    },
+  };
+  return { store, state };
+}
+
+async function setup(c = config(), drainStore?: DrainStore) {
   const kernel = createMemoryBackend();
   const m = fakeMonitor();
   const director = createDirector(c, {
@@ -86,6 +102,7 @@ async function setup(c = config()) {
     monitor: m.monitor,
     metrics: noopMetrics,
     logger: silent,
+    ...(drainStore && { drainStore }),
   });
   await director.start();
   const weights = async () => (await kernel.dump())[0]?.destinations.map((d) => `${d.address}=${d.weight}`);
@@ -207,7 +224,7 @@ describe('director', () => {
   });
 
   it('drain gives weight 0, survives a reload, undrain restores the weight', async () => {
-    const { director, weights } = await setup();
+    const { director, weights } = await setup(config(), memoryDrainStore().store);
     expect(await director.drain('web', '198.51.100.12:8080')).toEqual({
       vs: 'web',
       rs: '198.51.100.12:8080',
@@ -218,6 +235,62 @@ describe('director', () => {
     expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=0']);
     await director.undrain('tcp/203.0.113.100:80', '198.51.100.12:8080');
     expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=5']);
+  });
+
+  it('saves drains and restores them at the next start, before the first reconcile', async () => {
+    const { store, state } = memoryDrainStore();
+    const first = await setup(config(), store);
+    await first.director.drain('web', '198.51.100.12:8080');
+    expect(state.saved).toEqual([{ virtual_server: 'web', real_server: '198.51.100.12:8080' }]);
+
+    // A new daemon: the kernel still has weight 0 and must never see the configured 2 again.
+    const second = await setup(config(), store);
+    expect(await second.weights()).toEqual(['198.51.100.11=3', '198.51.100.12=0']);
+    const status = await second.director.status(0);
+    expect(status.virtual_servers[0]?.real_servers.map((r) => r.drained)).toEqual([false, true]);
+    await second.director.undrain('web', '198.51.100.12:8080');
+    expect(state.saved).toEqual([]);
+    expect(await second.weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
+  });
+
+  it('drops saved drains of real servers the config no longer has, and saves that', async () => {
+    const { store, state } = memoryDrainStore([
+      { virtual_server: 'web', real_server: '198.51.100.12:8080' },
+      { virtual_server: 'web', real_server: '198.51.100.99:8080' },
+      { virtual_server: 'gone', real_server: '198.51.100.11:8080' },
+    ]);
+    const { weights } = await setup(config(), store);
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=0']);
+    expect(state.saved).toEqual([{ virtual_server: 'web', real_server: '198.51.100.12:8080' }]);
+  });
+
+  it('a drain that cannot be saved still holds, and says it will not survive a restart', async () => {
+    const { store, state } = memoryDrainStore();
+    const { director, weights } = await setup(config(), store);
+    state.failSave = true;
+    const result = await director.drain('web', '198.51.100.12:8080');
+    expect(result.drained).toBe(true);
+    expect(result.warning).toBe(
+      '/state/drains.json: cannot save: EROFS: read-only file system: the drains hold until ipvsd restarts',
+    );
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=0']);
+    // Without a state directory every drain says it lives in memory only.
+    const memoryOnly = await setup(config(), createDrainStore(null));
+    expect((await memoryOnly.director.drain('web', '198.51.100.12:8080')).warning).toMatch(
+      /^not kept across a restart of ipvsd: it has no state directory/,
+    );
+  });
+
+  it('starts without drains when the saved file is damaged', async () => {
+    const store: DrainStore = {
+      file: '/state/drains.json',
+      load: async () => {
+        throw new Error('/state/drains.json: not JSON (Unexpected end of JSON input)');
+      },
+      save: async () => undefined,
+    };
+    const { weights } = await setup(config(), store);
+    expect(await weights()).toEqual(['198.51.100.11=3', '198.51.100.12=2']);
   });
 
   it('names what it cannot find', async () => {

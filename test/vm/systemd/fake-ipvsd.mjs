@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { createDrainStore } from '../../../dist/src/director/drain-store.js';
 import { createSdNotify } from '../../../dist/src/sys/sd-notify.js';
 
 const runtime = process.env.RUNTIME_DIRECTORY ?? '/run/ipvsd';
@@ -31,6 +32,21 @@ attempt('conf_forwarding', () => writeFileSync('/proc/sys/net/ipv4/conf/lo/forwa
 attempt('vm_sysctl', () => writeFileSync('/proc/sys/vm/swappiness', '60'));
 attempt('etc', () => writeFileSync('/etc/ipvsd-unit-test', 'x'));
 attempt('script', () => execFileSync('/bin/sh', ['-c', 'echo script ran']).toString().trim());
+// StateDirectory=: the real drain store saves and reads back in $STATE_DIRECTORY although
+// ProtectSystem=strict makes the rest of /var read-only.
+probe.stateDirectory = process.env.STATE_DIRECTORY ?? null;
+try {
+  const store = createDrainStore(probe.stateDirectory);
+  await store.save([{ virtual_server: 'web', real_server: '198.51.100.11:8080' }]);
+  probe.drains = { ok: true, value: await store.load() };
+} catch (error) {
+  probe.drains = { ok: false, message: error.message };
+}
+attempt('state_mode', () =>
+  execFileSync('stat', ['-c', '%a', probe.stateDirectory ?? '/var/lib/ipvsd'])
+    .toString()
+    .trim(),
+);
 let sum = 0;
 for (let i = 0; i < 1e6; i++) sum += Math.sqrt(i); // V8 compiles this loop: JIT works
 probe.jit = sum > 0;
