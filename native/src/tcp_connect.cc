@@ -80,10 +80,37 @@ constexpr uint64_t kStallNs = 10 * 1000 * 1000;
 
 enum class HttpPhase : uint8_t { kConnecting = 0, kWaiting = 1, kBody = 2 };
 
-struct HttpProbe {
-  HttpProbe(std::string req, std::vector<int32_t> ranges, const uint8_t* digest)
-      : request(std::move(req)), reader(std::move(ranges), digest) {}
+// What an HTTP check sends and how it judges the answer: made once per registered target (or per
+// one-off check) and shared by its checks, so a check copies no request bytes.
+struct HttpSpec {
   std::string request;
+  std::vector<int32_t> ranges;
+  uint8_t digest[16] = {};
+  bool has_digest = false;
+};
+
+// Where a check connects, from where, and for how long: parsed from JavaScript text once.
+// An IPv4 or IPv6 address and port; smaller than sockaddr_storage (a daemon keeps one or two per
+// real server).
+union SockAddr {
+  sockaddr sa;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+};
+
+struct Target {
+  SockAddr to = {};
+  socklen_t to_len = 0;  // 0: no target (an unregistered slot)
+  SockAddr from = {};
+  socklen_t from_len = 0;  // 0: the kernel picks the source
+  double timeout_ms = 0;
+  std::shared_ptr<const HttpSpec> http;  // null for a connect check
+};
+
+struct HttpProbe {
+  explicit HttpProbe(std::shared_ptr<const HttpSpec> s)
+      : spec(std::move(s)), reader(spec->ranges, spec->has_digest ? spec->digest : nullptr) {}
+  std::shared_ptr<const HttpSpec> spec;
   size_t written = 0;
   HttpPhase phase = HttpPhase::kConnecting;
   uint64_t grace_left_ns = 0;
@@ -191,15 +218,15 @@ struct Deadline {
 };
 
 // Fills `addr` from numeric text (IPv4 or IPv6) and a port; returns its length or 0.
-socklen_t ParseAddress(const char* text, int port, sockaddr_storage* addr) {
+socklen_t ParseAddress(const char* text, int port, SockAddr* addr) {
   *addr = {};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(addr);
+  auto* v4 = &addr->v4;
   if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<uint16_t>(port));
     return sizeof(sockaddr_in);
   }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(addr);
+  auto* v6 = &addr->v6;
   if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<uint16_t>(port));
@@ -232,6 +259,10 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
                        {
                            InstanceMethod<&TcpConnector::Start>("start"),
                            InstanceMethod<&TcpConnector::StartHttp>("startHttp"),
+                           InstanceMethod<&TcpConnector::Register>("register"),
+                           InstanceMethod<&TcpConnector::RegisterHttp>("registerHttp"),
+                           InstanceMethod<&TcpConnector::Unregister>("unregister"),
+                           InstanceMethod<&TcpConnector::Run>("run"),
                            InstanceMethod<&TcpConnector::Cancel>("cancel"),
                            InstanceMethod<&TcpConnector::Close>("close"),
                            InstanceAccessor<&TcpConnector::GetInFlight>("inFlight"),
@@ -244,11 +275,22 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value StartHttp(const Napi::CallbackInfo& info);
-  // Checks the common arguments (id, address, port, source, timeoutMs), opens the socket and
-  // starts the connect. Returns the fd (>= 0), or -errno for a failure at once, or INT32_MIN when
-  // a JavaScript exception is pending. `connected` tells that connect() finished at once.
-  int Open(const Napi::CallbackInfo& info, const char* usage, bool quickack, uint64_t* started,
-           bool* connected);
+  Napi::Value Register(const Napi::CallbackInfo& info);
+  Napi::Value RegisterHttp(const Napi::CallbackInfo& info);
+  Napi::Value Unregister(const Napi::CallbackInfo& info);
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  // Checks the common arguments (id, address, port, source, timeoutMs) into `target`; false (with
+  // a JavaScript exception pending) when they are wrong.
+  bool ParseTarget(const Napi::CallbackInfo& info, const char* usage, Target* target);
+  // Checks the HTTP arguments (request, statusRanges, digest at 5, 6, 7); null (with a JavaScript
+  // exception pending) when they are wrong.
+  std::shared_ptr<const HttpSpec> ParseHttp(const Napi::CallbackInfo& info, const char* usage);
+  // Opens the socket and starts the connect. Returns the fd (>= 0) or -errno for a failure at
+  // once. `connected` tells that connect() finished at once.
+  int Open(const Target& target, uint64_t* started, bool* connected);
+  // Starts a check of `target` under `id`: 0 in flight, -1 connected at once (connect checks
+  // only), an errno when it failed at once; INT32_MIN with a JavaScript exception pending.
+  int Begin(Napi::Env env, uint32_t id, const Target& target);
   bool Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
              std::unique_ptr<HttpProbe> http, int* err);
   // Works an HTTP check after an epoll event; true when it has its verdict (then reported).
@@ -290,6 +332,8 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   size_t count_ = 0;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   ProbeTable probes_;
+  // Registered targets by id (register()/run()): parsed once, started by id.
+  std::vector<Target> targets_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
 };
 
@@ -355,50 +399,74 @@ TcpConnector::TcpConnector(const Napi::CallbackInfo& info)
   self_referenced_ = true;
 }
 
-int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool quickack,
-                       uint64_t* started, bool* connected) {
+bool TcpConnector::ParseTarget(const Napi::CallbackInfo& info, const char* usage, Target* target) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() ||
       !(info[3].IsString() || info[3].IsNull() || info[3].IsUndefined()) || !info[4].IsNumber()) {
     ThrowArgError(env, usage);
-    return INT32_MIN;
+    return false;
   }
-  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   const int port = info[2].As<Napi::Number>().Int32Value();
   const double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
   if (port < 0 || port > 65535 || !(timeout_ms >= 0)) {
     ThrowArgError(env, usage);
-    return INT32_MIN;
+    return false;
   }
-  if (epoll_fd_ < 0) {
-    ThrowErrno(env, EBADF, "connect", "the TCP connector is closed");
-    return INT32_MIN;
-  }
-  if (probes_.Find(id) != nullptr) {
-    ThrowArgError(env, "start(): a check with this id is already in flight");
-    return INT32_MIN;
-  }
-  sockaddr_storage to;
   char address[INET6_ADDRSTRLEN + 8];
   AddressText(env, info[1], address, sizeof(address));
-  const socklen_t to_len = ParseAddress(address, port, &to);
-  if (to_len == 0) {
+  target->to_len = ParseAddress(address, port, &target->to);
+  if (target->to_len == 0) {
     ThrowArgError(env, std::string("start(): ") + address + " is not an IP address");
-    return INT32_MIN;
+    return false;
   }
-  sockaddr_storage from;
-  socklen_t from_len = 0;
+  target->from_len = 0;
   if (info[3].IsString()) {
     char source[INET6_ADDRSTRLEN + 8];
     AddressText(env, info[3], source, sizeof(source));
-    from_len = ParseAddress(source, 0, &from);
-    if (from_len == 0 || from.ss_family != to.ss_family) {
+    target->from_len = ParseAddress(source, 0, &target->from);
+    if (target->from_len == 0 || target->from.sa.sa_family != target->to.sa.sa_family) {
+      target->to_len = 0;
       ThrowArgError(env, std::string("start(): source ") + source + " is not an address of the same family");
-      return INT32_MIN;
+      return false;
     }
   }
+  target->timeout_ms = timeout_ms;
+  return true;
+}
 
-  const int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+std::shared_ptr<const HttpSpec> TcpConnector::ParseHttp(const Napi::CallbackInfo& info, const char* usage) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8 || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
+      !(info[7].IsNull() || info[7].IsTypedArray())) {
+    ThrowArgError(env, usage);
+    return nullptr;
+  }
+  Napi::TypedArray request = info[5].As<Napi::TypedArray>();
+  Napi::TypedArray ranges = info[6].As<Napi::TypedArray>();
+  if (request.TypedArrayType() != napi_uint8_array || request.ElementLength() == 0 ||
+      ranges.TypedArrayType() != napi_int32_array || ranges.ElementLength() % 2 != 0) {
+    ThrowArgError(env, usage);
+    return nullptr;
+  }
+  auto spec = std::make_shared<HttpSpec>();
+  if (info[7].IsTypedArray()) {
+    Napi::TypedArray d = info[7].As<Napi::TypedArray>();
+    if (d.TypedArrayType() != napi_uint8_array || d.ElementLength() != 16) {
+      ThrowArgError(env, usage);
+      return nullptr;
+    }
+    memcpy(spec->digest, info[7].As<Napi::Uint8Array>().Data(), 16);
+    spec->has_digest = true;
+  }
+  Napi::Uint8Array request_bytes = info[5].As<Napi::Uint8Array>();
+  Napi::Int32Array range_values = info[6].As<Napi::Int32Array>();
+  spec->request.assign(reinterpret_cast<const char*>(request_bytes.Data()), request_bytes.ElementLength());
+  spec->ranges.assign(range_values.Data(), range_values.Data() + range_values.ElementLength());
+  return spec;
+}
+
+int TcpConnector::Open(const Target& target, uint64_t* started, bool* connected) {
+  const int fd = socket(target.to.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return -errno;
   // Delayed ACK from the start: the kernel then holds back the handshake's last ACK. A connect
   // check's socket still turns writable at the SYN-ACK (the verdict), and the RST of the close
@@ -406,14 +474,12 @@ int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool q
   // child socket, no accept, no wakeup of the server process; on loopback all of that used to run
   // inside our connect(), as our system time). An HTTP check's request then carries the ACK: one
   // packet less. HAProxy does the same for its checks.
-  if (quickack) {
-    const int no = 0;
-    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
-  }
-  if (from_len != 0) {
+  const int no = 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
+  if (target.from_len != 0) {
     const int on = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
-    if (bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
+    if (bind(fd, &target.from.sa, target.from_len) != 0) {
       const int err = errno;
       ::close(fd);
       return -err;
@@ -422,7 +488,7 @@ int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool q
   *started = uv_hrtime();
   int rc;
   do {
-    rc = connect(fd, reinterpret_cast<sockaddr*>(&to), to_len);
+    rc = connect(fd, &target.to.sa, target.to_len);
   } while (rc != 0 && errno == EINTR);
   *connected = rc == 0;
   if (rc != 0 && errno != EINPROGRESS) {
@@ -432,6 +498,35 @@ int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool q
   }
   return fd;
 }
+
+int TcpConnector::Begin(Napi::Env env, uint32_t id, const Target& target) {
+  if (epoll_fd_ < 0) {
+    ThrowErrno(env, EBADF, "connect", "the TCP connector is closed");
+    return INT32_MIN;
+  }
+  if (probes_.Find(id) != nullptr) {
+    ThrowArgError(env, "start(): a check with this id is already in flight");
+    return INT32_MIN;
+  }
+  uint64_t started = 0;
+  bool connected = false;
+  const int fd = Open(target, &started, &connected);
+  if (fd < 0) return -fd;
+  int err = 0;
+  if (!target.http) {
+    if (connected) {
+      CloseWithReset(fd);
+      return -1;
+    }
+    return Watch(id, fd, EPOLLOUT, started, target.timeout_ms, nullptr, &err) ? 0 : err;
+  }
+  // A connect that finished at once still reports EPOLLOUT: one path for both.
+  return Watch(id, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, started, target.timeout_ms,
+               std::make_unique<HttpProbe>(target.http), &err)
+             ? 0
+             : err;
+}
+
 
 bool TcpConnector::Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
                          std::unique_ptr<HttpProbe> http, int* err) {
@@ -452,77 +547,98 @@ bool TcpConnector::Watch(uint32_t id, int fd, uint32_t events, uint64_t started,
   return true;
 }
 
+namespace {
+Napi::Value Code(Napi::Env env, int code) {
+  return code == INT32_MIN ? env.Undefined() : Napi::Number::New(env, code);
+}
+}  // namespace
+
 // start(id, address, port, sourceAddress | null, timeoutMs) → 0 (in flight; one result will
 // follow), -1 (connected at once: already closed, no result follows), or an errno (failed at once).
 Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t started = 0;
-  bool connected = false;
-  const int fd = Open(info,
-                      "start(id: uint32, address: string, port: number, source: string | null, "
-                      "timeoutMs: number)",
-                      true, &started, &connected);
-  if (fd == INT32_MIN) return env.Undefined();
-  if (fd < 0) return Napi::Number::New(env, -fd);
-  if (connected) {
-    CloseWithReset(fd);
-    return Napi::Number::New(env, -1);
+  Target target;
+  if (!ParseTarget(info,
+                   "start(id: uint32, address: string, port: number, source: string | null, "
+                   "timeoutMs: number)",
+                   &target)) {
+    return info.Env().Undefined();
   }
-  int err = 0;
-  if (!Watch(info[0].As<Napi::Number>().Uint32Value(), fd, EPOLLOUT, started,
-             info[4].As<Napi::Number>().DoubleValue(), nullptr, &err)) {
-    return Napi::Number::New(env, err);
-  }
-  return Napi::Number::New(env, 0);
+  return Code(info.Env(), Begin(info.Env(), info[0].As<Napi::Number>().Uint32Value(), target));
 }
+
+constexpr const char* kHttpUsage =
+    "(id: uint32, address: string, port: number, source: string | null, timeoutMs: number, "
+    "request: Uint8Array, statusRanges: Int32Array, digest: Uint8Array (16 bytes) | null)";
 
 // startHttp(id, address, port, source | null, timeoutMs, request: Uint8Array,
 //           statusRanges: Int32Array (min, max pairs), digest: Uint8Array (16) | null)
 // → 0 (in flight; one result will follow) or an errno (failed at once, no result follows).
 Napi::Value TcpConnector::StartHttp(const Napi::CallbackInfo& info) {
+  const std::string usage = std::string("startHttp") + kHttpUsage;
+  Target target;
+  target.http = ParseHttp(info, usage.c_str());
+  if (!target.http || !ParseTarget(info, usage.c_str(), &target)) return info.Env().Undefined();
+  return Code(info.Env(), Begin(info.Env(), info[0].As<Napi::Number>().Uint32Value(), target));
+}
+
+// register(id, address, port, source | null, timeoutMs): the target of later run(id) calls, parsed
+// once (a daemon checks the same real servers every interval). Replaces an earlier registration.
+Napi::Value TcpConnector::Register(const Napi::CallbackInfo& info) {
+  Target target;
+  if (!ParseTarget(info,
+                   "register(id: uint32, address: string, port: number, source: string | null, "
+                   "timeoutMs: number)",
+                   &target)) {
+    return info.Env().Undefined();
+  }
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= ProbeTable::kDenseIds) {
+    ThrowArgError(info.Env(), "register(): id too large");
+    return info.Env().Undefined();
+  }
+  if (targets_.size() <= id) targets_.resize(id + 1);
+  targets_[id] = std::move(target);
+  return info.Env().Undefined();
+}
+
+// registerHttp(id, address, port, source | null, timeoutMs, request, statusRanges, digest | null).
+Napi::Value TcpConnector::RegisterHttp(const Napi::CallbackInfo& info) {
+  const std::string usage = std::string("registerHttp") + kHttpUsage;
+  Target target;
+  target.http = ParseHttp(info, usage.c_str());
+  if (!target.http || !ParseTarget(info, usage.c_str(), &target)) return info.Env().Undefined();
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= ProbeTable::kDenseIds) {
+    ThrowArgError(info.Env(), "registerHttp(): id too large");
+    return info.Env().Undefined();
+  }
+  if (targets_.size() <= id) targets_.resize(id + 1);
+  targets_[id] = std::move(target);
+  return info.Env().Undefined();
+}
+
+// unregister(id): forgets the target (a check of it in flight runs on; cancel() stops it).
+Napi::Value TcpConnector::Unregister(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowArgError(info.Env(), "unregister(id: uint32)");
+    return info.Env().Undefined();
+  }
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id < targets_.size()) targets_[id] = Target{};
+  return info.Env().Undefined();
+}
+
+// run(id) → as start()/startHttp() with the registered target's parameters. The per-check call:
+// one integer argument, nothing to parse.
+Napi::Value TcpConnector::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage =
-      "startHttp(id: uint32, address: string, port: number, source: string | null, timeoutMs: number, "
-      "request: Uint8Array, statusRanges: Int32Array, digest: Uint8Array (16 bytes) | null)";
-  if (info.Length() < 8 || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
-      !(info[7].IsNull() || info[7].IsTypedArray())) {
-    ThrowArgError(env, usage);
+  uint32_t id = UINT32_MAX;
+  if (info.Length() >= 1) napi_get_value_uint32(env, info[0], &id);
+  if (id >= targets_.size() || targets_[id].to_len == 0) {
+    ThrowArgError(env, "run(id: uint32): no target registered under this id");
     return env.Undefined();
   }
-  Napi::TypedArray request = info[5].As<Napi::TypedArray>();
-  Napi::TypedArray ranges = info[6].As<Napi::TypedArray>();
-  if (request.TypedArrayType() != napi_uint8_array || request.ElementLength() == 0 ||
-      ranges.TypedArrayType() != napi_int32_array || ranges.ElementLength() % 2 != 0) {
-    ThrowArgError(env, usage);
-    return env.Undefined();
-  }
-  const uint8_t* digest = nullptr;
-  if (info[7].IsTypedArray()) {
-    Napi::TypedArray d = info[7].As<Napi::TypedArray>();
-    if (d.TypedArrayType() != napi_uint8_array || d.ElementLength() != 16) {
-      ThrowArgError(env, usage);
-      return env.Undefined();
-    }
-    digest = info[7].As<Napi::Uint8Array>().Data();
-  }
-  Napi::Uint8Array request_bytes = info[5].As<Napi::Uint8Array>();
-  Napi::Int32Array range_values = info[6].As<Napi::Int32Array>();
-  auto http = std::make_unique<HttpProbe>(
-      std::string(reinterpret_cast<const char*>(request_bytes.Data()), request_bytes.ElementLength()),
-      std::vector<int32_t>(range_values.Data(), range_values.Data() + range_values.ElementLength()),
-      digest);
-  uint64_t started = 0;
-  bool connected = false;
-  const int fd = Open(info, usage, true, &started, &connected);
-  if (fd == INT32_MIN) return env.Undefined();
-  if (fd < 0) return Napi::Number::New(env, -fd);
-  int err = 0;
-  // A connect that finished at once still reports EPOLLOUT: one path for both.
-  if (!Watch(info[0].As<Napi::Number>().Uint32Value(), fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-             started, info[4].As<Napi::Number>().DoubleValue(), std::move(http), &err)) {
-    return Napi::Number::New(env, err);
-  }
-  return Napi::Number::New(env, 0);
+  return Code(env, Begin(env, id, targets_[id]));
 }
 
 // cancel(id) → whether a check was in flight; its socket is closed and no result follows.
@@ -665,8 +781,9 @@ bool TcpConnector::StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t
     }
     http.phase = HttpPhase::kWaiting;
   }
-  while (http.written < http.request.size()) {
-    const ssize_t n = send(probe.fd, http.request.data() + http.written, http.request.size() - http.written,
+  const std::string& request = http.spec->request;
+  while (http.written < request.size()) {
+    const ssize_t n = send(probe.fd, request.data() + http.written, request.size() - http.written,
                            MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       http.written += static_cast<size_t>(n);

@@ -26,20 +26,29 @@ export type TcpProbeCheck = Pick<TcpCheck, 'connectIp' | 'connectPort' | 'bindIp
 
 const CONNECTED_REASON = 'connected';
 
+/** Reasons by errno, made once each: a server that refuses is refused every second. */
+const errnoReasons = new Map<number, string>();
+
+/** The reason of a native connect check's result (TCP_CONNECTED, TCP_TIMEOUT or an errno). */
+export function nativeTcpReason(check: Pick<TcpCheck, 'timeoutMs'>, code: number): string {
+  if (code === TCP_CONNECTED) return CONNECTED_REASON;
+  if (code === TCP_TIMEOUT) return timeoutReason(check.timeoutMs);
+  let reason = errnoReasons.get(code);
+  if (reason === undefined) {
+    const [name, message] = errnoDescription(code);
+    reason = describeCode(name, message);
+    errnoReasons.set(code, reason);
+  }
+  return reason;
+}
+
 /** Starts one check; `done` gets the verdict unless the returned function cancels it first. */
 export function startTcpProbe(check: TcpProbeCheck, done: (result: ProbeResult) => void): () => void {
   const native = nativeTcpConnect();
   if (native === null) return startSocketProbe(check, done);
   return native(
     { address: check.connectIp, port: check.connectPort, source: check.bindIp, timeoutMs: check.timeoutMs },
-    (code, latencyMs) => {
-      if (code === TCP_CONNECTED) done({ ok: true, latencyMs, reason: CONNECTED_REASON });
-      else if (code === TCP_TIMEOUT) done({ ok: false, latencyMs, reason: timeoutReason(check.timeoutMs) });
-      else {
-        const [name, message] = errnoDescription(code);
-        done({ ok: false, latencyMs, reason: describeCode(name, message) });
-      }
-    },
+    (code, latencyMs) => done({ ok: code === TCP_CONNECTED, latencyMs, reason: nativeTcpReason(check, code) }),
   );
 }
 
