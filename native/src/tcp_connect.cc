@@ -146,10 +146,29 @@ void BeginClose(Handles* h) {
 
 struct Probe {
   int fd = -1;  // -1: a free slot of ProbeTable
+  uint16_t pool = 0;  // the SocketPool the socket goes back to
   uint64_t started_ns;
   uint64_t deadline_ns;
   std::unique_ptr<HttpProbe> http;  // null for a connect check
 };
+
+// Idle sockets of one family and source address, each already in the epoll set. A check's socket
+// is not closed at the verdict but disconnected (connect() with AF_UNSPEC: tcp_disconnect sends the
+// RST a connected socket needs, drops the port, and leaves the socket as new) and kept for the next
+// check: no socket(), epoll_ctl(), SO_LINGER and close() per check, and none of the kernel's work
+// of making and freeing a socket, a file and an epoll entry. The next connect() still picks a new
+// ephemeral port and is a new connection in every way the server can see.
+struct SocketPool {
+  int family;
+  SockAddr from;
+  socklen_t from_len;  // 0: not bound (the kernel picks the source)
+  std::vector<int> idle;
+};
+
+// Idle sockets kept per pool at most (beyond what is in flight, sockets are closed): the pool
+// grows to the most checks in flight at once, up to this.
+constexpr size_t kMaxIdle = 1024;
+constexpr uint32_t kNoId = UINT32_MAX;
 
 // Checks in flight by id. The JavaScript side hands out ids as dense slot numbers (the lowest free
 // one), so a slot array indexed by id replaces a hash table: no hashing and no heap node per check.
@@ -287,12 +306,17 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   std::shared_ptr<const HttpSpec> ParseHttp(const Napi::CallbackInfo& info, const char* usage);
   // Opens the socket and starts the connect. Returns the fd (>= 0) or -errno for a failure at
   // once. `connected` tells that connect() finished at once.
-  int Open(const Target& target, uint64_t* started, bool* connected);
+  int Open(const Target& target, uint16_t* pool, uint64_t* started, bool* connected);
+  // An idle socket of the target's family and source from its pool, or a new one put in the epoll
+  // set; -errno on failure.
+  int Acquire(const Target& target, uint16_t* pool);
+  // Ends whatever connection the socket has (RST if one was made) and keeps it for the next check.
+  void Recycle(int fd, uint16_t pool);
   // Starts a check of `target` under `id`: 0 in flight, -1 connected at once (connect checks
   // only), an errno when it failed at once; INT32_MIN with a JavaScript exception pending.
   int Begin(Napi::Env env, uint32_t id, const Target& target);
-  bool Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
-             std::unique_ptr<HttpProbe> http, int* err);
+  void Watch(uint32_t id, int fd, uint16_t pool, uint64_t started, double timeout_ms,
+             std::unique_ptr<HttpProbe> http);
   // Works an HTTP check after an epoll event; true when it has its verdict (then reported).
   bool StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t now);
   void FinishHttp(uint32_t id, Probe& probe, double code, uint64_t now);
@@ -332,6 +356,9 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   size_t count_ = 0;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   ProbeTable probes_;
+  std::vector<SocketPool> pools_;
+  // The check id each pooled socket works for, by fd (kNoId while idle): epoll reports fds.
+  std::vector<uint32_t> fd_ids_;
   // Registered targets by id (register()/run()): parsed once, started by id.
   std::vector<Target> targets_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
@@ -465,17 +492,28 @@ std::shared_ptr<const HttpSpec> TcpConnector::ParseHttp(const Napi::CallbackInfo
   return spec;
 }
 
-int TcpConnector::Open(const Target& target, uint64_t* started, bool* connected) {
+int TcpConnector::Acquire(const Target& target, uint16_t* pool) {
+  size_t p = 0;
+  for (; p < pools_.size(); p++) {
+    const SocketPool& candidate = pools_[p];
+    if (candidate.family == target.to.sa.sa_family && candidate.from_len == target.from_len &&
+        (target.from_len == 0 || memcmp(&candidate.from, &target.from, target.from_len) == 0)) {
+      break;
+    }
+  }
+  if (p == pools_.size()) {
+    if (p > UINT16_MAX) return -EMFILE;
+    pools_.push_back(SocketPool{target.to.sa.sa_family, target.from, target.from_len, {}});
+  }
+  *pool = static_cast<uint16_t>(p);
+  SocketPool& from = pools_[p];
+  if (!from.idle.empty()) {
+    const int fd = from.idle.back();
+    from.idle.pop_back();
+    return fd;
+  }
   const int fd = socket(target.to.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return -errno;
-  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK. A connect
-  // check's socket still turns writable at the SYN-ACK (the verdict), and the RST of the close
-  // follows before the ACK would have: the server's kernel never completes the connection (no
-  // child socket, no accept, no wakeup of the server process; on loopback all of that used to run
-  // inside our connect(), as our system time). An HTTP check's request then carries the ACK: one
-  // packet less. HAProxy does the same for its checks.
-  const int no = 0;
-  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
   if (target.from_len != 0) {
     const int on = 1;
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
@@ -485,6 +523,46 @@ int TcpConnector::Open(const Target& target, uint64_t* started, bool* connected)
       return -err;
     }
   }
+  // Edge-triggered, for both kinds of check: an idle socket (state CLOSE) would otherwise report
+  // EPOLLHUP all the time. epoll polls the socket again when it reports it, so an edge left over
+  // from a socket's earlier check reports the state of its current one (nothing while the SYN is
+  // out), or is dropped when the socket is idle.
+  epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = static_cast<uint64_t>(fd);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return -err;
+  }
+  if (fd_ids_.size() <= static_cast<size_t>(fd)) fd_ids_.resize(static_cast<size_t>(fd) + 1, kNoId);
+  return fd;
+}
+
+void TcpConnector::Recycle(int fd, uint16_t pool) {
+  fd_ids_[static_cast<size_t>(fd)] = kNoId;
+  sockaddr unspec = {};
+  unspec.sa_family = AF_UNSPEC;
+  if (pool < pools_.size() && pools_[pool].idle.size() < kMaxIdle &&
+      connect(fd, &unspec, sizeof(unspec)) == 0) {
+    pools_[pool].idle.push_back(fd);
+    return;
+  }
+  // Not kept: a connected socket still leaves with RST, not FIN.
+  CloseWithReset(fd);
+}
+
+int TcpConnector::Open(const Target& target, uint16_t* pool, uint64_t* started, bool* connected) {
+  const int fd = Acquire(target, pool);
+  if (fd < 0) return fd;
+  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK. A connect
+  // check's socket still turns writable at the SYN-ACK (the verdict), and the RST that ends it
+  // follows before the ACK would have: the server's kernel never completes the connection (no
+  // child socket, no accept, no wakeup of the server process; on loopback all of that used to run
+  // inside our connect(), as our system time). An HTTP check's request then carries the ACK: one
+  // packet less. HAProxy does the same for its checks. (Per check: a disconnect resets it.)
+  const int no = 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
   *started = uv_hrtime();
   int rc;
   do {
@@ -493,7 +571,7 @@ int TcpConnector::Open(const Target& target, uint64_t* started, bool* connected)
   *connected = rc == 0;
   if (rc != 0 && errno != EINPROGRESS) {
     const int err = errno;
-    ::close(fd);
+    Recycle(fd, *pool);
     return -err;
   }
   return fd;
@@ -510,41 +588,32 @@ int TcpConnector::Begin(Napi::Env env, uint32_t id, const Target& target) {
   }
   uint64_t started = 0;
   bool connected = false;
-  const int fd = Open(target, &started, &connected);
+  uint16_t pool = 0;
+  const int fd = Open(target, &pool, &started, &connected);
   if (fd < 0) return -fd;
-  int err = 0;
   if (!target.http) {
     if (connected) {
-      CloseWithReset(fd);
+      Recycle(fd, pool);
       return -1;
     }
-    return Watch(id, fd, EPOLLOUT, started, target.timeout_ms, nullptr, &err) ? 0 : err;
+    Watch(id, fd, pool, started, target.timeout_ms, nullptr);
+    return 0;
   }
   // A connect that finished at once still reports EPOLLOUT: one path for both.
-  return Watch(id, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, started, target.timeout_ms,
-               std::make_unique<HttpProbe>(target.http), &err)
-             ? 0
-             : err;
+  Watch(id, fd, pool, started, target.timeout_ms, std::make_unique<HttpProbe>(target.http));
+  return 0;
 }
 
 
-bool TcpConnector::Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
-                         std::unique_ptr<HttpProbe> http, int* err) {
-  epoll_event ev = {};
-  ev.events = events;
-  ev.data.u64 = id;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    *err = errno;
-    ::close(fd);
-    return false;
-  }
+void TcpConnector::Watch(uint32_t id, int fd, uint16_t pool, uint64_t started, double timeout_ms,
+                         std::unique_ptr<HttpProbe> http) {
+  fd_ids_[static_cast<size_t>(fd)] = id;
   const uint64_t deadline = started + static_cast<uint64_t>(timeout_ms * 1e6);
   if (http) http->grace_left_ns = static_cast<uint64_t>(timeout_ms * 1e6);
-  probes_.Put(id, Probe{fd, started, deadline, std::move(http)});
+  probes_.Put(id, Probe{fd, pool, started, deadline, std::move(http)});
   deadlines_.push(Deadline{deadline, id, fd});
   if (timer_at_ns_ == 0 || deadline < timer_at_ns_) ArmTimer();
   UpdateRef();
-  return true;
 }
 
 namespace {
@@ -651,9 +720,8 @@ Napi::Value TcpConnector::Cancel(const Napi::CallbackInfo& info) {
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   Probe* probe = probes_.Find(id);
   if (probe == nullptr) return Napi::Boolean::New(env, false);
-  // Closing also leaves the epoll set; a connected HTTP check's connection is reset.
-  if (probe->http && probe->http->phase != HttpPhase::kConnecting) CloseWithReset(probe->fd);
-  else ::close(probe->fd);
+  // A connection that was made is reset; one still being made is dropped.
+  Recycle(probe->fd, probe->pool);
   probes_.Erase(id);
   UpdateRef();
   return Napi::Boolean::New(env, true);
@@ -674,6 +742,10 @@ Napi::Value TcpConnector::Close(const Napi::CallbackInfo& info) {
 void TcpConnector::Release() {
   probes_.ForEach([](Probe& probe) { ::close(probe.fd); });
   probes_.Clear();
+  for (SocketPool& pool : pools_)
+    for (int fd : pool.idle) ::close(fd);
+  pools_.clear();
+  fd_ids_.clear();
   deadlines_ = {};
   if (handles_ != nullptr) {
     Handles* h = handles_;
@@ -754,8 +826,7 @@ void TcpConnector::Push(uint32_t id, double code, double latency_ms, double deta
 void TcpConnector::FinishHttp(uint32_t id, Probe& probe, double code, uint64_t now) {
   HttpProbe& http = *probe.http;
   // A connection that got as far as connected is reset: no FIN exchange, no TIME_WAIT.
-  if (http.phase == HttpPhase::kConnecting) ::close(probe.fd);
-  else CloseWithReset(probe.fd);
+  Recycle(probe.fd, probe.pool);
   double detail = 0;
   const uint8_t* digest = nullptr;
   if (code == kTimeoutCode) detail = static_cast<double>(http.phase);
@@ -857,28 +928,30 @@ void TcpConnector::Drain() {
     if (n <= 0) return;
     const uint64_t now = uv_hrtime();
     for (int i = 0; i < n; i++) {
-      const uint32_t id = static_cast<uint32_t>(events[i].data.u64);
+      const int fd = static_cast<int>(events[i].data.u64);
+      if (static_cast<size_t>(fd) >= fd_ids_.size()) continue;
+      const uint32_t id = fd_ids_[static_cast<size_t>(fd)];
+      if (id == kNoId) continue;  // an idle socket's edge
       Probe* found = probes_.Find(id);
-      if (found == nullptr) continue;
+      if (found == nullptr || found->fd != fd) continue;
+      const uint32_t ev = events[i].events;
       if (found->http) {
-        if (StepHttp(id, *found, events[i].events, now)) probes_.Erase(id);
+        if (StepHttp(id, *found, ev, now)) probes_.Erase(id);
+        continue;
+      }
+      // Writable without an error: connected (a failed connect always brings EPOLLERR), so the
+      // error needs no system call of its own. Neither: not done yet.
+      int err = 0;
+      if ((ev & (EPOLLERR | EPOLLHUP)) != 0) {
+        socklen_t len = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err == 0) err = ECONNRESET;
+      } else if ((ev & EPOLLOUT) == 0) {
         continue;
       }
       const Probe probe = std::move(*found);
       probes_.Erase(id);
-      // Writable and nothing else: connected (a failed connect always brings EPOLLERR), so the
-      // error needs no system call of its own.
-      int err = 0;
-      if (events[i].events != EPOLLOUT) {
-        socklen_t len = sizeof(err);
-        if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-        if (err == 0 && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) err = ECONNRESET;
-      }
-      if (err == 0) {
-        CloseWithReset(probe.fd);
-      } else {
-        ::close(probe.fd);
-      }
+      Recycle(probe.fd, probe.pool);
       Push(id, err, Milliseconds(now - probe.started_ns));
     }
     if (n < kMaxEvents) return;
@@ -908,7 +981,7 @@ void TcpConnector::Expire() {
     }
     const Probe probe = std::move(*found);
     probes_.Erase(d.id);
-    ::close(probe.fd);
+    Recycle(probe.fd, probe.pool);
     Push(d.id, kTimeoutCode, Milliseconds(now - probe.started_ns));
   }
 }
