@@ -122,7 +122,12 @@ function nativeRequest(check: HttpProbeCheck): HttpGetRequest {
 }
 
 /** The reason of a native HTTP check's result, in the words of the net.Socket check below. */
-export function nativeHttpReason(check: HttpProbeCheck, code: number, detail: number, digest: string | null): string {
+export function nativeHttpReason(
+  check: HttpProbeCheck,
+  code: number,
+  detail: number,
+  digest: string | null,
+): string {
   switch (code) {
     case HTTP_OK:
       return check.digest === null ? `status ${detail}` : `status ${detail}, digest ${check.digest}`;

@@ -107,10 +107,7 @@ export function createProbeRunner(check: CheckConfig, done: ProbeDone): ProbeRun
 }
 
 /** Registers the runner's target; null (no runner) without the addon. */
-function register(
-  runner: NativeRunner,
-  request: TcpConnectRequest | HttpGetRequest,
-): ProbeRunner | null {
+function register(runner: NativeRunner, request: TcpConnectRequest | HttpGetRequest): ProbeRunner | null {
   const slot = nativeCheckSlot(request, runner);
   if (slot === null) return null;
   runner.slot = slot;

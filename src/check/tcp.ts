@@ -48,7 +48,8 @@ export function startTcpProbe(check: TcpProbeCheck, done: (result: ProbeResult) 
   if (native === null) return startSocketProbe(check, done);
   return native(
     { address: check.connectIp, port: check.connectPort, source: check.bindIp, timeoutMs: check.timeoutMs },
-    (code, latencyMs) => done({ ok: code === TCP_CONNECTED, latencyMs, reason: nativeTcpReason(check, code) }),
+    (code, latencyMs) =>
+      done({ ok: code === TCP_CONNECTED, latencyMs, reason: nativeTcpReason(check, code) }),
   );
 }
 

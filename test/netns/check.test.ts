@@ -275,6 +275,38 @@ describe('health checks against real servers in a namespace', () => {
       expect(r).toMatchObject({ ok: false, reason: 'aborted' });
       expect(r.latencyMs).toBeLessThan(1000);
     });
+
+    it('checks afresh after every way a check can end', async () => {
+      // The native checker keeps a socket whose check ended (disconnected) for the next check, of
+      // either kind: nothing the last one left behind (a SYN nobody answered, a refusal, a reset
+      // response, an abort) may show in the verdict of the next.
+      const connected = { ok: true, reason: 'connected' };
+      const status200 = { ok: true, reason: 'status 200' };
+      const timeout = { ok: false, reason: 'timeout after 200 ms' };
+      const refused = { ok: false, reason: 'connection refused (ECONNREFUSED)' };
+      const endings = [
+        tcp({ connectIp: BLACKHOLE, timeoutMs: 200 }),
+        tcp({ connectPort: CLOSED_PORT }),
+        tcp(),
+        http({ path: '/slow', timeoutMs: 200 }),
+        http({ path: '/hangup' }),
+        http(),
+      ];
+      for (const ending of endings) {
+        await probe(ending);
+        expect(await probe(tcp())).toMatchObject(connected);
+        await probe(ending);
+        expect(await probe(http())).toMatchObject(status200);
+        await probe(ending);
+        expect(await probe(tcp({ connectPort: CLOSED_PORT }))).toMatchObject(refused);
+        await probe(ending);
+        expect(await probe(tcp({ connectIp: BLACKHOLE, timeoutMs: 200 }))).toMatchObject(timeout);
+      }
+      await agent.call('probeAbortedAfter', tcp({ connectIp: BLACKHOLE, timeoutMs: 5000 }), 50);
+      expect(await probe(tcp())).toMatchObject(connected);
+      await agent.call('probeAbortedAfter', http({ path: '/slow', timeoutMs: 5000 }), 50);
+      expect(await probe(http())).toMatchObject(status200);
+    });
   });
 
   // Plain HTTP runs in the native addon (src/sys/tcp-connect.ts) and, without it, on net.Socket:
