@@ -9,13 +9,21 @@
 // Float64Array it handed over (no allocation per result). Deadlines live in a min-heap with one
 // uv_timer_t armed for the earliest, instead of a JavaScript timer per check.
 //
-// One check: socket(SOCK_NONBLOCK), optionally bind() to the source address (port 0, with
-// IP_BIND_ADDRESS_NO_PORT so the port is picked at connect time together with the destination),
-// connect(); EPOLLOUT tells that the handshake finished or failed, SO_ERROR says which. A
-// connected socket is closed with SO_LINGER {1, 0}: the kernel answers with RST instead of a FIN
-// exchange, so neither side keeps a TIME_WAIT entry for a connection that carried nothing (as
-// HAProxy does for its connect-only checks). A socket whose deadline passes is simply closed (it is
-// still in SYN_SENT: nothing goes out).
+// One check: a socket (SOCK_NONBLOCK, optionally bound to the source address with port 0 and
+// IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect time together with the destination),
+// TCP_QUICKACK off, connect(); EPOLLOUT tells that the handshake finished, EPOLLERR that it failed
+// (SO_ERROR says how). At the verdict the socket is disconnected, not closed: connect() with
+// AF_UNSPEC makes the kernel answer a connected socket's handshake with RST instead of a FIN
+// exchange (so neither side keeps a TIME_WAIT entry for a connection that carried nothing, as
+// HAProxy does for its connect-only checks with SO_LINGER {1, 0}), drop a SYN still unanswered
+// silently, and give the port back. The socket, still in the epoll set, waits in a pool (by family
+// and source address) for the next check: per check that leaves setsockopt, connect and the
+// disconnect, where socket(), epoll_ctl(), setsockopt(SO_LINGER) and close() were, and the kernel
+// no longer makes and frees a socket, a file and an epoll entry each time.
+//
+// A daemon registers each target once (register/registerHttp: the address parsed, the request
+// kept) and starts its checks with run(id), one integer argument; start/startHttp take everything
+// per call, for one-off checks.
 //
 // Results are records of kStride doubles (id, code, latencyMs, detail, digest words...) in the
 // buffer: code 0 = connected, > 0 = the errno the connect failed with, -1 = the deadline passed.
@@ -25,8 +33,8 @@
 //
 // Plain HTTP checks (startHttp) run on the same epoll set: connect, write the request, read the
 // response through HttpResponseReader (http_response.h: status ranges, framing, MD5 of the body,
-// size limits) and reset the connection at the verdict. Their sockets are edge-triggered for
-// EPOLLIN and EPOLLOUT at once, so a check costs one epoll_ctl. Their code is 0 (detail: the
+// size limits) and reset the connection at the verdict. Every socket is edge-triggered for EPOLLIN
+// and EPOLLOUT, whichever kind of check it serves. Their code is 0 (detail: the
 // status) or one of the kHttp* verdicts, an errno, or -1 with the phase in detail (0 connecting,
 // 1 waiting for the response, 2 reading the body). A deadline timer that runs late (the process
 // stalled) gives an HTTP check as long again as the stall lasted, once, as the JavaScript check
@@ -920,10 +928,16 @@ void TcpConnector::Flush() {
 void TcpConnector::Drain() {
   epoll_event events[kMaxEvents];
   for (;;) {
-    if (epoll_fd_ < 0) return;
+    // JavaScript runs (Flush) only between batches of events, never in the middle of one: a check
+    // it cancelled or started there could hand a socket whose event is still in `events` to
+    // another check, which would then get the earlier check's verdict. Each event gives at most
+    // one result, so a batch no larger than the room left never fills the buffer before its end.
+    if (count_ == capacity_) Flush();
+    if (epoll_fd_ < 0 || results_ == nullptr) return;
+    const int room = static_cast<int>(std::min<size_t>(kMaxEvents, capacity_ - count_));
     int n;
     do {
-      n = epoll_wait(epoll_fd_, events, kMaxEvents, 0);
+      n = epoll_wait(epoll_fd_, events, room, 0);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) return;
     const uint64_t now = uv_hrtime();
@@ -954,7 +968,7 @@ void TcpConnector::Drain() {
       Recycle(probe.fd, probe.pool);
       Push(id, err, Milliseconds(now - probe.started_ns));
     }
-    if (n < kMaxEvents) return;
+    if (n < room) return;
   }
 }
 

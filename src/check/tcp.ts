@@ -1,13 +1,15 @@
 /**
- * The TCP connect check: up when the three-way handshake completes within the timeout. The socket is
- * then reset (SO_LINGER 0) rather than closed, as HAProxy does for connect-only checks: a graceful
- * close would leave a TIME_WAIT entry on the director for every check, and thousands of real servers
- * checked every second would fill the table for nothing. Everything ends in exactly one verdict:
+ * The TCP connect check: up when the three-way handshake completes within the timeout. The
+ * connection is then reset rather than closed (SO_LINGER 0 here; the native checker disconnects,
+ * which sends the same RST), as HAProxy does for connect-only checks: a graceful close would leave a
+ * TIME_WAIT entry on the director for every check, and thousands of real servers checked every
+ * second would fill the table for nothing. Everything ends in exactly one verdict:
  * connected, an error, the deadline, or the caller's cancel (after which nothing is reported).
  *
  * The connect itself runs in the native addon when it is there (src/sys/tcp-connect.ts: all checks
  * on one epoll set, results in batches, no JavaScript object or timer per check: a fraction of the
- * CPU of net.Socket, which stays as the fallback when the addon is missing).
+ * CPU of net.Socket, which stays as the fallback when the addon is missing). The monitor's checks
+ * go through ./probe-runner.ts, which registers each target with the native checker once.
  */
 import { connect, type Socket } from 'node:net';
 import type { TcpCheck } from '../config/types.js';

@@ -4,7 +4,9 @@
  * private epoll set, results in batches through one shared Float64Array. This wrapper gives each
  * check a plain callback and a cancel function, and never calls back synchronously (a check that
  * fails at once, say on an unreachable route, answers in a microtask), so callers need no
- * re-entrancy guards.
+ * re-entrancy guards. A target checked again and again (the monitor's) is registered once as a
+ * CheckSlot: its address parsed and its request kept on the native side, each check started by an
+ * integer id, its verdicts sent to one owner object instead of a closure per check.
  */
 import { getSystemErrorMap } from 'node:util';
 import { loadNative, type NativeTcpConnector } from './native.js';

@@ -655,5 +655,44 @@ describe('health checks against real servers in a namespace', () => {
         expect((results[i]?.at ?? 0) - (results[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(40);
       }
     });
+
+    it('probes a kept target with the check object of the reload, and stops probing a removed one', async () => {
+      // The monitor registers each target's check with the native checker once; a reload that
+      // keeps the id but brings a new object (here: another source address) must re-register it.
+      type Status = { health: string; lastResult: { reason: string } | null };
+      const snapshot = () => agent.call<Record<string, Status>>('monitorSnapshot');
+      const until = async (what: (s: Status | undefined) => boolean): Promise<Status | undefined> => {
+        for (let i = 0; i < 100; i++) {
+          const s = (await snapshot())[id];
+          if (what(s)) return s;
+          await sleep(100);
+        }
+        return (await snapshot())[id];
+      };
+      // The servers cannot answer DIRECTOR_3 (blackhole route back) but can answer DIRECTOR.
+      const check = tcp({ bindIp: DIRECTOR_3, intervalMs: 100, timeoutMs: 100, retry: 1, rise: 1 });
+      const [id = ''] = await agent.call<string[]>('monitorStart', [{ check, start: 'up' }]);
+      try {
+        expect(await until((s) => s?.health === 'down')).toMatchObject({
+          health: 'down',
+          lastResult: { reason: 'timeout after 100 ms' },
+        });
+        await agent.call('monitorUpdate', [{ id, check: { ...check, bindIp: DIRECTOR } }]);
+        expect(await until((s) => s?.health === 'up')).toMatchObject({
+          health: 'up',
+          lastResult: { reason: 'connected' },
+        });
+        await agent.call('monitorUpdate', []);
+        const results = async () =>
+          (await agent.call<{ kind: string; id: string }[]>('monitorEvents')).filter(
+            (e) => e.kind === 'result' && e.id === id,
+          ).length;
+        const before = await results();
+        await sleep(500);
+        expect(await results()).toBe(before);
+      } finally {
+        await agent.call('monitorStop');
+      }
+    });
   });
 });
