@@ -9,13 +9,21 @@
 // Float64Array it handed over (no allocation per result). Deadlines live in a min-heap with one
 // uv_timer_t armed for the earliest, instead of a JavaScript timer per check.
 //
-// One check: socket(SOCK_NONBLOCK), optionally bind() to the source address (port 0, with
-// IP_BIND_ADDRESS_NO_PORT so the port is picked at connect time together with the destination),
-// connect(); EPOLLOUT tells that the handshake finished or failed, SO_ERROR says which. A
-// connected socket is closed with SO_LINGER {1, 0}: the kernel answers with RST instead of a FIN
-// exchange, so neither side keeps a TIME_WAIT entry for a connection that carried nothing (as
-// HAProxy does for its connect-only checks). A socket whose deadline passes is simply closed (it is
-// still in SYN_SENT: nothing goes out).
+// One check: a socket (SOCK_NONBLOCK, optionally bound to the source address with port 0 and
+// IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect time together with the destination),
+// TCP_QUICKACK off, connect(); EPOLLOUT tells that the handshake finished, EPOLLERR that it failed
+// (SO_ERROR says how). At the verdict the socket is disconnected, not closed: connect() with
+// AF_UNSPEC makes the kernel answer a connected socket's handshake with RST instead of a FIN
+// exchange (so neither side keeps a TIME_WAIT entry for a connection that carried nothing, as
+// HAProxy does for its connect-only checks with SO_LINGER {1, 0}), drop a SYN still unanswered
+// silently, and give the port back. The socket, still in the epoll set, waits in a pool (by family
+// and source address) for the next check: per check that leaves setsockopt, connect and the
+// disconnect, where socket(), epoll_ctl(), setsockopt(SO_LINGER) and close() were, and the kernel
+// no longer makes and frees a socket, a file and an epoll entry each time.
+//
+// A daemon registers each target once (register/registerHttp: the address parsed, the request
+// kept) and starts its checks with run(id), one integer argument; start/startHttp take everything
+// per call, for one-off checks.
 //
 // Results are records of kStride doubles (id, code, latencyMs, detail, digest words...) in the
 // buffer: code 0 = connected, > 0 = the errno the connect failed with, -1 = the deadline passed.
@@ -25,8 +33,8 @@
 //
 // Plain HTTP checks (startHttp) run on the same epoll set: connect, write the request, read the
 // response through HttpResponseReader (http_response.h: status ranges, framing, MD5 of the body,
-// size limits) and reset the connection at the verdict. Their sockets are edge-triggered for
-// EPOLLIN and EPOLLOUT at once, so a check costs one epoll_ctl. Their code is 0 (detail: the
+// size limits) and reset the connection at the verdict. Every socket is edge-triggered for EPOLLIN
+// and EPOLLOUT, whichever kind of check it serves. Their code is 0 (detail: the
 // status) or one of the kHttp* verdicts, an errno, or -1 with the phase in detail (0 connecting,
 // 1 waiting for the response, 2 reading the body). A deadline timer that runs late (the process
 // stalled) gives an HTTP check as long again as the stall lasted, once, as the JavaScript check
@@ -80,10 +88,37 @@ constexpr uint64_t kStallNs = 10 * 1000 * 1000;
 
 enum class HttpPhase : uint8_t { kConnecting = 0, kWaiting = 1, kBody = 2 };
 
-struct HttpProbe {
-  HttpProbe(std::string req, std::vector<int32_t> ranges, const uint8_t* digest)
-      : request(std::move(req)), reader(std::move(ranges), digest) {}
+// What an HTTP check sends and how it judges the answer: made once per registered target (or per
+// one-off check) and shared by its checks, so a check copies no request bytes.
+struct HttpSpec {
   std::string request;
+  std::vector<int32_t> ranges;
+  uint8_t digest[16] = {};
+  bool has_digest = false;
+};
+
+// Where a check connects, from where, and for how long: parsed from JavaScript text once.
+// An IPv4 or IPv6 address and port; smaller than sockaddr_storage (a daemon keeps one or two per
+// real server).
+union SockAddr {
+  sockaddr sa;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+};
+
+struct Target {
+  SockAddr to = {};
+  socklen_t to_len = 0;  // 0: no target (an unregistered slot)
+  SockAddr from = {};
+  socklen_t from_len = 0;  // 0: the kernel picks the source
+  double timeout_ms = 0;
+  std::shared_ptr<const HttpSpec> http;  // null for a connect check
+};
+
+struct HttpProbe {
+  explicit HttpProbe(std::shared_ptr<const HttpSpec> s)
+      : spec(std::move(s)), reader(spec->ranges, spec->has_digest ? spec->digest : nullptr) {}
+  std::shared_ptr<const HttpSpec> spec;
   size_t written = 0;
   HttpPhase phase = HttpPhase::kConnecting;
   uint64_t grace_left_ns = 0;
@@ -119,10 +154,29 @@ void BeginClose(Handles* h) {
 
 struct Probe {
   int fd = -1;  // -1: a free slot of ProbeTable
+  uint16_t pool = 0;  // the SocketPool the socket goes back to
   uint64_t started_ns;
   uint64_t deadline_ns;
   std::unique_ptr<HttpProbe> http;  // null for a connect check
 };
+
+// Idle sockets of one family and source address, each already in the epoll set. A check's socket
+// is not closed at the verdict but disconnected (connect() with AF_UNSPEC: tcp_disconnect sends the
+// RST a connected socket needs, drops the port, and leaves the socket as new) and kept for the next
+// check: no socket(), epoll_ctl(), SO_LINGER and close() per check, and none of the kernel's work
+// of making and freeing a socket, a file and an epoll entry. The next connect() still picks a new
+// ephemeral port and is a new connection in every way the server can see.
+struct SocketPool {
+  int family;
+  SockAddr from;
+  socklen_t from_len;  // 0: not bound (the kernel picks the source)
+  std::vector<int> idle;
+};
+
+// Idle sockets kept per pool at most (beyond what is in flight, sockets are closed): the pool
+// grows to the most checks in flight at once, up to this.
+constexpr size_t kMaxIdle = 1024;
+constexpr uint32_t kNoId = UINT32_MAX;
 
 // Checks in flight by id. The JavaScript side hands out ids as dense slot numbers (the lowest free
 // one), so a slot array indexed by id replaces a hash table: no hashing and no heap node per check.
@@ -191,15 +245,15 @@ struct Deadline {
 };
 
 // Fills `addr` from numeric text (IPv4 or IPv6) and a port; returns its length or 0.
-socklen_t ParseAddress(const char* text, int port, sockaddr_storage* addr) {
+socklen_t ParseAddress(const char* text, int port, SockAddr* addr) {
   *addr = {};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(addr);
+  auto* v4 = &addr->v4;
   if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<uint16_t>(port));
     return sizeof(sockaddr_in);
   }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(addr);
+  auto* v6 = &addr->v6;
   if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<uint16_t>(port));
@@ -232,6 +286,10 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
                        {
                            InstanceMethod<&TcpConnector::Start>("start"),
                            InstanceMethod<&TcpConnector::StartHttp>("startHttp"),
+                           InstanceMethod<&TcpConnector::Register>("register"),
+                           InstanceMethod<&TcpConnector::RegisterHttp>("registerHttp"),
+                           InstanceMethod<&TcpConnector::Unregister>("unregister"),
+                           InstanceMethod<&TcpConnector::Run>("run"),
                            InstanceMethod<&TcpConnector::Cancel>("cancel"),
                            InstanceMethod<&TcpConnector::Close>("close"),
                            InstanceAccessor<&TcpConnector::GetInFlight>("inFlight"),
@@ -244,13 +302,29 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value StartHttp(const Napi::CallbackInfo& info);
-  // Checks the common arguments (id, address, port, source, timeoutMs), opens the socket and
-  // starts the connect. Returns the fd (>= 0), or -errno for a failure at once, or INT32_MIN when
-  // a JavaScript exception is pending. `connected` tells that connect() finished at once.
-  int Open(const Napi::CallbackInfo& info, const char* usage, bool quickack, uint64_t* started,
-           bool* connected);
-  bool Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
-             std::unique_ptr<HttpProbe> http, int* err);
+  Napi::Value Register(const Napi::CallbackInfo& info);
+  Napi::Value RegisterHttp(const Napi::CallbackInfo& info);
+  Napi::Value Unregister(const Napi::CallbackInfo& info);
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  // Checks the common arguments (id, address, port, source, timeoutMs) into `target`; false (with
+  // a JavaScript exception pending) when they are wrong.
+  bool ParseTarget(const Napi::CallbackInfo& info, const char* usage, Target* target);
+  // Checks the HTTP arguments (request, statusRanges, digest at 5, 6, 7); null (with a JavaScript
+  // exception pending) when they are wrong.
+  std::shared_ptr<const HttpSpec> ParseHttp(const Napi::CallbackInfo& info, const char* usage);
+  // Opens the socket and starts the connect. Returns the fd (>= 0) or -errno for a failure at
+  // once. `connected` tells that connect() finished at once.
+  int Open(const Target& target, uint16_t* pool, uint64_t* started, bool* connected);
+  // An idle socket of the target's family and source from its pool, or a new one put in the epoll
+  // set; -errno on failure.
+  int Acquire(const Target& target, uint16_t* pool);
+  // Ends whatever connection the socket has (RST if one was made) and keeps it for the next check.
+  void Recycle(int fd, uint16_t pool);
+  // Starts a check of `target` under `id`: 0 in flight, -1 connected at once (connect checks
+  // only), an errno when it failed at once; INT32_MIN with a JavaScript exception pending.
+  int Begin(Napi::Env env, uint32_t id, const Target& target);
+  void Watch(uint32_t id, int fd, uint16_t pool, uint64_t started, double timeout_ms,
+             std::unique_ptr<HttpProbe> http);
   // Works an HTTP check after an epoll event; true when it has its verdict (then reported).
   bool StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t now);
   void FinishHttp(uint32_t id, Probe& probe, double code, uint64_t now);
@@ -290,6 +364,11 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   size_t count_ = 0;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   ProbeTable probes_;
+  std::vector<SocketPool> pools_;
+  // The check id each pooled socket works for, by fd (kNoId while idle): epoll reports fds.
+  std::vector<uint32_t> fd_ids_;
+  // Registered targets by id (register()/run()): parsed once, started by id.
+  std::vector<Target> targets_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
 };
 
@@ -355,21 +434,158 @@ TcpConnector::TcpConnector(const Napi::CallbackInfo& info)
   self_referenced_ = true;
 }
 
-int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool quickack,
-                       uint64_t* started, bool* connected) {
+bool TcpConnector::ParseTarget(const Napi::CallbackInfo& info, const char* usage, Target* target) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() ||
       !(info[3].IsString() || info[3].IsNull() || info[3].IsUndefined()) || !info[4].IsNumber()) {
     ThrowArgError(env, usage);
-    return INT32_MIN;
+    return false;
   }
-  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   const int port = info[2].As<Napi::Number>().Int32Value();
   const double timeout_ms = info[4].As<Napi::Number>().DoubleValue();
   if (port < 0 || port > 65535 || !(timeout_ms >= 0)) {
     ThrowArgError(env, usage);
-    return INT32_MIN;
+    return false;
   }
+  char address[INET6_ADDRSTRLEN + 8];
+  AddressText(env, info[1], address, sizeof(address));
+  target->to_len = ParseAddress(address, port, &target->to);
+  if (target->to_len == 0) {
+    ThrowArgError(env, std::string("start(): ") + address + " is not an IP address");
+    return false;
+  }
+  target->from_len = 0;
+  if (info[3].IsString()) {
+    char source[INET6_ADDRSTRLEN + 8];
+    AddressText(env, info[3], source, sizeof(source));
+    target->from_len = ParseAddress(source, 0, &target->from);
+    if (target->from_len == 0 || target->from.sa.sa_family != target->to.sa.sa_family) {
+      target->to_len = 0;
+      ThrowArgError(env, std::string("start(): source ") + source + " is not an address of the same family");
+      return false;
+    }
+  }
+  target->timeout_ms = timeout_ms;
+  return true;
+}
+
+std::shared_ptr<const HttpSpec> TcpConnector::ParseHttp(const Napi::CallbackInfo& info, const char* usage) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8 || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
+      !(info[7].IsNull() || info[7].IsTypedArray())) {
+    ThrowArgError(env, usage);
+    return nullptr;
+  }
+  Napi::TypedArray request = info[5].As<Napi::TypedArray>();
+  Napi::TypedArray ranges = info[6].As<Napi::TypedArray>();
+  if (request.TypedArrayType() != napi_uint8_array || request.ElementLength() == 0 ||
+      ranges.TypedArrayType() != napi_int32_array || ranges.ElementLength() % 2 != 0) {
+    ThrowArgError(env, usage);
+    return nullptr;
+  }
+  auto spec = std::make_shared<HttpSpec>();
+  if (info[7].IsTypedArray()) {
+    Napi::TypedArray d = info[7].As<Napi::TypedArray>();
+    if (d.TypedArrayType() != napi_uint8_array || d.ElementLength() != 16) {
+      ThrowArgError(env, usage);
+      return nullptr;
+    }
+    memcpy(spec->digest, info[7].As<Napi::Uint8Array>().Data(), 16);
+    spec->has_digest = true;
+  }
+  Napi::Uint8Array request_bytes = info[5].As<Napi::Uint8Array>();
+  Napi::Int32Array range_values = info[6].As<Napi::Int32Array>();
+  spec->request.assign(reinterpret_cast<const char*>(request_bytes.Data()), request_bytes.ElementLength());
+  spec->ranges.assign(range_values.Data(), range_values.Data() + range_values.ElementLength());
+  return spec;
+}
+
+int TcpConnector::Acquire(const Target& target, uint16_t* pool) {
+  size_t p = 0;
+  for (; p < pools_.size(); p++) {
+    const SocketPool& candidate = pools_[p];
+    if (candidate.family == target.to.sa.sa_family && candidate.from_len == target.from_len &&
+        (target.from_len == 0 || memcmp(&candidate.from, &target.from, target.from_len) == 0)) {
+      break;
+    }
+  }
+  if (p == pools_.size()) {
+    if (p > UINT16_MAX) return -EMFILE;
+    pools_.push_back(SocketPool{target.to.sa.sa_family, target.from, target.from_len, {}});
+  }
+  *pool = static_cast<uint16_t>(p);
+  SocketPool& from = pools_[p];
+  if (!from.idle.empty()) {
+    const int fd = from.idle.back();
+    from.idle.pop_back();
+    return fd;
+  }
+  const int fd = socket(target.to.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return -errno;
+  if (target.from_len != 0) {
+    const int on = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
+    if (bind(fd, &target.from.sa, target.from_len) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return -err;
+    }
+  }
+  // Edge-triggered, for both kinds of check: an idle socket (state CLOSE) would otherwise report
+  // EPOLLHUP all the time. epoll polls the socket again when it reports it, so an edge left over
+  // from a socket's earlier check reports the state of its current one (nothing while the SYN is
+  // out), or is dropped when the socket is idle.
+  epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = static_cast<uint64_t>(fd);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return -err;
+  }
+  if (fd_ids_.size() <= static_cast<size_t>(fd)) fd_ids_.resize(static_cast<size_t>(fd) + 1, kNoId);
+  return fd;
+}
+
+void TcpConnector::Recycle(int fd, uint16_t pool) {
+  fd_ids_[static_cast<size_t>(fd)] = kNoId;
+  sockaddr unspec = {};
+  unspec.sa_family = AF_UNSPEC;
+  if (pool < pools_.size() && pools_[pool].idle.size() < kMaxIdle &&
+      connect(fd, &unspec, sizeof(unspec)) == 0) {
+    pools_[pool].idle.push_back(fd);
+    return;
+  }
+  // Not kept: a connected socket still leaves with RST, not FIN.
+  CloseWithReset(fd);
+}
+
+int TcpConnector::Open(const Target& target, uint16_t* pool, uint64_t* started, bool* connected) {
+  const int fd = Acquire(target, pool);
+  if (fd < 0) return fd;
+  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK. A connect
+  // check's socket still turns writable at the SYN-ACK (the verdict), and the RST that ends it
+  // follows before the ACK would have: the server's kernel never completes the connection (no
+  // child socket, no accept, no wakeup of the server process; on loopback all of that used to run
+  // inside our connect(), as our system time). An HTTP check's request then carries the ACK: one
+  // packet less. HAProxy does the same for its checks. (Per check: a disconnect resets it.)
+  const int no = 0;
+  setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
+  *started = uv_hrtime();
+  int rc;
+  do {
+    rc = connect(fd, &target.to.sa, target.to_len);
+  } while (rc != 0 && errno == EINTR);
+  *connected = rc == 0;
+  if (rc != 0 && errno != EINPROGRESS) {
+    const int err = errno;
+    Recycle(fd, *pool);
+    return -err;
+  }
+  return fd;
+}
+
+int TcpConnector::Begin(Napi::Env env, uint32_t id, const Target& target) {
   if (epoll_fd_ < 0) {
     ThrowErrno(env, EBADF, "connect", "the TCP connector is closed");
     return INT32_MIN;
@@ -378,151 +594,128 @@ int TcpConnector::Open(const Napi::CallbackInfo& info, const char* usage, bool q
     ThrowArgError(env, "start(): a check with this id is already in flight");
     return INT32_MIN;
   }
-  sockaddr_storage to;
-  char address[INET6_ADDRSTRLEN + 8];
-  AddressText(env, info[1], address, sizeof(address));
-  const socklen_t to_len = ParseAddress(address, port, &to);
-  if (to_len == 0) {
-    ThrowArgError(env, std::string("start(): ") + address + " is not an IP address");
-    return INT32_MIN;
-  }
-  sockaddr_storage from;
-  socklen_t from_len = 0;
-  if (info[3].IsString()) {
-    char source[INET6_ADDRSTRLEN + 8];
-    AddressText(env, info[3], source, sizeof(source));
-    from_len = ParseAddress(source, 0, &from);
-    if (from_len == 0 || from.ss_family != to.ss_family) {
-      ThrowArgError(env, std::string("start(): source ") + source + " is not an address of the same family");
-      return INT32_MIN;
+  uint64_t started = 0;
+  bool connected = false;
+  uint16_t pool = 0;
+  const int fd = Open(target, &pool, &started, &connected);
+  if (fd < 0) return -fd;
+  if (!target.http) {
+    if (connected) {
+      Recycle(fd, pool);
+      return -1;
     }
+    Watch(id, fd, pool, started, target.timeout_ms, nullptr);
+    return 0;
   }
-
-  const int fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return -errno;
-  // Delayed ACK from the start: the kernel then holds back the handshake's last ACK. A connect
-  // check's socket still turns writable at the SYN-ACK (the verdict), and the RST of the close
-  // follows before the ACK would have: the server's kernel never completes the connection (no
-  // child socket, no accept, no wakeup of the server process; on loopback all of that used to run
-  // inside our connect(), as our system time). An HTTP check's request then carries the ACK: one
-  // packet less. HAProxy does the same for its checks.
-  if (quickack) {
-    const int no = 0;
-    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
-  }
-  if (from_len != 0) {
-    const int on = 1;
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
-    if (bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return -err;
-    }
-  }
-  *started = uv_hrtime();
-  int rc;
-  do {
-    rc = connect(fd, reinterpret_cast<sockaddr*>(&to), to_len);
-  } while (rc != 0 && errno == EINTR);
-  *connected = rc == 0;
-  if (rc != 0 && errno != EINPROGRESS) {
-    const int err = errno;
-    ::close(fd);
-    return -err;
-  }
-  return fd;
+  // A connect that finished at once still reports EPOLLOUT: one path for both.
+  Watch(id, fd, pool, started, target.timeout_ms, std::make_unique<HttpProbe>(target.http));
+  return 0;
 }
 
-bool TcpConnector::Watch(uint32_t id, int fd, uint32_t events, uint64_t started, double timeout_ms,
-                         std::unique_ptr<HttpProbe> http, int* err) {
-  epoll_event ev = {};
-  ev.events = events;
-  ev.data.u64 = id;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    *err = errno;
-    ::close(fd);
-    return false;
-  }
+
+void TcpConnector::Watch(uint32_t id, int fd, uint16_t pool, uint64_t started, double timeout_ms,
+                         std::unique_ptr<HttpProbe> http) {
+  fd_ids_[static_cast<size_t>(fd)] = id;
   const uint64_t deadline = started + static_cast<uint64_t>(timeout_ms * 1e6);
   if (http) http->grace_left_ns = static_cast<uint64_t>(timeout_ms * 1e6);
-  probes_.Put(id, Probe{fd, started, deadline, std::move(http)});
+  probes_.Put(id, Probe{fd, pool, started, deadline, std::move(http)});
   deadlines_.push(Deadline{deadline, id, fd});
   if (timer_at_ns_ == 0 || deadline < timer_at_ns_) ArmTimer();
   UpdateRef();
-  return true;
 }
+
+namespace {
+Napi::Value Code(Napi::Env env, int code) {
+  return code == INT32_MIN ? env.Undefined() : Napi::Number::New(env, code);
+}
+}  // namespace
 
 // start(id, address, port, sourceAddress | null, timeoutMs) → 0 (in flight; one result will
 // follow), -1 (connected at once: already closed, no result follows), or an errno (failed at once).
 Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint64_t started = 0;
-  bool connected = false;
-  const int fd = Open(info,
-                      "start(id: uint32, address: string, port: number, source: string | null, "
-                      "timeoutMs: number)",
-                      true, &started, &connected);
-  if (fd == INT32_MIN) return env.Undefined();
-  if (fd < 0) return Napi::Number::New(env, -fd);
-  if (connected) {
-    CloseWithReset(fd);
-    return Napi::Number::New(env, -1);
+  Target target;
+  if (!ParseTarget(info,
+                   "start(id: uint32, address: string, port: number, source: string | null, "
+                   "timeoutMs: number)",
+                   &target)) {
+    return info.Env().Undefined();
   }
-  int err = 0;
-  if (!Watch(info[0].As<Napi::Number>().Uint32Value(), fd, EPOLLOUT, started,
-             info[4].As<Napi::Number>().DoubleValue(), nullptr, &err)) {
-    return Napi::Number::New(env, err);
-  }
-  return Napi::Number::New(env, 0);
+  return Code(info.Env(), Begin(info.Env(), info[0].As<Napi::Number>().Uint32Value(), target));
 }
+
+constexpr const char* kHttpUsage =
+    "(id: uint32, address: string, port: number, source: string | null, timeoutMs: number, "
+    "request: Uint8Array, statusRanges: Int32Array, digest: Uint8Array (16 bytes) | null)";
 
 // startHttp(id, address, port, source | null, timeoutMs, request: Uint8Array,
 //           statusRanges: Int32Array (min, max pairs), digest: Uint8Array (16) | null)
 // → 0 (in flight; one result will follow) or an errno (failed at once, no result follows).
 Napi::Value TcpConnector::StartHttp(const Napi::CallbackInfo& info) {
+  const std::string usage = std::string("startHttp") + kHttpUsage;
+  Target target;
+  target.http = ParseHttp(info, usage.c_str());
+  if (!target.http || !ParseTarget(info, usage.c_str(), &target)) return info.Env().Undefined();
+  return Code(info.Env(), Begin(info.Env(), info[0].As<Napi::Number>().Uint32Value(), target));
+}
+
+// register(id, address, port, source | null, timeoutMs): the target of later run(id) calls, parsed
+// once (a daemon checks the same real servers every interval). Replaces an earlier registration.
+Napi::Value TcpConnector::Register(const Napi::CallbackInfo& info) {
+  Target target;
+  if (!ParseTarget(info,
+                   "register(id: uint32, address: string, port: number, source: string | null, "
+                   "timeoutMs: number)",
+                   &target)) {
+    return info.Env().Undefined();
+  }
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= ProbeTable::kDenseIds) {
+    ThrowArgError(info.Env(), "register(): id too large");
+    return info.Env().Undefined();
+  }
+  if (targets_.size() <= id) targets_.resize(id + 1);
+  targets_[id] = std::move(target);
+  return info.Env().Undefined();
+}
+
+// registerHttp(id, address, port, source | null, timeoutMs, request, statusRanges, digest | null).
+Napi::Value TcpConnector::RegisterHttp(const Napi::CallbackInfo& info) {
+  const std::string usage = std::string("registerHttp") + kHttpUsage;
+  Target target;
+  target.http = ParseHttp(info, usage.c_str());
+  if (!target.http || !ParseTarget(info, usage.c_str(), &target)) return info.Env().Undefined();
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= ProbeTable::kDenseIds) {
+    ThrowArgError(info.Env(), "registerHttp(): id too large");
+    return info.Env().Undefined();
+  }
+  if (targets_.size() <= id) targets_.resize(id + 1);
+  targets_[id] = std::move(target);
+  return info.Env().Undefined();
+}
+
+// unregister(id): forgets the target (a check of it in flight runs on; cancel() stops it).
+Napi::Value TcpConnector::Unregister(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowArgError(info.Env(), "unregister(id: uint32)");
+    return info.Env().Undefined();
+  }
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id < targets_.size()) targets_[id] = Target{};
+  return info.Env().Undefined();
+}
+
+// run(id) → as start()/startHttp() with the registered target's parameters. The per-check call:
+// one integer argument, nothing to parse.
+Napi::Value TcpConnector::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage =
-      "startHttp(id: uint32, address: string, port: number, source: string | null, timeoutMs: number, "
-      "request: Uint8Array, statusRanges: Int32Array, digest: Uint8Array (16 bytes) | null)";
-  if (info.Length() < 8 || !info[5].IsTypedArray() || !info[6].IsTypedArray() ||
-      !(info[7].IsNull() || info[7].IsTypedArray())) {
-    ThrowArgError(env, usage);
+  uint32_t id = UINT32_MAX;
+  if (info.Length() >= 1) napi_get_value_uint32(env, info[0], &id);
+  if (id >= targets_.size() || targets_[id].to_len == 0) {
+    ThrowArgError(env, "run(id: uint32): no target registered under this id");
     return env.Undefined();
   }
-  Napi::TypedArray request = info[5].As<Napi::TypedArray>();
-  Napi::TypedArray ranges = info[6].As<Napi::TypedArray>();
-  if (request.TypedArrayType() != napi_uint8_array || request.ElementLength() == 0 ||
-      ranges.TypedArrayType() != napi_int32_array || ranges.ElementLength() % 2 != 0) {
-    ThrowArgError(env, usage);
-    return env.Undefined();
-  }
-  const uint8_t* digest = nullptr;
-  if (info[7].IsTypedArray()) {
-    Napi::TypedArray d = info[7].As<Napi::TypedArray>();
-    if (d.TypedArrayType() != napi_uint8_array || d.ElementLength() != 16) {
-      ThrowArgError(env, usage);
-      return env.Undefined();
-    }
-    digest = info[7].As<Napi::Uint8Array>().Data();
-  }
-  Napi::Uint8Array request_bytes = info[5].As<Napi::Uint8Array>();
-  Napi::Int32Array range_values = info[6].As<Napi::Int32Array>();
-  auto http = std::make_unique<HttpProbe>(
-      std::string(reinterpret_cast<const char*>(request_bytes.Data()), request_bytes.ElementLength()),
-      std::vector<int32_t>(range_values.Data(), range_values.Data() + range_values.ElementLength()),
-      digest);
-  uint64_t started = 0;
-  bool connected = false;
-  const int fd = Open(info, usage, true, &started, &connected);
-  if (fd == INT32_MIN) return env.Undefined();
-  if (fd < 0) return Napi::Number::New(env, -fd);
-  int err = 0;
-  // A connect that finished at once still reports EPOLLOUT: one path for both.
-  if (!Watch(info[0].As<Napi::Number>().Uint32Value(), fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-             started, info[4].As<Napi::Number>().DoubleValue(), std::move(http), &err)) {
-    return Napi::Number::New(env, err);
-  }
-  return Napi::Number::New(env, 0);
+  return Code(env, Begin(env, id, targets_[id]));
 }
 
 // cancel(id) → whether a check was in flight; its socket is closed and no result follows.
@@ -535,9 +728,8 @@ Napi::Value TcpConnector::Cancel(const Napi::CallbackInfo& info) {
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   Probe* probe = probes_.Find(id);
   if (probe == nullptr) return Napi::Boolean::New(env, false);
-  // Closing also leaves the epoll set; a connected HTTP check's connection is reset.
-  if (probe->http && probe->http->phase != HttpPhase::kConnecting) CloseWithReset(probe->fd);
-  else ::close(probe->fd);
+  // A connection that was made is reset; one still being made is dropped.
+  Recycle(probe->fd, probe->pool);
   probes_.Erase(id);
   UpdateRef();
   return Napi::Boolean::New(env, true);
@@ -558,6 +750,10 @@ Napi::Value TcpConnector::Close(const Napi::CallbackInfo& info) {
 void TcpConnector::Release() {
   probes_.ForEach([](Probe& probe) { ::close(probe.fd); });
   probes_.Clear();
+  for (SocketPool& pool : pools_)
+    for (int fd : pool.idle) ::close(fd);
+  pools_.clear();
+  fd_ids_.clear();
   deadlines_ = {};
   if (handles_ != nullptr) {
     Handles* h = handles_;
@@ -638,8 +834,7 @@ void TcpConnector::Push(uint32_t id, double code, double latency_ms, double deta
 void TcpConnector::FinishHttp(uint32_t id, Probe& probe, double code, uint64_t now) {
   HttpProbe& http = *probe.http;
   // A connection that got as far as connected is reset: no FIN exchange, no TIME_WAIT.
-  if (http.phase == HttpPhase::kConnecting) ::close(probe.fd);
-  else CloseWithReset(probe.fd);
+  Recycle(probe.fd, probe.pool);
   double detail = 0;
   const uint8_t* digest = nullptr;
   if (code == kTimeoutCode) detail = static_cast<double>(http.phase);
@@ -665,8 +860,9 @@ bool TcpConnector::StepHttp(uint32_t id, Probe& probe, uint32_t events, uint64_t
     }
     http.phase = HttpPhase::kWaiting;
   }
-  while (http.written < http.request.size()) {
-    const ssize_t n = send(probe.fd, http.request.data() + http.written, http.request.size() - http.written,
+  const std::string& request = http.spec->request;
+  while (http.written < request.size()) {
+    const ssize_t n = send(probe.fd, request.data() + http.written, request.size() - http.written,
                            MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       http.written += static_cast<size_t>(n);
@@ -732,39 +928,47 @@ void TcpConnector::Flush() {
 void TcpConnector::Drain() {
   epoll_event events[kMaxEvents];
   for (;;) {
-    if (epoll_fd_ < 0) return;
+    // JavaScript runs (Flush) only between batches of events, never in the middle of one: a check
+    // it cancelled or started there could hand a socket whose event is still in `events` to
+    // another check, which would then get the earlier check's verdict. Each event gives at most
+    // one result, so a batch no larger than the room left never fills the buffer before its end.
+    if (count_ == capacity_) Flush();
+    if (epoll_fd_ < 0 || results_ == nullptr) return;
+    const int room = static_cast<int>(std::min<size_t>(kMaxEvents, capacity_ - count_));
     int n;
     do {
-      n = epoll_wait(epoll_fd_, events, kMaxEvents, 0);
+      n = epoll_wait(epoll_fd_, events, room, 0);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) return;
     const uint64_t now = uv_hrtime();
     for (int i = 0; i < n; i++) {
-      const uint32_t id = static_cast<uint32_t>(events[i].data.u64);
+      const int fd = static_cast<int>(events[i].data.u64);
+      if (static_cast<size_t>(fd) >= fd_ids_.size()) continue;
+      const uint32_t id = fd_ids_[static_cast<size_t>(fd)];
+      if (id == kNoId) continue;  // an idle socket's edge
       Probe* found = probes_.Find(id);
-      if (found == nullptr) continue;
+      if (found == nullptr || found->fd != fd) continue;
+      const uint32_t ev = events[i].events;
       if (found->http) {
-        if (StepHttp(id, *found, events[i].events, now)) probes_.Erase(id);
+        if (StepHttp(id, *found, ev, now)) probes_.Erase(id);
+        continue;
+      }
+      // Writable without an error: connected (a failed connect always brings EPOLLERR), so the
+      // error needs no system call of its own. Neither: not done yet.
+      int err = 0;
+      if ((ev & (EPOLLERR | EPOLLHUP)) != 0) {
+        socklen_t len = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err == 0) err = ECONNRESET;
+      } else if ((ev & EPOLLOUT) == 0) {
         continue;
       }
       const Probe probe = std::move(*found);
       probes_.Erase(id);
-      // Writable and nothing else: connected (a failed connect always brings EPOLLERR), so the
-      // error needs no system call of its own.
-      int err = 0;
-      if (events[i].events != EPOLLOUT) {
-        socklen_t len = sizeof(err);
-        if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-        if (err == 0 && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) err = ECONNRESET;
-      }
-      if (err == 0) {
-        CloseWithReset(probe.fd);
-      } else {
-        ::close(probe.fd);
-      }
+      Recycle(probe.fd, probe.pool);
       Push(id, err, Milliseconds(now - probe.started_ns));
     }
-    if (n < kMaxEvents) return;
+    if (n < room) return;
   }
 }
 
@@ -791,7 +995,7 @@ void TcpConnector::Expire() {
     }
     const Probe probe = std::move(*found);
     probes_.Erase(d.id);
-    ::close(probe.fd);
+    Recycle(probe.fd, probe.pool);
     Push(d.id, kTimeoutCode, Milliseconds(now - probe.started_ns));
   }
 }

@@ -122,49 +122,41 @@ function nativeRequest(check: HttpProbeCheck): HttpGetRequest {
 }
 
 /** The reason of a native HTTP check's result, in the words of the net.Socket check below. */
-function nativeResult(
+export function nativeHttpReason(
   check: HttpProbeCheck,
   code: number,
-  latencyMs: number,
   detail: number,
   digest: string | null,
-): ProbeResult {
+): string {
   switch (code) {
     case HTTP_OK:
-      return {
-        ok: true,
-        latencyMs,
-        reason: check.digest === null ? `status ${detail}` : `status ${detail}, digest ${check.digest}`,
-      };
+      return check.digest === null ? `status ${detail}` : `status ${detail}, digest ${check.digest}`;
     case HTTP_STATUS_MISMATCH:
-      return {
-        ok: false,
-        latencyMs,
-        reason: `status ${detail}, expected ${formatStatusRanges(check.status)}`,
-      };
+      return `status ${detail}, expected ${formatStatusRanges(check.status)}`;
     case HTTP_DIGEST_MISMATCH:
-      return { ok: false, latencyMs, reason: `digest ${digest} differs from expected ${check.digest}` };
+      return `digest ${digest} differs from expected ${check.digest}`;
     case TCP_TIMEOUT:
-      return {
-        ok: false,
-        latencyMs,
-        reason: timeoutReason(check.timeoutMs, HTTP_PHASES[detail] ?? 'connecting'),
-      };
+      return timeoutReason(check.timeoutMs, HTTP_PHASES[detail] ?? 'connecting');
     case HTTP_MALFORMED:
-      return { ok: false, latencyMs, reason: MALFORMED };
+      return MALFORMED;
     case HTTP_HEAD_TOO_LARGE:
-      return { ok: false, latencyMs, reason: HEAD_TOO_LARGE };
+      return HEAD_TOO_LARGE;
     case HTTP_CLOSED_BEFORE_RESPONSE:
-      return { ok: false, latencyMs, reason: CLOSED_BEFORE_RESPONSE };
+      return CLOSED_BEFORE_RESPONSE;
     case HTTP_CLOSED_IN_BODY:
-      return { ok: false, latencyMs, reason: CLOSED_IN_BODY };
+      return CLOSED_IN_BODY;
     case HTTP_BODY_TOO_LARGE:
-      return { ok: false, latencyMs, reason: BODY_TOO_LARGE };
+      return BODY_TOO_LARGE;
     default: {
       const [name, message] = errnoDescription(code);
-      return { ok: false, latencyMs, reason: describeCode(name, message) };
+      return describeCode(name, message);
     }
   }
+}
+
+/** What the native checker needs of a plain HTTP check (made once per check object). */
+export function nativeHttpRequest(check: HttpProbeCheck): HttpGetRequest {
+  return nativeRequest(check);
 }
 
 /** Starts one check; `done` gets the verdict (never synchronously) unless cancelled first. */
@@ -172,7 +164,7 @@ export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult
   const native = check.type === 'http' ? nativeHttpGet() : null;
   if (native !== null)
     return native(nativeRequest(check), (code, latencyMs, detail, digest) =>
-      done(nativeResult(check, code, latencyMs, detail, digest)),
+      done({ ok: code === HTTP_OK, latencyMs, reason: nativeHttpReason(check, code, detail, digest) }),
     );
   return startSocketProbe(check, done);
 }

@@ -1,13 +1,15 @@
 /**
- * The TCP connect check: up when the three-way handshake completes within the timeout. The socket is
- * then reset (SO_LINGER 0) rather than closed, as HAProxy does for connect-only checks: a graceful
- * close would leave a TIME_WAIT entry on the director for every check, and thousands of real servers
- * checked every second would fill the table for nothing. Everything ends in exactly one verdict:
+ * The TCP connect check: up when the three-way handshake completes within the timeout. The
+ * connection is then reset rather than closed (SO_LINGER 0 here; the native checker disconnects,
+ * which sends the same RST), as HAProxy does for connect-only checks: a graceful close would leave a
+ * TIME_WAIT entry on the director for every check, and thousands of real servers checked every
+ * second would fill the table for nothing. Everything ends in exactly one verdict:
  * connected, an error, the deadline, or the caller's cancel (after which nothing is reported).
  *
  * The connect itself runs in the native addon when it is there (src/sys/tcp-connect.ts: all checks
  * on one epoll set, results in batches, no JavaScript object or timer per check: a fraction of the
- * CPU of net.Socket, which stays as the fallback when the addon is missing).
+ * CPU of net.Socket, which stays as the fallback when the addon is missing). The monitor's checks
+ * go through ./probe-runner.ts, which registers each target with the native checker once.
  */
 import { connect, type Socket } from 'node:net';
 import type { TcpCheck } from '../config/types.js';
@@ -26,20 +28,30 @@ export type TcpProbeCheck = Pick<TcpCheck, 'connectIp' | 'connectPort' | 'bindIp
 
 const CONNECTED_REASON = 'connected';
 
+/** Reasons by errno, made once each: a server that refuses is refused every second. */
+const errnoReasons = new Map<number, string>();
+
+/** The reason of a native connect check's result (TCP_CONNECTED, TCP_TIMEOUT or an errno). */
+export function nativeTcpReason(check: Pick<TcpCheck, 'timeoutMs'>, code: number): string {
+  if (code === TCP_CONNECTED) return CONNECTED_REASON;
+  if (code === TCP_TIMEOUT) return timeoutReason(check.timeoutMs);
+  let reason = errnoReasons.get(code);
+  if (reason === undefined) {
+    const [name, message] = errnoDescription(code);
+    reason = describeCode(name, message);
+    errnoReasons.set(code, reason);
+  }
+  return reason;
+}
+
 /** Starts one check; `done` gets the verdict unless the returned function cancels it first. */
 export function startTcpProbe(check: TcpProbeCheck, done: (result: ProbeResult) => void): () => void {
   const native = nativeTcpConnect();
   if (native === null) return startSocketProbe(check, done);
   return native(
     { address: check.connectIp, port: check.connectPort, source: check.bindIp, timeoutMs: check.timeoutMs },
-    (code, latencyMs) => {
-      if (code === TCP_CONNECTED) done({ ok: true, latencyMs, reason: CONNECTED_REASON });
-      else if (code === TCP_TIMEOUT) done({ ok: false, latencyMs, reason: timeoutReason(check.timeoutMs) });
-      else {
-        const [name, message] = errnoDescription(code);
-        done({ ok: false, latencyMs, reason: describeCode(name, message) });
-      }
-    },
+    (code, latencyMs) =>
+      done({ ok: code === TCP_CONNECTED, latencyMs, reason: nativeTcpReason(check, code) }),
   );
 }
 

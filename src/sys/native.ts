@@ -85,6 +85,29 @@ export interface NativeTcpConnector {
     statusRanges: Int32Array,
     digest: Uint8Array | null,
   ): number;
+  /**
+   * Parses a connect check's target once and keeps it under `id` (replacing an earlier one), so
+   * that run(id) starts a check of it with nothing to parse. Throws TypeError on bad arguments.
+   */
+  register(id: number, address: string, port: number, source: string | null, timeoutMs: number): void;
+  /** register() for an HTTP check (the arguments of startHttp()). */
+  registerHttp(
+    id: number,
+    address: string,
+    port: number,
+    source: string | null,
+    timeoutMs: number,
+    request: Uint8Array,
+    statusRanges: Int32Array,
+    digest: Uint8Array | null,
+  ): void;
+  /** Forgets a registered target (a check of it in flight is not stopped: cancel() does that). */
+  unregister(id: number): void;
+  /**
+   * Starts a check of the target registered under `id`, with the result codes of start() and
+   * startHttp(). Throws TypeError when none is registered.
+   */
+  run(id: number): number;
   /** Closes the socket of a check in flight; no result follows. False if none was. */
   cancel(id: number): boolean;
   /** Closes every socket and stops; no callback runs afterwards. Idempotent. */

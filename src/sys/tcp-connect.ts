@@ -4,7 +4,9 @@
  * private epoll set, results in batches through one shared Float64Array. This wrapper gives each
  * check a plain callback and a cancel function, and never calls back synchronously (a check that
  * fails at once, say on an unreachable route, answers in a microtask), so callers need no
- * re-entrancy guards.
+ * re-entrancy guards. A target checked again and again (the monitor's) is registered once as a
+ * CheckSlot: its address parsed and its request kept on the native side, each check started by an
+ * integer id, its verdicts sent to one owner object instead of a closure per check.
  */
 import { getSystemErrorMap } from 'node:util';
 import { loadNative, type NativeTcpConnector } from './native.js';
@@ -60,6 +62,32 @@ export const HTTP_BODY_TOO_LARGE = -8;
 /** Where an HTTP check was when its deadline passed, by the detail of a TCP_TIMEOUT result. */
 export const HTTP_PHASES = ['connecting', 'waiting for the response', 'reading the body'] as const;
 
+/** Gets every result of one registered check target (see nativeCheckSlot). */
+export interface CheckSlotOwner {
+  /**
+   * One check's verdict, coded as for HttpGetDone (a connect check's detail is 0 and its digest
+   * null). Never called synchronously from start().
+   */
+  checkResult(code: number, latencyMs: number, detail: number, digestHex: string | null): void;
+}
+
+/**
+ * A check target registered once with the native checker: its address is parsed and its request
+ * kept on the native side, and start() passes nothing but an integer. What a daemon checking the
+ * same real servers every second wants; one-off checks use TcpConnect and HttpGet.
+ */
+export interface CheckSlot {
+  /**
+   * Starts a check; its verdict goes to the owner. One at a time: the previous check must have
+   * answered or been cancelled. Throws only on a bug (a released slot).
+   */
+  start(): void;
+  /** Stops the check in flight, if any: no verdict follows. */
+  cancel(): void;
+  /** Cancels, and forgets the target: the slot is dead afterwards. Idempotent. */
+  release(): void;
+}
+
 /** Batch size: a wakeup with more finished checks than this calls JavaScript more than once. */
 const BATCH = 1024;
 /** Doubles per result: id, code, latencyMs, detail, the MD5 as 4 words (native kStride). */
@@ -68,6 +96,7 @@ const STRIDE = 8;
 interface Checks {
   readonly connect: TcpConnect;
   readonly httpGet: HttpGet;
+  readonly slot: (request: TcpConnectRequest | HttpGetRequest, owner: CheckSlotOwner) => CheckSlot;
 }
 
 let checks: Checks | null | undefined;
@@ -103,6 +132,19 @@ export function nativeHttpGet(): HttpGet | null {
   return nativeChecks()?.httpGet ?? null;
 }
 
+/**
+ * Registers a connect check's target (an HttpGetRequest: a plain HTTP check's) for repeated
+ * checks; null when the addon is not there. Throws TypeError on a request the native side refuses
+ * (an address that is not an IP address).
+ */
+export function nativeCheckSlot(
+  request: TcpConnectRequest | HttpGetRequest,
+  owner: CheckSlotOwner,
+): CheckSlot | null {
+  const c = nativeChecks();
+  return c === null ? null : c.slot(request, owner);
+}
+
 type AnyDone = (code: number, latencyMs: number, detail: number, digestHex: string | null) => void;
 
 function createChecks(
@@ -121,14 +163,33 @@ function createChecks(
     freeIds.push(id);
   };
 
+  /** Registered targets by id (their ids stay taken until released); null for other ids. */
+  const slots: (Slot | null)[] = [];
+
   const connector = new Connector(results, (count) => {
     let thrown: unknown = null;
     for (let i = 0; i < count * STRIDE; i += STRIDE) {
       const id = results[i] as number;
+      const code = results[i + 1] as number;
+      const slot = slots[id];
+      if (slot !== undefined && slot !== null) {
+        if (!slot.inFlight) continue;
+        slot.inFlight = false;
+        try {
+          slot.owner.checkResult(
+            code,
+            results[i + 2] as number,
+            results[i + 3] as number,
+            code === HTTP_DIGEST_MISMATCH ? digestHex(results, i + 4) : null,
+          );
+        } catch (err) {
+          thrown ??= err;
+        }
+        continue;
+      }
       const done = pending[id];
       if (done === undefined || done === null) continue;
       release(id);
-      const code = results[i + 1] as number;
       try {
         done(
           code,
@@ -171,12 +232,81 @@ function createChecks(
       id = pending.length;
       pending.push(null);
       generation.push(0);
+      slots.push(null);
     }
     generation[id] = (generation[id] as number) + 1;
     return id;
   };
 
+  class Slot implements CheckSlot {
+    /** A verdict is owed: a native check in flight, or one that ended at once, due in a microtask. */
+    inFlight = false;
+    /** Bumped by every start and cancel: a microtask verdict of an earlier run finds it changed. */
+    private runs = 0;
+    private released = false;
+
+    constructor(
+      private readonly id: number,
+      readonly owner: CheckSlotOwner,
+    ) {}
+
+    start(): void {
+      if (this.released) throw new Error('check slot used after release');
+      const code = connector.run(this.id);
+      this.inFlight = true;
+      const run = ++this.runs;
+      if (code === 0) return;
+      // Ended at once (connected, or refused by the route): answered in a microtask, never from
+      // within start().
+      const t0 = performance.now();
+      queueMicrotask(() => {
+        if (this.runs !== run || !this.inFlight) return;
+        this.inFlight = false;
+        this.owner.checkResult(code === -1 ? TCP_CONNECTED : code, performance.now() - t0, 0, null);
+      });
+    }
+
+    cancel(): void {
+      if (!this.inFlight) return;
+      this.inFlight = false;
+      this.runs++;
+      connector.cancel(this.id);
+    }
+
+    release(): void {
+      if (this.released) return;
+      this.cancel();
+      this.released = true;
+      connector.unregister(this.id);
+      slots[this.id] = null;
+      release(this.id);
+    }
+  }
+
   return {
+    slot(request, owner) {
+      const id = takeId();
+      try {
+        if ('request' in request)
+          connector.registerHttp(
+            id,
+            request.address,
+            request.port,
+            request.source,
+            request.timeoutMs,
+            request.request,
+            request.statusRanges,
+            request.digest,
+          );
+        else connector.register(id, request.address, request.port, request.source, request.timeoutMs);
+      } catch (err) {
+        release(id);
+        throw err;
+      }
+      const slot = new Slot(id, owner);
+      slots[id] = slot;
+      return slot;
+    },
     connect(request, done) {
       const id = takeId();
       const t0 = performance.now();

@@ -275,6 +275,38 @@ describe('health checks against real servers in a namespace', () => {
       expect(r).toMatchObject({ ok: false, reason: 'aborted' });
       expect(r.latencyMs).toBeLessThan(1000);
     });
+
+    it('checks afresh after every way a check can end', async () => {
+      // The native checker keeps a socket whose check ended (disconnected) for the next check, of
+      // either kind: nothing the last one left behind (a SYN nobody answered, a refusal, a reset
+      // response, an abort) may show in the verdict of the next.
+      const connected = { ok: true, reason: 'connected' };
+      const status200 = { ok: true, reason: 'status 200' };
+      const timeout = { ok: false, reason: 'timeout after 200 ms' };
+      const refused = { ok: false, reason: 'connection refused (ECONNREFUSED)' };
+      const endings = [
+        tcp({ connectIp: BLACKHOLE, timeoutMs: 200 }),
+        tcp({ connectPort: CLOSED_PORT }),
+        tcp(),
+        http({ path: '/slow', timeoutMs: 200 }),
+        http({ path: '/hangup' }),
+        http(),
+      ];
+      for (const ending of endings) {
+        await probe(ending);
+        expect(await probe(tcp())).toMatchObject(connected);
+        await probe(ending);
+        expect(await probe(http())).toMatchObject(status200);
+        await probe(ending);
+        expect(await probe(tcp({ connectPort: CLOSED_PORT }))).toMatchObject(refused);
+        await probe(ending);
+        expect(await probe(tcp({ connectIp: BLACKHOLE, timeoutMs: 200 }))).toMatchObject(timeout);
+      }
+      await agent.call('probeAbortedAfter', tcp({ connectIp: BLACKHOLE, timeoutMs: 5000 }), 50);
+      expect(await probe(tcp())).toMatchObject(connected);
+      await agent.call('probeAbortedAfter', http({ path: '/slow', timeoutMs: 5000 }), 50);
+      expect(await probe(http())).toMatchObject(status200);
+    });
   });
 
   // Plain HTTP runs in the native addon (src/sys/tcp-connect.ts) and, without it, on net.Socket:
@@ -621,6 +653,45 @@ describe('health checks against real servers in a namespace', () => {
       const results = events.filter((e) => e.kind === 'result');
       for (let i = 1; i < results.length; i++) {
         expect((results[i]?.at ?? 0) - (results[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(40);
+      }
+    });
+
+    it('probes a kept target with the check object of the reload, and stops probing a removed one', async () => {
+      // The monitor registers each target's check with the native checker once; a reload that
+      // keeps the id but brings a new object (here: another source address) must re-register it.
+      type Status = { health: string; lastResult: { reason: string } | null };
+      const snapshot = () => agent.call<Record<string, Status>>('monitorSnapshot');
+      const until = async (what: (s: Status | undefined) => boolean): Promise<Status | undefined> => {
+        for (let i = 0; i < 100; i++) {
+          const s = (await snapshot())[id];
+          if (what(s)) return s;
+          await sleep(100);
+        }
+        return (await snapshot())[id];
+      };
+      // The servers cannot answer DIRECTOR_3 (blackhole route back) but can answer DIRECTOR.
+      const check = tcp({ bindIp: DIRECTOR_3, intervalMs: 100, timeoutMs: 100, retry: 1, rise: 1 });
+      const [id = ''] = await agent.call<string[]>('monitorStart', [{ check, start: 'up' }]);
+      try {
+        expect(await until((s) => s?.health === 'down')).toMatchObject({
+          health: 'down',
+          lastResult: { reason: 'timeout after 100 ms' },
+        });
+        await agent.call('monitorUpdate', [{ id, check: { ...check, bindIp: DIRECTOR } }]);
+        expect(await until((s) => s?.health === 'up')).toMatchObject({
+          health: 'up',
+          lastResult: { reason: 'connected' },
+        });
+        await agent.call('monitorUpdate', []);
+        const results = async () =>
+          (await agent.call<{ kind: string; id: string }[]>('monitorEvents')).filter(
+            (e) => e.kind === 'result' && e.id === id,
+          ).length;
+        const before = await results();
+        await sleep(500);
+        expect(await results()).toBe(before);
+      } finally {
+        await agent.call('monitorStop');
       }
     });
   });

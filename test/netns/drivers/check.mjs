@@ -62,6 +62,11 @@ export function monitorStart(targets) {
   return withIds.map((t) => t.id);
 }
 
+/** The next update(): targets `{ id, check, start }` with the ids given (a reload may keep an id). */
+export function monitorUpdate(targets) {
+  monitor.update(targets);
+}
+
 export const monitorEvents = () => events;
 export const monitorSnapshot = () => Object.fromEntries(monitor?.snapshot() ?? []);
 
