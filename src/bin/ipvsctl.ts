@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** ipvsctl: the operator's CLI. Composition root only: argv, wiring, exit codes. */
-import { isMainThread, workerData } from 'node:worker_threads';
 import { Command, CommanderError } from 'commander';
 import type { ControlCall } from '../cli/daemon.js';
 import { EXIT_FAILED, EXIT_USAGE, processOutput } from '../cli/output.js';
@@ -67,16 +66,7 @@ function program(): Command {
     .option('--json', 'print {"operations": [...]}', false)
     .action(async (file: string, opts: { dryRun: boolean; json: boolean }) => {
       const { applyCommand } = await import('../cli/apply.js');
-      // The kernel side (open, dump, send) on a worker thread, overlapping the config's parse (see
-      // cli/kernel-worker.ts); without it (IPVSD_APPLY_WORKER=0, or it failed) on this thread.
-      const { startKernelWorker } = await import('../cli/kernel-worker.js');
-      const worker = process.env.IPVSD_APPLY_WORKER === '0' ? null : startKernelWorker();
-      const open = async () => (await worker?.backend()) ?? (await kernelBackend());
-      try {
-        process.exitCode = await applyCommand(file, opts, open, processOutput);
-      } finally {
-        worker?.stop();
-      }
+      process.exitCode = await applyCommand(file, opts, kernelBackend, processOutput);
     });
 
   cmd
@@ -176,9 +166,4 @@ async function main(): Promise<void> {
   process.exit();
 }
 
-// The same file is the entry of `apply`'s kernel worker thread (cli/kernel-worker.ts).
-if (!isMainThread && (workerData as { ipvsctlKernelWorker?: number } | null)?.ipvsctlKernelWorker === 1) {
-  void import('../cli/kernel-worker.js').then((m) => m.runKernelWorker());
-} else {
-  void main();
-}
+void main();
