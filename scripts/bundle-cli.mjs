@@ -84,7 +84,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
+
+// V8 flags for a short batch process, set before the bundle is compiled (the code cache was made
+// under the same flags: V8 refuses a cache made under others). --always-sparkplug compiles baseline
+// machine code for a function on its first call instead of interpreting it for a while: a big
+// config runs each validator tens of thousands of times within seconds, too soon for the
+// optimising compiler to pay. A growth factor of 8 takes the young generation to its full size
+// after one scavenge instead of four, so fewer collections copy the (mostly live) config tree.
+// Measured in the VM tier (qemu TCG): \`ipvsctl check\` of a 10,000-destination config ~30% faster.
+setFlagsFromString('--always-sparkplug');
+setFlagsFromString('--semi-space-growth-factor=8');
 
 const filename = fileURLToPath(new URL('./ipvsctl.cjs', import.meta.url));
 let cachedData;
@@ -99,6 +110,8 @@ const script = new Script(
   \`(function (exports, require, module, __filename, __dirname) {\${readFileSync(filename, 'utf8')}\\n})\`,
   { filename, cachedData },
 );
+if (script.cachedDataRejected && process.env.IPVSD_TIMING === '1')
+  process.stderr.write('ipvsctl timing: the code cache was rejected; compiled from source\\n');
 const out = process.env.IPVSD_WRITE_CODE_CACHE;
 if (out) process.on('exit', () => writeFileSync(out, script.createCachedData()));
 const module = { exports: {} };

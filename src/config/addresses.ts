@@ -21,13 +21,17 @@ export function parseIp(text: string): IpAddress | null {
 
 /** The prefix length of a contiguous dotted IPv4 mask (`255.255.255.0` → 24), or null. */
 export function ipv4MaskPrefix(text: string): number | null {
-  if (!isIPv4(text)) return null;
-  // node:net refuses leading zeros, so a valid mask has exactly the spelling canonicalNetmask gives it.
-  for (let prefix = 0; prefix <= 32; prefix++) {
-    if (canonicalNetmask('inet', String(prefix)) === text) return prefix;
+  // node:net refuses leading zeros, so a valid mask has exactly the spelling canonicalNetmask gives it:
+  // the 33 spellings, worked out once.
+  if (maskPrefixes === null) {
+    maskPrefixes = new Map();
+    for (let prefix = 0; prefix <= 32; prefix++)
+      maskPrefixes.set(canonicalNetmask('inet', String(prefix)), prefix);
   }
-  return null;
+  return maskPrefixes.get(text) ?? null;
 }
+
+let maskPrefixes: Map<string, number> | null = null;
 
 export interface HostPort {
   readonly host: string;

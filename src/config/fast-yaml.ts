@@ -101,10 +101,25 @@ function schemaOnce() {
  * constructors are used instead.
  */
 interface NodeMakers {
-  scalar(value: unknown): Scalar;
+  /** A scalar spanning `[start, end)` of the text. */
+  scalar(value: unknown, source: string, type: Scalar.Type, start: number, end: number): Scalar;
   pair(key: FastNode, value: FastNode): Pair<FastNode, FastNode>;
   map(): YAMLMap;
   seq(): YAMLSeq;
+  /** Sets where a collection's text spans (known once its last item is read). */
+  span(node: YAMLMap | YAMLSeq, start: number, end: number): void;
+}
+
+/**
+ * Where a fast node's text starts and ends. yaml keeps `range` as a 3-element array on every node:
+ * on a 10,000-destination config that is over 100,000 arrays (megabytes of heap, and on a slow
+ * machine seconds of allocation, GC and page faults), while a valid config reads a position only
+ * for the few nodes a validator keeps. So fast nodes hold two numbers and `range` is a getter on
+ * their prototype that builds the array when asked.
+ */
+interface Spanned {
+  srcStart: number;
+  srcEnd: number;
 }
 
 let makers: NodeMakers | null = null;
@@ -112,10 +127,19 @@ let makers: NodeMakers | null = null;
 function nodeMakers(schema: Schema): NodeMakers {
   if (makers !== null) return makers;
   const library: NodeMakers = {
-    scalar: (value) => new Scalar(value),
+    scalar: (value, source, type, start, end) => {
+      const scalar = new Scalar(value);
+      scalar.range = [start, end, end];
+      scalar.source = source;
+      scalar.type = type;
+      return scalar;
+    },
     pair: (key, value) => new Pair(key, value),
     map: () => new YAMLMap(schema),
     seq: () => new YAMLSeq(schema),
+    span: (node, start, end) => {
+      node.range = [start, end, end];
+    },
   };
   const NODE_TYPE = Symbol.for('yaml.node.type');
   const proto = (base: object, sample: object, extra: PropertyDescriptorMap = {}): object => {
@@ -125,23 +149,51 @@ function nodeMakers(schema: Schema): NodeMakers {
     return p;
   };
   const schemaProp = { schema: { value: schema, writable: true, configurable: true } };
-  const scalarProto = proto(Scalar.prototype, new Scalar(null));
+  const rangeProp: PropertyDescriptorMap = {
+    range: {
+      get(this: Spanned): [number, number, number] {
+        return [this.srcStart, this.srcEnd, this.srcEnd];
+      },
+      set(this: Spanned, range: [number, number, number]) {
+        this.srcStart = range[0];
+        this.srcEnd = range[1];
+      },
+      configurable: true,
+    },
+  };
+  const scalarProto = proto(Scalar.prototype, new Scalar(null), rangeProp);
   const pairProto = proto(Pair.prototype, new Pair(null));
-  const mapProto = proto(YAMLMap.prototype, new YAMLMap(schema), schemaProp);
-  const seqProto = proto(YAMLSeq.prototype, new YAMLSeq(schema), schemaProp);
-  // Plain constructor functions: V8 allocates their objects fast and with a stable shape.
-  function FastScalar(this: { value: unknown }, value: unknown) {
+  const mapProto = proto(YAMLMap.prototype, new YAMLMap(schema), { ...schemaProp, ...rangeProp });
+  const seqProto = proto(YAMLSeq.prototype, new YAMLSeq(schema), { ...schemaProp, ...rangeProp });
+  // Plain constructor functions that set every field at once: V8 allocates their objects fast and
+  // with one stable shape.
+  function FastScalar(
+    this: Spanned & { value: unknown; source: string; type: Scalar.Type },
+    value: unknown,
+    source: string,
+    type: Scalar.Type,
+    start: number,
+    end: number,
+  ) {
     this.value = value;
+    this.source = source;
+    this.type = type;
+    this.srcStart = start;
+    this.srcEnd = end;
   }
   function FastPair(this: { key: unknown; value: unknown }, key: unknown, value: unknown) {
     this.key = key;
     this.value = value;
   }
-  function FastCollection(this: { items: unknown[] }) {
+  function FastCollection(this: Spanned & { items: unknown[] }) {
     this.items = [];
+    this.srcStart = 0;
+    this.srcEnd = 0;
   }
-  function FastSeqCollection(this: { items: unknown[] }) {
+  function FastSeqCollection(this: Spanned & { items: unknown[] }) {
     this.items = [];
+    this.srcStart = 0;
+    this.srcEnd = 0;
   }
   FastScalar.prototype = scalarProto;
   FastPair.prototype = pairProto;
@@ -149,12 +201,18 @@ function nodeMakers(schema: Schema): NodeMakers {
   FastSeqCollection.prototype = seqProto;
   type Ctor<T> = new (...args: unknown[]) => T;
   const fast: NodeMakers = {
-    scalar: (value) => new (FastScalar as unknown as Ctor<Scalar>)(value),
+    scalar: (value, source, type, start, end) =>
+      new (FastScalar as unknown as Ctor<Scalar>)(value, source, type, start, end),
     pair: (key, value) => new (FastPair as unknown as Ctor<Pair<FastNode, FastNode>>)(key, value),
     map: () => new (FastCollection as unknown as Ctor<YAMLMap>)(),
     seq: () => new (FastSeqCollection as unknown as Ctor<YAMLSeq>)(),
+    span: (node, start, end) => {
+      const spanned = node as unknown as Spanned;
+      spanned.srcStart = start;
+      spanned.srcEnd = end;
+    },
   };
-  const s = fast.scalar(1);
+  const s = fast.scalar(1, '1', 'PLAIN', 3, 4);
   const works =
     isScalar(s) &&
     s instanceof Scalar &&
@@ -162,6 +220,8 @@ function nodeMakers(schema: Schema): NodeMakers {
     isMap(fast.map()) &&
     isSeq(fast.seq()) &&
     fast.map().schema === schema &&
+    s.range?.[0] === 3 &&
+    s.range?.[1] === 4 &&
     !isMap(s) &&
     !isSeq(fast.map());
   makers = works ? fast : library;
@@ -295,7 +355,7 @@ class FastParser {
       keyStart = this.content;
       if (this.keyEnd(keyStart) === -1) break; // a `- ` at this indentation: the parent decides
     }
-    map.range = [first, this.lastEnd, this.lastEnd];
+    this.make.span(map, first, this.lastEnd);
     return map;
   }
 
@@ -321,7 +381,7 @@ class FastParser {
       if (this.indent > indent) throw GIVE_UP;
       if (!this.isSeqItem(this.content)) break;
     }
-    seq.range = [first, this.lastEnd, this.lastEnd];
+    this.make.span(seq, first, this.lastEnd);
     return seq;
   }
 
@@ -425,7 +485,7 @@ class FastParser {
         if (i >= this.end || this.code(i) === RBRACE) throw GIVE_UP; // a trailing comma
       }
     }
-    map.range = [open, this.pos, this.pos];
+    this.make.span(map, open, this.pos);
     return map;
   }
 
@@ -452,7 +512,7 @@ class FastParser {
         if (i >= this.end || this.code(i) === RBRACKET) throw GIVE_UP;
       }
     }
-    seq.range = [open, this.pos, this.pos];
+    this.make.span(seq, open, this.pos);
     return seq;
   }
 
@@ -489,45 +549,44 @@ class FastParser {
       if (n !== SPACE && n !== COMMA && n !== RBRACE && n !== RBRACKET) throw GIVE_UP;
     }
     if (value.includes('\\') && type === 'QUOTE_DOUBLE') throw GIVE_UP;
-    const scalar = this.make.scalar(value);
-    scalar.range = [open, end, end];
-    scalar.source = value;
-    scalar.type = type;
     this.pos = end;
-    return scalar;
+    return this.make.scalar(value, value, type, open, end);
   }
 
   /** A plain scalar resolved as yaml's composeScalar does: the first default tag whose test matches. */
   private plainScalar(from: number, to: number, atKey: boolean): Scalar {
     if (to - from > 1024) throw GIVE_UP; // the library's implicit-key limit, and no config needs it
     const source = this.text.slice(from, to);
-    let scalar: Scalar;
     const kind = quickKind(source);
-    if (kind === 'string') {
-      scalar = this.make.scalar(source);
-    } else if (kind === 'decimal') {
+    if (kind === 'string') return this.make.scalar(source, source, 'PLAIN', from, to);
+    if (kind === 'decimal') {
       // What the core schema's int tag resolves `[0-9]+` to (intAsBigInt is off by default).
-      scalar = this.make.scalar(Number.parseInt(source, 10));
-    } else {
-      const { tags, stringTag, options } = this.s;
-      const tag =
-        tags.find((t) => (t.default === true || (atKey && t.default === 'key')) && t.test?.test(source)) ??
-        stringTag;
-      let failed = false;
-      const res = tag.resolve(
-        source,
-        () => {
-          failed = true;
-        },
-        options,
-      );
-      if (failed) throw GIVE_UP;
-      scalar = isScalar(res) ? res : this.make.scalar(res);
-      if (tag.format) scalar.format = tag.format;
+      return this.make.scalar(Number.parseInt(source, 10), source, 'PLAIN', from, to);
     }
-    scalar.range = [from, to, to];
-    scalar.source = source;
-    scalar.type = 'PLAIN';
+    const { tags, stringTag, options } = this.s;
+    const tag =
+      tags.find((t) => (t.default === true || (atKey && t.default === 'key')) && t.test?.test(source)) ??
+      stringTag;
+    let failed = false;
+    const res = tag.resolve(
+      source,
+      () => {
+        failed = true;
+      },
+      options,
+    );
+    if (failed) throw GIVE_UP;
+    let scalar: Scalar;
+    if (isScalar(res)) {
+      // A tag that builds its own node (none of the core schema's today): the library's kind.
+      scalar = res;
+      scalar.range = [from, to, to];
+      scalar.source = source;
+      scalar.type = 'PLAIN';
+    } else {
+      scalar = this.make.scalar(res, source, 'PLAIN', from, to);
+    }
+    if (tag.format) scalar.format = tag.format;
     return scalar;
   }
 }

@@ -170,60 +170,100 @@ export function readSection<D>(
 ): Fields | undefined {
   const map = value.map();
   if (map === undefined) return undefined;
+  // Only an alias can lead back into a map being walked; a text without any (the fast path's) needs
+  // no bookkeeping for that.
+  if (!value.ctx.hasAliases) return walkSection(value, section, table, draft, map);
   if (value.ctx.walking.has(map)) {
     value.fail(`${section} refers to a map that contains it (through an alias)`);
     return undefined;
   }
   value.ctx.walking.add(map);
   try {
-    const fields = walk(value, map, section, table, draft);
-    requireKeys(value, section, fields, requiredKeys(table));
-    return fields;
+    return walkSection(value, section, table, draft, map);
   } finally {
     value.ctx.walking.delete(map);
   }
 }
 
+function walkSection<D>(
+  value: Value,
+  section: string,
+  table: KeywordTable<D>,
+  draft: D,
+  map: YAMLMap,
+): Fields {
+  const fields = walk(value, map, section, table, draft);
+  requireKeys(value, section, fields, requiredKeys(table));
+  return fields;
+}
+
 function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTable<D>, draft: D): Fields {
   const fields = new Map<string, Field>();
+  const pairs = map.items as Pair<Node | null, Node | null>[];
+  // Without merge keys (almost every map) the pairs are the entries: no Entry objects, no `seen` set.
+  if (!pairs.some(isMergeKey)) {
+    for (const pair of pairs) {
+      if (pair.key !== null) walkEntry(value, section, table, draft, fields, pair.key, pair.value, false);
+    }
+    return fields;
+  }
   for (const entry of entries(value, map, new Set([map]))) {
-    const keyNode = entry.keyNode;
-    if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
-      value.ctx.report(keyNode, `keys in ${section} must be plain names`);
-      continue;
-    }
-    const key = String(keyNode.value);
-    const first = fields.get(key);
-    if (first !== undefined) {
-      if (!entry.merged) {
-        value.ctx.report(
-          keyNode,
-          `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
-        );
-      }
-      continue;
-    }
-    const keyword = Object.hasOwn(table, key) ? table[key] : undefined;
-    if (keyword === undefined) {
-      if (entry.merged) continue;
-      const known = Object.keys(table);
-      const guess = closest(key, known);
-      const hint = guess !== null ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
-      value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);
-      continue;
-    }
-    const field: Field = {
-      key,
-      keyNode,
-      value: new Value(value.ctx, value.ctx.resolve(entry.valueNode), key),
-    };
-    fields.set(key, field);
-    const { handle, nullable: allowsNull } =
-      typeof keyword === 'function' ? { handle: keyword, nullable: false } : keyword;
-    if (allowsNull && field.value.isNull) continue;
-    handle(field.value, draft, field);
+    walkEntry(value, section, table, draft, fields, entry.keyNode, entry.valueNode, entry.merged);
   }
   return fields;
+}
+
+function isMergeKey(pair: Pair<Node | null, Node | null>): boolean {
+  const keyNode = pair.key;
+  return isScalar(keyNode) && keyNode.value === '<<' && keyNode.type === 'PLAIN';
+}
+
+function walkEntry<D>(
+  value: Value,
+  section: string,
+  table: KeywordTable<D>,
+  draft: D,
+  fields: Map<string, Field>,
+  keyNode: Node,
+  valueNode: Node | null,
+  merged: boolean,
+): void {
+  if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
+    value.ctx.report(keyNode, `keys in ${section} must be plain names`);
+    return;
+  }
+  const key = String(keyNode.value);
+  const first = fields.get(key);
+  if (first !== undefined) {
+    if (!merged) {
+      value.ctx.report(
+        keyNode,
+        `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
+      );
+    }
+    return;
+  }
+  const keyword = Object.hasOwn(table, key) ? table[key] : undefined;
+  if (keyword === undefined) {
+    if (merged) return;
+    const known = Object.keys(table);
+    const guess = closest(key, known);
+    const hint = guess !== null ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
+    value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);
+    return;
+  }
+  const field: Field = {
+    key,
+    keyNode,
+    value: new Value(value.ctx, value.ctx.resolve(valueNode), key),
+  };
+  fields.set(key, field);
+  if (typeof keyword === 'function') {
+    keyword(field.value, draft, field);
+    return;
+  }
+  if (keyword.nullable && field.value.isNull) return;
+  keyword.handle(field.value, draft, field);
 }
 
 /**

@@ -22,7 +22,12 @@ export class ParseContext {
     private readonly lineCounter: Pick<LineCounter, 'linePos'>,
     /** The yaml library's document, to follow aliases; null for the fast path (which has none). */
     private readonly doc: Document.Parsed | null,
-  ) {}
+  ) {
+    this.hasAliases = doc !== null;
+  }
+
+  /** False when the text cannot hold an alias (the fast path's), so no walk can loop. */
+  readonly hasAliases: boolean;
 
   /** The position of an offset in the text (1-based line and column). */
   posAt(offset: number): SourcePos {

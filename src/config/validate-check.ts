@@ -269,12 +269,32 @@ export function effectiveCheck(
 ): CheckConfig {
   const type = effectiveType(own, parent) ?? 'tcp';
   const m: CheckValues = {};
-  for (const key of KEYS_BY_TYPE[type]) {
-    const v = own?.values[key] ?? parent?.values[key];
-    if (v !== undefined) Object.assign(m, { [key]: v });
+  if (own !== null || parent !== null) {
+    for (const key of KEYS_BY_TYPE[type]) {
+      const v = own?.values[key] ?? parent?.values[key];
+      if (v !== undefined) Object.assign(m, { [key]: v });
+    }
   }
   if (type === 'none') return { type, source };
   const k = CHECK_KEYWORDS;
+  if (type === 'tcp') {
+    // Spelled out rather than spread: every real server of a big config gets one of these.
+    const intervalMs = m.interval ?? k.interval.default;
+    return {
+      type,
+      intervalMs,
+      timeoutMs: m.timeout ?? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS),
+      retry: m.retry ?? k.retry.default,
+      delayBeforeRetryMs: m.delay_before_retry ?? k.delay_before_retry.default,
+      rise: m.rise ?? k.rise.default,
+      warmupMs: m.warmup ?? k.warmup.default,
+      initialState: m.initial_state ?? k.initial_state.default,
+      source,
+      connectIp: m.connect_ip ?? target.address,
+      connectPort: m.connect_port ?? target.port,
+      bindIp: m.bind_ip ?? null,
+    };
+  }
   const intervalMs = m.interval ?? k.interval.default;
   const timing = {
     intervalMs,
@@ -292,7 +312,6 @@ export function effectiveCheck(
     connectPort: m.connect_port ?? target.port,
     bindIp: m.bind_ip ?? null,
   };
-  if (type === 'tcp') return { type, ...timing, ...connect };
   return {
     type,
     ...timing,

@@ -75,12 +75,19 @@ export class Value {
 
   int(min: number, max?: number): number | undefined {
     const node = this.node;
-    const range = max === undefined ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
-    if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
-      return this.expected(range);
+    if (
+      isScalar(node) &&
+      typeof node.value === 'number' &&
+      Number.isInteger(node.value) &&
+      node.value >= min &&
+      (max === undefined || node.value <= max)
+    ) {
+      return node.value;
     }
-    if (node.value < min || (max !== undefined && node.value > max)) return this.expected(range);
-    return node.value;
+    // The message only when needed: a big config reads tens of thousands of valid integers.
+    return this.expected(
+      max === undefined ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`,
+    );
   }
 
   oneOf<T extends string>(choices: readonly T[]): T | undefined {
