@@ -397,7 +397,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   }
 
   /**
-   * A takeover's log lines wait until its sends are out: the sync daemon switch, the VIPs and the
+   * A takeover's log lines (and its master notify scripts) wait until its sends are out: the sync daemon switch, the VIPs and the
    * first gratuitous ARPs run in the microtasks that follow the step (nothing there waits for I/O
    * when the kernel took the datagrams in the call). takeover() writes them right after the first
    * announcements, so they still come before the lines of the kernel's replies; setImmediate is the
@@ -453,14 +453,19 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
           const key = action.state === 'MASTER' ? 'master' : action.state === 'BACKUP' ? 'backup' : 'fault';
           const argv = action.state === 'STOP' ? null : rt.config.notify[key];
           if (argv !== null && argv.length > 0) {
-            guarded('notify', () =>
-              runNotify({
-                argv,
-                kind: 'INSTANCE',
-                name: rt.config.name,
-                state: action.state,
-                priority: action.priority,
-              }),
+            // Spawning is a blocking fork and exec: a master's script runs once its VIPs are
+            // announced (as keepalived's), the others at once.
+            const state = action.state === 'MASTER' ? 'MASTER' : 'BACKUP';
+            afterTakeover(state, () =>
+              guarded('notify', () =>
+                runNotify({
+                  argv,
+                  kind: 'INSTANCE',
+                  name: rt.config.name,
+                  state: action.state,
+                  priority: action.priority,
+                }),
+              ),
             );
           }
           break;
