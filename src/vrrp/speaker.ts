@@ -616,9 +616,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         for (const vip of rt.config.virtualIpaddresses) {
           const error = announce(rt.config.interface, vip.address);
           if (error !== undefined) failed.set(rt, error);
-          if (i === 0) traceEnd('first announcement sent');
         }
       }
+      // After every VIP's first one: the trace's write must not hold up the second VIP's.
+      if (i === 0) traceEnd('first announcements sent');
     }
     for (const [rt, error] of failed) rt.log.warn({ err: error }, 'address announcement failed');
     for (const { rt, epoch } of live) scheduleRepeat(rt, epoch);

@@ -146,7 +146,7 @@ describe('takeover warm-up', () => {
     await warmUpTakeover(config);
     const trace = await import('../../../src/sys/takeover-trace.js');
     trace.traceTimerFired(0, 0);
-    trace.traceEnd('first announcement sent');
+    trace.traceEnd('first announcements sent');
     expect(writes.filter((w) => w.startsWith('takeover-trace '))).toHaveLength(1);
   });
 
