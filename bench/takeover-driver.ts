@@ -179,6 +179,12 @@ async function createSite(setting: Setting, tool: DirectorKind): Promise<Site> {
     await pair.startDirectors(tool);
     const lb1Mac = await macOf(pair, pair.lb1.ns, 'eth0');
     const lb2Mac = await macOf(pair, pair.lb2.ns, 'eth0');
+    // ipvsd's rehearsal of the takeover at start (src/director/takeover-warm-up.ts), as it logged it.
+    if (tool === 'ipvsd')
+      for (const node of pair.directors) {
+        const warm = pair.logLines(node).find((l) => l.line.includes('"msg":"takeover path warmed up"'));
+        log(`${setting.name} ipvsd ${node.name}: ${warm?.line ?? 'no warm-up line'}`);
+      }
     const neigh = lab.spawn(pair.client, 'ip', ['monitor', 'neigh']);
     return { tool, pair, lb1Mac, lb2Mac, neighLines: timedLines(neigh) };
   } catch (err) {

@@ -3,8 +3,8 @@
  * compiling its own code. V8 compiles a function the first time it runs; a backup never runs the
  * master's side (state changes to MASTER, the adverts it then sends, the sync daemon switch, the
  * VIPs' rtnetlink batch, the gratuitous ARPs, the log lines of all that) until its first takeover,
- * and under qemu TCG that compiling added 150–500 ms to the gap between the master's death and the
- * first request served by the backup. (The flag `--no-flush-bytecode` in the daemon's node flags
+ * and under qemu TCG that compiling made the steps from the master-down timer to the first
+ * gratuitous ARP take 190–560 ms instead of about 40 (2–3 ms more on a host). (The flag `--no-flush-bytecode` in the daemon's node flags
  * keeps the compiled code for the life of the process: by default V8 drops the bytecode of
  * functions that have not run for a few collections.)
  *
