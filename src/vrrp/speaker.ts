@@ -397,12 +397,13 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   }
 
   /**
-   * A takeover's log lines (and its master notify scripts) wait until its sends are out: the sync daemon switch, the VIPs and the
-   * first gratuitous ARPs run in the microtasks that follow the step (nothing there waits for I/O
-   * when the kernel took the datagrams in the call). takeover() writes them right after the first
-   * announcements, so they still come before the lines of the kernel's replies; setImmediate is the
-   * backstop when no takeover follows. Formatting and writing a line costs milliseconds on a slow
-   * CPU; other transitions log at once.
+   * A takeover's log lines (and its master notify scripts) wait until its sends are out: the sync
+   * daemon switch, the VIPs and the first gratuitous ARPs run in the microtasks that follow the
+   * step (nothing there waits for I/O when the kernel took the datagrams in the call). takeover()
+   * writes them right after the first announcements, so they still come before the lines of the
+   * kernel's replies; setImmediate is the backstop when no takeover follows. Formatting and
+   * writing a line costs milliseconds on a slow CPU, spawning a script more; other transitions
+   * log (and notify) at once.
    */
   let heldLines: (() => void)[] = [];
   function afterTakeover(state: VrrpState, write: () => void): void {
