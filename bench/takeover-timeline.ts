@@ -7,6 +7,9 @@
  * The old master's death is the last frame it sent (with requests every 20 ms and adverts every
  * interval, that is within ~20 ms of its ports being cut); the takeover is then seen as the new
  * master's first advert, its first gratuitous ARP for the VIP, and its first HTTP 200 to the client.
+ * The old master's last advert is kept too: the backup's master-down timer runs from it, and where it
+ * falls before the death is chance (anywhere in the last advert interval, up to 1 s at VRRPv2/1 s),
+ * so the time from it to the first answer compares two daemons without that chance in it.
  */
 
 export interface Frame {
@@ -21,6 +24,8 @@ export interface Frame {
 export interface Timeline {
   /** every time in ms after `deathUs` */
   readonly deathUs: number;
+  /** the old master's last advert (≤ 0) */
+  readonly lastAdvertMs: number | null;
   readonly firstAdvertMs: number | null;
   readonly firstGarpMs: number | null;
   readonly firstAnswerMs: number | null;
@@ -85,8 +90,10 @@ export function takeoverTimeline(
   const deathUs = last.us;
   const after = frames.filter((f) => f.src === newMac && f.us > deathUs);
   const ms = (f: Frame | undefined) => (f === undefined ? null : Math.round((f.us - deathUs) / 100) / 10);
+  const lastAdvert = fromOld.filter((f) => f.kind === 'vrrp').at(-1);
   return {
     deathUs,
+    lastAdvertMs: ms(lastAdvert),
     firstAdvertMs: ms(after.find((f) => f.kind === 'vrrp')),
     firstGarpMs: ms(after.find((f) => f.kind === 'arp' && f.arpSender === vip)),
     firstAnswerMs: ms(after.find((f) => f.kind === 'http200')),

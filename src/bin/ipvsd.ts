@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20 --no-flush-bytecode
 /**
  * ipvsd: the director daemon. Composition root: reads argv and the config, builds the real
  * backends (kernel IPVS, health probes, Prometheus, control socket, systemd notify), wires them to
@@ -10,7 +10,10 @@
  * size or more between full collections, so the RSS passed 170 MiB. A 2 × 8 MiB young generation
  * and an old generation allowed 20% above what the last full collection kept hold it under
  * 150 MiB for about the same CPU (bench/check-scale.sh measures both with these flags, which it
- * reads from this line). `node dist/src/bin/ipvsd.js` runs without them.
+ * reads from this line). `--no-flush-bytecode`: V8 drops the bytecode of a function that has not
+ * run for a few full collections, and a backup's takeover code may not run for months; without it
+ * the takeover warm-up (director/takeover-warm-up.ts) would be undone and the first takeover would
+ * compile its code again on its critical path. `node dist/src/bin/ipvsd.js` runs without them.
  */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -24,6 +27,7 @@ import { createDrainStore } from '../director/drain-store.js';
 import { createInterfaceForwarding } from '../director/forwarding.js';
 import { stopNode } from '../director/node-stop.js';
 import { followedState } from '../director/sync-daemon-plan.js';
+import { warmUpTakeover } from '../director/takeover-warm-up.js';
 import { timeoutOperation } from '../director/timeouts.js';
 import { createVrrpFollower } from '../director/vrrp-follower.js';
 import { createVrrpView } from '../director/vrrp-view.js';
@@ -201,6 +205,13 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   await director.start();
   // Nothing is master before the first election: the backup sync daemon runs first.
   await follower.start();
+  // A rehearsal on stand-ins, so the first takeover does not compile its own code on its way.
+  try {
+    const warm = await warmUpTakeover(config);
+    if (warm !== null) log.info(warm, 'takeover path warmed up');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'takeover warm-up failed');
+  }
   await speaker.start();
   const syncResync = setInterval(() => {
     if (config.director.syncDaemon) void follower.resync();

@@ -28,6 +28,7 @@ import {
   parseMessages,
   u32,
 } from './nlattr.js';
+import type { OpenRawNetlink } from './silent-netlink.js';
 
 const { EBADF, EIO, ETIMEDOUT } = constants.errno;
 
@@ -104,12 +105,15 @@ export function newAddressPayload(ifindex: number, cidr: string): Buffer {
 export interface AddressBatchOptions {
   /** How long to wait for the kernel's replies. Default 5000 ms. */
   readonly timeoutMs?: number;
+  /** Default: node-netlink's RawNetlinkSocket (the takeover warm-up passes sys/silent-netlink.ts). */
+  readonly openRaw?: OpenRawNetlink;
 }
 
 export function createAddressBatch(options: AddressBatchOptions = {}): AddressBatch {
   const timeoutMs = options.timeoutMs ?? 5000;
   // Room for the ACKs of a whole takeover: a reply is about 36 bytes plus the kernel's overhead.
-  const raw = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
+  const open: OpenRawNetlink = options.openRaw ?? ((protocol, o) => new RawNetlinkSocket(protocol, o));
+  const raw = open(NETLINK_ROUTE, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
   const port = raw.address().port;
   const sender = trackSends(raw);
   /** seq → settle with the kernel's errno (0: added). */

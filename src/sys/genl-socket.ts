@@ -31,6 +31,7 @@ import {
   parseMessages,
   writeGenlMessage,
 } from './nlattr.js';
+import type { OpenRawNetlink } from './silent-netlink.js';
 
 const { EBADF, EIO, ENOBUFS, EPROTO, ETIMEDOUT } = constants.errno;
 
@@ -65,6 +66,8 @@ export interface GenlSocketOptions {
   /** Requests per sendmsg in `batch()`; bounded so that error replies cannot overflow SO_RCVBUF. */
   readonly batchSize?: number;
   readonly timeoutMs?: number;
+  /** Default: node-netlink's RawNetlinkSocket (the takeover warm-up passes sys/silent-netlink.ts). */
+  readonly openRaw?: OpenRawNetlink;
 }
 
 export interface GenlSocket {
@@ -106,7 +109,8 @@ export interface GenlSocket {
 export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
   const batchSize = options.batchSize ?? 256;
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const raw = new RawNetlinkSocket(NETLINK_GENERIC, {
+  const open: OpenRawNetlink = options.openRaw ?? ((protocol, o) => new RawNetlinkSocket(protocol, o));
+  const raw = open(NETLINK_GENERIC, {
     recvBufferSize: 4 * 1024 * 1024,
     sendBufferSize: 4 * 1024 * 1024,
   });

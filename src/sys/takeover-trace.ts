@@ -5,13 +5,29 @@
  * the lines), to see where the milliseconds go; off, every call is one boolean test.
  */
 
-const enabled = process.env.IPVSD_TAKEOVER_TRACE === '1';
+let enabled = process.env.IPVSD_TAKEOVER_TRACE === '1';
+let suspended = false;
 
 let started: bigint | null = null;
 let steps: [string, number][] = [];
 let extra: Record<string, number> = {};
 
 const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/**
+ * While suspended nothing is traced: the takeover warm-up (director/takeover-warm-up.ts) runs the
+ * same steps on a scratch speaker, and its rehearsal is no takeover.
+ */
+export function suspendTrace(on: boolean): void {
+  if (on && !suspended) {
+    suspended = true;
+    enabled = false;
+    started = null;
+  } else if (!on && suspended) {
+    suspended = false;
+    enabled = process.env.IPVSD_TAKEOVER_TRACE === '1';
+  }
+}
 
 /** The master-down timer fired `lateMs` after its deadline: a new trace starts. */
 export function traceTimerFired(lateMs: number, earlyRearms: number): void {

@@ -397,12 +397,13 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   }
 
   /**
-   * A takeover's log lines wait until its sends are out: the sync daemon switch, the VIPs and the
-   * first gratuitous ARPs run in the microtasks that follow the step (nothing there waits for I/O
-   * when the kernel took the datagrams in the call). takeover() writes them right after the first
-   * announcements, so they still come before the lines of the kernel's replies; setImmediate is the
-   * backstop when no takeover follows. Formatting and writing a line costs milliseconds on a slow
-   * CPU; other transitions log at once.
+   * A takeover's log lines (and its master notify scripts) wait until its sends are out: the sync
+   * daemon switch, the VIPs and the first gratuitous ARPs run in the microtasks that follow the
+   * step (nothing there waits for I/O when the kernel took the datagrams in the call). takeover()
+   * writes them right after the first announcements, so they still come before the lines of the
+   * kernel's replies; setImmediate is the backstop when no takeover follows. Formatting and
+   * writing a line costs milliseconds on a slow CPU, spawning a script more; other transitions
+   * log (and notify) at once.
    */
   let heldLines: (() => void)[] = [];
   function afterTakeover(state: VrrpState, write: () => void): void {
@@ -453,14 +454,19 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
           const key = action.state === 'MASTER' ? 'master' : action.state === 'BACKUP' ? 'backup' : 'fault';
           const argv = action.state === 'STOP' ? null : rt.config.notify[key];
           if (argv !== null && argv.length > 0) {
-            guarded('notify', () =>
-              runNotify({
-                argv,
-                kind: 'INSTANCE',
-                name: rt.config.name,
-                state: action.state,
-                priority: action.priority,
-              }),
+            // Spawning is a blocking fork and exec: a master's script runs once its VIPs are
+            // announced (as keepalived's), the others at once.
+            const state = action.state === 'MASTER' ? 'MASTER' : 'BACKUP';
+            afterTakeover(state, () =>
+              guarded('notify', () =>
+                runNotify({
+                  argv,
+                  kind: 'INSTANCE',
+                  name: rt.config.name,
+                  state: action.state,
+                  priority: action.priority,
+                }),
+              ),
             );
           }
           break;
@@ -611,9 +617,10 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
         for (const vip of rt.config.virtualIpaddresses) {
           const error = announce(rt.config.interface, vip.address);
           if (error !== undefined) failed.set(rt, error);
-          if (i === 0) traceEnd('first announcement sent');
         }
       }
+      // After every VIP's first one: the trace's write must not hold up the second VIP's.
+      if (i === 0) traceEnd('first announcements sent');
     }
     for (const [rt, error] of failed) rt.log.warn({ err: error }, 'address announcement failed');
     for (const { rt, epoch } of live) scheduleRepeat(rt, epoch);

@@ -472,7 +472,14 @@ export function step(s: InstanceState, event: VrrpEvent, now: number, options: S
       if (s.state !== 'MASTER' || !due(s, 'advert', now)) return unchanged(s);
       const d = new Draft(s);
       d.push({ type: 'send_advert', priority: s.effectivePriority });
-      d.set('advert', now + advertIntervalMs(s.params.advertIntervalCs));
+      // Periodic from the deadline, not from when the timer got to run: a late timer does not
+      // push every later advert back, so the members of a sync group, made master in one step,
+      // keep advertising together. Their backup group hears both members' last adverts at once
+      // when this master dies, and does not wait a further part of an interval for the later
+      // member's master-down timer. Only a timer late by a whole interval starts again from now.
+      const interval = advertIntervalMs(s.params.advertIntervalCs);
+      const deadline = s.timers.advert ?? now;
+      d.set('advert', deadline + interval > now ? deadline + interval : now + interval);
       return d.finish(s, {});
     }
 

@@ -306,8 +306,18 @@ function startProcess(ns: string, cmd: string, args: readonly string[], options:
       if (status !== null) return status;
       child.kill(sig);
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      // 'close' waits for the pipes too, and a descendant that inherited them (keepalived's VRRP
+      // and checker children) can outlive the process: once the process itself is gone, stop
+      // reading after a grace period, so cleanup() goes on to end what is left in the namespace
+      // instead of waiting forever (the takeover benchmark hung here after its last run).
+      const unpipe = setInterval(() => {
+        if (child.exitCode === null && child.signalCode === null) return;
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, graceMs + 1000);
       const result = await exited;
       clearTimeout(timer);
+      clearInterval(unpipe);
       return result;
     },
   };

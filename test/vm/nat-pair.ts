@@ -54,6 +54,17 @@ function findRoot(): string {
 const ROOT = findRoot();
 export const IPVSD = resolve(ROOT, 'dist/src/bin/ipvsd.js');
 export const IPVSCTL = resolve(ROOT, 'dist/src/bin/ipvsctl.js');
+
+/**
+ * The node flags the `ipvsd` executable starts node with (its `#!/usr/bin/env -S node FLAGS` line,
+ * as bench/check-scale/node-flags.mjs reads it): the directors run as installed, heap settings and
+ * bytecode retention included, not as bare `node ipvsd.js`.
+ */
+function ipvsdNodeFlags(): string[] {
+  const first = readFileSync(IPVSD, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/.exec(first);
+  return m?.[1]?.split(' ').filter(Boolean) ?? [];
+}
 export const PAIR_SERVER = resolve(ROOT, 'test/vm/guest/pair-server.mjs');
 export const PROBER = resolve(ROOT, 'test/vm/guest/prober.mjs');
 /** One line of PROBER's output: a request's start and end (CLOCK_MONOTONIC ms) and its outcome. */
@@ -302,7 +313,7 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       throw new Error(`nat-pair: ${m.name} already runs ${m.kind}`);
     let proc: SpawnedProcess;
     if (kind === 'ipvsd') {
-      proc = lab.spawn(m.ns, process.execPath, [IPVSD, '--config', m.ipvsdConfig]);
+      proc = lab.spawn(m.ns, process.execPath, [...ipvsdNodeFlags(), IPVSD, '--config', m.ipvsdConfig]);
     } else {
       // keepalived does not set ip_forward (ipvsd does, from director.ip_forward).
       await lab.execOk(m.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);

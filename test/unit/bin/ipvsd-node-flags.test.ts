@@ -11,7 +11,7 @@ describe('ipvsd launcher node flags', () => {
   const flags = shippedNodeFlags(readFileSync('src/bin/ipvsd.ts', 'utf8'));
 
   it('are read from the env -S shebang', () => {
-    expect(flags).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=20']);
+    expect(flags).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=20', '--no-flush-bytecode']);
   });
 
   it('are accepted by this node', () => {

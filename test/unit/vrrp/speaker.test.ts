@@ -85,6 +85,21 @@ describe('VRRP speaker', () => {
     ]);
   });
 
+  it("starts a master's notify script once its VIP is added and announced, not before", async () => {
+    const extra = '    notify: { master: [/bin/m] }\n';
+    const a = createFakeNode(link, 'a', { eth0: A }, yaml(instanceYaml({ priority: 200, extra })));
+    const seen: { vips: string[]; announced: number }[] = [];
+    const record = a.notified.push.bind(a.notified);
+    a.notified.push = (...requests) => {
+      seen.push({ vips: a.vips(), announced: a.announced.length });
+      return record(...requests);
+    };
+    await start(a);
+    await advance(4000);
+    expect(state(a)).toBe('MASTER');
+    expect(seen).toEqual([{ vips: [VIP], announced: 5 }]);
+  });
+
   it('removes VIPs left by an earlier run before entering BACKUP', async () => {
     const a = await start(
       createFakeNode(link, 'a', { eth0: A }, yaml(instanceYaml({ priority: 100 })), {

@@ -316,6 +316,20 @@ describe('step: Master (RFC 5798 §6.4.3)', () => {
       [send(100), set('advert', NOW + 1000)],
     ],
     [
+      'Adver_Timer run 300 ms late: the next one keeps the cadence (deadline + interval)',
+      master({ timers: { advert: NOW - 300 } }),
+      EV.advertTimer,
+      master({ timers: { advert: NOW + 700 } }),
+      [send(100), set('advert', NOW + 700)],
+    ],
+    [
+      'Adver_Timer run a whole interval late: the cadence starts again from now',
+      master({ timers: { advert: NOW - 1000 } }),
+      EV.advertTimer,
+      master({ timers: { advert: NOW + 1000 } }),
+      [send(100), set('advert', NOW + 1000)],
+    ],
+    [
       'a stale Adver_Timer: ignored',
       master({ timers: { advert: NOW + 5 } }),
       EV.advertTimer,
