@@ -16,11 +16,13 @@
  *                 memory: process.memoryUsage(), targets }`
  *   `gc`      → a full GC first (only with --expose-gc), then the same as `sample`, typed `gc`
  *   `reset`   → resets the event-loop delay histogram (start of the window)
- *   `scrape`  → renders the Prometheus exposition once: `{ type: 'scrape', ms, bytes }`
+ *   `metrics-port` → starts the daemon's metrics endpoint (src/metrics/http.ts) on 127.0.0.1 once:
+ *               `{ type: 'metrics-port', port }` (run.mjs scrapes it from its own process, as
+ *               Prometheus would: a scraper inside this process would count its own memory)
  *   `stop`    → stops the director/monitor and exits (so --cpu-prof writes its profile)
  */
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 const dist = (p) => new URL(`../../dist/src/${p}`, import.meta.url).href;
@@ -29,6 +31,7 @@ const { createHealthMonitor } = await import(dist('check/monitor.js'));
 const { checkTargetId } = await import(dist('check/target-id.js'));
 const { createDirector } = await import(dist('director/director.js'));
 const { createMetrics } = await import(dist('metrics/metrics.js'));
+const { createMetricsServer } = await import(dist('metrics/http.js'));
 const { createMemoryBackend } = await import(dist('ipvs/memory-backend.js'));
 const { createLogger, componentLogger } = await import(dist('sys/logger.js'));
 const { serviceKeyString } = await import(dist('model/ipvs.js'));
@@ -79,6 +82,7 @@ monitor.onResult((id, result) => {
 
 let director = null;
 let metrics = null;
+let metricsServer = null;
 let targets = 0;
 if (mode === 'monitor') {
   const seen = new Map();
@@ -145,11 +149,11 @@ process.on('message', async (msg) => {
     process.send({ ...sampleMessage(), type: 'gc', collected: typeof globalThis.gc === 'function' });
   } else if (msg === 'reset') {
     eld.reset();
-  } else if (msg === 'scrape') {
-    if (!metrics) return process.send({ type: 'scrape', ms: null, bytes: null });
-    const t0 = performance.now();
-    const text = await metrics.exposition();
-    process.send({ type: 'scrape', ms: performance.now() - t0, bytes: Buffer.byteLength(text) });
+  } else if (msg === 'metrics-port') {
+    if (!metrics) return process.send({ type: 'metrics-port', port: null });
+    metricsServer ??= createMetricsServer({ host: '127.0.0.1', port: 0, metrics });
+    const { port } = metricsServer.address() ?? (await metricsServer.start());
+    process.send({ type: 'metrics-port', port });
   } else if (msg === 'stop') {
     eld.disable();
     if (director) await director.stop({ removeServices: false });

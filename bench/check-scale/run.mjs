@@ -23,6 +23,8 @@
  *
  * Usage: node bench/check-scale/run.mjs [--tcp 5000] [--http 1000] [--warmup 10] [--window 60]
  *        [--rss-servers 10000] [--rss-warmup 10] [--rss-window 20] [--rss-runs daemon:1,monitor:1,daemon:2]
+ *        [--rss-scrape 10] (daemon runs: a gzip scrape of the metrics endpoint every N s of the RSS
+ *        window, as Prometheus would; 0: none)
  *        [--skip-rss] [--skip-compare] [--haproxy-threads 1] [--server-procs 2]
  *        [--ipvsd-mode daemon|monitor] [--ipvsd-bind IP] [--ipvsd-node-args "--max-semi-space-size=4"]
  *        [--no-shipped-flags]
@@ -34,11 +36,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createGunzip } from 'node:zlib';
 import { HAPROXY_SOURCE, haproxyConfig, httpAddr, ipvsdConfig, PORT, range, tcpAddr } from './configs.mjs';
 import { shippedNodeFlags } from './node-flags.mjs';
 
@@ -61,6 +65,7 @@ const o = {
   rssServers: num('rss-servers', 10000),
   rssWarmupS: num('rss-warmup', 10),
   rssWindowS: num('rss-window', 20),
+  rssScrapeS: num('rss-scrape', 10),
   // mode:interval pairs; at 1 s ipvsd may not keep up with 10,000 checks/s, so a 2 s run shows the
   // memory of a daemon that does.
   rssRuns: opt('rss-runs', 'daemon:1,monitor:1,daemon:2')
@@ -344,7 +349,7 @@ async function compare(servers) {
   const rssMax = await watchRss({ ipvsd: ipvsd.pid, haproxy: hap.child.pid }, o.windowS * 1000);
   const b = await snap();
   const states = await haproxyServerStates(hap.sock);
-  const scrape = await ipvsd.ask('scrape', 'scrape', 60000).catch(() => null);
+  const scrape = await scrapeMetrics(ipvsd);
   const rss = {
     ipvsd: procStatusKiB(ipvsd.pid, 'VmRSS'),
     haproxy: procStatusKiB(hap.child.pid, 'VmRSS'),
@@ -460,6 +465,32 @@ async function compare(servers) {
   };
 }
 
+/**
+ * One scrape of ipvsd's metrics endpoint from this process, as Prometheus does it (gzip): `{ ms,
+ * bytes }` (bytes of text, uncompressed), or null (no metrics in monitor mode, or a failure).
+ */
+async function scrapeMetrics(ipvsd) {
+  const reply = await ipvsd.ask('metrics-port', 'metrics-port', 60000).catch(() => null);
+  if (!reply?.port) return null;
+  const t0 = performance.now();
+  const bytes = await new Promise((resolve) => {
+    const req = httpGet(
+      { host: '127.0.0.1', port: reply.port, path: '/metrics', headers: { 'accept-encoding': 'gzip' } },
+      (res) => {
+        let n = 0;
+        const text = res.pipe(createGunzip());
+        text.on('data', (chunk) => {
+          n += chunk.length;
+        });
+        text.on('end', () => resolve(n));
+        text.on('error', () => resolve(null));
+      },
+    );
+    req.on('error', () => resolve(null));
+  });
+  return bytes === null ? null : { ms: performance.now() - t0, bytes };
+}
+
 async function rssRun({ mode, intervalS }) {
   const n = o.rssServers;
   const tcp = Math.round((n * o.tcp) / (o.tcp + o.http));
@@ -477,7 +508,18 @@ async function rssRun({ mode, intervalS }) {
     return { t: performance.now(), cpu: procCpuS(ipvsd.pid), s };
   };
   const a = await sample();
+  // A daemon is scraped in real life: the RSS window includes Prometheus-like scrapes.
+  const scrapes = [];
+  let scraping = mode === 'daemon' && o.rssScrapeS > 0;
+  const scraper = (async () => {
+    while (scraping) {
+      const r = await scrapeMetrics(ipvsd);
+      if (r) scrapes.push({ ms: r3(r.ms), bytes: r.bytes });
+      if (scraping) await sleep(o.rssScrapeS * 1000);
+    }
+  })();
   const max = await watchRss({ ipvsd: ipvsd.pid }, o.rssWindowS * 1000);
+  scraping = false;
   const b = await sample();
   const ok = a.s !== null && b.s !== null;
   const checks = ok ? b.s.ok + b.s.fail - a.s.ok - a.s.fail : null;
@@ -501,6 +543,7 @@ async function rssRun({ mode, intervalS }) {
     heapTotalMiB: ok ? r3(b.s.memory.heapTotal / MiB) : null,
     heapSpacesMiB: ok ? b.s.heapSpacesMiB : null,
     externalMiB: ok ? r3(b.s.memory.external / MiB) : null,
+    scrapes,
   };
   if (ok) {
     const g = await ipvsd.ask('gc', 'gc', 15000).catch(() => null);
@@ -509,6 +552,7 @@ async function rssRun({ mode, intervalS }) {
       result.rssAfterGcMiB = r3(procStatusKiB(ipvsd.pid, 'VmRSS') / 1024);
     }
   }
+  await scraper;
   await stopChild(ipvsd);
   return result;
 }
@@ -596,6 +640,9 @@ function printTable(res) {
         `HWM ${fmt(r.hwmMiB, 1)}; target < 150), V8 heap ${fmt(r.heapUsedMiB, 1)} used / ${fmt(r.heapTotalMiB, 1)} MiB, ${fmt(r.checksPerS, 0)} checks/s, ` +
         `${r.failed ?? '-'} failed, ${r.healthTransitions ?? '-'} health changes, ` +
         `${fmt(r.cpuSPer1kChecks, 4)} CPU s/1k checks, loop delay p99 ${fmt(r.eventLoopDelayMs.p99Ms, 1)} ms` +
+        (r.scrapes?.length
+          ? `; ${r.scrapes.length} metrics scrapes in the window (${r.scrapes.map((x) => `${fmt(x.ms, 0)} ms`).join(', ')}, ${fmt(r.scrapes[0].bytes / 1e6, 1)} MB of text each)`
+          : '') +
         (r.liveHeapAfterGcMiB === undefined
           ? ''
           : `; after a full GC: live heap ${fmt(r.liveHeapAfterGcMiB, 1)} MiB, RSS ${fmt(r.rssAfterGcMiB, 1)} MiB`) +

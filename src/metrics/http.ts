@@ -1,11 +1,16 @@
 /**
- * The metrics listener: GET /metrics renders one exposition per request (gzip when the scraper asks,
- * as Prometheus does), GET / says where the metrics are, anything else is 404 (405 for other methods).
- * A request handler never throws: a failed rendering is a 500 and a log line.
+ * The metrics listener: GET /metrics renders one exposition per request and streams it as it is
+ * rendered (chunked; gzip when the scraper asks, as Prometheus does), so a scrape of thousands of
+ * real servers never holds the whole text in memory. GET / says where the metrics are, anything
+ * else is 404 (405 for other methods). A request handler never throws: a rendering that fails
+ * before the first byte is a 500 and a log line; one that fails later cuts the response, which the
+ * scraper sees as a failed scrape.
  */
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import { createGzip, gzip as gzipCallback } from 'node:zlib';
 import { IpvsdError } from '../errors.js';
 import { hostPort } from '../model/ipvs.js';
 import type { MetricsExposition, MetricsLogger } from './types.js';
@@ -38,22 +43,64 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
   let server: Server | null = null;
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const acceptsGzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    if (req.method === 'HEAD') {
+      await serveHead(res, acceptsGzip);
+      return;
+    }
+    const chunks = metrics.expositionChunks()[Symbol.asyncIterator]();
+    let next: IteratorResult<string>;
+    try {
+      next = await chunks.next();
+    } catch (error) {
+      logger?.warn({ err: error }, 'metrics rendering failed');
+      send(res, 500, 'text/plain; charset=utf-8', 'metrics rendering failed\n', false);
+      return;
+    }
+    res.statusCode = 200;
+    res.setHeader('Content-Type', metrics.contentType);
+    let out: Writable = res;
+    if (acceptsGzip) {
+      res.setHeader('Content-Encoding', 'gzip');
+      res.setHeader('Vary', 'Accept-Encoding');
+      const gzipped = createGzip();
+      gzipped.pipe(res);
+      out = gzipped;
+    }
+    try {
+      while (!next.done) {
+        // Backpressure: a slow scraper holds the rendering, not megabytes of queued text.
+        if (!out.write(next.value) && !(await drained(out, res))) {
+          if (out !== res) out.destroy();
+          await chunks.return?.();
+          return;
+        }
+        next = await chunks.next();
+      }
+      out.end();
+    } catch (error) {
+      logger?.warn({ err: error }, 'metrics rendering failed');
+      if (out !== res) out.destroy();
+      res.destroy();
+    }
+  }
+
+  /** HEAD: the headers a GET would get, with its length (rendered whole: scrapers do not HEAD). */
+  async function serveHead(res: ServerResponse, acceptsGzip: boolean): Promise<void> {
     let body: string;
     try {
       body = await metrics.exposition();
     } catch (error) {
       logger?.warn({ err: error }, 'metrics rendering failed');
-      send(res, 500, 'text/plain; charset=utf-8', 'metrics rendering failed\n', req.method === 'HEAD');
+      send(res, 500, 'text/plain; charset=utf-8', 'metrics rendering failed\n', true);
       return;
     }
-    const acceptsGzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
     if (acceptsGzip) {
-      const compressed = await gzip(body);
       res.setHeader('Content-Encoding', 'gzip');
       res.setHeader('Vary', 'Accept-Encoding');
-      send(res, 200, metrics.contentType, compressed, req.method === 'HEAD');
+      send(res, 200, metrics.contentType, await gzip(body), true);
     } else {
-      send(res, 200, metrics.contentType, body, req.method === 'HEAD');
+      send(res, 200, metrics.contentType, body, true);
     }
   }
 
@@ -140,4 +187,19 @@ function send(
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
   res.end(headOnly ? undefined : body);
+}
+
+/** Waits until `out` takes more; false when the connection went away first. */
+async function drained(out: Writable, res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return false;
+  // The listener that loses the race is removed (abort), so long scrapes do not pile listeners up.
+  const done = new AbortController();
+  try {
+    return await Promise.race([
+      once(out, 'drain', { signal: done.signal }).then(() => true),
+      once(res, 'close', { signal: done.signal }).then(() => false),
+    ]);
+  } finally {
+    done.abort();
+  }
 }

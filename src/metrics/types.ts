@@ -91,6 +91,8 @@ export interface MetricsExposition {
   readonly contentType: string;
   /** Renders every family; never rejects because the kernel dump failed (those families are left out). */
   exposition(): Promise<string>;
+  /** The same text in pieces, as they are rendered (what the endpoint streams). */
+  expositionChunks(): AsyncIterable<string>;
 }
 
 /** The part of a pino logger the metrics code uses. */

@@ -150,6 +150,10 @@ describe('metrics HTTP endpoint', () => {
         if (broken) throw new Error('boom');
         return 'up 1\n';
       },
+      async *expositionChunks() {
+        if (broken) throw new Error('boom');
+        yield 'up 1\n';
+      },
     };
     const server = createMetricsServer({
       host: '127.0.0.1',
@@ -163,6 +167,64 @@ describe('metrics HTTP endpoint', () => {
     expect(warnings).toEqual(['metrics rendering failed']);
     broken = false;
     expect((await get('127.0.0.1', port, '/metrics')).body.toString()).toBe('up 1\n');
+  });
+
+  it('streams a big exposition in pieces (chunked, no Content-Length), equal to the whole text', async () => {
+    // 3,000 real servers: megabytes of text, sent as it is rendered rather than as one string.
+    const services: ServiceState[] = [];
+    for (let v = 0; v < 30; v++) {
+      const [service] = fakeTable();
+      if (!service) throw new Error('no fake service');
+      services.push({
+        ...service,
+        key: { ...service.key, port: 1000 + v },
+        destinations: Array.from({ length: 100 }, (_, i) => ({
+          ...(service.destinations[0] as ServiceState['destinations'][number]),
+          address: `198.51.100.${1 + (i % 200)}`,
+          port: 2000 + i,
+        })),
+      });
+    }
+    const metrics = fakeMetrics(async () => services);
+    const { port } = await serve(metrics);
+    const plain = await get('127.0.0.1', port, '/metrics');
+    expect(plain.status).toBe(200);
+    expect(plain.headers['transfer-encoding']).toBe('chunked');
+    expect(plain.headers['content-length']).toBeUndefined();
+    const whole = await metrics.exposition();
+    expect(whole.length).toBeGreaterThan(1_000_000);
+    expect(plain.body.toString('utf8')).toBe(whole);
+    const gzipped = await get('127.0.0.1', port, '/metrics', { headers: { 'accept-encoding': 'gzip' } });
+    expect(gunzipSync(gzipped.body).toString('utf8')).toBe(whole);
+    let pieces = 0;
+    for await (const _ of metrics.expositionChunks()) pieces++;
+    expect(pieces).toBeGreaterThan(10);
+  });
+
+  it('cuts the response (and keeps serving) when rendering fails after the first piece', async () => {
+    const warnings: string[] = [];
+    let broken = true;
+    const metrics: MetricsExposition = {
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      exposition: async () => 'up 1\n',
+      async *expositionChunks() {
+        yield 'up 1\n';
+        if (broken) throw new Error('boom');
+        yield 'down 0\n';
+      },
+    };
+    const server = createMetricsServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics,
+      logger: { info: () => {}, warn: (_o, msg) => warnings.push(msg) },
+    });
+    started.push(server);
+    const { port } = await server.start();
+    await expect(get('127.0.0.1', port, '/metrics')).rejects.toThrow();
+    expect(warnings).toEqual(['metrics rendering failed']);
+    broken = false;
+    expect((await get('127.0.0.1', port, '/metrics')).body.toString()).toBe('up 1\ndown 0\n');
   });
 
   it('refuses an address in use with a clear error', async () => {
