@@ -61,8 +61,7 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
     res.setHeader('Content-Type', metrics.contentType);
     let out: Writable = res;
     if (acceptsGzip) {
-      res.setHeader('Content-Encoding', 'gzip');
-      res.setHeader('Vary', 'Accept-Encoding');
+      setGzipHeaders(res);
       const gzipped = createGzip();
       gzipped.pipe(res);
       out = gzipped;
@@ -96,8 +95,7 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
       return;
     }
     if (acceptsGzip) {
-      res.setHeader('Content-Encoding', 'gzip');
-      res.setHeader('Vary', 'Accept-Encoding');
+      setGzipHeaders(res);
       send(res, 200, metrics.contentType, await gzip(body), true);
     } else {
       send(res, 200, metrics.contentType, body, true);
@@ -187,6 +185,11 @@ function send(
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
   res.end(headOnly ? undefined : body);
+}
+
+function setGzipHeaders(res: ServerResponse): void {
+  res.setHeader('Content-Encoding', 'gzip');
+  res.setHeader('Vary', 'Accept-Encoding');
 }
 
 /** Waits until `out` takes more; false when the connection went away first. */

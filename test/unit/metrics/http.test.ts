@@ -60,6 +60,18 @@ function fakeMetrics(dumpIpvs: () => Promise<readonly ServiceState[]> = async ()
   return createMetrics({ dumpIpvs, version: '1.2.3', serviceName }, { processMetrics: false });
 }
 
+/** Serves `metrics` with a logger that collects its warnings' messages; resolves with the port. */
+async function serveLogging(metrics: MetricsExposition, warnings: string[]): Promise<number> {
+  const server = createMetricsServer({
+    host: '127.0.0.1',
+    port: 0,
+    metrics,
+    logger: { info: () => {}, warn: (_o, msg) => warnings.push(msg) },
+  });
+  started.push(server);
+  return (await server.start()).port;
+}
+
 describe('metrics HTTP endpoint', () => {
   it('serves /metrics with the registry content type', async () => {
     const metrics = fakeMetrics();
@@ -155,14 +167,7 @@ describe('metrics HTTP endpoint', () => {
         yield 'up 1\n';
       },
     };
-    const server = createMetricsServer({
-      host: '127.0.0.1',
-      port: 0,
-      metrics,
-      logger: { info: () => {}, warn: (_o, msg) => warnings.push(msg) },
-    });
-    started.push(server);
-    const { port } = await server.start();
+    const port = await serveLogging(metrics, warnings);
     expect((await get('127.0.0.1', port, '/metrics')).status).toBe(500);
     expect(warnings).toEqual(['metrics rendering failed']);
     broken = false;
@@ -213,14 +218,7 @@ describe('metrics HTTP endpoint', () => {
         yield 'down 0\n';
       },
     };
-    const server = createMetricsServer({
-      host: '127.0.0.1',
-      port: 0,
-      metrics,
-      logger: { info: () => {}, warn: (_o, msg) => warnings.push(msg) },
-    });
-    started.push(server);
-    const { port } = await server.start();
+    const port = await serveLogging(metrics, warnings);
     await expect(get('127.0.0.1', port, '/metrics')).rejects.toThrow();
     expect(warnings).toEqual(['metrics rendering failed']);
     broken = false;
