@@ -37,7 +37,10 @@ export interface DirectorDecision {
 }
 
 export const drainKey = (vsName: string, rs: { address: string; port: number }): string =>
-  `${vsName} ${destinationKeyString(rs)}`;
+  drainKeyOf(vsName, destinationKeyString(rs));
+
+/** The same key from a real server already written as `198.51.100.11:8080` (a saved drain). */
+export const drainKeyOf = (vsName: string, realServer: string): string => `${vsName} ${realServer}`;
 
 /** Hysteresis: once met, quorum holds down to quorum - hysteresis; once lost, it needs quorum + hysteresis. */
 export function nextQuorum(

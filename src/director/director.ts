@@ -15,7 +15,7 @@ import type { CheckLabels, DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
 import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
-import { type DirectorDecision, decide, drainKey, type Health } from './desired-state.js';
+import { type DirectorDecision, decide, drainKey, drainKeyOf, type Health } from './desired-state.js';
 import { createDrainStore, type DrainEntry, type DrainStore } from './drain-store.js';
 import { createReconciler, type ReconcileKind, type ReconcileReport, type Reconciler } from './reconciler.js';
 
@@ -297,8 +297,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       log.error({ err: (err as Error).message }, 'saved drains unreadable: starting without them');
       return;
     }
-    // The same key drainKey() makes: `NAME ADDRESS:PORT`.
-    drained = new Set(saved.map((e) => `${e.virtual_server} ${e.real_server}`));
+    drained = new Set(saved.map((e) => drainKeyOf(e.virtual_server, e.real_server)));
     // Real servers the config no longer has lose their drain, as on a reload.
     if (pruneDrains()) await saveDrains();
     if (saved.length)
