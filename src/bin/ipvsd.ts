@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20 --no-flush-bytecode
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --heap-growing-percent=20 --no-flush-bytecode
 /**
  * ipvsd: the director daemon. Composition root: reads argv and the config, builds the real
  * backends (kernel IPVS, health probes, Prometheus, control socket, systemd notify), wires them to

@@ -38,6 +38,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shippedNodeLaunch } from '../../bench/check-scale/node-flags.mjs';
 import { type CommandResult, type NetnsLab, run, type SpawnedProcess } from '../netns/netns.js';
 
 /** The repository root, found from this file whether it runs as TypeScript or compiled under dist/. */
@@ -56,14 +57,15 @@ export const IPVSD = resolve(ROOT, 'dist/src/bin/ipvsd.js');
 export const IPVSCTL = resolve(ROOT, 'dist/src/bin/ipvsctl.js');
 
 /**
- * The node flags the `ipvsd` executable starts node with (its `#!/usr/bin/env -S node FLAGS` line,
- * as bench/check-scale/node-flags.mjs reads it): the directors run as installed, heap settings and
- * bytecode retention included, not as bare `node ipvsd.js`.
+ * `env NAME=VALUE… node FLAGS…` as the `ipvsd` executable starts node (its `#!/usr/bin/env -S …`
+ * line, read by bench/check-scale/node-flags.mjs): the directors run as installed, malloc and heap
+ * settings and bytecode retention included, not as bare `node ipvsd.js`.
  */
-function ipvsdNodeFlags(): string[] {
-  const first = readFileSync(IPVSD, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\/usr\/bin\/env -S node((?: --\S+)*)\s*$/.exec(first);
-  return m?.[1]?.split(' ').filter(Boolean) ?? [];
+function ipvsdLaunchArgs(): string[] {
+  const launch = shippedNodeLaunch(readFileSync(IPVSD, 'utf8'));
+  if (launch === null) throw new Error(`nat-pair: ${IPVSD} does not start with #!/usr/bin/env -S … node …`);
+  const env = Object.entries(launch.env).map(([name, value]) => `${name}=${value}`);
+  return [...env, process.execPath, ...launch.flags];
 }
 export const PAIR_SERVER = resolve(ROOT, 'test/vm/guest/pair-server.mjs');
 export const PROBER = resolve(ROOT, 'test/vm/guest/prober.mjs');
@@ -313,7 +315,7 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       throw new Error(`nat-pair: ${m.name} already runs ${m.kind}`);
     let proc: SpawnedProcess;
     if (kind === 'ipvsd') {
-      proc = lab.spawn(m.ns, process.execPath, [...ipvsdNodeFlags(), IPVSD, '--config', m.ipvsdConfig]);
+      proc = lab.spawn(m.ns, 'env', [...ipvsdLaunchArgs(), IPVSD, '--config', m.ipvsdConfig]);
     } else {
       // keepalived does not set ip_forward (ipvsd does, from director.ip_forward).
       await lab.execOk(m.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
