@@ -33,6 +33,8 @@ export interface NativeVrrpSocketOptions {
  * One received packet. `payload` is the VRRP message (for IPv4 the IP header is already cut
  * off). `ttl` is the IPv4 TTL or IPv6 hop limit the packet arrived with (-1 if the kernel gave
  * none). Addresses are inet_ntop(3) text; `destination` is '' if the kernel gave none.
+ * `receivedAt` is the kernel's receive timestamp (SO_TIMESTAMPNS: CLOCK_REALTIME, ms since the
+ * epoch with a fraction), undefined if the packet carried none.
  */
 export type NativeVrrpPacketCallback = (
   payload: Buffer,
@@ -40,6 +42,7 @@ export type NativeVrrpPacketCallback = (
   destination: string,
   ttl: number,
   ifindex: number,
+  receivedAt: number | undefined,
 ) => void;
 
 /** An open raw IPPROTO_VRRP socket (native/src/vrrp_socket.cc). */

@@ -39,6 +39,12 @@ export interface VrrpPacket {
   readonly ttl: number;
   /** Index of the interface the packet arrived on. */
   readonly ifindex: number;
+  /**
+   * When the kernel received the packet: wall-clock ms since the epoch (CLOCK_REALTIME, as
+   * Date.now(), with a fraction). Undefined when unknown (the kernel gave no timestamp): use
+   * the time the packet was read instead. Being wall-clock time, it jumps with clock steps.
+   */
+  readonly receivedAt?: number;
 }
 
 export interface VrrpSocketOptions {
@@ -127,7 +133,14 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
       // The error handler itself failed: there is nowhere left to report to.
     }
   };
-  const deliver = (payload: Buffer, source: string, destination: string, ttl: number, ifindex: number) => {
+  const deliver = (
+    payload: Buffer,
+    source: string,
+    destination: string,
+    ttl: number,
+    ifindex: number,
+    receivedAt: number | undefined,
+  ) => {
     try {
       onPacket({
         payload,
@@ -135,6 +148,7 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
         destination: inetNtopToCanonical(destination),
         ttl,
         ifindex,
+        ...(receivedAt === undefined ? {} : { receivedAt }),
       });
     } catch (cause) {
       report(

@@ -46,6 +46,7 @@ import { advertProblem, advertVrid, decodeAdvert, encodeAdvert } from './codec.j
 import { type DropReason, emptyDropCounts } from './drop-reasons.js';
 import { expectedAdvert, instanceFamily, ownAdvert, primaryAddress, vipCidrs } from './instance.js';
 import { createRunNotify, type RunNotify } from './notify.js';
+import { packetArrivalTime } from './receive-time.js';
 import { planReload, type VrrpUnit, vrrpUnits } from './reload-plan.js';
 import {
   createScriptRunner,
@@ -111,6 +112,11 @@ export interface VrrpSpeakerDeps {
   readonly logger: Logger;
   /** Monotonic ms. Default performance.now(). */
   readonly now?: () => number;
+  /**
+   * Wall-clock ms (CLOCK_REALTIME), the clock of the kernel's packet timestamps. Default
+   * Date.now(). Only used to turn a received advert's timestamp into an age (receive-time.ts).
+   */
+  readonly wallClock?: () => number;
   /** Default: createRtnetlink() (closed by stop()). */
   readonly rtnetlink?: SpeakerRtnetlink;
   /** Default: openVrrpSocket (the native raw socket). */
@@ -241,6 +247,7 @@ interface ScriptRuntime {
 export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps): VrrpSpeaker {
   const logger = componentLogger(deps.logger, 'vrrp');
   const clock = deps.now ?? (() => performance.now());
+  const wallClock = deps.wallClock ?? Date.now;
   const setTimer = deps.setTimeout ?? ((cb: () => void, ms: number) => setTimeout(cb, ms));
   const clearTimer = deps.clearTimeout ?? ((h: unknown) => clearTimeout(h as NodeJS.Timeout));
   const openSocket: OpenSpeakerSocket = deps.openSocket ?? openVrrpSocket;
@@ -655,6 +662,9 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
 
   function onPacket(entry: SocketEntry, packet: VrrpPacket): void {
     const vrid = advertVrid(packet.payload);
+    // Both clocks read once per packet: the step's now, and the arrival it stands for.
+    const now = clock();
+    const receivedAt = packetArrivalTime(packet.receivedAt, wallClock(), now);
     for (const rt of entry.instances) {
       if (vrid !== null && vrid !== rt.config.virtualRouterId) continue;
       // Our own multicast, looped back.
@@ -676,7 +686,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       }
       rt.received += 1;
       const advert = { ...decoded.advert, srcAddress: packet.source };
-      deliver(rt.config.name, { type: 'advert_received', advert });
+      deliver(rt.config.name, { type: 'advert_received', advert, receivedAt }, now);
     }
   }
 

@@ -29,12 +29,26 @@ function entryFor(name) {
 
 function newEntry(name) {
   if (sockets.has(name)) throw new Error(`socket ${name} is already open`);
-  const entry = { packets: [], errors: [], throwOnPacket: false, throwOnError: false, socket: undefined };
+  const entry = {
+    packets: [],
+    stamps: [],
+    errors: [],
+    throwOnPacket: false,
+    throwOnError: false,
+    socket: undefined,
+  };
   return entry;
 }
 
+/**
+ * Queues the packet (payload as hex) and, apart, its kernel receive time next to the wall clock
+ * when JavaScript got it (receivedAt is left out of the packet, so tests compare packets exactly).
+ */
 function record(entry, packet) {
-  entry.packets.push({ ...packet, payload: packet.payload.toString('hex') });
+  const readAt = Date.now();
+  const { receivedAt, ...rest } = packet;
+  entry.packets.push({ ...rest, payload: packet.payload.toString('hex') });
+  entry.stamps.push({ receivedAt: receivedAt ?? null, readAt });
 }
 
 /** Through src/sys/vrrp-socket.ts. options: { family, ifname, sourceAddress?, hopLimit? }. */
@@ -99,6 +113,11 @@ export async function takePackets(name, count = 0, timeoutMs = 5000) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return entry.packets.splice(0);
+}
+
+/** The { receivedAt, readAt } of the packets taken so far (and since the last call). */
+export function takeStamps(name) {
+  return entryFor(name).stamps.splice(0);
 }
 
 export function errors(name) {

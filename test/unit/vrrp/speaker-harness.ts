@@ -33,7 +33,7 @@ export interface FakeLink {
     ifname: string,
     payload: Uint8Array,
     source: string,
-    options?: { ttl?: number; destination?: string },
+    options?: { ttl?: number; destination?: string; receivedAt?: number },
   ): void;
   /** Cut (or restore) the link: nothing is delivered while down. */
   setUp(up: boolean): void;
@@ -125,6 +125,7 @@ export function createFakeLink(): FakeLink {
         destination: options.destination ?? '224.0.0.18',
         ttl: options.ttl ?? 255,
         ifindex: 2,
+        ...(options.receivedAt === undefined ? {} : { receivedAt: options.receivedAt }),
       });
     },
     attach(member) {
@@ -215,7 +216,7 @@ export function createFakeNode(
   name: string,
   primaries: Record<string, string>,
   yaml: string,
-  options: { preexisting?: Record<string, string[]> } = {},
+  options: { preexisting?: Record<string, string[]>; wallClock?: () => number } = {},
 ): FakeNode {
   const node: FakeNode = {
     name,
@@ -234,6 +235,7 @@ export function createFakeNode(
   node.speaker = createVrrpSpeaker(configFrom(yaml), {
     logger: silentLogger,
     now: () => Date.now(),
+    ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
     rtnetlink: fakeRtnetlink(node),
     openSocket: attach(link, node),
     announce: (ifname, address) => {
