@@ -102,6 +102,7 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
     return DefineClass(env, "VrrpSocket",
                        {
                            InstanceMethod<&VrrpSocket::Send>("send"),
+                           InstanceMethod<&VrrpSocket::ReceivePending>("receivePending"),
                            InstanceMethod<&VrrpSocket::Close>("close"),
                            InstanceAccessor<&VrrpSocket::GetIfindex>("ifindex"),
                        });
@@ -113,6 +114,10 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
  private:
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // Reads what the kernel has queued now and delivers it through onPacket before returning, as a
+  // poll wakeup would. For a caller about to act on a timer (the master-down timer): libuv runs
+  // expired timers before it polls, so an advert that arrived in time may still be unread.
+  Napi::Value ReceivePending(const Napi::CallbackInfo& info);
   Napi::Value GetIfindex(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), ifindex_);
   }
@@ -353,6 +358,13 @@ Napi::Value VrrpSocket::Close(const Napi::CallbackInfo& info) {
     self_referenced_ = false;
     Unref();
   }
+  return info.Env().Undefined();
+}
+
+Napi::Value VrrpSocket::ReceivePending(const Napi::CallbackInfo& info) {
+  // Receive() reports through callbacks and clears what they throw, so nothing escapes here
+  // either; a closed socket (fd_ < 0) reads nothing.
+  if (fd_ >= 0 && !on_packet_.IsEmpty()) Receive();
   return info.Env().Undefined();
 }
 

@@ -55,6 +55,11 @@ export interface NativeVrrpSocket {
    * NativeErrnoError (EBADF once closed) or TypeError.
    */
   send(payload: Uint8Array, destination: string, source?: string): void;
+  /**
+   * Reads every packet the kernel has queued now and calls onPacket for each before returning
+   * (as a poll wakeup would). Nothing once closed. Throws nothing: callback errors go to onError.
+   */
+  receivePending(): void;
   /** Stops receiving and closes the descriptor; no callback runs afterwards. Idempotent. */
   close(): void;
 }

@@ -82,6 +82,12 @@ export interface VrrpSocket {
    */
   send(payload: Uint8Array, destination?: string): Error | undefined;
   /**
+   * Delivers, synchronously through onPacket, whatever the kernel has queued for this socket
+   * (libuv would only get to it in its next poll phase, after the expired timers). Never throws;
+   * nothing once closed.
+   */
+  receivePending(): void;
+  /**
    * Stops delivery at once (no callback runs afterwards) and closes the socket. Idempotent. Until
    * then the socket keeps the event loop (and so the process) alive, as a listening server does.
    */
@@ -182,6 +188,15 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
         return error instanceof Error
           ? error
           : new IpvsdError('IPVSD_ERR_INTERNAL', `VRRP send on ${ifname} failed: ${String(error)}`);
+      }
+    },
+    receivePending() {
+      if (closed) return;
+      try {
+        handle.receivePending();
+      } catch (error) {
+        // The addon throws nothing here; should it, the packets wait for the next poll.
+        report(error instanceof Error ? error : new Error(String(error)));
       }
     },
     close() {

@@ -82,6 +82,8 @@ import type { VrrpAction, VrrpEvent, VrrpState } from './types.js';
 /** The part of a VRRP socket the speaker uses (tests inject an in-memory link). */
 export interface SpeakerSocket {
   send(payload: Uint8Array, destination?: string): Error | undefined;
+  /** Delivers what is queued now through onPacket (VrrpSocket.receivePending); optional for fakes. */
+  receivePending?(): void;
   close(): void;
 }
 
@@ -1039,7 +1041,15 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       group: groupOf.get(name) ?? null,
       entry,
       timers: createVrrpTimers({ now: clock, setTimeout: setTimer, clearTimeout: clearTimer }, (kind, now) =>
-        guarded('timer', () => deliver(name, timerEvent(kind), now)),
+        guarded('timer', () => {
+          // Before declaring the master down, read the adverts the kernel already holds: libuv
+          // runs expired timers before it polls, so after a stall of the event loop an advert
+          // that arrived in time would otherwise lose to the timer. One system call when the
+          // queue is empty. A drained advert re-arms the timer from its arrival, which makes
+          // this expiry stale (ignored) unless that deadline is past too.
+          if (kind === 'master_down') runtimes.get(name)?.entry.socket?.receivePending?.();
+          deliver(name, timerEvent(kind), now);
+        }),
       ),
       garpTimers: new Set(),
       epoch: 0,

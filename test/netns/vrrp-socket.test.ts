@@ -3,6 +3,9 @@
  * against the real kernel: two namespaces joined by a veth, our compiled code in each through
  * node agents, and the peer's neighbour table (`ip neigh`) as the oracle for announcements.
  */
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpPacket } from '../../src/sys/vrrp-socket.js';
 import { createNetnsLab, type NetnsLab, type NodeAgent, sleep } from './netns.js';
@@ -224,6 +227,25 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
     it('delivers the kernel receive time of each advert (SO_TIMESTAMPNS), multicast and unicast', async () => {
       await expectStamped('b4', 'a4', 3);
       await expectStamped('b4', 'a4', 2, A4);
+    });
+
+    it('receivePending() delivers a queued advert while the event loop is blocked', async () => {
+      await a.call('takePackets', 'a4');
+      const flag = join(tmpdir(), `ipvsd-rxtime-drain-${process.pid}`);
+      rmSync(flag, { force: true });
+      try {
+        const drained = a.call<number>('drainWhileBlocked', 'a4', flag);
+        for (let i = 0; i < 500 && !existsSync(flag); i++) await sleep(20);
+        expect(existsSync(flag)).toBe(true);
+        // A's loop is blocked now: only receivePending() can read this one.
+        expect(await b.call('send', 'b4', ADVERT_V2)).toBeNull();
+        expect(await drained).toBe(1);
+        expect(await a.call<Packet[]>('takePackets', 'a4')).toEqual([
+          { payload: ADVERT_V2, source: B4, destination: '224.0.0.18', ttl: 255, ifindex: ifindexA },
+        ]);
+      } finally {
+        rmSync(flag, { force: true });
+      }
     });
 
     it('fails to open on a missing interface with ENODEV', async () => {

@@ -1,6 +1,7 @@
 // Driver for node-agent.mjs: our compiled VRRP socket and address announcements. Sockets are
 // named by the test; what they receive is queued here (payloads as hex, for JSON) until the test
 // takes it.
+import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { announceAddress, sendGratuitousArp, sendUnsolicitedNa } from '../../../dist/src/sys/garp.js';
 import { loadNative } from '../../../dist/src/sys/native.js';
@@ -113,6 +114,20 @@ export async function takePackets(name, count = 0, timeoutMs = 5000) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return entry.packets.splice(0);
+}
+
+/**
+ * Blocks this process's event loop (so libuv never polls the socket), writes `flagPath` to say
+ * so, and calls receivePending() until a packet is delivered or `timeoutMs` passes. Returns how
+ * many packets receivePending() delivered: any that arrive can only come that way.
+ */
+export function drainWhileBlocked(name, flagPath, timeoutMs = 10_000) {
+  const entry = entryFor(name);
+  const before = entry.packets.length;
+  writeFileSync(flagPath, 'blocked\n');
+  const deadline = Date.now() + timeoutMs;
+  while (entry.packets.length === before && Date.now() < deadline) entry.socket.receivePending();
+  return entry.packets.length - before;
 }
 
 /** The { receivedAt, readAt } of the packets taken so far (and since the last call). */

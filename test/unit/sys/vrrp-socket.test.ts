@@ -15,6 +15,9 @@ interface FakeHandle {
   sent: { payload: Uint8Array; destination: string; source: string | undefined }[];
   closes: number;
   sendError: unknown;
+  /** What receivePending() delivers (as the kernel's queue), and how often it was called. */
+  queued: Parameters<NativeVrrpPacketCallback>[];
+  drains: number;
 }
 
 function fakeNative() {
@@ -27,12 +30,25 @@ function fakeNative() {
       onPacket: NativeVrrpPacketCallback,
       onError: (error: Error) => void,
     ) {
-      this.#h = { options, onPacket, onError, sent: [], closes: 0, sendError: undefined };
+      this.#h = {
+        options,
+        onPacket,
+        onError,
+        sent: [],
+        closes: 0,
+        sendError: undefined,
+        queued: [],
+        drains: 0,
+      };
       handles.push(this.#h);
     }
     send(payload: Uint8Array, destination: string, source?: string): void {
       if (this.#h.sendError !== undefined) throw this.#h.sendError;
       this.#h.sent.push({ payload, destination, source });
+    }
+    receivePending(): void {
+      this.#h.drains++;
+      for (const args of this.#h.queued.splice(0)) this.#h.onPacket(...args);
     }
     close(): void {
       this.#h.closes++;
@@ -203,5 +219,25 @@ describe('openVrrpSocket', () => {
     expect(socket.closed).toBe(true);
     expect(socket.send(Buffer.alloc(1))).toMatchObject({ code: 'IPVSD_ERR_INTERNAL', message: /closed/ });
     expect(handle.sent).toEqual([]);
+  });
+
+  it('receivePending delivers what the kernel holds, synchronously; nothing once closed', () => {
+    const { socket, handle, packets } = open();
+    const payload = Buffer.from('2133', 'hex');
+    handle.queued.push([payload, '203.0.113.3', '224.0.0.18', 255, 7, 1_790_000_000_000.5]);
+    socket.receivePending();
+    expect(packets).toEqual([
+      {
+        payload,
+        source: '203.0.113.3',
+        destination: '224.0.0.18',
+        ttl: 255,
+        ifindex: 7,
+        receivedAt: 1_790_000_000_000.5,
+      },
+    ]);
+    socket.close();
+    socket.receivePending();
+    expect(handle.drains).toBe(1);
   });
 });

@@ -138,4 +138,39 @@ describe('VRRP speaker: the master-down timer runs from the advert’s arrival',
     await advance(2);
     expect(state(a)).toBe('MASTER');
   });
+
+  it('before declaring the master down, adverts still queued in the kernel are read (a stalled loop)', async () => {
+    const a = await backup(2, '1s');
+    link.inject('eth0', advert(2, 100), B, { receivedAt: wall() });
+    await advance(3000);
+    // The event loop does not get to poll: the next advert waits in the socket's queue.
+    link.hold(true);
+    link.inject('eth0', advert(2, 100), B, { receivedAt: wall() });
+    // Past the first advert's deadline (3610 ms): the timer fires, reads the queue first, and the
+    // queued advert (3000 ms later) moves the deadline on.
+    await advance(700);
+    expect(state(a)).toBe('BACKUP');
+    expect(a.speaker.status().instances[0]?.adverts.received).toBe(2);
+    link.hold(false);
+    await advance(3610 - 700 - 1);
+    expect(state(a)).toBe('BACKUP');
+    await advance(2);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('an advert read from the queue at the deadline counts from its arrival, not from that read', async () => {
+    const a = await backup(3, '100ms');
+    link.inject('eth0', advert(3, 10), B, { receivedAt: wall() });
+    await advance(50);
+    link.hold(true);
+    // Arrived 50 ms after the first, then the master fell silent: read when the first advert's
+    // deadline (361 ms) passes, it holds the takeover to its own arrival + 361 ms = 411 ms.
+    link.inject('eth0', advert(3, 10), B, { receivedAt: wall() });
+    await advance(360);
+    expect(state(a)).toBe('BACKUP');
+    await advance(1);
+    expect(state(a)).toBe('MASTER');
+    expect(a.speaker.status().instances[0]?.adverts.received).toBe(2);
+    link.hold(false);
+  });
 });
