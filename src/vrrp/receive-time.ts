@@ -6,8 +6,8 @@
  *
  * The kernel stamps packets with CLOCK_REALTIME and the state machine runs on a monotonic clock,
  * so the stamp is turned into an age (wall now − stamp) and taken off the monotonic now. A stamp
- * slightly in the future (the two wall-clock reads straddle nothing, but Date.now() is truncated
- * to whole milliseconds) counts as age 0. An age beyond MAX_PACKET_AGE_MS is taken for a clock
+ * slightly in the future (Date.now() truncates to whole milliseconds, the stamp does not) counts
+ * as age 0. An age beyond MAX_PACKET_AGE_MS is taken for a clock
  * step between the stamp and the read (or a loop stalled that long, where the old behaviour is the
  * safe one) and ignored: the packet then counts as arriving now, as without a timestamp. Trusting
  * a forward step would date the advert too early and could declare a live master dead.

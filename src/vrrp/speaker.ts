@@ -15,6 +15,12 @@
  * out before any logging, the VIPs of every member of a sync group go to the kernel in one
  * datagram, and the gratuitous ARPs follow as soon as the kernel holds them (see takeover()).
  *
+ * Time: a received advert is stepped with its arrival (the kernel's receive timestamp, turned into
+ * the monotonic clock by receive-time.ts), so a backup's master-down timer runs from when the
+ * advert arrived, not from when this event loop read it. An expired master-down timer first reads
+ * what the instance's socket already holds (receivePending), because libuv runs timers before it
+ * polls: after a stall, an advert that arrived in time must not lose to the timer.
+ *
  * Trackers: every instance tracks its own interface and its `track_interfaces` (link state pushed
  * by the kernel, sys/link-monitor.ts) and its `track_scripts` (one runner per script,
  * script-runner.ts). Their verdicts become fault / fault_cleared / priority_changed events for
