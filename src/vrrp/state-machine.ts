@@ -372,9 +372,12 @@ function masterReceives(s: InstanceState, advert: Advert, now: number): StepResu
   const d = new Draft(s);
   const priority = s.effectivePriority;
   if (advert.priority === VRRP_PRIO_STOP) {
-    // RFC 5798 §6.4.3: answer at once so the backups do not time out.
+    // RFC 5798 §6.4.3: answer at once so the backups do not time out. Unlike the RFC, the
+    // Adver_Timer keeps its cadence: reset here, this member's adverts would fall out of step
+    // with the rest of its sync group for good (a peer group stepping down after hearing our
+    // other member sends priority 0 on this one a round trip later), and when we die the peer
+    // group's takeover waits for the later of our members' last adverts.
     d.push({ type: 'send_advert', priority });
-    d.set('advert', now + advertIntervalMs(s.params.advertIntervalCs));
     return d.finish(s, {});
   }
   const cmp = advert.priority - priority || compareAddresses(advert.srcAddress, s.params.primaryAddress);
