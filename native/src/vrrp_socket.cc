@@ -13,6 +13,10 @@
 // - IP_PKTINFO + IP_RECVTTL, IPV6_RECVPKTINFO + IPV6_RECVHOPLIMIT: the receiving interface, the
 //   destination and the hop limit. IPv4 raw sockets also hand over the IP header (TTL and
 //   addresses are read from it); IPv6 raw sockets never do, so there cmsgs are the only source.
+// - SO_TIMESTAMPNS: the kernel's receive time of each packet (CLOCK_REALTIME, stamped when the
+//   driver handed it to the stack). The master-down timer runs from when an advert arrived, not
+//   from when a busy event loop got round to reading it; without the stamp (kernel gave none) the
+//   packet is delivered with an unknown time and JavaScript falls back to its own clock.
 // - No IPV6_CHECKSUM: the VRRP checksum is ours to compute (the codec does it); with the option
 //   set the kernel would overwrite it.
 // - IP_TOS / IPV6_TCLASS 0xc0 (network control precedence), as routers send VRRP.
@@ -34,6 +38,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -57,6 +62,13 @@ constexpr int kTosNetworkControl = 0xc0;
 constexpr int kMaxPacketsPerWakeup = 64;
 // Room for any IPv4 datagram, so nothing is ever truncated.
 constexpr size_t kReceiveBufferSize = 65536;
+// Room for every cmsg a receive can carry: pktinfo, TTL / hop limit and the timestamp (with
+// slack, because an unexpected extra cmsg must not truncate the ones we read: MSG_CTRUNC).
+constexpr size_t kReceiveControlSize =
+    CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec)) + 128;
+static_assert(kReceiveControlSize >= CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(int)) +
+                                         CMSG_SPACE(sizeof(timespec)),
+              "control buffer too small for the IPv4 cmsgs");
 
 class VrrpSocket;
 
@@ -90,6 +102,7 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
     return DefineClass(env, "VrrpSocket",
                        {
                            InstanceMethod<&VrrpSocket::Send>("send"),
+                           InstanceMethod<&VrrpSocket::ReceivePending>("receivePending"),
                            InstanceMethod<&VrrpSocket::Close>("close"),
                            InstanceAccessor<&VrrpSocket::GetIfindex>("ifindex"),
                        });
@@ -101,6 +114,10 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
  private:
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // Reads what the kernel has queued now and delivers it through onPacket before returning, as a
+  // poll wakeup would. For a caller about to act on a timer (the master-down timer): libuv runs
+  // expired timers before it polls, so an advert that arrived in time may still be unread.
+  Napi::Value ReceivePending(const Napi::CallbackInfo& info);
   Napi::Value GetIfindex(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), ifindex_);
   }
@@ -118,8 +135,10 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
   void Receive();
   bool DeliverV4(const uint8_t* data, size_t size, msghdr* msg);
   bool DeliverV6(const uint8_t* data, size_t size, msghdr* msg);
+  // received_at_ms: the kernel's receive time (ms since the epoch, CLOCK_REALTIME), or a
+  // negative value when the packet carried none.
   void Deliver(const uint8_t* payload, size_t size, const char* source, const char* destination,
-               int ttl, unsigned ifindex);
+               int ttl, unsigned ifindex, double received_at_ms);
   void ReportErrno(int err, const char* syscall);
   // Calls a callback; returns false if it threw (the exception is then in *exception, cleared)
   // or could not be called at all (*exception stays nullptr).
@@ -246,6 +265,7 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
       {IPPROTO_IP, IP_PKTINFO, &on, sizeof(on), "IP_PKTINFO"},
       {IPPROTO_IP, IP_RECVTTL, &on, sizeof(on), "IP_RECVTTL"},
       {IPPROTO_IP, IP_TOS, &tos, sizeof(tos), "IP_TOS"},
+      {SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on), "SO_TIMESTAMPNS"},
   };
   const Option v6[] = {
       {IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index), "IPV6_MULTICAST_IF"},
@@ -256,6 +276,7 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
       {IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on), "IPV6_RECVPKTINFO"},
       {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof(on), "IPV6_RECVHOPLIMIT"},
       {IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos), "IPV6_TCLASS"},
+      {SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on), "SO_TIMESTAMPNS"},
   };
   if (family_ == AF_INET) {
     for (const Option& o : v4) {
@@ -337,6 +358,13 @@ Napi::Value VrrpSocket::Close(const Napi::CallbackInfo& info) {
     self_referenced_ = false;
     Unref();
   }
+  return info.Env().Undefined();
+}
+
+Napi::Value VrrpSocket::ReceivePending(const Napi::CallbackInfo& info) {
+  // Receive() reports through callbacks and clears what they throw, so nothing escapes here
+  // either; a closed socket (fd_ < 0) reads nothing.
+  if (fd_ >= 0 && !on_packet_.IsEmpty()) Receive();
   return info.Env().Undefined();
 }
 
@@ -459,7 +487,7 @@ void VrrpSocket::OnPoll(uv_poll_t* handle, int status, int events) {
 void VrrpSocket::Receive() {
   for (int i = 0; i < kMaxPacketsPerWakeup && fd_ >= 0; i++) {
     sockaddr_storage from = {};
-    alignas(cmsghdr) char control[256];
+    alignas(cmsghdr) char control[kReceiveControlSize];
     iovec iov = {buffer_.data(), buffer_.size()};
     msghdr msg = {};
     msg.msg_name = &from;
@@ -485,6 +513,20 @@ void VrrpSocket::Receive() {
   }
 }
 
+// The SCM_TIMESTAMPNS cmsg as ms since the epoch, or -1 when this one is not it (or is zero:
+// the kernel had no time for the packet).
+double ReadTimestampMs(const cmsghdr* cmsg) {
+  if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_TIMESTAMPNS ||
+      cmsg->cmsg_len < CMSG_LEN(sizeof(timespec))) {
+    return -1;
+  }
+  timespec stamp;
+  memcpy(&stamp, CMSG_DATA(cmsg), sizeof(stamp));
+  if (stamp.tv_sec <= 0 && stamp.tv_nsec <= 0) return -1;
+  // A double holds ms since the epoch to well under a microsecond.
+  return static_cast<double>(stamp.tv_sec) * 1e3 + static_cast<double>(stamp.tv_nsec) / 1e6;
+}
+
 bool VrrpSocket::DeliverV4(const uint8_t* data, size_t size, msghdr* msg) {
   // The kernel validated the IPv4 header before raw delivery; check anyway rather than trust.
   if (size < 20 || (data[0] >> 4) != 4) return false;
@@ -492,7 +534,13 @@ bool VrrpSocket::DeliverV4(const uint8_t* data, size_t size, msghdr* msg) {
   if (header_length < 20 || header_length > size) return false;
   int ttl = data[8];
   unsigned ifindex = ifindex_;
+  double received_at_ms = -1;
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+    if (cmsg->cmsg_level == SOL_SOCKET) {
+      const double stamp = ReadTimestampMs(cmsg);
+      if (stamp >= 0) received_at_ms = stamp;
+      continue;
+    }
     if (cmsg->cmsg_level != IPPROTO_IP) continue;
     if (cmsg->cmsg_type == IP_PKTINFO && cmsg->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
       in_pktinfo pktinfo;
@@ -506,7 +554,8 @@ bool VrrpSocket::DeliverV4(const uint8_t* data, size_t size, msghdr* msg) {
   char destination[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, data + 12, source, sizeof(source));
   inet_ntop(AF_INET, data + 16, destination, sizeof(destination));
-  Deliver(data + header_length, size - header_length, source, destination, ttl, ifindex);
+  Deliver(data + header_length, size - header_length, source, destination, ttl, ifindex,
+          received_at_ms);
   return true;
 }
 
@@ -517,7 +566,13 @@ bool VrrpSocket::DeliverV6(const uint8_t* data, size_t size, msghdr* msg) {
   unsigned ifindex = ifindex_;
   in6_addr destination_address = {};
   bool have_destination = false;
+  double received_at_ms = -1;
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+    if (cmsg->cmsg_level == SOL_SOCKET) {
+      const double stamp = ReadTimestampMs(cmsg);
+      if (stamp >= 0) received_at_ms = stamp;
+      continue;
+    }
     if (cmsg->cmsg_level != IPPROTO_IPV6) continue;
     if (cmsg->cmsg_type == IPV6_PKTINFO && cmsg->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
       in6_pktinfo pktinfo;
@@ -533,24 +588,27 @@ bool VrrpSocket::DeliverV6(const uint8_t* data, size_t size, msghdr* msg) {
   char destination[INET6_ADDRSTRLEN] = "";
   inet_ntop(AF_INET6, &from->sin6_addr, source, sizeof(source));
   if (have_destination) inet_ntop(AF_INET6, &destination_address, destination, sizeof(destination));
-  Deliver(data, size, source, destination, hop_limit, ifindex);
+  Deliver(data, size, source, destination, hop_limit, ifindex, received_at_ms);
   return true;
 }
 
 void VrrpSocket::Deliver(const uint8_t* payload, size_t size, const char* source,
-                         const char* destination, int ttl, unsigned ifindex) {
+                         const char* destination, int ttl, unsigned ifindex,
+                         double received_at_ms) {
   if (on_packet_.IsEmpty()) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
-  napi_value argv[5];
+  napi_value argv[6];
   void* copy = nullptr;
   napi_value exception = nullptr;
   if (napi_create_buffer_copy(env_, size, payload, &copy, &argv[0]) == napi_ok &&
       napi_create_string_utf8(env_, source, NAPI_AUTO_LENGTH, &argv[1]) == napi_ok &&
       napi_create_string_utf8(env_, destination, NAPI_AUTO_LENGTH, &argv[2]) == napi_ok &&
       napi_create_int32(env_, ttl, &argv[3]) == napi_ok &&
-      napi_create_uint32(env_, ifindex, &argv[4]) == napi_ok) {
-    if (!Call(on_packet_, 5, argv, &exception) && exception != nullptr) CallOnError(exception);
+      napi_create_uint32(env_, ifindex, &argv[4]) == napi_ok &&
+      (received_at_ms >= 0 ? napi_create_double(env_, received_at_ms, &argv[5])
+                           : napi_get_undefined(env_, &argv[5])) == napi_ok) {
+    if (!Call(on_packet_, 6, argv, &exception) && exception != nullptr) CallOnError(exception);
   } else {
     ClearPendingException(&exception);
     if (exception != nullptr) CallOnError(exception);

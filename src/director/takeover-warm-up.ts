@@ -90,6 +90,7 @@ export async function warmUpTakeover(config: Config): Promise<TakeoverWarmUpRepo
     send(): void {
       adverts += 1;
     }
+    receivePending(): void {}
     close(): void {}
   }
   const addressNetlink: SilentNetlink[] = [];

@@ -33,6 +33,8 @@ export interface NativeVrrpSocketOptions {
  * One received packet. `payload` is the VRRP message (for IPv4 the IP header is already cut
  * off). `ttl` is the IPv4 TTL or IPv6 hop limit the packet arrived with (-1 if the kernel gave
  * none). Addresses are inet_ntop(3) text; `destination` is '' if the kernel gave none.
+ * `receivedAt` is the kernel's receive timestamp (SO_TIMESTAMPNS: CLOCK_REALTIME, ms since the
+ * epoch with a fraction), undefined if the packet carried none.
  */
 export type NativeVrrpPacketCallback = (
   payload: Buffer,
@@ -40,6 +42,7 @@ export type NativeVrrpPacketCallback = (
   destination: string,
   ttl: number,
   ifindex: number,
+  receivedAt: number | undefined,
 ) => void;
 
 /** An open raw IPPROTO_VRRP socket (native/src/vrrp_socket.cc). */
@@ -52,6 +55,11 @@ export interface NativeVrrpSocket {
    * NativeErrnoError (EBADF once closed) or TypeError.
    */
   send(payload: Uint8Array, destination: string, source?: string): void;
+  /**
+   * Reads every packet the kernel has queued now and calls onPacket for each before returning
+   * (as a poll wakeup would). Nothing once closed. Throws nothing: callback errors go to onError.
+   */
+  receivePending(): void;
   /** Stops receiving and closes the descriptor; no callback runs afterwards. Idempotent. */
   close(): void;
 }

@@ -39,6 +39,12 @@ export interface VrrpPacket {
   readonly ttl: number;
   /** Index of the interface the packet arrived on. */
   readonly ifindex: number;
+  /**
+   * When the kernel received the packet: wall-clock ms since the epoch (CLOCK_REALTIME, as
+   * Date.now(), with a fraction). Undefined when unknown (the kernel gave no timestamp): use
+   * the time the packet was read instead. Being wall-clock time, it jumps with clock steps.
+   */
+  readonly receivedAt?: number;
 }
 
 export interface VrrpSocketOptions {
@@ -75,6 +81,12 @@ export interface VrrpSocket {
    * e.g. ENETDOWN, ENETUNREACH, EADDRNOTAVAIL for a pinned source that is not local).
    */
   send(payload: Uint8Array, destination?: string): Error | undefined;
+  /**
+   * Delivers, synchronously through onPacket, whatever the kernel has queued for this socket
+   * (libuv would only get to it in its next poll phase, after the expired timers). Never throws;
+   * nothing once closed.
+   */
+  receivePending(): void;
   /**
    * Stops delivery at once (no callback runs afterwards) and closes the socket. Idempotent. Until
    * then the socket keeps the event loop (and so the process) alive, as a listening server does.
@@ -127,7 +139,14 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
       // The error handler itself failed: there is nowhere left to report to.
     }
   };
-  const deliver = (payload: Buffer, source: string, destination: string, ttl: number, ifindex: number) => {
+  const deliver = (
+    payload: Buffer,
+    source: string,
+    destination: string,
+    ttl: number,
+    ifindex: number,
+    receivedAt: number | undefined,
+  ) => {
     try {
       onPacket({
         payload,
@@ -135,6 +154,7 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
         destination: inetNtopToCanonical(destination),
         ttl,
         ifindex,
+        ...(receivedAt === undefined ? {} : { receivedAt }),
       });
     } catch (cause) {
       report(
@@ -168,6 +188,15 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
         return error instanceof Error
           ? error
           : new IpvsdError('IPVSD_ERR_INTERNAL', `VRRP send on ${ifname} failed: ${String(error)}`);
+      }
+    },
+    receivePending() {
+      if (closed) return;
+      try {
+        handle.receivePending();
+      } catch (error) {
+        // The addon throws nothing here; should it, the packets wait for the next poll.
+        report(error instanceof Error ? error : new Error(String(error)));
       }
     },
     close() {

@@ -15,6 +15,12 @@
  * out before any logging, the VIPs of every member of a sync group go to the kernel in one
  * datagram, and the gratuitous ARPs follow as soon as the kernel holds them (see takeover()).
  *
+ * Time: a received advert is stepped with its arrival (the kernel's receive timestamp, turned into
+ * the monotonic clock by receive-time.ts), so a backup's master-down timer runs from when the
+ * advert arrived, not from when this event loop read it. An expired master-down timer first reads
+ * what the instance's socket already holds (receivePending), because libuv runs timers before it
+ * polls: after a stall, an advert that arrived in time must not lose to the timer.
+ *
  * Trackers: every instance tracks its own interface and its `track_interfaces` (link state pushed
  * by the kernel, sys/link-monitor.ts) and its `track_scripts` (one runner per script,
  * script-runner.ts). Their verdicts become fault / fault_cleared / priority_changed events for
@@ -46,6 +52,7 @@ import { advertProblem, advertVrid, decodeAdvert, encodeAdvert } from './codec.j
 import { type DropReason, emptyDropCounts } from './drop-reasons.js';
 import { expectedAdvert, instanceFamily, ownAdvert, primaryAddress, vipCidrs } from './instance.js';
 import { createRunNotify, type RunNotify } from './notify.js';
+import { packetArrivalTime } from './receive-time.js';
 import { planReload, type VrrpUnit, vrrpUnits } from './reload-plan.js';
 import {
   createScriptRunner,
@@ -81,6 +88,8 @@ import type { VrrpAction, VrrpEvent, VrrpState } from './types.js';
 /** The part of a VRRP socket the speaker uses (tests inject an in-memory link). */
 export interface SpeakerSocket {
   send(payload: Uint8Array, destination?: string): Error | undefined;
+  /** Delivers what is queued now through onPacket (VrrpSocket.receivePending); optional for fakes. */
+  receivePending?(): void;
   close(): void;
 }
 
@@ -111,6 +120,11 @@ export interface VrrpSpeakerDeps {
   readonly logger: Logger;
   /** Monotonic ms. Default performance.now(). */
   readonly now?: () => number;
+  /**
+   * Wall-clock ms (CLOCK_REALTIME), the clock of the kernel's packet timestamps. Default
+   * Date.now(). Only used to turn a received advert's timestamp into an age (receive-time.ts).
+   */
+  readonly wallClock?: () => number;
   /** Default: createRtnetlink() (closed by stop()). */
   readonly rtnetlink?: SpeakerRtnetlink;
   /** Default: openVrrpSocket (the native raw socket). */
@@ -241,6 +255,7 @@ interface ScriptRuntime {
 export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps): VrrpSpeaker {
   const logger = componentLogger(deps.logger, 'vrrp');
   const clock = deps.now ?? (() => performance.now());
+  const wallClock = deps.wallClock ?? Date.now;
   const setTimer = deps.setTimeout ?? ((cb: () => void, ms: number) => setTimeout(cb, ms));
   const clearTimer = deps.clearTimeout ?? ((h: unknown) => clearTimeout(h as NodeJS.Timeout));
   const openSocket: OpenSpeakerSocket = deps.openSocket ?? openVrrpSocket;
@@ -655,6 +670,9 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
 
   function onPacket(entry: SocketEntry, packet: VrrpPacket): void {
     const vrid = advertVrid(packet.payload);
+    // Both clocks read once per packet: the step's now, and the arrival it stands for.
+    const now = clock();
+    const receivedAt = packetArrivalTime(packet.receivedAt, wallClock(), now);
     for (const rt of entry.instances) {
       if (vrid !== null && vrid !== rt.config.virtualRouterId) continue;
       // Our own multicast, looped back.
@@ -676,7 +694,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       }
       rt.received += 1;
       const advert = { ...decoded.advert, srcAddress: packet.source };
-      deliver(rt.config.name, { type: 'advert_received', advert });
+      deliver(rt.config.name, { type: 'advert_received', advert, receivedAt }, now);
     }
   }
 
@@ -1029,7 +1047,15 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
       group: groupOf.get(name) ?? null,
       entry,
       timers: createVrrpTimers({ now: clock, setTimeout: setTimer, clearTimeout: clearTimer }, (kind, now) =>
-        guarded('timer', () => deliver(name, timerEvent(kind), now)),
+        guarded('timer', () => {
+          // Before declaring the master down, read the adverts the kernel already holds: libuv
+          // runs expired timers before it polls, so after a stall of the event loop an advert
+          // that arrived in time would otherwise lose to the timer. One system call when the
+          // queue is empty. A drained advert re-arms the timer from its arrival, which makes
+          // this expiry stale (ignored) unless that deadline is past too.
+          if (kind === 'master_down') runtimes.get(name)?.entry.socket?.receivePending?.();
+          deliver(name, timerEvent(kind), now);
+        }),
       ),
       garpTimers: new Set(),
       epoch: 0,

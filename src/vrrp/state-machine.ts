@@ -17,7 +17,8 @@
  *
  * Time: `now` is milliseconds on any monotonic clock; deadlines in set_timer actions are on the
  * same clock. An expiry event whose timer is not armed, or whose deadline is still ahead, is
- * stale and ignored.
+ * stale and ignored. A received advert may carry its arrival time (earlier than `now` when it was
+ * read late): a backup's master-down deadline counts from it, and may then already be past.
  */
 import type { VrrpInstanceConfig } from '../config/types.js';
 import { addressToBytes } from '../model/address.js';
@@ -324,12 +325,22 @@ function initialize(s: InstanceState, now: number, mayBecomeMaster: boolean, atS
   });
 }
 
-function backupReceives(s: InstanceState, advert: Advert, now: number): StepResult {
+/** When an advert arrived: its `receivedAt`, never later than now; now when unknown. */
+function arrival(receivedAt: number | undefined, now: number): number {
+  return receivedAt !== undefined && Number.isFinite(receivedAt) ? Math.min(now, receivedAt) : now;
+}
+
+/**
+ * `arrived`: when the advert arrived (≤ now). The master-down timer counts from there (RFC 5798
+ * §6.4.2 resets it on receipt), so an advert read late does not push the takeover back by the
+ * delay; a deadline already past makes the timer fire at once. Everything else uses `now`.
+ */
+function backupReceives(s: InstanceState, advert: Advert, now: number, arrived: number): StepResult {
   const d = new Draft(s);
   const { version } = s.params;
   if (advert.priority === VRRP_PRIO_STOP) {
     // The master is leaving: take over after Skew_Time, so the highest-priority backup goes first.
-    d.set('master_down', now + skewTimeMs(version, s.effectivePriority, s.masterAdverIntervalCs));
+    d.set('master_down', arrived + skewTimeMs(version, s.effectivePriority, s.masterAdverIntervalCs));
     return d.finish(s, { master: null });
   }
   const lower = advert.priority < s.effectivePriority;
@@ -353,7 +364,7 @@ function backupReceives(s: InstanceState, advert: Advert, now: number): StepResu
   const masterAdverIntervalCs =
     version === 3 && advert.advertIntervalCs > 0 ? advert.advertIntervalCs : s.masterAdverIntervalCs;
   const next: InstanceState = { ...s, masterAdverIntervalCs };
-  d.set('master_down', now + masterDownMs(next));
+  d.set('master_down', arrived + masterDownMs(next));
   return d.finish(s, { masterAdverIntervalCs, master: heard, preemptDelay, wantsMaster: false });
 }
 
@@ -361,9 +372,12 @@ function masterReceives(s: InstanceState, advert: Advert, now: number): StepResu
   const d = new Draft(s);
   const priority = s.effectivePriority;
   if (advert.priority === VRRP_PRIO_STOP) {
-    // RFC 5798 §6.4.3: answer at once so the backups do not time out.
+    // RFC 5798 §6.4.3: answer at once so the backups do not time out. Unlike the RFC, the
+    // Adver_Timer keeps its cadence: reset here, this member's adverts would fall out of step
+    // with the rest of its sync group for good (a peer group stepping down after hearing our
+    // other member sends priority 0 on this one a round trip later), and when we die the peer
+    // group's takeover waits for the later of our members' last adverts.
     d.push({ type: 'send_advert', priority });
-    d.set('advert', now + advertIntervalMs(s.params.advertIntervalCs));
     return d.finish(s, {});
   }
   const cmp = advert.priority - priority || compareAddresses(advert.srcAddress, s.params.primaryAddress);
@@ -454,7 +468,7 @@ export function step(s: InstanceState, event: VrrpEvent, now: number, options: S
       const { advert } = event;
       if (advert.vrid !== s.params.virtualRouterId || advert.version !== s.params.version)
         return unchanged(s);
-      if (s.state === 'BACKUP') return backupReceives(s, advert, now);
+      if (s.state === 'BACKUP') return backupReceives(s, advert, now, arrival(event.receivedAt, now));
       if (s.state === 'MASTER') return masterReceives(s, advert, now);
       return unchanged(s);
     }

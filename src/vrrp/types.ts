@@ -39,7 +39,16 @@ export type VrrpEvent =
   | { readonly type: 'startup' }
   /** Stop (RFC 5798 §6.4.2/§6.4.3 Shutdown): back to INIT, priority 0 if we were master. */
   | { readonly type: 'shutdown' }
-  | { readonly type: 'advert_received'; readonly advert: Advert }
+  | {
+      readonly type: 'advert_received';
+      readonly advert: Advert;
+      /**
+       * When the advert arrived (the kernel's receive time, on the step's clock); default: the
+       * step's `now`. A backup's master-down timer runs from here, so an advert read late still
+       * times the takeover from its arrival. Later than `now` counts as `now`.
+       */
+      readonly receivedAt?: number;
+    }
   | { readonly type: 'master_down_timer_expired' }
   | { readonly type: 'advert_timer_expired' }
   | { readonly type: 'preempt_delay_expired' }

@@ -3,6 +3,9 @@
  * against the real kernel: two namespaces joined by a veth, our compiled code in each through
  * node agents, and the peer's neighbour table (`ip neigh`) as the oracle for announcements.
  */
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpPacket } from '../../src/sys/vrrp-socket.js';
 import { createNetnsLab, type NetnsLab, type NodeAgent, sleep } from './netns.js';
@@ -20,6 +23,12 @@ const OTHER_MAC = '02:00:5e:00:00:99';
 
 interface Packet extends Omit<VrrpPacket, 'payload'> {
   readonly payload: string;
+}
+interface Stamp {
+  /** The kernel's receive time (wall-clock ms), null when the packet carried none. */
+  readonly receivedAt: number | null;
+  /** Date.now() in the receiving agent when onPacket ran. */
+  readonly readAt: number;
 }
 interface SerializedError {
   readonly name: string;
@@ -94,6 +103,32 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
   }
 
   const sysctl = (ns: string, setting: string) => lab.execOk(ns, 'sysctl', ['-q', '-w', setting]);
+
+  /**
+   * Sends `count` adverts from B's socket and checks that A's socket delivered each with a kernel
+   * receive time: a wall-clock time after the send began and not after JavaScript read it (both
+   * agents and this process share the host's CLOCK_REALTIME). Sanity bounds only, no timing:
+   * 5 ms of slack for Date.now()'s truncation to whole milliseconds.
+   */
+  async function expectStamped(from: string, to: string, count: number, destination?: string) {
+    await a.call('takePackets', to);
+    await a.call('takeStamps', to);
+    const before = Date.now();
+    for (let i = 0; i < count; i++) expect(await b.call('send', from, ADVERT_V2, destination)).toBeNull();
+    expect(await a.call<Packet[]>('takePackets', to, count)).toHaveLength(count);
+    const after = Date.now();
+    const stamps = await a.call<Stamp[]>('takeStamps', to);
+    expect(stamps).toHaveLength(count);
+    for (const { receivedAt, readAt } of stamps) {
+      expect(typeof receivedAt).toBe('number');
+      expect(receivedAt).toBeGreaterThanOrEqual(before - 5);
+      expect(receivedAt).toBeLessThanOrEqual(readAt + 5);
+      expect(readAt).toBeLessThanOrEqual(after + 5);
+    }
+    // In arrival order.
+    const times = stamps.map((x) => x.receivedAt ?? 0);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+  }
 
   beforeAll(async () => {
     lab = createNetnsLab();
@@ -189,6 +224,30 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
       await b.call('closeSocket', 'b4-ttl');
     });
 
+    it('delivers the kernel receive time of each advert (SO_TIMESTAMPNS), multicast and unicast', async () => {
+      await expectStamped('b4', 'a4', 3);
+      await expectStamped('b4', 'a4', 2, A4);
+    });
+
+    it('receivePending() delivers a queued advert while the event loop is blocked', async () => {
+      await a.call('takePackets', 'a4');
+      const flag = join(tmpdir(), `ipvsd-rxtime-drain-${process.pid}`);
+      rmSync(flag, { force: true });
+      try {
+        const drained = a.call<number>('drainWhileBlocked', 'a4', flag);
+        for (let i = 0; i < 500 && !existsSync(flag); i++) await sleep(20);
+        expect(existsSync(flag)).toBe(true);
+        // A's loop is blocked now: only receivePending() can read this one.
+        expect(await b.call('send', 'b4', ADVERT_V2)).toBeNull();
+        expect(await drained).toBe(1);
+        expect(await a.call<Packet[]>('takePackets', 'a4')).toEqual([
+          { payload: ADVERT_V2, source: B4, destination: '224.0.0.18', ttl: 255, ifindex: ifindexA },
+        ]);
+      } finally {
+        rmSync(flag, { force: true });
+      }
+    });
+
     it('fails to open on a missing interface with ENODEV', async () => {
       await expect(a.call('open', 'nope', { family: 'inet', ifname: 'nope0' })).rejects.toMatchObject({
         code: 'ENODEV',
@@ -228,6 +287,11 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
         { payload: ADVERT_V3, source: B6, destination: 'ff02::12', ttl: 1, ifindex: ifindexA },
       ]);
       await b.call('closeSocket', 'b6-low');
+    });
+
+    it('delivers the kernel receive time of each advert, multicast and unicast', async () => {
+      await expectStamped('b6', 'a6', 3);
+      await expectStamped('b6', 'a6', 2, A6);
     });
 
     it('leaves the checksum alone (no IPV6_CHECKSUM): the bytes arrive as sent', async () => {

@@ -1,6 +1,7 @@
 // Driver for node-agent.mjs: our compiled VRRP socket and address announcements. Sockets are
 // named by the test; what they receive is queued here (payloads as hex, for JSON) until the test
 // takes it.
+import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { announceAddress, sendGratuitousArp, sendUnsolicitedNa } from '../../../dist/src/sys/garp.js';
 import { loadNative } from '../../../dist/src/sys/native.js';
@@ -29,12 +30,26 @@ function entryFor(name) {
 
 function newEntry(name) {
   if (sockets.has(name)) throw new Error(`socket ${name} is already open`);
-  const entry = { packets: [], errors: [], throwOnPacket: false, throwOnError: false, socket: undefined };
+  const entry = {
+    packets: [],
+    stamps: [],
+    errors: [],
+    throwOnPacket: false,
+    throwOnError: false,
+    socket: undefined,
+  };
   return entry;
 }
 
+/**
+ * Queues the packet (payload as hex) and, apart, its kernel receive time next to the wall clock
+ * when JavaScript got it (receivedAt is left out of the packet, so tests compare packets exactly).
+ */
 function record(entry, packet) {
-  entry.packets.push({ ...packet, payload: packet.payload.toString('hex') });
+  const readAt = Date.now();
+  const { receivedAt, ...rest } = packet;
+  entry.packets.push({ ...rest, payload: packet.payload.toString('hex') });
+  entry.stamps.push({ receivedAt: receivedAt ?? null, readAt });
 }
 
 /** Through src/sys/vrrp-socket.ts. options: { family, ifname, sourceAddress?, hopLimit? }. */
@@ -99,6 +114,25 @@ export async function takePackets(name, count = 0, timeoutMs = 5000) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return entry.packets.splice(0);
+}
+
+/**
+ * Blocks this process's event loop (so libuv never polls the socket), writes `flagPath` to say
+ * so, and calls receivePending() until a packet is delivered or `timeoutMs` passes. Returns how
+ * many packets receivePending() delivered: any that arrive can only come that way.
+ */
+export function drainWhileBlocked(name, flagPath, timeoutMs = 10_000) {
+  const entry = entryFor(name);
+  const before = entry.packets.length;
+  writeFileSync(flagPath, 'blocked\n');
+  const deadline = Date.now() + timeoutMs;
+  while (entry.packets.length === before && Date.now() < deadline) entry.socket.receivePending();
+  return entry.packets.length - before;
+}
+
+/** The { receivedAt, readAt } of the packets taken so far (and since the last call). */
+export function takeStamps(name) {
+  return entryFor(name).stamps.splice(0);
 }
 
 export function errors(name) {

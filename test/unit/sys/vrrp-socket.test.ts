@@ -15,6 +15,9 @@ interface FakeHandle {
   sent: { payload: Uint8Array; destination: string; source: string | undefined }[];
   closes: number;
   sendError: unknown;
+  /** What receivePending() delivers (as the kernel's queue), and how often it was called. */
+  queued: Parameters<NativeVrrpPacketCallback>[];
+  drains: number;
 }
 
 function fakeNative() {
@@ -27,12 +30,25 @@ function fakeNative() {
       onPacket: NativeVrrpPacketCallback,
       onError: (error: Error) => void,
     ) {
-      this.#h = { options, onPacket, onError, sent: [], closes: 0, sendError: undefined };
+      this.#h = {
+        options,
+        onPacket,
+        onError,
+        sent: [],
+        closes: 0,
+        sendError: undefined,
+        queued: [],
+        drains: 0,
+      };
       handles.push(this.#h);
     }
     send(payload: Uint8Array, destination: string, source?: string): void {
       if (this.#h.sendError !== undefined) throw this.#h.sendError;
       this.#h.sent.push({ payload, destination, source });
+    }
+    receivePending(): void {
+      this.#h.drains++;
+      for (const args of this.#h.queued.splice(0)) this.#h.onPacket(...args);
     }
     close(): void {
       this.#h.closes++;
@@ -116,13 +132,22 @@ describe('openVrrpSocket', () => {
   it('delivers packets as values with canonical addresses', () => {
     const { handle, packets } = open({ family: 'inet6' });
     const payload = Buffer.from('3133', 'hex');
-    handle.onPacket(payload, 'fe80::1', 'ff02::12', 255, 7);
+    handle.onPacket(payload, 'fe80::1', 'ff02::12', 255, 7, 1_790_000_000_123.456);
     // inet_ntop writes IPv4-compatible addresses in mixed notation; the model does not.
-    handle.onPacket(payload, '::192.0.2.1', '2001:db8::2', 64, 7);
+    handle.onPacket(payload, '::192.0.2.1', '2001:db8::2', 64, 7, undefined);
     expect(packets).toEqual([
-      { payload, source: 'fe80::1', destination: 'ff02::12', ttl: 255, ifindex: 7 },
+      {
+        payload,
+        source: 'fe80::1',
+        destination: 'ff02::12',
+        ttl: 255,
+        ifindex: 7,
+        receivedAt: 1_790_000_000_123.456,
+      },
+      // No kernel timestamp: no receivedAt at all.
       { payload, source: '::c000:201', destination: '2001:db8::2', ttl: 64, ifindex: 7 },
     ]);
+    expect(packets[1]).not.toHaveProperty('receivedAt');
   });
 
   it('turns a throwing onPacket into an IPVSD_ERR_INTERNAL error for onError', () => {
@@ -132,7 +157,9 @@ describe('openVrrpSocket', () => {
         throw thrown;
       },
     });
-    expect(() => handle.onPacket(Buffer.alloc(1), '203.0.113.3', '224.0.0.18', 255, 7)).not.toThrow();
+    expect(() =>
+      handle.onPacket(Buffer.alloc(1), '203.0.113.3', '224.0.0.18', 255, 7, undefined),
+    ).not.toThrow();
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(IpvsdError);
     expect(errors[0]).toMatchObject({ code: 'IPVSD_ERR_INTERNAL', cause: thrown });
@@ -149,7 +176,9 @@ describe('openVrrpSocket', () => {
       },
       onError,
     });
-    expect(() => handle.onPacket(Buffer.alloc(1), '203.0.113.3', '224.0.0.18', 255, 7)).not.toThrow();
+    expect(() =>
+      handle.onPacket(Buffer.alloc(1), '203.0.113.3', '224.0.0.18', 255, 7, undefined),
+    ).not.toThrow();
     const receiveError = Object.assign(new Error('recvmsg ENOBUFS'), { errno: 105, code: 'ENOBUFS' });
     expect(() => handle.onError(receiveError)).not.toThrow();
     expect(onError).toHaveBeenCalledTimes(2);
@@ -190,5 +219,25 @@ describe('openVrrpSocket', () => {
     expect(socket.closed).toBe(true);
     expect(socket.send(Buffer.alloc(1))).toMatchObject({ code: 'IPVSD_ERR_INTERNAL', message: /closed/ });
     expect(handle.sent).toEqual([]);
+  });
+
+  it('receivePending delivers what the kernel holds, synchronously; nothing once closed', () => {
+    const { socket, handle, packets } = open();
+    const payload = Buffer.from('2133', 'hex');
+    handle.queued.push([payload, '203.0.113.3', '224.0.0.18', 255, 7, 1_790_000_000_000.5]);
+    socket.receivePending();
+    expect(packets).toEqual([
+      {
+        payload,
+        source: '203.0.113.3',
+        destination: '224.0.0.18',
+        ttl: 255,
+        ifindex: 7,
+        receivedAt: 1_790_000_000_000.5,
+      },
+    ]);
+    socket.close();
+    socket.receivePending();
+    expect(handle.drains).toBe(1);
   });
 });

@@ -25,6 +25,8 @@ interface Member {
   readonly node: FakeNode;
   readonly options: VrrpSocketOptions;
   closed: boolean;
+  /** Packets the "kernel" holds for this socket while the link is holding (see hold()). */
+  readonly queue: VrrpPacket[];
 }
 
 export interface FakeLink {
@@ -33,10 +35,15 @@ export interface FakeLink {
     ifname: string,
     payload: Uint8Array,
     source: string,
-    options?: { ttl?: number; destination?: string },
+    options?: { ttl?: number; destination?: string; receivedAt?: number },
   ): void;
   /** Cut (or restore) the link: nothing is delivered while down. */
   setUp(up: boolean): void;
+  /**
+   * While holding, packets wait in each socket's queue, as in the kernel while the event loop is
+   * stalled: only the socket's receivePending() delivers them; hold(false) delivers the rest.
+   */
+  hold(on: boolean): void;
   readonly members: Member[];
   attach(member: Member): void;
   deliver(from: Member | null, ifname: string, packet: VrrpPacket): void;
@@ -102,11 +109,16 @@ export function createFakeLinks(): FakeLinks {
 export function createFakeLink(): FakeLink {
   const members: Member[] = [];
   let up = true;
+  let holding = false;
   const deliver = (from: Member | null, ifname: string, packet: VrrpPacket) => {
     if (!up) return;
     for (const m of members) {
       if (m === from || m.closed || m.options.ifname !== ifname) continue;
       if (packet.destination !== '224.0.0.18' && m.node.primaries[ifname] !== packet.destination) continue;
+      if (holding) {
+        m.queue.push(packet);
+        continue;
+      }
       // Asynchronously, like a real socket.
       queueMicrotask(() => {
         if (!m.closed) m.options.onPacket(packet);
@@ -118,6 +130,17 @@ export function createFakeLink(): FakeLink {
     setUp(value) {
       up = value;
     },
+    hold(on) {
+      holding = on;
+      if (on) return;
+      for (const m of members) {
+        for (const packet of m.queue.splice(0)) {
+          queueMicrotask(() => {
+            if (!m.closed) m.options.onPacket(packet);
+          });
+        }
+      }
+    },
     inject(ifname, payload, source, options = {}) {
       deliver(null, ifname, {
         payload: Buffer.from(payload),
@@ -125,6 +148,7 @@ export function createFakeLink(): FakeLink {
         destination: options.destination ?? '224.0.0.18',
         ttl: options.ttl ?? 255,
         ifindex: 2,
+        ...(options.receivedAt === undefined ? {} : { receivedAt: options.receivedAt }),
       });
     },
     attach(member) {
@@ -137,7 +161,7 @@ export function createFakeLink(): FakeLink {
 function attach(link: FakeLink, node: FakeNode) {
   const internal = link;
   return (options: VrrpSocketOptions): SpeakerSocket => {
-    const member: Member = { node, options, closed: false };
+    const member: Member = { node, options, closed: false, queue: [] };
     internal.attach(member);
     return {
       send(payload, destination = '224.0.0.18') {
@@ -151,6 +175,9 @@ function attach(link: FakeLink, node: FakeNode) {
           ifindex: 2,
         });
         return undefined;
+      },
+      receivePending() {
+        for (const packet of member.queue.splice(0)) if (!member.closed) options.onPacket(packet);
       },
       close() {
         member.closed = true;
@@ -215,7 +242,7 @@ export function createFakeNode(
   name: string,
   primaries: Record<string, string>,
   yaml: string,
-  options: { preexisting?: Record<string, string[]> } = {},
+  options: { preexisting?: Record<string, string[]>; wallClock?: () => number } = {},
 ): FakeNode {
   const node: FakeNode = {
     name,
@@ -234,6 +261,7 @@ export function createFakeNode(
   node.speaker = createVrrpSpeaker(configFrom(yaml), {
     logger: silentLogger,
     now: () => Date.now(),
+    ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
     rtnetlink: fakeRtnetlink(node),
     openSocket: attach(link, node),
     announce: (ifname, address) => {

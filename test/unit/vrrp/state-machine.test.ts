@@ -299,6 +299,90 @@ describe('step: Backup (RFC 5798 §6.4.2)', () => {
   ]);
 });
 
+/** An advert event that arrived at `receivedAt` (the kernel's receive time on the step's clock). */
+function arrived(event: VrrpEvent, receivedAt: number): VrrpEvent {
+  return { ...event, receivedAt } as VrrpEvent;
+}
+
+describe('step: adverts read late count from their arrival (receivedAt)', () => {
+  const heard = (priority: number, address = PEER) => ({ address, priority });
+  check([
+    [
+      'BACKUP: Master_Down_Timer = arrival + Master_Down_Interval, not now + it',
+      backup(),
+      arrived(advert(150), NOW - 80),
+      backup({ master: heard(150), timers: { master_down: NOW - 80 + MDI_100 } }),
+      [set('master_down', NOW - 80 + MDI_100)],
+    ],
+    [
+      'BACKUP: v3 at 10 cs, read 400 ms late: the deadline (arrival + 361 ms) is already past',
+      backup({ params: { advertIntervalCs: 10 }, masterAdverIntervalCs: 10 }),
+      arrived(advert(150, PEER, 10), NOW - 400),
+      backup({
+        params: { advertIntervalCs: 10 },
+        masterAdverIntervalCs: 10,
+        master: heard(150),
+        timers: { master_down: NOW - 400 + 361 },
+      }),
+      [set('master_down', NOW - 39)],
+    ],
+    [
+      'BACKUP, priority 0: Skew_Time counts from the arrival too',
+      backup({ master: heard(150) }),
+      arrived(advert(0), NOW - 100),
+      backup({ master: null, timers: { master_down: NOW - 100 + SKEW_100 } }),
+      [set('master_down', NOW - 100 + SKEW_100)],
+    ],
+    [
+      'an arrival later than now (clock trouble) counts as now',
+      backup(),
+      arrived(advert(150), NOW + 500),
+      backup({ master: heard(150), timers: { master_down: NOW + MDI_100 } }),
+      [set('master_down', NOW + MDI_100)],
+    ],
+    [
+      'a non-finite arrival counts as now',
+      backup(),
+      arrived(advert(150), Number.NaN),
+      backup({ master: heard(150), timers: { master_down: NOW + MDI_100 } }),
+      [set('master_down', NOW + MDI_100)],
+    ],
+    [
+      'BACKUP, preempt_delay: the delay still starts now (only the master-down timer uses the arrival)',
+      backup({ params: { preemptDelayMs: 5000 } }),
+      arrived(advert(50), NOW - 80),
+      backup({
+        params: { preemptDelayMs: 5000 },
+        master: heard(50),
+        preemptDelay: 'running',
+        timers: { master_down: NOW - 80 + MDI_100, preempt_delay: NOW + 5000 },
+      }),
+      [set('preempt_delay', NOW + 5000), set('master_down', NOW - 80 + MDI_100)],
+    ],
+    [
+      'BACKUP, lower priority with preempt: still discarded, the timer untouched',
+      backup(),
+      arrived(advert(50), NOW - 80),
+      backup({ master: heard(50) }),
+      [],
+    ],
+    [
+      'MASTER: the arrival changes nothing (priority 0 is answered now, the cadence kept)',
+      master(),
+      arrived(advert(0), NOW - 80),
+      master(),
+      [send(100)],
+    ],
+    [
+      'MASTER: a higher-priority advert → BACKUP timed from now, as before',
+      master(),
+      arrived(advert(150), NOW - 80),
+      inst({ state: 'BACKUP', master: heard(150), timers: { master_down: NOW + MDI_100 } }),
+      [cancel('advert'), BECOME_BACKUP, set('master_down', NOW + MDI_100), notify('BACKUP')],
+    ],
+  ]);
+});
+
 function advertWithVrid(vrid: number): VrrpEvent {
   return {
     type: 'advert_received',
@@ -390,11 +474,11 @@ describe('step: Master (RFC 5798 §6.4.3)', () => {
       [send(100)],
     ],
     [
-      'priority 0 from another router: advert at once, Adver_Timer reset',
+      'priority 0 from another router: advert at once; the Adver_Timer keeps its cadence (sync group members stay in step)',
       master(),
       advert(0),
-      master({ timers: { advert: NOW + 1000 } }),
-      [send(100), set('advert', NOW + 1000)],
+      master(),
+      [send(100)],
     ],
     [
       'our own advert looped back (same priority, same address): ignored',

@@ -1,0 +1,176 @@
+/**
+ * Received adverts time the master-down timer from their kernel receive time: the clock
+ * conversion (receive-time.ts, pure) and the speaker using it (fake link, fake timers, a wall
+ * clock offset from the monotonic one so that a stamp used without conversion would show).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { encodeAdvert } from '../../../src/vrrp/codec.js';
+import { MAX_PACKET_AGE_MS, packetArrivalTime } from '../../../src/vrrp/receive-time.js';
+import {
+  createFakeLink,
+  createFakeNode,
+  type FakeLink,
+  type FakeNode,
+  instanceYaml,
+} from './speaker-harness.js';
+
+describe('packetArrivalTime: kernel wall-clock stamp → monotonic arrival', () => {
+  const WALL = 1_790_000_000_000.25;
+  const MONO = 52_000.5;
+  it.each([
+    ['80 ms old', WALL - 80, MONO - 80],
+    ['fractional age', WALL - 0.125, MONO - 0.125],
+    ['now', WALL, MONO],
+    ['slightly in the future (Date.now() is truncated): age 0', WALL + 0.7, MONO],
+    ['far in the future (clock stepped back): age 0', WALL + 3_600_000, MONO],
+    ['exactly the largest believed age', WALL - MAX_PACKET_AGE_MS, MONO - MAX_PACKET_AGE_MS],
+    ['older than that (clock stepped forward): unknown, so now', WALL - MAX_PACKET_AGE_MS - 1, MONO],
+    ['unknown', undefined, MONO],
+    ['NaN', Number.NaN, MONO],
+    ['infinite', Number.NEGATIVE_INFINITY, MONO],
+  ] as const)('%s', (_title, stamp, expected) => {
+    expect(packetArrivalTime(stamp, WALL, MONO)).toBe(expected);
+  });
+
+  it('is never later than the monotonic now', () => {
+    for (const stamp of [WALL - 5000, WALL - 1, WALL, WALL + 1, undefined]) {
+      expect(packetArrivalTime(stamp, WALL, MONO)).toBeLessThanOrEqual(MONO);
+    }
+  });
+});
+
+const A = '203.0.113.2';
+const B = '203.0.113.3';
+// The wall clock runs this far ahead of the monotonic one (Date.now() under fake timers).
+const WALL_OFFSET = 1_700_000_000_000;
+
+describe('VRRP speaker: the master-down timer runs from the advert’s arrival', () => {
+  let link: FakeLink;
+  const started: FakeNode[] = [];
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    link = createFakeLink();
+  });
+  afterEach(async () => {
+    for (const node of started.splice(0)) await node.speaker.stop();
+    vi.useRealTimers();
+  });
+
+  const wall = () => Date.now() + WALL_OFFSET;
+  const state = (node: FakeNode) => node.speaker.status().instances[0]?.state;
+  const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+
+  async function backup(version: 2 | 3, interval: string): Promise<FakeNode> {
+    const yaml = `vrrp_instances:${instanceYaml({ priority: 100, version, interval })}`;
+    const node = createFakeNode(link, 'a', { eth0: A }, yaml, { wallClock: wall });
+    await node.speaker.start();
+    started.push(node);
+    return node;
+  }
+
+  function advert(version: 2 | 3, intervalCs: number): Uint8Array {
+    const r = encodeAdvert(
+      {
+        version,
+        vrid: 51,
+        priority: 200,
+        advertIntervalCs: intervalCs,
+        addresses: ['203.0.113.100'],
+        authType: 'none',
+        password: '',
+      },
+      { srcAddress: B, dstAddress: '224.0.0.18' },
+    );
+    if (!r.ok) throw new Error(r.detail);
+    return r.bytes;
+  }
+
+  // v2 at 1 s, priority 100: Master_Down_Interval 3610 ms.
+  it('an advert that arrived 300 ms before it was read: takeover 3610 ms after the arrival', async () => {
+    const a = await backup(2, '1s');
+    link.inject('eth0', advert(2, 100), B, { receivedAt: wall() - 300 });
+    await advance(3610 - 300 - 1);
+    expect(state(a)).toBe('BACKUP');
+    await advance(2);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('without a timestamp: 3610 ms after it was read, as before', async () => {
+    const a = await backup(2, '1s');
+    link.inject('eth0', advert(2, 100), B);
+    await advance(3610 - 1);
+    expect(state(a)).toBe('BACKUP');
+    await advance(2);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('an implausible age (a clock step) is ignored: timed from the read', async () => {
+    const a = await backup(2, '1s');
+    link.inject('eth0', advert(2, 100), B, { receivedAt: wall() - 3_000_000 });
+    await advance(3610 - 1);
+    expect(state(a)).toBe('BACKUP');
+    await advance(2);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('v3 at 100 ms: an advert read 400 ms after it arrived leaves a past deadline, so the timer fires at once', async () => {
+    const a = await backup(3, '100ms');
+    // The master's adverts keep the backup waiting.
+    for (let i = 0; i < 5; i++) {
+      link.inject('eth0', advert(3, 10), B, { receivedAt: wall() });
+      await advance(100);
+    }
+    expect(state(a)).toBe('BACKUP');
+    // Master_Down_Interval 361 ms; this advert is already 400 ms old when read.
+    link.inject('eth0', advert(3, 10), B, { receivedAt: wall() - 400 });
+    await advance(1);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('adverts read in a burst: the latest arrival sets the deadline', async () => {
+    const a = await backup(2, '1s');
+    const now = wall();
+    link.inject('eth0', advert(2, 100), B, { receivedAt: now - 1900 });
+    link.inject('eth0', advert(2, 100), B, { receivedAt: now - 900 });
+    await advance(3610 - 900 - 1);
+    expect(state(a)).toBe('BACKUP');
+    await advance(2);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('before declaring the master down, adverts still queued in the kernel are read (a stalled loop)', async () => {
+    const a = await backup(2, '1s');
+    link.inject('eth0', advert(2, 100), B, { receivedAt: wall() });
+    await advance(3000);
+    // The event loop does not get to poll: the next advert waits in the socket's queue.
+    link.hold(true);
+    link.inject('eth0', advert(2, 100), B, { receivedAt: wall() });
+    // Past the first advert's deadline (3610 ms): the timer fires, reads the queue first, and the
+    // queued advert (3000 ms later) moves the deadline on.
+    await advance(700);
+    expect(state(a)).toBe('BACKUP');
+    expect(a.speaker.status().instances[0]?.adverts.received).toBe(2);
+    link.hold(false);
+    await advance(3610 - 700 - 1);
+    expect(state(a)).toBe('BACKUP');
+    await advance(2);
+    expect(state(a)).toBe('MASTER');
+  });
+
+  it('an advert read from the queue at the deadline counts from its arrival, not from that read', async () => {
+    const a = await backup(3, '100ms');
+    link.inject('eth0', advert(3, 10), B, { receivedAt: wall() });
+    await advance(50);
+    link.hold(true);
+    // Arrived 50 ms after the first, then the master fell silent: read when the first advert's
+    // deadline (361 ms) passes, it holds the takeover to its own arrival + 361 ms = 411 ms.
+    link.inject('eth0', advert(3, 10), B, { receivedAt: wall() });
+    await advance(360);
+    expect(state(a)).toBe('BACKUP');
+    await advance(1);
+    expect(state(a)).toBe('MASTER');
+    expect(a.speaker.status().instances[0]?.adverts.received).toBe(2);
+    link.hold(false);
+  });
+});
