@@ -20,7 +20,7 @@ import { IpvsdError } from '../errors.js';
 import { canonicalAddress } from '../model/address.js';
 import type { Family } from '../model/ipvs.js';
 import { parseIp } from './ip-address.js';
-import { loadNative, type NativeAddon } from './native.js';
+import { loadNative, type NativeAddon, type NativeVrrpPacketCallback } from './native.js';
 
 /** RFC 5798 §5.1.1.2 and §5.1.2.2. */
 export const VRRP_GROUP_INET = '224.0.0.18';
@@ -139,14 +139,7 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
       // The error handler itself failed: there is nowhere left to report to.
     }
   };
-  const deliver = (
-    payload: Buffer,
-    source: string,
-    destination: string,
-    ttl: number,
-    ifindex: number,
-    receivedAt: number | undefined,
-  ) => {
+  const deliver: NativeVrrpPacketCallback = (payload, source, destination, ttl, ifindex, receivedAt) => {
     try {
       onPacket({
         payload,

@@ -3,14 +3,14 @@
  * conversion (receive-time.ts, pure) and the speaker using it (fake link, fake timers, a wall
  * clock offset from the monotonic one so that a stamp used without conversion would show).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeAdvert } from '../../../src/vrrp/codec.js';
 import { MAX_PACKET_AGE_MS, packetArrivalTime } from '../../../src/vrrp/receive-time.js';
 import {
-  createFakeLink,
   createFakeNode,
   type FakeLink,
   type FakeNode,
+  fakeLinkPerTest,
   instanceYaml,
 } from './speaker-harness.js';
 
@@ -46,15 +46,8 @@ const WALL_OFFSET = 1_700_000_000_000;
 
 describe('VRRP speaker: the master-down timer runs from the advert’s arrival', () => {
   let link: FakeLink;
-  const started: FakeNode[] = [];
-
-  beforeEach(() => {
-    vi.useFakeTimers();
-    link = createFakeLink();
-  });
-  afterEach(async () => {
-    for (const node of started.splice(0)) await node.speaker.stop();
-    vi.useRealTimers();
+  const started = fakeLinkPerTest((fresh) => {
+    link = fresh;
   });
 
   const wall = () => Date.now() + WALL_OFFSET;

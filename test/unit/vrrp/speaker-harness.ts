@@ -4,6 +4,7 @@
  * keeps addresses in a map, and recorders for announcements and notify scripts.
  */
 import pino from 'pino';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { Config } from '../../../src/config/index.js';
 import { parseConfig } from '../../../src/config/index.js';
 import type { LinkListener, LinkState } from '../../../src/sys/link-monitor.js';
@@ -302,4 +303,21 @@ export function instanceYaml(o: {
     preempt: ${o.preempt ?? true}
     virtual_ipaddresses: ["${o.vip ?? '203.0.113.100/24'}"]
 ${o.extra ?? ''}`;
+}
+
+/**
+ * Per test of the calling `describe`: fake timers and a fresh link, handed to `onLink`; afterwards
+ * every node in the returned list (push the nodes a test starts) is stopped and real timers return.
+ */
+export function fakeLinkPerTest(onLink: (link: FakeLink) => void): FakeNode[] {
+  const started: FakeNode[] = [];
+  beforeEach(() => {
+    vi.useFakeTimers();
+    onLink(createFakeLink());
+  });
+  afterEach(async () => {
+    for (const node of started.splice(0)) await node.speaker.stop();
+    vi.useRealTimers();
+  });
+  return started;
 }

@@ -3,7 +3,7 @@
  * fake rtnetlink, fake link states, scripted tracker results) with fake timers. Oracles:
  * status(), the VIPs the fake rtnetlink holds, and every VIP removal it saw.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { VrrpStateChange } from '../../../src/vrrp/speaker.js';
 import {
   configFrom,
@@ -11,6 +11,7 @@ import {
   createFakeNode,
   type FakeLink,
   type FakeNode,
+  fakeLinkPerTest,
   instanceYaml,
 } from './speaker-harness.js';
 
@@ -51,15 +52,8 @@ const SCRIPT = (weight: number, rise = 1, fall = 1) =>
 
 describe('VRRP trackers and reload', () => {
   let link: FakeLink;
-  const started: FakeNode[] = [];
-
-  beforeEach(() => {
-    vi.useFakeTimers();
-    link = createFakeLink();
-  });
-  afterEach(async () => {
-    for (const node of started.splice(0)) await node.speaker.stop();
-    vi.useRealTimers();
+  const started = fakeLinkPerTest((fresh) => {
+    link = fresh;
   });
 
   async function start(node: FakeNode): Promise<FakeNode> {

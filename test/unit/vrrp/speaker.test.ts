@@ -3,7 +3,7 @@
  * timers. The oracles are status(), the fake rtnetlink's addresses and the recorded
  * announcements and notify calls.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { encodeAdvert } from '../../../src/vrrp/codec.js';
 import type { VrrpStateChange } from '../../../src/vrrp/speaker.js';
 import {
@@ -11,6 +11,7 @@ import {
   createFakeNode,
   type FakeLink,
   type FakeNode,
+  fakeLinkPerTest,
   instanceYaml,
 } from './speaker-harness.js';
 
@@ -32,15 +33,8 @@ async function advance(ms: number): Promise<void> {
 
 describe('VRRP speaker', () => {
   let link: FakeLink;
-  const started: FakeNode[] = [];
-
-  beforeEach(() => {
-    vi.useFakeTimers();
-    link = createFakeLink();
-  });
-  afterEach(async () => {
-    for (const node of started.splice(0)) await node.speaker.stop();
-    vi.useRealTimers();
+  const started = fakeLinkPerTest((fresh) => {
+    link = fresh;
   });
 
   async function start(node: FakeNode): Promise<FakeNode> {
