@@ -52,7 +52,7 @@ import { advertProblem, advertVrid, decodeAdvert, encodeAdvert } from './codec.j
 import { type DropReason, emptyDropCounts } from './drop-reasons.js';
 import { expectedAdvert, instanceFamily, ownAdvert, primaryAddress, vipCidrs } from './instance.js';
 import { createRunNotify, type RunNotify } from './notify.js';
-import { packetArrivalTime } from './receive-time.js';
+import { createArrivalClock } from './receive-time.js';
 import { planReload, type VrrpUnit, vrrpUnits } from './reload-plan.js';
 import {
   createScriptRunner,
@@ -255,7 +255,7 @@ interface ScriptRuntime {
 export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps): VrrpSpeaker {
   const logger = componentLogger(deps.logger, 'vrrp');
   const clock = deps.now ?? (() => performance.now());
-  const wallClock = deps.wallClock ?? Date.now;
+  const arrivalClock = createArrivalClock(clock, deps.wallClock ?? Date.now);
   const setTimer = deps.setTimeout ?? ((cb: () => void, ms: number) => setTimeout(cb, ms));
   const clearTimer = deps.clearTimeout ?? ((h: unknown) => clearTimeout(h as NodeJS.Timeout));
   const openSocket: OpenSpeakerSocket = deps.openSocket ?? openVrrpSocket;
@@ -671,8 +671,7 @@ export function createVrrpSpeaker(initialConfig: Config, deps: VrrpSpeakerDeps):
   function onPacket(entry: SocketEntry, packet: VrrpPacket): void {
     const vrid = advertVrid(packet.payload);
     // Both clocks read once per packet: the step's now, and the arrival it stands for.
-    const now = clock();
-    const receivedAt = packetArrivalTime(packet.receivedAt, wallClock(), now);
+    const { now, arrival: receivedAt } = arrivalClock.read(packet.receivedAt);
     for (const rt of entry.instances) {
       if (vrid !== null && vrid !== rt.config.virtualRouterId) continue;
       // Our own multicast, looped back.

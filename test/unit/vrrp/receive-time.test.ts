@@ -5,7 +5,12 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { encodeAdvert } from '../../../src/vrrp/codec.js';
-import { MAX_PACKET_AGE_MS, packetArrivalTime } from '../../../src/vrrp/receive-time.js';
+import {
+  CLOCK_STEP_MS,
+  createArrivalClock,
+  MAX_PACKET_AGE_MS,
+  packetArrivalTime,
+} from '../../../src/vrrp/receive-time.js';
 import {
   createFakeNode,
   type FakeLink,
@@ -36,6 +41,48 @@ describe('packetArrivalTime: kernel wall-clock stamp → monotonic arrival', () 
     for (const stamp of [WALL - 5000, WALL - 1, WALL, WALL + 1, undefined]) {
       expect(packetArrivalTime(stamp, WALL, MONO)).toBeLessThanOrEqual(MONO);
     }
+  });
+});
+
+describe('createArrivalClock: a wall-clock step between two packets is not believed', () => {
+  // The two clocks as a test drives them: the wall clock runs `offset` ahead of the monotonic one.
+  function clocks() {
+    const c = { mono: 10_000, offset: 1_790_000_000_000 };
+    return {
+      c,
+      clock: createArrivalClock(
+        () => c.mono,
+        () => c.mono + c.offset,
+      ),
+    };
+  }
+
+  it('stamps are believed while the offset between the clocks holds (slewing included)', () => {
+    const { c, clock } = clocks();
+    expect(clock.read(c.mono + c.offset - 30)).toEqual({ now: 10_000, arrival: 9_970 });
+    c.mono += 1000;
+    c.offset += 0.5; // NTP slewing: at most 0.5 ms per second
+    expect(clock.read(c.mono + c.offset - 40)).toEqual({ now: 11_000, arrival: 10_960 });
+  });
+
+  it('a forward step between stamp and read: the packet counts as arriving now, the next one is believed', () => {
+    const { c, clock } = clocks();
+    clock.read(c.mono + c.offset);
+    c.mono += 100;
+    const stamp = c.mono + c.offset - 5; // stamped on the old clock
+    c.offset += 500; // then the clock steps 500 ms forward before the read
+    expect(clock.read(stamp).arrival).toBe(c.mono);
+    c.mono += 100;
+    expect(clock.read(c.mono + c.offset - 5).arrival).toBe(c.mono - 5);
+  });
+
+  it('an offset change of exactly CLOCK_STEP_MS is still believed; one more ms is a step', () => {
+    const { c, clock } = clocks();
+    clock.read(undefined);
+    c.offset += CLOCK_STEP_MS;
+    expect(clock.read(c.mono + c.offset - 50).arrival).toBe(c.mono - 50);
+    c.offset += CLOCK_STEP_MS + 1;
+    expect(clock.read(c.mono + c.offset - 50).arrival).toBe(c.mono);
   });
 });
 
