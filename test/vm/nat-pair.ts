@@ -38,7 +38,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shippedNodeLaunch } from '../../bench/check-scale/node-flags.mjs';
 import { type CommandResult, type NetnsLab, run, type SpawnedProcess } from '../netns/netns.js';
 
 /** The repository root, found from this file whether it runs as TypeScript or compiled under dist/. */
@@ -61,7 +60,12 @@ export const IPVSCTL = resolve(ROOT, 'dist/src/bin/ipvsctl.js');
  * line, read by bench/check-scale/node-flags.mjs): the directors run as installed, malloc and heap
  * settings and bytecode retention included, not as bare `node ipvsd.js`.
  */
-function ipvsdLaunchArgs(): string[] {
+async function ipvsdLaunchArgs(): Promise<string[]> {
+  // Imported by path from the repository root: this file also runs compiled under dist/ (the
+  // takeover bench, the demo), where a relative import of the .mjs would miss.
+  const { shippedNodeLaunch } = (await import(resolve(ROOT, 'bench/check-scale/node-flags.mjs'))) as {
+    shippedNodeLaunch: (source: string) => { env: Record<string, string>; flags: string[] } | null;
+  };
   const launch = shippedNodeLaunch(readFileSync(IPVSD, 'utf8'));
   if (launch === null) throw new Error(`nat-pair: ${IPVSD} does not start with #!/usr/bin/env -S … node …`);
   const env = Object.entries(launch.env).map(([name, value]) => `${name}=${value}`);
@@ -315,7 +319,7 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       throw new Error(`nat-pair: ${m.name} already runs ${m.kind}`);
     let proc: SpawnedProcess;
     if (kind === 'ipvsd') {
-      proc = lab.spawn(m.ns, 'env', [...ipvsdLaunchArgs(), IPVSD, '--config', m.ipvsdConfig]);
+      proc = lab.spawn(m.ns, 'env', [...(await ipvsdLaunchArgs()), IPVSD, '--config', m.ipvsdConfig]);
     } else {
       // keepalived does not set ip_forward (ipvsd does, from director.ip_forward).
       await lab.execOk(m.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
