@@ -283,65 +283,54 @@ function createChecks(
     }
   }
 
+  /**
+   * Takes an id for `call` (a native start or register under that id); if the native side throws
+   * (an argument error), the id goes back before the error surfaces.
+   */
+  function withId<T>(call: (id: number) => T): [number, T] {
+    const id = takeId();
+    try {
+      return [id, call(id)];
+    } catch (err) {
+      release(id);
+      throw err;
+    }
+  }
+
   return {
     slot(request, owner) {
-      const id = takeId();
-      try {
-        if ('request' in request)
-          connector.registerHttp(
-            id,
-            request.address,
-            request.port,
-            request.source,
-            request.timeoutMs,
-            request.request,
-            request.statusRanges,
-            request.digest,
-          );
-        else connector.register(id, request.address, request.port, request.source, request.timeoutMs);
-      } catch (err) {
-        release(id);
-        throw err;
-      }
+      const [id] = withId((id) =>
+        'request' in request
+          ? connector.registerHttp(id, ...httpArgs(request))
+          : connector.register(id, ...connectArgs(request)),
+      );
       const slot = new Slot(id, owner);
       slots[id] = slot;
       return slot;
     },
     connect(request, done) {
-      const id = takeId();
       const t0 = performance.now();
-      let code: number;
-      try {
-        code = connector.start(id, request.address, request.port, request.source, request.timeoutMs);
-      } catch (err) {
-        // An argument error: the id goes back before the error surfaces.
-        release(id);
-        throw err;
-      }
+      const [id, code] = withId((id) => connector.start(id, ...connectArgs(request)));
       return track(id, code, t0, done);
     },
     httpGet(request, done) {
-      const id = takeId();
       const t0 = performance.now();
-      let code: number;
-      try {
-        code = connector.startHttp(
-          id,
-          request.address,
-          request.port,
-          request.source,
-          request.timeoutMs,
-          request.request,
-          request.statusRanges,
-          request.digest,
-        );
-      } catch (err) {
-        release(id);
-        throw err;
-      }
+      const [id, code] = withId((id) => connector.startHttp(id, ...httpArgs(request)));
       return track(id, code, t0, done);
     },
   };
+}
+
+/** A connect check's arguments to the native start() and register(), after the id. */
+function connectArgs(r: TcpConnectRequest): [string, number, string | null, number] {
+  return [r.address, r.port, r.source, r.timeoutMs];
+}
+
+/** An HTTP check's arguments to the native startHttp() and registerHttp(), after the id. */
+function httpArgs(
+  r: HttpGetRequest,
+): [string, number, string | null, number, Uint8Array, Int32Array, Uint8Array | null] {
+  return [...connectArgs(r), r.request, r.statusRanges, r.digest];
 }
 
 function digestHex(results: Float64Array, at: number): string {
