@@ -97,18 +97,9 @@ export interface NativeTcpConnector {
    * Parses a connect check's target once and keeps it under `id` (replacing an earlier one), so
    * that run(id) starts a check of it with nothing to parse. Throws TypeError on bad arguments.
    */
-  register(id: number, address: string, port: number, source: string | null, timeoutMs: number): void;
+  register(...args: Parameters<NativeTcpConnector['start']>): void;
   /** register() for an HTTP check (the arguments of startHttp()). */
-  registerHttp(
-    id: number,
-    address: string,
-    port: number,
-    source: string | null,
-    timeoutMs: number,
-    request: Uint8Array,
-    statusRanges: Int32Array,
-    digest: Uint8Array | null,
-  ): void;
+  registerHttp(...args: Parameters<NativeTcpConnector['startHttp']>): void;
   /** Forgets a registered target (a check of it in flight is not stopped: cancel() does that). */
   unregister(id: number): void;
   /**
