@@ -15,7 +15,7 @@ import {
   readSection,
   type ValueType,
 } from './keywords.js';
-import type { CheckConfig, CheckType, SourcePos, StatusRange } from './types.js';
+import type { CheckConfig, CheckType, SourcePos, StatusRange, TcpCheck } from './types.js';
 import { bool, command, duration, int, ip, oneOf, patterned, string, tableSchema } from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
@@ -277,26 +277,11 @@ export function effectiveCheck(
   }
   if (type === 'none') return { type, source };
   const k = CHECK_KEYWORDS;
-  if (type === 'tcp') {
-    // Spelled out rather than spread: every real server of a big config gets one of these.
-    const intervalMs = m.interval ?? k.interval.default;
-    return {
-      type,
-      intervalMs,
-      timeoutMs: m.timeout ?? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS),
-      retry: m.retry ?? k.retry.default,
-      delayBeforeRetryMs: m.delay_before_retry ?? k.delay_before_retry.default,
-      rise: m.rise ?? k.rise.default,
-      warmupMs: m.warmup ?? k.warmup.default,
-      initialState: m.initial_state ?? k.initial_state.default,
-      source,
-      connectIp: m.connect_ip ?? target.address,
-      connectPort: m.connect_port ?? target.port,
-      bindIp: m.bind_ip ?? null,
-    };
-  }
+  // Every default is spelled out once, in the tcp check: every real server of a big config gets
+  // one, so the common case is built without spreads, and the other types are made from it.
   const intervalMs = m.interval ?? k.interval.default;
-  const timing = {
+  const tcp: TcpCheck = {
+    type: 'tcp',
     intervalMs,
     timeoutMs: m.timeout ?? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS),
     retry: m.retry ?? k.retry.default,
@@ -305,17 +290,19 @@ export function effectiveCheck(
     warmupMs: m.warmup ?? k.warmup.default,
     initialState: m.initial_state ?? k.initial_state.default,
     source,
-  };
-  if (type === 'script') return { type, ...timing, argv: m.script ?? [] };
-  const connect = {
     connectIp: m.connect_ip ?? target.address,
     connectPort: m.connect_port ?? target.port,
     bindIp: m.bind_ip ?? null,
   };
+  if (type === 'tcp') return tcp;
+  const { type: _tcp, ...timingAndConnect } = tcp;
+  if (type === 'script') {
+    const { connectIp: _ip, connectPort: _port, bindIp: _bind, ...timing } = timingAndConnect;
+    return { type, ...timing, argv: m.script ?? [] };
+  }
   return {
     type,
-    ...timing,
-    ...connect,
+    ...timingAndConnect,
     path: m.path ?? k.path.default,
     status: m.status ?? k.status.default,
     digest: m.digest ?? null,
