@@ -304,6 +304,7 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   Napi::Value StartHttp(const Napi::CallbackInfo& info);
   Napi::Value Register(const Napi::CallbackInfo& info);
   Napi::Value RegisterHttp(const Napi::CallbackInfo& info);
+  Napi::Value KeepTarget(const Napi::CallbackInfo& info, const char* method, Target&& target);
   Napi::Value Unregister(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
   // Checks the common arguments (id, address, port, source, timeoutMs) into `target`; false (with
@@ -658,6 +659,20 @@ Napi::Value TcpConnector::StartHttp(const Napi::CallbackInfo& info) {
   return Code(info.Env(), Begin(info.Env(), info[0].As<Napi::Number>().Uint32Value(), target));
 }
 
+// The tail of register() and registerHttp(): keeps a parsed target under the id in info[0]
+// (ParseTarget checked it is a number), replacing an earlier one.
+Napi::Value TcpConnector::KeepTarget(const Napi::CallbackInfo& info, const char* method,
+                                     Target&& target) {
+  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  if (id >= ProbeTable::kDenseIds) {
+    ThrowArgError(info.Env(), std::string(method) + "(): id too large");
+    return info.Env().Undefined();
+  }
+  if (targets_.size() <= id) targets_.resize(id + 1);
+  targets_[id] = std::move(target);
+  return info.Env().Undefined();
+}
+
 // register(id, address, port, source | null, timeoutMs): the target of later run(id) calls, parsed
 // once (a daemon checks the same real servers every interval). Replaces an earlier registration.
 Napi::Value TcpConnector::Register(const Napi::CallbackInfo& info) {
@@ -668,14 +683,7 @@ Napi::Value TcpConnector::Register(const Napi::CallbackInfo& info) {
                    &target)) {
     return info.Env().Undefined();
   }
-  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-  if (id >= ProbeTable::kDenseIds) {
-    ThrowArgError(info.Env(), "register(): id too large");
-    return info.Env().Undefined();
-  }
-  if (targets_.size() <= id) targets_.resize(id + 1);
-  targets_[id] = std::move(target);
-  return info.Env().Undefined();
+  return KeepTarget(info, "register", std::move(target));
 }
 
 // registerHttp(id, address, port, source | null, timeoutMs, request, statusRanges, digest | null).
@@ -684,14 +692,7 @@ Napi::Value TcpConnector::RegisterHttp(const Napi::CallbackInfo& info) {
   Target target;
   target.http = ParseHttp(info, usage.c_str());
   if (!target.http || !ParseTarget(info, usage.c_str(), &target)) return info.Env().Undefined();
-  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-  if (id >= ProbeTable::kDenseIds) {
-    ThrowArgError(info.Env(), "registerHttp(): id too large");
-    return info.Env().Undefined();
-  }
-  if (targets_.size() <= id) targets_.resize(id + 1);
-  targets_[id] = std::move(target);
-  return info.Env().Undefined();
+  return KeepTarget(info, "registerHttp", std::move(target));
 }
 
 // unregister(id): forgets the target (a check of it in flight runs on; cancel() stops it).
