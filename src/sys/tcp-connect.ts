@@ -171,32 +171,22 @@ function createChecks(
     for (let i = 0; i < count * STRIDE; i += STRIDE) {
       const id = results[i] as number;
       const code = results[i + 1] as number;
-      const slot = slots[id];
-      if (slot !== undefined && slot !== null) {
+      // A registered target's owner, or a one-off check's callback (its id goes back first).
+      const slot = slots[id] ?? null;
+      const done = slot === null ? pending[id] : null;
+      if (slot !== null) {
         if (!slot.inFlight) continue;
         slot.inFlight = false;
-        try {
-          slot.owner.checkResult(
-            code,
-            results[i + 2] as number,
-            results[i + 3] as number,
-            code === HTTP_DIGEST_MISMATCH ? digestHex(results, i + 4) : null,
-          );
-        } catch (err) {
-          thrown ??= err;
-        }
-        continue;
+      } else {
+        if (done === undefined || done === null) continue;
+        release(id);
       }
-      const done = pending[id];
-      if (done === undefined || done === null) continue;
-      release(id);
+      const latencyMs = results[i + 2] as number;
+      const detail = results[i + 3] as number;
+      const digest = code === HTTP_DIGEST_MISMATCH ? digestHex(results, i + 4) : null;
       try {
-        done(
-          code,
-          results[i + 2] as number,
-          results[i + 3] as number,
-          code === HTTP_DIGEST_MISMATCH ? digestHex(results, i + 4) : null,
-        );
+        if (slot !== null) slot.owner.checkResult(code, latencyMs, detail, digest);
+        else done?.(code, latencyMs, detail, digest);
       } catch (err) {
         // One failing callback must not swallow the rest of the batch; the error still surfaces.
         thrown ??= err;
