@@ -53,8 +53,7 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
     try {
       next = await chunks.next();
     } catch (error) {
-      logger?.warn({ err: error }, 'metrics rendering failed');
-      send(res, 500, 'text/plain; charset=utf-8', 'metrics rendering failed\n', false);
+      renderingFailed(res, error, false);
       return;
     }
     res.statusCode = 200;
@@ -84,14 +83,19 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
     }
   }
 
+  /** A 500 for a scrape whose rendering failed before anything was sent (logged). */
+  function renderingFailed(res: ServerResponse, error: unknown, headOnly: boolean): void {
+    logger?.warn({ err: error }, 'metrics rendering failed');
+    send(res, 500, 'text/plain; charset=utf-8', 'metrics rendering failed\n', headOnly);
+  }
+
   /** HEAD: the headers a GET would get, with its length (rendered whole: scrapers do not HEAD). */
   async function serveHead(res: ServerResponse, acceptsGzip: boolean): Promise<void> {
     let body: string;
     try {
       body = await metrics.exposition();
     } catch (error) {
-      logger?.warn({ err: error }, 'metrics rendering failed');
-      send(res, 500, 'text/plain; charset=utf-8', 'metrics rendering failed\n', true);
+      renderingFailed(res, error, true);
       return;
     }
     if (acceptsGzip) {
