@@ -213,6 +213,13 @@ function walk<D>(value: Value, map: YAMLMap, section: string, table: KeywordTabl
   return fields;
 }
 
+/** A key written as a plain name (a string or number scalar), as text; null for anything else. */
+function plainName(keyNode: Node): string | null {
+  return isScalar(keyNode) && (typeof keyNode.value === 'string' || typeof keyNode.value === 'number')
+    ? String(keyNode.value)
+    : null;
+}
+
 function isMergeKey(pair: Pair<Node | null, Node | null>): boolean {
   const keyNode = pair.key;
   return isScalar(keyNode) && keyNode.value === '<<' && keyNode.type === 'PLAIN';
@@ -228,11 +235,11 @@ function walkEntry<D>(
   valueNode: Node | null,
   merged: boolean,
 ): void {
-  if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
+  const key = plainName(keyNode);
+  if (key === null) {
     value.ctx.report(keyNode, `keys in ${section} must be plain names`);
     return;
   }
-  const key = String(keyNode.value);
   const first = fields.get(key);
   if (first !== undefined) {
     if (!merged) {
@@ -280,11 +287,11 @@ export function readNamed(
   const first = new Map<string, Node>();
   for (const entry of entries(value, map, new Set([map]))) {
     const keyNode = entry.keyNode;
-    if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
+    const name = plainName(keyNode);
+    if (name === null) {
       value.ctx.report(keyNode, `names in ${section} must be plain strings`);
       continue;
     }
-    const name = String(keyNode.value);
     const seen = first.get(name);
     if (seen !== undefined) {
       if (!entry.merged) {
