@@ -336,7 +336,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     async reload(next) {
       config = next;
       // Drains survive a reload for every real server that is still there.
-      if (pruneDrains() && drainStore.file !== null) await saveDrains();
+      if (pruneDrains()) await saveDrains();
       reconciler?.setOptions({ unmanaged: next.director.ipvs.unmanaged });
       deps.monitor.update(targets());
       publishLabels();
