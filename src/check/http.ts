@@ -55,6 +55,7 @@ import {
   stopwatch,
   timeoutReason,
 } from './result.js';
+import { nativeTcpRequest } from './tcp.js';
 
 export type HttpProbeCheck = Pick<
   HttpCheck,
@@ -104,14 +105,12 @@ export function httpRequestBytes(check: HttpProbeCheck): Buffer {
 /** What the native checker needs of a plain HTTP check, made once per check object. */
 const nativeRequests = new WeakMap<HttpProbeCheck, HttpGetRequest>();
 
-function nativeRequest(check: HttpProbeCheck): HttpGetRequest {
+/** What the native checker needs of a plain HTTP check (made once per check object). */
+export function nativeHttpRequest(check: HttpProbeCheck): HttpGetRequest {
   let request = nativeRequests.get(check);
   if (request === undefined) {
     request = {
-      address: check.connectIp,
-      port: check.connectPort,
-      source: check.bindIp,
-      timeoutMs: check.timeoutMs,
+      ...nativeTcpRequest(check),
       request: httpRequestBytes(check),
       statusRanges: Int32Array.from(check.status.flatMap((r) => [r.min, r.max])),
       digest: check.digest === null ? null : Uint8Array.from(Buffer.from(check.digest, 'hex')),
@@ -154,16 +153,11 @@ export function nativeHttpReason(
   }
 }
 
-/** What the native checker needs of a plain HTTP check (made once per check object). */
-export function nativeHttpRequest(check: HttpProbeCheck): HttpGetRequest {
-  return nativeRequest(check);
-}
-
 /** Starts one check; `done` gets the verdict (never synchronously) unless cancelled first. */
 export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult) => void): () => void {
   const native = check.type === 'http' ? nativeHttpGet() : null;
   if (native !== null)
-    return native(nativeRequest(check), (code, latencyMs, detail, digest) =>
+    return native(nativeHttpRequest(check), (code, latencyMs, detail, digest) =>
       done({ ok: code === HTTP_OK, latencyMs, reason: nativeHttpReason(check, code, detail, digest) }),
     );
   return startSocketProbe(check, done);

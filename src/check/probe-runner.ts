@@ -22,7 +22,7 @@ import {
 } from '../sys/tcp-connect.js';
 import { type HttpProbeCheck, nativeHttpReason, nativeHttpRequest } from './http.js';
 import type { ProbeDone } from './probe.js';
-import { nativeTcpReason } from './tcp.js';
+import { nativeTcpReason, nativeTcpRequest } from './tcp.js';
 
 export interface ProbeRunner {
   /**
@@ -80,13 +80,7 @@ class NativeRunner implements ProbeRunner, CheckSlotOwner {
  */
 export function createProbeRunner(check: CheckConfig, done: ProbeDone): ProbeRunner | null {
   if (check.type === 'tcp') {
-    const request = {
-      address: check.connectIp,
-      port: check.connectPort,
-      source: check.bindIp,
-      timeoutMs: check.timeoutMs,
-    };
-    return register(new NativeRunner((code) => nativeTcpReason(check, code), done), request);
+    return register(new NativeRunner((code) => nativeTcpReason(check, code), done), nativeTcpRequest(check));
   }
   if (check.type === 'http') {
     const httpCheck: HttpProbeCheck = check;

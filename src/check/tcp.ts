@@ -13,7 +13,13 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { TcpCheck } from '../config/types.js';
-import { errnoDescription, nativeTcpConnect, TCP_CONNECTED, TCP_TIMEOUT } from '../sys/tcp-connect.js';
+import {
+  errnoDescription,
+  nativeTcpConnect,
+  TCP_CONNECTED,
+  TCP_TIMEOUT,
+  type TcpConnectRequest,
+} from '../sys/tcp-connect.js';
 import {
   ABORTED_REASON,
   describeCode,
@@ -44,14 +50,22 @@ export function nativeTcpReason(check: Pick<TcpCheck, 'timeoutMs'>, code: number
   return reason;
 }
 
+/** What the native checker needs of a connect check: where to connect, from where, how long. */
+export function nativeTcpRequest(check: TcpProbeCheck): TcpConnectRequest {
+  return {
+    address: check.connectIp,
+    port: check.connectPort,
+    source: check.bindIp,
+    timeoutMs: check.timeoutMs,
+  };
+}
+
 /** Starts one check; `done` gets the verdict unless the returned function cancels it first. */
 export function startTcpProbe(check: TcpProbeCheck, done: (result: ProbeResult) => void): () => void {
   const native = nativeTcpConnect();
   if (native === null) return startSocketProbe(check, done);
-  return native(
-    { address: check.connectIp, port: check.connectPort, source: check.bindIp, timeoutMs: check.timeoutMs },
-    (code, latencyMs) =>
-      done({ ok: code === TCP_CONNECTED, latencyMs, reason: nativeTcpReason(check, code) }),
+  return native(nativeTcpRequest(check), (code, latencyMs) =>
+    done({ ok: code === TCP_CONNECTED, latencyMs, reason: nativeTcpReason(check, code) }),
   );
 }
 
