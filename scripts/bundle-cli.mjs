@@ -54,6 +54,10 @@ await build({
   target: 'node20',
   format: 'cjs',
   external: ['netlink', 'netlink/*'],
+  // src/sys/native.ts finds the addon from import.meta.url, which CommonJS does not have: the
+  // bundle's own file stands in (the addon is found by walking up from it all the same).
+  define: { 'import.meta.url': '__ipvsdModuleUrl' },
+  banner: { js: 'var __ipvsdModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   // Whitespace and syntax only: names stay readable in the stack of an unexpected error.
   minifyWhitespace: true,
   minifySyntax: true,

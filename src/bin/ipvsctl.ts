@@ -11,6 +11,8 @@ import { VERSION } from '../version.js';
 // Each command's modules are imported when that command runs: `ipvsctl apply` then never loads the
 // daemon client, and vice versa. Startup is a large part of a short command on a slow machine.
 const kernelBackend = async () => (await import('../ipvs/kernel-backend.js')).createKernelBackend();
+// The table alone, on a worker thread and without node-netlink (a no-op apply never loads it).
+const kernelTable = async () => (await import('../ipvs/table-read.js')).readKernelTable();
 
 /**
  * The daemon to ask: `--socket` when given (before or after the subcommand), else the
@@ -66,7 +68,7 @@ function program(): Command {
     .option('--json', 'print {"operations": [...]}', false)
     .action(async (file: string, opts: { dryRun: boolean; json: boolean }) => {
       const { applyCommand } = await import('../cli/apply.js');
-      process.exitCode = await applyCommand(file, opts, kernelBackend, processOutput);
+      process.exitCode = await applyCommand(file, opts, kernelBackend, processOutput, kernelTable);
     });
 
   cmd

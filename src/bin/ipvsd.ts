@@ -90,7 +90,7 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     if (c.director.ipForward && (await sysctl.ensure('net.ipv4.ip_forward', '1')))
       log.info({ sysctl: 'net.ipv4.ip_forward', value: 1 }, 'sysctl set');
     const b = await ensureBackend(c);
-    const op = b ? await timeoutOperation(b, c.director.ipvs.timeouts) : null;
+    const op = b ? await timeoutOperation(() => b.timeouts(), c.director.ipvs.timeouts) : null;
     if (b && op) {
       const [result] = await b.apply([op]);
       if (result?.error) throw result.error;

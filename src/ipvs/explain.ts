@@ -31,6 +31,15 @@ export function permissionDenied(errno: number, what: string): NetlinkError {
   );
 }
 
+/** Rethrows a failed netlink call as a message naming `what` was being done (EPERM: the hint). */
+export function rethrowExplained(err: unknown, what: string): never {
+  if (err instanceof NetlinkError && (err.errno === EPERM || err.errno === EACCES))
+    throw permissionDenied(err.errno, what);
+  if (err instanceof NetlinkError)
+    throw new NetlinkError(err.code, `${what}: ${err.message}`, err.errno, err.errnoName, { cause: err });
+  throw err;
+}
+
 /** The error for one rejected operation, naming the service, destination and the likely fix. */
 export function explainOperationError(op: IpvsOperation, errno: number): NetlinkError {
   const name = errnoName(errno);

@@ -1,18 +1,13 @@
 /**
  * IpvsBackend on the kernel's IPVS generic netlink family. Changes go out in batches (see
- * sys/genl-socket.ts); dumps read all services, then every service's destinations, pipelined.
+ * sys/genl-socket.ts); the table is read on a worker thread (readKernelTable, sys/genl-dump.ts).
  */
 import { constants } from 'node:os';
 import { IpvsdError, NetlinkError } from '../errors.js';
-import type {
-  DestinationState,
-  IpvsOperation,
-  IpvsTimeouts,
-  ServiceKey,
-  ServiceState,
-} from '../model/ipvs.js';
+import type { IpvsOperation, IpvsTimeouts, ServiceKey, ServiceState } from '../model/ipvs.js';
 import {
   createGenlSocket,
+  type GenlReply,
   type GenlRequest,
   type GenlSocket,
   type GenlSocketOptions,
@@ -30,7 +25,6 @@ import type {
 } from './backend.js';
 import {
   decodeDaemon,
-  decodeDestination,
   decodeInfo,
   decodeService,
   decodeTimeouts,
@@ -46,18 +40,17 @@ import {
   zeroRequest,
 } from './codec.js';
 import { IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.js';
-import { explainOperationError, ipvsUnavailable, permissionDenied } from './explain.js';
+import {
+  explainOperationError,
+  ipvsUnavailable,
+  permissionDenied,
+  rethrowExplained as rethrow,
+} from './explain.js';
+import { decodeTable, readKernelTable } from './table-read.js';
 
 const { ENOENT, EPERM, EACCES } = constants.errno;
 
-export interface KernelBackendOptions extends GenlSocketOptions {
-  /**
-   * Netlink sockets a dump reads destinations over, one GET_DEST dump in flight on each (the kernel
-   * runs one dump per socket at a time). Default 8: with one, a 1,000-service table is 1,000 round
-   * trips one after the other (measured in the VM, 1,000 services: 1 socket 4.4 s, 8 sockets 2.7 s).
-   */
-  readonly dumpSockets?: number;
-}
+export type KernelBackendOptions = GenlSocketOptions;
 
 /** Opens the netlink socket and resolves the IPVS family; fails with an actionable error. */
 export async function createKernelBackend(
@@ -88,15 +81,7 @@ export function createSilentKernelBackend(
   openSilent: () => SilentNetlink = createSilentNetlink,
 ): IpvsBackend & { dropped(): number } {
   const sock = createGenlSocket({ openRaw: openSilent, timeoutMs: 5000 });
-  return kernelBackend(sock, SILENT_FAMILY_ID, IPVS_GENL_VERSION, { dumpSockets: 1 });
-}
-
-function rethrow(err: unknown, what: string): never {
-  if (err instanceof NetlinkError && (err.errno === EPERM || err.errno === EACCES))
-    throw permissionDenied(err.errno, what);
-  if (err instanceof NetlinkError)
-    throw new NetlinkError(err.code, `${what}: ${err.message}`, err.errno, err.errnoName, { cause: err });
-  throw err;
+  return kernelBackend(sock, SILENT_FAMILY_ID, IPVS_GENL_VERSION, {});
 }
 
 function kernelBackend(
@@ -107,16 +92,11 @@ function kernelBackend(
 ): IpvsBackend & { dropped(): number } {
   const request = (req: GenlRequest, what: string) =>
     sock.request(familyId, version, req).catch((e) => rethrow(e, what));
-  const dumpOn = (s: GenlSocket, req: GenlRequest, what: string) =>
-    s.dump(familyId, version, req).catch((e) => rethrow(e, what));
-  const dump = (req: GenlRequest, what: string) => dumpOn(sock, req, what);
-  // The extra dump sockets, opened on the first dump that needs them and kept until close().
-  const extra: GenlSocket[] = [];
-  const dumpSockets = (services: number): GenlSocket[] => {
-    const want = Math.min(Math.max(1, options.dumpSockets ?? 8), services);
-    while (extra.length < want - 1) extra.push(createGenlSocket(options));
-    return [sock, ...extra.slice(0, want - 1)];
-  };
+  const dump = (req: GenlRequest, what: string) =>
+    sock.dump(familyId, version, req).catch((e) => rethrow(e, what));
+  // The kernel's own table is read on a worker thread; a backend on an injected socket (the
+  // takeover warm-up's silent one) reads through that socket instead, one dump after the other.
+  const onInjectedSocket = options.openRaw !== undefined;
 
   return {
     async info(): Promise<IpvsInfo> {
@@ -128,32 +108,20 @@ function kernelBackend(
     },
 
     async dump(): Promise<ServiceState[]> {
-      const replies = await dump(getServicesRequest, 'listing IPVS services');
-      const services = replies.map((r) => decodeService(r.attrs)).filter((s) => s !== null);
-      // Destinations of each service: one dump per socket at a time (the kernel answers a second
-      // concurrent dump on a socket with EBUSY), a series of them on each of several sockets, the
-      // services dealt out round robin; results in kernel order.
-      const sockets = dumpSockets(services.length);
-      const result = services as (ServiceState & { destinations: DestinationState[] })[];
-      await Promise.all(
-        sockets.map((s, k) => {
-          const mine: number[] = [];
-          for (let i = k; i < result.length; i += sockets.length) mine.push(i);
-          return s
-            .dumpSeries(
-              familyId,
-              version,
-              mine.map((i) => getDestsRequest((result[i] as ServiceState).key)),
-              (j, reply) => {
-                const svc = result[mine[j] as number] as ServiceState & { destinations: DestinationState[] };
-                const d = decodeDestination(reply.attrs, svc.key.family);
-                if (d !== null) svc.destinations.push(d);
-              },
-            )
-            .catch((e) => rethrow(e, 'listing IPVS destinations'));
-        }),
-      );
-      return result;
+      if (!onInjectedSocket) return readKernelTable(options.timeoutMs);
+      const services = await dump(getServicesRequest, 'listing IPVS services');
+      const keys = services.map((r) => decodeService(r.attrs)?.key ?? null);
+      const wanted = keys.flatMap((key, i) => (key === null ? [] : [i]));
+      const destinations: GenlReply[][] = services.map(() => []);
+      await sock
+        .dumpSeries(
+          familyId,
+          version,
+          wanted.map((i) => getDestsRequest(keys[i] as ServiceKey)),
+          (j, reply) => destinations[wanted[j] as number]?.push(reply),
+        )
+        .catch((e) => rethrow(e, 'listing IPVS destinations'));
+      return decodeTable(services, destinations);
     },
 
     async apply(operations: readonly IpvsOperation[]): Promise<OperationResult[]> {
@@ -216,9 +184,6 @@ function kernelBackend(
     },
 
     dropped: () => sock.dropped(),
-    close: () => {
-      for (const s of extra) s.close();
-      sock.close();
-    },
+    close: () => sock.close(),
   };
 }

@@ -1,0 +1,65 @@
+/**
+ * Reading the kernel's IPVS table on a worker thread (sys/genl-dump.ts), without a backend and
+ * without node-netlink: `ipvsctl apply` starts it before parsing the config, and a no-op re-apply
+ * never loads the batching socket at all. The backend's dump() (./kernel-backend.ts) reads through here too.
+ */
+import { constants } from 'node:os';
+import { NetlinkError } from '../errors.js';
+import type { DestinationState, ServiceState } from '../model/ipvs.js';
+import { GenlDumpRefused, type GenlDumpReply, genlDumpEach } from '../sys/genl-dump.js';
+import { decodeDestination, decodeService } from './codec.js';
+import {
+  IPVS_CMD_ATTR_SERVICE,
+  IPVS_CMD_GET_DEST,
+  IPVS_CMD_GET_SERVICE,
+  IPVS_GENL_NAME,
+  IPVS_GENL_VERSION,
+} from './constants.js';
+import { ipvsUnavailable, rethrowExplained as rethrow } from './explain.js';
+
+const { ENOENT } = constants.errno;
+
+/**
+ * The kernel's IPVS table: every service, then each one's destinations, read on a worker thread
+ * over a socket of its own (sys/genl-dump.ts). It needs no backend, so `ipvsctl apply` starts it
+ * before parsing the config and the two run side by side. Errors as the backend's: no IPVS, no
+ * permission, or what the kernel said.
+ */
+export async function readKernelTable(timeoutMs = 15_000): Promise<ServiceState[]> {
+  try {
+    const dump = await genlDumpEach({
+      familyName: IPVS_GENL_NAME,
+      version: IPVS_GENL_VERSION,
+      listCmd: IPVS_CMD_GET_SERVICE,
+      eachCmd: IPVS_CMD_GET_DEST,
+      keyAttr: IPVS_CMD_ATTR_SERVICE,
+      timeoutMs,
+    });
+    return decodeTable(dump.list, dump.each);
+  } catch (err) {
+    if (err instanceof GenlDumpRefused)
+      rethrow(err, err.level === 'list' ? 'listing IPVS services' : 'listing IPVS destinations');
+    if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
+    rethrow(err, 'reading the IPVS table');
+  }
+}
+
+/** Services with their destinations from the replies of a table dump (malformed entries skipped). */
+export function decodeTable(
+  services: readonly GenlDumpReply[],
+  destinations: readonly (readonly GenlDumpReply[])[],
+): ServiceState[] {
+  const table: ServiceState[] = [];
+  services.forEach((reply, i) => {
+    const service = decodeService(reply.attrs) as
+      | (ServiceState & { destinations: DestinationState[] })
+      | null;
+    if (service === null) return;
+    for (const d of destinations[i] ?? []) {
+      const destination = decodeDestination(d.attrs, service.key.family);
+      if (destination !== null) service.destinations.push(destination);
+    }
+    table.push(service);
+  });
+  return table;
+}
