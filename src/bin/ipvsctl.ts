@@ -10,9 +10,8 @@ import { VERSION } from '../version.js';
 
 // Each command's modules are imported when that command runs: `ipvsctl apply` then never loads the
 // daemon client, and vice versa. Startup is a large part of a short command on a slow machine.
-const kernelBackend = async () => (await import('../ipvs/kernel-backend.js')).createKernelBackend();
-// The table alone, on a worker thread and without node-netlink (a no-op apply never loads it).
-const kernelTable = async () => (await import('../ipvs/table-read.js')).readKernelTable();
+// Table reads and batches on worker threads; node-netlink only loaded when something else is asked.
+const kernelBackend = async () => (await import('../ipvs/command-backend.js')).createCommandBackend();
 
 /**
  * The daemon to ask: `--socket` when given (before or after the subcommand), else the
@@ -68,7 +67,7 @@ function program(): Command {
     .option('--json', 'print {"operations": [...]}', false)
     .action(async (file: string, opts: { dryRun: boolean; json: boolean }) => {
       const { applyCommand } = await import('../cli/apply.js');
-      process.exitCode = await applyCommand(file, opts, kernelBackend, processOutput, kernelTable);
+      process.exitCode = await applyCommand(file, opts, kernelBackend, processOutput);
     });
 
   cmd

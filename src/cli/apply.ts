@@ -7,7 +7,7 @@ import { desiredServices } from '../config/desired.js';
 import { diff } from '../director/diff.js';
 import { timeoutOperation } from '../director/timeouts.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
-import type { IpvsOperation, ServiceState } from '../model/ipvs.js';
+import type { IpvsOperation } from '../model/ipvs.js';
 import { operationJson, operationText } from './format-operations.js';
 import { readConfigFile } from './load.js';
 import { type CliOutput, EXIT_FAILED, EXIT_OK } from './output.js';
@@ -19,27 +19,20 @@ export interface ApplyOptions {
 }
 
 /**
- * `readTable` reads the kernel's table without a backend (the kernel: ipvs/table-read.ts, on a
- * worker thread); without it, the backend's dump() does. It starts before the config is parsed, so
- * the two overlap; the backend itself (batching socket, node-netlink) is opened only when there
- * are operations to send or timeouts to read. A bad config is reported first, whatever the dump did.
+ * The kernel's table is read while the config is parsed (the CLI's backend reads it on a worker
+ * thread, ipvs/command-backend.ts); a bad config is still reported first, whatever the read did.
  */
 export async function applyCommand(
   file: string,
   options: ApplyOptions,
   openBackend: () => Promise<IpvsBackend>,
   io: CliOutput,
-  readTable?: () => Promise<ServiceState[]>,
 ): Promise<number> {
   mark('apply command start');
-  let opened: Promise<IpvsBackend> | undefined;
-  const backend = (): Promise<IpvsBackend> => {
-    opened ??= openBackend();
-    return opened;
-  };
-  const table = readTable ? readTable() : backend().then((b) => b.dump());
-  table.catch(() => {}); // awaited below, after the config: a config error comes first
+  const backend = await openBackend();
   try {
+    const table = backend.dump();
+    table.catch(() => {}); // awaited after the config, whose errors come first
     const config = await readConfigFile(file, io);
     mark('config read and validated');
     if (typeof config === 'number') return config;
@@ -51,14 +44,10 @@ export async function applyCommand(
       unmanaged: config.director.ipvs.unmanaged,
     });
     mark('diff done');
-    const timeouts = await timeoutOperation(
-      async () => (await backend()).timeouts(),
-      config.director.ipvs.timeouts,
-    );
+    const timeouts = await timeoutOperation(() => backend.timeouts(), config.director.ipvs.timeouts);
     if (timeouts) operations.push(timeouts);
     mark('timeouts read');
-    const results =
-      options.dryRun || operations.length === 0 ? [] : await (await backend()).apply(operations);
+    const results = options.dryRun ? [] : await backend.apply(operations);
     mark('operations applied');
     const failed = results.filter((r) => r.error !== null);
     if (options.json) {
@@ -82,6 +71,6 @@ export async function applyCommand(
     mark('output written');
     return failed.length ? EXIT_FAILED : EXIT_OK;
   } finally {
-    if (opened) (await opened.catch(() => null))?.close();
+    backend.close();
   }
 }

@@ -9,7 +9,7 @@
  */
 import { constants } from 'node:os';
 import { NetlinkError } from '../errors.js';
-import { isNativeErrnoError, loadNative } from './native.js';
+import { fromNativeErrnoError, loadNative } from './native.js';
 import { errnoName } from './netlink-errors.js';
 import { NLMSG_DONE, NLMSG_ERROR, parseErrno, parseGenl, parseMessages } from './nlattr.js';
 
@@ -77,8 +77,7 @@ export async function genlDumpEach(spec: GenlDumpEachSpec): Promise<GenlDumpEach
   try {
     raw = await loadNative().genlDumpEach({ ...spec, seq: FIRST_SEQ });
   } catch (err) {
-    if (!isNativeErrnoError(err)) throw err;
-    throw new NetlinkError('IPVSD_ERR_NETLINK', err.message, err.errno, err.code, { cause: err });
+    throw fromNativeErrnoError(err);
   }
   return splitDumpEach(raw.familyId, raw.familyVersion, raw.messages, FIRST_SEQ);
 }

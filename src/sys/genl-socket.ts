@@ -16,7 +16,6 @@ import { listenGuarded, trackSends } from './netlink-send.js';
 import {
   cstring,
   formatMessage,
-  genlMessageSize,
   genlPayload,
   getU16,
   getU32,
@@ -29,7 +28,7 @@ import {
   parseErrno,
   parseGenl,
   parseMessages,
-  writeGenlMessage,
+  writeGenlChunk,
 } from './nlattr.js';
 import type { OpenRawNetlink } from './silent-netlink.js';
 
@@ -356,33 +355,15 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
     }
     const seqs: number[] = [];
     const records: Pending[] = [];
-    // One zeroed buffer for the whole chunk, each message written in place.
-    let size = 0;
-    for (const req of reqs) size += genlMessageSize(req.attrs);
-    const buf = Buffer.alloc(size);
-    let off = 0;
-    reqs.forEach((req, i) => {
-      const last = i === reqs.length - 1;
+    const buf = writeGenlChunk(reqs, { type: family, version, pid: port, flags: NLM_F_REQUEST }, (i) => {
       const s = nextSeq();
       seqs.push(s);
-      off = writeGenlMessage(
-        buf,
-        off,
-        {
-          type: family,
-          flags: NLM_F_REQUEST | (last ? NLM_F_ACK : 0),
-          seq: s,
-          pid: port,
-          cmd: req.cmd,
-          version,
-        },
-        req.attrs,
-      );
-      if (!last) {
+      if (i < reqs.length - 1) {
         const rec: Pending = { parts: [], silent: true, errno: 0, settle: () => {} };
         pending.set(s, rec);
         records.push(rec);
       }
+      return s;
     });
     const lastSeq = seqs[seqs.length - 1] as number;
     const waiting = awaitReply(lastSeq, 'netlink batch');

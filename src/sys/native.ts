@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IpvsdError } from '../errors.js';
+import { IpvsdError, NetlinkError } from '../errors.js';
 
 /** What a failed system call in the addon throws: `errno` is positive (2 for ENOENT). */
 export interface NativeErrnoError extends Error {
@@ -167,6 +167,28 @@ export interface NativeAddon {
     seq: number;
     timeoutMs: number;
   }): Promise<{ familyId: number; familyVersion: number; dumps: number; messages: Buffer }>;
+  /**
+   * A NETLINK_GENERIC socket for chunks of requests (native/src/genl_worker.cc); the constructor
+   * resolves `familyName` at once (one blocking round trip). Throws NativeErrnoError.
+   */
+  GenlBatchSocket: new (
+    familyName: string,
+    timeoutMs: number,
+  ) => NativeGenlBatchSocket;
+}
+
+export interface NativeGenlBatchSocket {
+  readonly familyId: number;
+  readonly familyVersion: number;
+  /**
+   * One sendmsg of `chunk` (its last message asks for an ACK and has sequence number `lastSeq`),
+   * then the replies up to lastSeq's, on a worker thread. Resolves with [seq, errno] pairs, one per
+   * refused request; rejects with NativeErrnoError (EBUSY while a chunk is in flight, EBADF once
+   * closed, ETIMEDOUT, ENOBUFS when replies were lost).
+   */
+  send(chunk: Buffer, lastSeq: number): Promise<Int32Array>;
+  /** Closes the socket (after a chunk in flight has ended). Idempotent. */
+  close(): void;
 }
 
 const ADDON_FILE = join('build', 'Release', 'ipvsd_native.node');
@@ -196,6 +218,15 @@ export function loadNative(): NativeAddon {
     );
   }
   return cached;
+}
+
+/**
+ * A failed system call of the addon as a NetlinkError (IPVSD_ERR_NETLINK, errno kept), for the
+ * addon's netlink features; anything else unchanged.
+ */
+export function fromNativeErrnoError(err: unknown): unknown {
+  if (!isNativeErrnoError(err)) return err;
+  return new NetlinkError('IPVSD_ERR_NETLINK', err.message, err.errno, err.code, { cause: err });
 }
 
 /** True for errors thrown by a failed system call in the addon. */

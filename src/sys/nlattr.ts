@@ -191,6 +191,39 @@ export function writeGenlMessage(
   return off + align4(len);
 }
 
+/**
+ * A chunk of generic netlink requests in one zero-filled buffer, as one sendmsg carries them:
+ * message i gets sequence number seqOf(i), and only the last asks for an ACK (the kernel answers
+ * the others only when it refuses them).
+ */
+export function writeGenlChunk(
+  reqs: readonly { readonly cmd: number; readonly attrs: readonly Buffer[] }[],
+  header: { type: number; version: number; pid: number; flags: number },
+  seqOf: (index: number) => number,
+): Buffer {
+  let size = 0;
+  for (const req of reqs) size += genlMessageSize(req.attrs);
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  reqs.forEach((req, i) => {
+    const last = i === reqs.length - 1;
+    off = writeGenlMessage(
+      buf,
+      off,
+      {
+        type: header.type,
+        flags: header.flags | (last ? NLM_F_ACK : 0),
+        seq: seqOf(i),
+        pid: header.pid,
+        cmd: req.cmd,
+        version: header.version,
+      },
+      req.attrs,
+    );
+  });
+  return buf;
+}
+
 /** What Buffer's writeUInt16*() refuses: a value below 0 or above `max` (RangeError, as there). */
 function checkRange(value: number, max: number): void {
   if (value < 0 || value > max)
