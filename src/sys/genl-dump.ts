@@ -124,7 +124,10 @@ export function splitDumpEach(
     if (index < 0) slots.push({ reply, each: [] });
     else if (reply !== null) slots[index]?.each.push(reply);
   }
-  const kept = slots.filter((s) => s.reply !== null);
+  const kept = slots.filter((s) => {
+    if (s.reply === null) dropped += s.each.length; // what belongs to a malformed reply goes with it
+    return s.reply !== null;
+  });
   const list = kept.map((s) => s.reply as GenlDumpReply);
   const each = kept.map((s) => s.each);
   return { familyId, familyVersion, list, each, dropped };
