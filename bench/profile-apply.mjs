@@ -4,8 +4,8 @@
  * compiled modules in dist/ (run `npm run build` first). Run it as root inside a network namespace
  * whose IPVS table is EMPTY and whose 198.51.100.0/24 routes (NAT destinations), e.g. from
  * bench/guest/apply-vs-ipvsadm.sh. It fills the table, then times the no-op path (dump + diff) on it,
- * with the backend's dump and, for comparison, two other ways to dump written here (bench only):
- * one destination dump after the other on one socket (as ipvsadm does), and series on 4 sockets.
+ * with the CLI's dump (native, on a worker thread) and, for comparison, the same dump through the
+ * event-loop socket written here (bench only): one destination dump after the other, as ipvsadm does.
  *
  * Usage: node [--cpu-prof --cpu-prof-dir=DIR] bench/profile-apply.mjs CONFIG.yaml [OUT.json]
  * Prints the breakdown as a table on stderr, and as JSON on stdout (or into OUT.json). A step that
@@ -55,9 +55,9 @@ const { parseConfig } = await time(
 );
 const { desiredServices } = await time('import config/desired.js', () => import(dist('config/desired.js')));
 const { diff } = await time('import director/diff.js', () => import(dist('director/diff.js')));
-const { createKernelBackend } = await time(
-  'import ipvs/kernel-backend.js (+ netlink addon)',
-  () => import(dist('ipvs/kernel-backend.js')),
+const { createCommandBackend } = await time(
+  'import ipvs/command-backend.js (+ native addon, lazily)',
+  () => import(dist('ipvs/command-backend.js')),
 );
 const codec = await time('import ipvs/codec.js', () => import(dist('ipvs/codec.js')));
 const { createGenlSocket } = await import(dist('sys/genl-socket.js'));
@@ -80,11 +80,15 @@ await time('  (parseFast alone: the YAML fast path; JIT now warm)', () => parseF
 await time('  (parseConfig again; JIT now warm)', () => parseConfig(text, file));
 const diffOptions = { unmanaged: config.director.ipvs.unmanaged };
 const desired = await time('desiredServices', () => desiredServices(config));
-const backend = await time('createKernelBackend (socket + family)', () => createKernelBackend());
+const backend = await time('createCommandBackend (the CLI backend: opens nothing yet)', () =>
+  createCommandBackend(),
+);
 const empty = await time('dump (empty table)', () => backend.dump());
 const ops = (await time('diff (empty -> full)', () => diff(desired, empty ?? [], diffOptions))) ?? [];
 await time('  (encodeOperation alone, all ops)', () => ops.map(codec.encodeOperation));
-const results = (await time('backend.apply (encode + batched netlink)', () => backend.apply(ops))) ?? [];
+const results =
+  (await time('backend.apply (encode + chunks through the native batch socket)', () => backend.apply(ops))) ??
+  [];
 const failed = results.filter((r) => r.error !== null).length;
 const lines = (await time('format text output (operationText)', () => ops.map(operationText))) ?? [];
 await time('write text output, one write per line (as the CLI does)', () => {
@@ -97,9 +101,8 @@ await time('format --json output (operationJson + stringify)', () =>
 );
 
 // The no-op re-apply: what `ipvsctl apply` does when the kernel already matches.
-const full = await time(
-  'dump (full table, as the backend does: a series of dest dumps on each of 8 sockets)',
-  () => backend.dump(),
+const full = await time('dump (full table, as the CLI does: on a worker thread, then decoded)', () =>
+  backend.dump(),
 );
 backend?.close();
 
@@ -143,9 +146,10 @@ const decodeStep = (dumped) => {
   return dumped?.services;
 };
 const serial = decodeStep(
-  await time('  (dump, one dest dump after the other on 1 socket, as ipvsadm -S)', () => dumpWith(1)),
+  await time('  (dump through the event-loop socket, one dest dump after the other, as ipvsadm -S)', () =>
+    dumpWith(1),
+  ),
 );
-decodeStep(await time('  (dump, a series of dest dumps on each of 4 sockets)', () => dumpWith(4)));
 const table = full ?? serial ?? [];
 const noop = (await time('diff (full -> full, no-op)', () => diff(desired, table, diffOptions))) ?? [];
 
