@@ -112,6 +112,9 @@ log "table: $n_svc services × $n_dst destinations; $(wc -c <"$rules") B of ipvs
 copy=/tmp/ipvsd-copy
 mkdir -p "$copy/node_modules"
 cp -r dist package.json "$copy/"
+# The native addon (the table read and the batches of apply and list).
+mkdir -p "$copy/build/Release"
+cp build/Release/ipvsd_native.node "$copy/build/Release/"
 node -e '
   const fs = require("fs"), path = require("path");
   const seen = new Set(), queue = Object.keys(require("./package.json").dependencies ?? {});
