@@ -5,7 +5,8 @@
  * daemon's backend (./kernel-backend.ts), opened only when asked for: a no-op apply never loads
  * node-netlink at all. Opening this backend opens nothing; errors come from the calls.
  */
-import { NetlinkError } from '../errors.js';
+import { constants } from 'node:os';
+import { IpvsdError, NetlinkError } from '../errors.js';
 import type { IpvsOperation } from '../model/ipvs.js';
 import { type GenlBatchSender, openGenlBatchSender } from '../sys/genl-batch.js';
 import type { IpvsBackend, OperationResult } from './backend.js';
@@ -14,7 +15,7 @@ import { IPVS_GENL_NAME } from './constants.js';
 import { explainOperationError, ipvsUnavailable, rethrowExplained } from './explain.js';
 import { readKernelTable } from './table-read.js';
 
-const ENOENT = 2;
+const { ENOENT } = constants.errno;
 
 export function createCommandBackend(
   openKernelBackend: () => Promise<IpvsBackend> = async () =>
@@ -45,7 +46,10 @@ export function createCommandBackend(
     switchDaemons(commands) {
       const done = other().then(
         (b) => b.switchDaemons(commands).done,
-        (error: unknown) => commands.map(() => error as NetlinkError),
+        (error: unknown) =>
+          commands.map(() =>
+            error instanceof IpvsdError ? error : new IpvsdError('IPVSD_ERR_NETLINK', String(error)),
+          ),
       );
       return { sent: false, done };
     },

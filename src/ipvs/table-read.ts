@@ -1,7 +1,7 @@
 /**
  * Reading the kernel's IPVS table on a worker thread (sys/genl-dump.ts), without a backend and
- * without node-netlink: `ipvsctl apply` starts it before parsing the config, and a no-op re-apply
- * never loads the batching socket at all. The backend's dump() (./kernel-backend.ts) reads through here too.
+ * without node-netlink: `ipvsctl apply` starts it before parsing the config. The daemon's backend
+ * (./kernel-backend.ts) reads the table through here too.
  */
 import { constants } from 'node:os';
 import { NetlinkError } from '../errors.js';

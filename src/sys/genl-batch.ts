@@ -8,6 +8,7 @@
  * chunk itself (a send, a timeout, replies lost to ENOBUFS) leaves every request of it unknown, so
  * each reports that errno; the chunks after it still go.
  */
+import { constants } from 'node:os';
 import type { GenlRequest } from './genl-socket.js';
 import { fromNativeErrnoError, isNativeErrnoError, loadNative } from './native.js';
 import { NLM_F_REQUEST, writeGenlChunk } from './nlattr.js';
@@ -24,7 +25,7 @@ export interface GenlBatchSender {
   close(): void;
 }
 
-const EIO = 5;
+const { EIO } = constants.errno;
 
 /**
  * Opens a socket for the generic netlink family `familyName` (resolved at once, one blocking round

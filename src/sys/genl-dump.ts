@@ -1,6 +1,6 @@
 /**
- * A two-level generic netlink dump on a worker thread (native/src/genl_dump.cc): list everything of
- * one kind, then dump, for each listed item, what belongs to it. For IPVS: the services, then each
+ * A two-level generic netlink dump on a worker thread (native/src/genl_worker.cc): list everything
+ * of one kind, then dump, for each listed item, what belongs to it. For IPVS: the services, then each
  * service's destinations, which the kernel only dumps one service at a time.
  *
  * The native side does the round trips back to back on its own socket and thread and hands over

@@ -151,12 +151,13 @@ export interface NativeAddon {
     onResults: (count: number) => void,
   ) => NativeTcpConnector;
   /**
-   * A two-level generic netlink dump on a libuv worker thread (native/src/genl_dump.cc): resolves
+   * A two-level generic netlink dump on a libuv worker thread (native/src/genl_worker.cc): resolves
    * `familyName` (sequence number seq - 1), dumps `listCmd` (seq), then for the i-th reply of that
    * dump dumps `eachCmd` (seq + 1 + i) with the reply's attribute `keyAttr` as it came. Resolves
    * with every message of those sequence numbers in order (a refused dump ends the walk; its error
    * is among the messages); rejects with NativeErrnoError when a system call fails (ETIMEDOUT
-   * after `timeoutMs` without a datagram, ENOENT for an unknown family). src/sys/genl-dump.ts wraps it.
+   * after `timeoutMs` without a datagram, ENOENT for an unknown family). src/sys/genl-dump.ts
+   * wraps it.
    */
   genlDumpEach(spec: {
     familyName: string;
