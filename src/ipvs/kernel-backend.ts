@@ -97,6 +97,7 @@ function kernelBackend(
   // The kernel's own table is read on a worker thread; a backend on an injected socket (the
   // takeover warm-up's silent one) reads through that socket instead, one dump after the other.
   const onInjectedSocket = options.openRaw !== undefined;
+  let dumpDropped = 0;
 
   return {
     async info(): Promise<IpvsInfo> {
@@ -108,7 +109,10 @@ function kernelBackend(
     },
 
     async dump(): Promise<ServiceState[]> {
-      if (!onInjectedSocket) return readKernelTable(options.timeoutMs);
+      if (!onInjectedSocket)
+        return readKernelTable(options.timeoutMs, (n) => {
+          dumpDropped += n;
+        });
       const services = await dump(getServicesRequest, 'listing IPVS services');
       const keys = services.map((r) => decodeService(r.attrs)?.key ?? null);
       const wanted = keys.flatMap((key, i) => (key === null ? [] : [i]));
@@ -183,7 +187,7 @@ function kernelBackend(
       await request(zeroRequest(key), 'zeroing IPVS counters');
     },
 
-    dropped: () => sock.dropped(),
+    dropped: () => sock.dropped() + dumpDropped,
     close: () => sock.close(),
   };
 }

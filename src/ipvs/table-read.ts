@@ -23,9 +23,12 @@ const { ENOENT } = constants.errno;
  * The kernel's IPVS table: every service, then each one's destinations, read on a worker thread
  * over a socket of its own (sys/genl-dump.ts). It needs no backend, so `ipvsctl apply` starts it
  * before parsing the config and the two run side by side. Errors as the backend's: no IPVS, no
- * permission, or what the kernel said.
+ * permission, or what the kernel said. Malformed replies are skipped and counted to `onDropped`.
  */
-export async function readKernelTable(timeoutMs = 15_000): Promise<ServiceState[]> {
+export async function readKernelTable(
+  timeoutMs = 15_000,
+  onDropped: (count: number) => void = () => {},
+): Promise<ServiceState[]> {
   try {
     const dump = await genlDumpEach({
       familyName: IPVS_GENL_NAME,
@@ -35,6 +38,7 @@ export async function readKernelTable(timeoutMs = 15_000): Promise<ServiceState[
       keyAttr: IPVS_CMD_ATTR_SERVICE,
       timeoutMs,
     });
+    if (dump.dropped > 0) onDropped(dump.dropped);
     return decodeTable(dump.list, dump.each);
   } catch (err) {
     if (err instanceof GenlDumpRefused)
