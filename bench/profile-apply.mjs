@@ -107,38 +107,29 @@ const full = await time('dump (full table, as the CLI does: on a worker thread, 
 backend?.close();
 
 /**
- * Every service, then each one's destinations, `sockets` dumps in flight (one per socket). Records
- * how much of it was decoding (parseAttrs + decodeDestination) as a separate step.
+ * Every service, then each one's destinations, one dump after the other on one event-loop socket
+ * (as ipvsadm does). Records how much of it was decoding (decodeDestination) as a separate step.
  */
-async function dumpWith(sockets) {
-  const socks = Array.from({ length: sockets }, () => createGenlSocket());
+async function dumpOnEventLoop() {
+  const sock = createGenlSocket();
   let decodeMs = 0;
   try {
-    const { id, version } = await socks[0].resolveFamily('IPVS');
-    const services = (await socks[0].dump(id, version, codec.getServicesRequest))
+    const { id, version } = await sock.resolveFamily('IPVS');
+    const services = (await sock.dump(id, version, codec.getServicesRequest))
       .map((r) => codec.decodeService(r.attrs))
       .filter((s) => s !== null);
-    // The services dealt out round robin, a series of dumps on each socket (as the backend does).
-    await Promise.all(
-      socks.map((sock, k) => {
-        const mine = services.filter((_, i) => i % sockets === k);
-        for (const svc of mine) svc.destinations = [];
-        return sock.dumpSeries(
-          id,
-          version,
-          mine.map((svc) => codec.getDestsRequest(svc.key)),
-          (j, reply) => {
-            const t0 = performance.now();
-            const d = codec.decodeDestination(reply.attrs, mine[j].key.family);
-            if (d !== null) mine[j].destinations.push(d);
-            decodeMs += performance.now() - t0;
-          },
-        );
-      }),
-    );
+    for (const svc of services) {
+      svc.destinations = [];
+      for (const reply of await sock.dump(id, version, codec.getDestsRequest(svc.key))) {
+        const t0 = performance.now();
+        const d = codec.decodeDestination(reply.attrs, svc.key.family);
+        if (d !== null) svc.destinations.push(d);
+        decodeMs += performance.now() - t0;
+      }
+    }
     return { services, decodeMs };
   } finally {
-    for (const s of socks) s.close();
+    sock.close();
   }
 }
 const decodeStep = (dumped) => {
@@ -147,7 +138,7 @@ const decodeStep = (dumped) => {
 };
 const serial = decodeStep(
   await time('  (dump through the event-loop socket, one dest dump after the other, as ipvsadm -S)', () =>
-    dumpWith(1),
+    dumpOnEventLoop(),
   ),
 );
 const table = full ?? serial ?? [];

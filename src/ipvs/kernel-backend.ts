@@ -7,7 +7,6 @@ import { IpvsdError, NetlinkError } from '../errors.js';
 import type { IpvsOperation, IpvsTimeouts, ServiceKey, ServiceState } from '../model/ipvs.js';
 import {
   createGenlSocket,
-  type GenlReply,
   type GenlRequest,
   type GenlSocket,
   type GenlSocketOptions,
@@ -26,16 +25,13 @@ import type {
 import {
   decodeDaemon,
   decodeInfo,
-  decodeService,
   decodeTimeouts,
   delDaemonRequest,
   encodeOperation,
   flushRequest,
   getConfigRequest,
   getDaemonsRequest,
-  getDestsRequest,
   getInfoRequest,
-  getServicesRequest,
   newDaemonRequest,
   zeroRequest,
 } from './codec.js';
@@ -46,7 +42,7 @@ import {
   permissionDenied,
   rethrowExplained as rethrow,
 } from './explain.js';
-import { decodeTable, readKernelTable } from './table-read.js';
+import { readKernelTable } from './table-read.js';
 
 const { ENOENT, EPERM, EACCES } = constants.errno;
 
@@ -65,7 +61,12 @@ export async function createKernelBackend(
     if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
     throw err;
   }
-  return kernelBackend(sock, family.id, family.version, options);
+  let dropped = 0;
+  const readTable = () =>
+    readKernelTable(options.timeoutMs, (n) => {
+      dropped += n;
+    });
+  return kernelBackend(sock, family.id, family.version, readTable, () => dropped);
 }
 
 /** Any family id: nothing it sends reaches the kernel's family table. */
@@ -81,24 +82,31 @@ export function createSilentKernelBackend(
   openSilent: () => SilentNetlink = createSilentNetlink,
 ): IpvsBackend & { dropped(): number } {
   const sock = createGenlSocket({ openRaw: openSilent, timeoutMs: 5000 });
-  return kernelBackend(sock, SILENT_FAMILY_ID, IPVS_GENL_VERSION, {});
+  // Its table is empty, as every listing of the silent socket is.
+  return kernelBackend(
+    sock,
+    SILENT_FAMILY_ID,
+    IPVS_GENL_VERSION,
+    async () => [],
+    () => 0,
+  );
 }
 
+/**
+ * `readTable`: how the table is read (the kernel's: on a worker thread, ./table-read.ts), and
+ * `tableDropped` what that skipped.
+ */
 function kernelBackend(
   sock: GenlSocket,
   familyId: number,
   version: number,
-  options: KernelBackendOptions,
+  readTable: () => Promise<ServiceState[]>,
+  tableDropped: () => number,
 ): IpvsBackend & { dropped(): number } {
   const request = (req: GenlRequest, what: string) =>
     sock.request(familyId, version, req).catch((e) => rethrow(e, what));
   const dump = (req: GenlRequest, what: string) =>
     sock.dump(familyId, version, req).catch((e) => rethrow(e, what));
-  // The kernel's own table is read on a worker thread; a backend on an injected socket (the
-  // takeover warm-up's silent one) reads through that socket instead, one dump after the other.
-  const onInjectedSocket = options.openRaw !== undefined;
-  let dumpDropped = 0;
-
   return {
     async info(): Promise<IpvsInfo> {
       const [reply] = await request(getInfoRequest, 'reading IPVS info');
@@ -108,25 +116,7 @@ function kernelBackend(
       return info;
     },
 
-    async dump(): Promise<ServiceState[]> {
-      if (!onInjectedSocket)
-        return readKernelTable(options.timeoutMs, (n) => {
-          dumpDropped += n;
-        });
-      const services = await dump(getServicesRequest, 'listing IPVS services');
-      const keys = services.map((r) => decodeService(r.attrs)?.key ?? null);
-      const wanted = keys.flatMap((key, i) => (key === null ? [] : [i]));
-      const destinations: GenlReply[][] = services.map(() => []);
-      await sock
-        .dumpSeries(
-          familyId,
-          version,
-          wanted.map((i) => getDestsRequest(keys[i] as ServiceKey)),
-          (j, reply) => destinations[wanted[j] as number]?.push(reply),
-        )
-        .catch((e) => rethrow(e, 'listing IPVS destinations'));
-      return decodeTable(services, destinations);
-    },
+    dump: readTable,
 
     async apply(operations: readonly IpvsOperation[]): Promise<OperationResult[]> {
       if (operations.length === 0) return [];
@@ -187,7 +177,7 @@ function kernelBackend(
       await request(zeroRequest(key), 'zeroing IPVS counters');
     },
 
-    dropped: () => sock.dropped() + dumpDropped,
+    dropped: () => sock.dropped() + tableDropped(),
     close: () => sock.close(),
   };
 }

@@ -49,7 +49,7 @@ export async function readKernelTable(
 }
 
 /** Services with their destinations from the replies of a table dump (malformed entries skipped). */
-export function decodeTable(
+function decodeTable(
   services: readonly GenlDumpReply[],
   destinations: readonly (readonly GenlDumpReply[])[],
 ): ServiceState[] {

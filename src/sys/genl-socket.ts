@@ -75,19 +75,6 @@ export interface GenlSocket {
   /** One request with ACK; resolves with the data replies (empty for a plain ACK). */
   request(family: number, version: number, req: GenlRequest): Promise<GenlReply[]>;
   dump(family: number, version: number, req: GenlRequest): Promise<GenlReply[]>;
-  /**
-   * Dumps one after another (the kernel holds one per socket at a time), calling `onReply` with the
-   * request's index for every data message; resolves when the last is done, rejects on the first
-   * failure (later requests are then not sent). The next request goes out from the receive handler as
-   * soon as the previous dump ends: no promise, timer or event-loop turn per dump, which is what
-   * 1,000 destination dumps cost on a slow machine. `onReply` must not throw.
-   */
-  dumpSeries(
-    family: number,
-    version: number,
-    reqs: readonly GenlRequest[],
-    onReply: (index: number, reply: GenlReply) => void,
-  ): Promise<void>;
   /** Sends all requests in order, many per datagram; resolves with each request's errno (0 = done). */
   batch(family: number, version: number, reqs: readonly GenlRequest[]): Promise<number[]>;
   /**
@@ -263,82 +250,6 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
     return toReplies(await waiting);
   };
 
-  const series = (
-    family: number,
-    version: number,
-    reqs: readonly GenlRequest[],
-    onReply: (index: number, reply: GenlReply) => void,
-  ): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      let index = -1;
-      let current = 0;
-      const fail = (errno: number, fromKernel: boolean, message?: string): void => {
-        clearTimeout(timer);
-        pending.delete(current);
-        refresh();
-        reject(
-          new NetlinkError(
-            fromKernel ? 'IPVSD_ERR_KERNEL_REJECTED' : 'IPVSD_ERR_NETLINK',
-            message ?? `netlink command ${reqs[index]?.cmd}: ${errnoName(errno)}`,
-            errno,
-            errnoName(errno),
-          ),
-        );
-      };
-      const timer = setTimeout(() => {
-        fail(
-          ETIMEDOUT,
-          false,
-          `netlink dump ${index + 1} of ${reqs.length}: no reply from the kernel within ${timeoutMs} ms`,
-        );
-      }, timeoutMs);
-      const settle = (errno: number, parts: NlMessage[], fromKernel: boolean): void => {
-        if (errno !== 0) {
-          fail(errno, fromKernel);
-          return;
-        }
-        for (const m of parts) {
-          const g = parseGenl(m.payload);
-          if (g) onReply(index, { cmd: g.cmd, attrs: g.attrs });
-          else dropped++;
-        }
-        next();
-      };
-      const next = (): void => {
-        index++;
-        if (index >= reqs.length) {
-          clearTimeout(timer);
-          refresh();
-          resolve();
-          return;
-        }
-        if (closed) {
-          fail(EBADF, false, 'netlink socket is closed');
-          return;
-        }
-        timer.refresh();
-        const req = reqs[index] as GenlRequest;
-        const seqNo = nextSeq();
-        current = seqNo;
-        pending.set(seqNo, { parts: [], silent: false, errno: 0, settle });
-        refresh();
-        raw.send(
-          formatMessage(
-            family,
-            NLM_F_REQUEST | NLM_F_DUMP,
-            current,
-            port,
-            genlPayload(req.cmd, version, req.attrs),
-          ),
-          {},
-          (err?: { errno?: number }) => {
-            if (err) pending.get(seqNo)?.settle(Math.abs(err.errno ?? EIO), [], false);
-          },
-        );
-      };
-      next();
-    });
-
   /**
    * One datagram of requests, only the last asking for an ACK. Returns at once: `sent` says
    * whether sendmsg ran inside this call (see ./netlink-send.ts), `results` each request's errno.
@@ -425,11 +336,6 @@ export function createGenlSocket(options: GenlSocketOptions = {}): GenlSocket {
       // The kernel runs one dump per socket at a time and refuses a second with EBUSY, so dumps
       // queue here: callers on one socket (a reconcile and a metrics scrape) never collide.
       const next = dumpQueue.then(() => single(family, version, req, NLM_F_REQUEST | NLM_F_DUMP));
-      dumpQueue = next.catch(() => undefined);
-      return next;
-    },
-    dumpSeries(family, version, reqs, onReply) {
-      const next = dumpQueue.then(() => series(family, version, reqs, onReply));
       dumpQueue = next.catch(() => undefined);
       return next;
     },
