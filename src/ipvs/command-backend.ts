@@ -5,17 +5,14 @@
  * daemon's backend (./kernel-backend.ts), opened only when asked for: a no-op apply never loads
  * node-netlink at all. Opening this backend opens nothing; errors come from the calls.
  */
-import { constants } from 'node:os';
-import { IpvsdError, NetlinkError } from '../errors.js';
+import { IpvsdError } from '../errors.js';
 import type { IpvsOperation } from '../model/ipvs.js';
 import { type GenlBatchSender, openGenlBatchSender } from '../sys/genl-batch.js';
 import type { IpvsBackend, OperationResult } from './backend.js';
 import { encodeOperation } from './codec.js';
 import { IPVS_GENL_NAME } from './constants.js';
-import { explainOperationError, ipvsUnavailable, rethrowExplained } from './explain.js';
+import { explainOperationError, rethrowIpvsCallError } from './explain.js';
 import { readKernelTable } from './table-read.js';
-
-const { ENOENT } = constants.errno;
 
 export function createCommandBackend(
   openKernelBackend: () => Promise<IpvsBackend> = async () =>
@@ -70,7 +67,6 @@ function openSender(): GenlBatchSender {
   try {
     return openGenlBatchSender(IPVS_GENL_NAME);
   } catch (err) {
-    if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
-    rethrowExplained(err, 'opening the IPVS netlink socket');
+    rethrowIpvsCallError(err, 'opening the IPVS netlink socket');
   }
 }

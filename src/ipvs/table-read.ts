@@ -3,8 +3,6 @@
  * without node-netlink: `ipvsctl apply` starts it before parsing the config. The daemon's backend
  * (./kernel-backend.ts) reads the table through here too.
  */
-import { constants } from 'node:os';
-import { NetlinkError } from '../errors.js';
 import type { DestinationState, ServiceState } from '../model/ipvs.js';
 import { GenlDumpRefused, type GenlDumpReply, genlDumpEach } from '../sys/genl-dump.js';
 import { decodeDestination, decodeService } from './codec.js';
@@ -15,9 +13,7 @@ import {
   IPVS_GENL_NAME,
   IPVS_GENL_VERSION,
 } from './constants.js';
-import { ipvsUnavailable, rethrowExplained as rethrow } from './explain.js';
-
-const { ENOENT } = constants.errno;
+import { rethrowExplained, rethrowIpvsCallError } from './explain.js';
 
 /**
  * The kernel's IPVS table: every service, then each one's destinations, read on a worker thread
@@ -41,10 +37,10 @@ export async function readKernelTable(
     if (dump.dropped > 0) onDropped(dump.dropped);
     return decodeTable(dump.list, dump.each);
   } catch (err) {
+    // A dump the kernel refused (ENOENT included) is not a missing family.
     if (err instanceof GenlDumpRefused)
-      rethrow(err, err.level === 'list' ? 'listing IPVS services' : 'listing IPVS destinations');
-    if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
-    rethrow(err, 'reading the IPVS table');
+      rethrowExplained(err, err.level === 'list' ? 'listing IPVS services' : 'listing IPVS destinations');
+    rethrowIpvsCallError(err, 'reading the IPVS table');
   }
 }
 
