@@ -315,15 +315,49 @@ export function decodeService(top: Attrs): (ServiceState & { destinations: [] })
   };
 }
 
-/**
- * A destination from a GET_DEST reply; null when required attributes are missing. The hot loop of a
- * dump (10,000 of these for a big table): it reads the nested attributes in place instead of
- * building a Map of subarrays, and decodes the counters only when someone reads `stats` (a
- * reconcile never does).
- */
+/** A destination from a GET_DEST reply's attributes; null when required attributes are missing. */
 export function decodeDestination(top: Attrs, serviceFamily: Family): DestinationState | null {
   const a = top.get(C.IPVS_CMD_ATTR_DEST);
-  if (!a) return null;
+  return a ? decodeDestinationIn(a, 0, a.length, serviceFamily) : null;
+}
+
+/**
+ * decodeDestination on a GET_DEST reply's attributes where they are: bytes [start, end) of `buf`
+ * (a dump's buffer, sys/genl-dump.ts). The top level is read as parseAttrs would (the last DEST
+ * attribute wins; a malformed one ends the list), without building its Map.
+ */
+export function decodeDestinationAt(
+  buf: Buffer,
+  start: number,
+  end: number,
+  serviceFamily: Family,
+): DestinationState | null {
+  let destAt = -1;
+  let destEnd = -1;
+  let off = start;
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < NLA_HDRLEN || off + len > end) break;
+    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === C.IPVS_CMD_ATTR_DEST) {
+      destAt = off + NLA_HDRLEN;
+      destEnd = off + len;
+    }
+    off += (len + 3) & ~3;
+  }
+  return destAt === -1 ? null : decodeDestinationIn(buf, destAt, destEnd, serviceFamily);
+}
+
+/**
+ * The DEST attribute's payload, bytes [begin, end) of `a`. The hot loop of a dump (10,000 of these
+ * for a big table): it reads the nested attributes in place instead of building a Map of
+ * subarrays, and decodes the counters only when someone reads `stats` (a reconcile never does).
+ */
+function decodeDestinationIn(
+  a: Buffer,
+  begin: number,
+  end: number,
+  serviceFamily: Family,
+): DestinationState | null {
   let af = -1;
   let addrAt = -1;
   let addrLen = 0;
@@ -335,10 +369,11 @@ export function decodeDestination(top: Attrs, serviceFamily: Family): Destinatio
   let active = 0;
   let inactive = 0;
   let persist = 0;
-  let s64: Buffer | null = null;
-  let s32: Buffer | null = null;
-  const end = a.length;
-  let off = 0;
+  let s64At = -1;
+  let s64End = -1;
+  let s32At = -1;
+  let s32End = -1;
+  let off = begin;
   while (off + NLA_HDRLEN <= end) {
     const len = a.readUInt16LE(off);
     if (len < NLA_HDRLEN || off + len > end) break;
@@ -379,21 +414,21 @@ export function decodeDestination(top: Attrs, serviceFamily: Family): Destinatio
         persist = u32At;
         break;
       case C.IPVS_DEST_ATTR_STATS64:
-        s64 = a.subarray(at, at + size);
+        s64At = at;
+        s64End = at + size;
         break;
       case C.IPVS_DEST_ATTR_STATS:
-        s32 = a.subarray(at, at + size);
+        s32At = at;
+        s32End = at + size;
         break;
     }
     off += (len + 3) & ~3;
   }
   const family = familyFromAf(af === -1 ? null : af) ?? serviceFamily;
   if (addrAt === -1 || addrLen < (family === 'inet' ? 4 : 16) || port === -1) return null;
-  const stats64 = s64;
-  const stats32 = s32;
   let stats: IpvsStats | null = null;
   return {
-    address: bytesToAddress(a.subarray(addrAt, addrAt + addrLen), family),
+    address: bytesToAddress(a, family, addrAt),
     port,
     forwarding: forwardingFromNumber(fwd),
     weight,
@@ -403,7 +438,10 @@ export function decodeDestination(top: Attrs, serviceFamily: Family): Destinatio
     inactiveConns: inactive,
     persistConns: persist,
     get stats(): IpvsStats {
-      stats ??= decodeStats(stats64 ? parseAttrs(stats64) : null, stats32 ? parseAttrs(stats32) : null);
+      stats ??= decodeStats(
+        s64At === -1 ? null : parseAttrs(a.subarray(s64At, s64End)),
+        s32At === -1 ? null : parseAttrs(a.subarray(s32At, s32End)),
+      );
       return stats;
     },
   };

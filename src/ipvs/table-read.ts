@@ -5,7 +5,7 @@
  */
 import type { DestinationState, ServiceState } from '../model/ipvs.js';
 import { GenlDumpRefused, type GenlDumpReply, genlDumpEach } from '../sys/genl-dump.js';
-import { decodeDestination, decodeService } from './codec.js';
+import { decodeDestinationAt, decodeService } from './codec.js';
 import {
   IPVS_CMD_ATTR_SERVICE,
   IPVS_CMD_GET_DEST,
@@ -56,7 +56,7 @@ function decodeTable(
       | null;
     if (service === null) return;
     for (const d of destinations[i] ?? []) {
-      const destination = decodeDestination(d.attrs, service.key.family);
+      const destination = decodeDestinationAt(d.buf, d.start, d.end, service.key.family);
       if (destination !== null) service.destinations.push(destination);
     }
     table.push(service);

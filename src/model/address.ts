@@ -142,10 +142,10 @@ export function addressToBytes(address: string): Buffer | null {
   return out;
 }
 
-/** The canonical text of an address read from the wire (4 bytes for inet, 16 for inet6). */
-export function bytesToAddress(bytes: Buffer, family: Family): string {
-  if (family === 'inet') return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+/** The canonical text of an address read from the wire: 4 bytes for inet, 16 for inet6, from `at`. */
+export function bytesToAddress(bytes: Buffer, family: Family, at = 0): string {
+  if (family === 'inet') return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
   const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(bytes.readUInt16BE(i * 2));
+  for (let i = 0; i < 8; i++) groups.push(bytes.readUInt16BE(at + i * 2));
   return formatIPv6(groups);
 }

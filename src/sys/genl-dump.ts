@@ -11,7 +11,16 @@ import { constants } from 'node:os';
 import { NetlinkError } from '../errors.js';
 import { fromNativeErrnoError, loadNative } from './native.js';
 import { errnoName } from './netlink-errors.js';
-import { NLMSG_DONE, NLMSG_ERROR, parseErrno, parseGenl, parseMessages } from './nlattr.js';
+import {
+  type Attrs,
+  forEachMessage,
+  GENL_HDRLEN,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  parseAttrs,
+  parseErrno,
+} from './nlattr.js';
 
 const { EPROTO } = constants.errno;
 
@@ -28,9 +37,25 @@ export interface GenlDumpEachSpec {
   readonly timeoutMs: number;
 }
 
-export interface GenlDumpReply {
-  readonly cmd: number;
-  readonly attrs: Map<number, Buffer>;
+/**
+ * One reply: its command and where its attributes are in the dump's buffer, bytes [start, end) of
+ * `buf`. Nothing is copied or sliced: a big table's dump is tens of thousands of replies, which a
+ * decoder can read in place (ipvs/codec.ts does for destinations); `attrs` parses them on use.
+ */
+export class GenlDumpReply {
+  #attrs: Attrs | undefined;
+
+  constructor(
+    readonly cmd: number,
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get attrs(): Attrs {
+    this.#attrs ??= parseAttrs(this.buf.subarray(this.start, this.end));
+    return this.#attrs;
+  }
 }
 
 export interface GenlDumpEachResult {
@@ -97,33 +122,39 @@ export function splitDumpEach(
   messages: Buffer,
   seq: number,
 ): GenlDumpEachResult {
-  const parsed = parseMessages(messages);
-  let dropped = parsed.malformed ? 1 : 0;
+  let dropped = 0;
   // One slot per first-level reply the native side counted (every message of the family's type),
   // parseable or not, so that seq + 1 + i finds the right one.
   const slots: { reply: GenlDumpReply | null; each: GenlDumpReply[] }[] = [];
-  for (const m of parsed.messages) {
-    const index = m.seq - seq - 1; // -1: the list
+  const malformed = forEachMessage(messages, (off, len) => {
+    const type = messages.readUInt16LE(off + 4);
+    const index = messages.readUInt32LE(off + 8) - seq - 1; // -1: the list
     if (index < -1 || index >= slots.length) {
       dropped++;
-      continue;
+      return;
     }
-    if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {
+    if (type === NLMSG_ERROR || type === NLMSG_DONE) {
       // ERROR carries an errno (0: an ACK), DONE the dump's own status (0 or a negative errno).
-      const errno = m.type === NLMSG_ERROR ? parseErrno(m.payload) : doneStatus(m.payload);
+      const payload = messages.subarray(off + NLMSG_HDRLEN, off + len);
+      const errno = type === NLMSG_ERROR ? parseErrno(payload) : doneStatus(payload);
       if (errno !== 0) throw new GenlDumpRefused(index < 0 ? 'list' : 'each', index, errno ?? EPROTO);
-      continue;
+      return;
     }
-    if (m.type !== familyId) {
+    if (type !== familyId) {
       dropped++;
-      continue;
+      return;
     }
-    const g = parseGenl(m.payload);
-    const reply = g === null ? null : { cmd: g.cmd, attrs: g.attrs };
+    // The generic netlink header (cmd, version, reserved), then the attributes.
+    const attrsAt = off + NLMSG_HDRLEN + GENL_HDRLEN;
+    const reply =
+      attrsAt > off + len
+        ? null
+        : new GenlDumpReply(messages.readUInt8(off + NLMSG_HDRLEN), messages, attrsAt, off + len);
     if (reply === null) dropped++;
     if (index < 0) slots.push({ reply, each: [] });
     else if (reply !== null) slots[index]?.each.push(reply);
-  }
+  });
+  if (malformed) dropped++;
   const kept = slots.filter((s) => {
     if (s.reply === null) dropped += s.each.length; // what belongs to a malformed reply goes with it
     return s.reply !== null;

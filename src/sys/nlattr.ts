@@ -140,10 +140,7 @@ export function formatMessage(
 /** Splits a datagram into messages; returns the well-formed ones and whether anything was malformed. */
 export function parseMessages(buf: Buffer): { messages: NlMessage[]; malformed: boolean } {
   const messages: NlMessage[] = [];
-  let off = 0;
-  while (off + NLMSG_HDRLEN <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    if (len < NLMSG_HDRLEN || off + len > buf.length) return { messages, malformed: true };
+  const malformed = forEachMessage(buf, (off, len) => {
     messages.push({
       type: buf.readUInt16LE(off + 4),
       flags: buf.readUInt16LE(off + 6),
@@ -151,9 +148,24 @@ export function parseMessages(buf: Buffer): { messages: NlMessage[]; malformed: 
       pid: buf.readUInt32LE(off + 12),
       payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
     });
+  });
+  return { messages, malformed };
+}
+
+/**
+ * Calls `visit` with the offset and length (header included) of each well-formed message of `buf`,
+ * in order, without copying or slicing; returns whether a message was malformed (a length that
+ * does not fit), after which nothing more is visited.
+ */
+export function forEachMessage(buf: Buffer, visit: (off: number, len: number) => void): boolean {
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) return true;
+    visit(off, len);
     off += align4(len);
   }
-  return { messages, malformed: off < buf.length && buf.length - off >= NLMSG_HDRLEN };
+  return off < buf.length && buf.length - off >= NLMSG_HDRLEN;
 }
 
 /** The size of one generic netlink message carrying `attrs` (headers included, padded). */

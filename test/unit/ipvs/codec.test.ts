@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeDestination,
+  decodeDestinationAt,
   decodeService,
   destAttrs,
   encodeOperation,
@@ -13,7 +14,7 @@ import {
   fwmarkService,
   type VirtualService,
 } from '../../../src/model/ipvs.js';
-import { parseAttrs } from '../../../src/sys/nlattr.js';
+import { attr, nested, parseAttrs, u16, u16be, u32 } from '../../../src/sys/nlattr.js';
 
 const services: VirtualService[] = [
   { key: addressService('inet', 'tcp', '192.0.2.1', 80), scheduler: 'wrr', persistence: null, flags: 0 },
@@ -91,6 +92,81 @@ describe('destination attributes', () => {
   it.each(dests)('round-trips $address:$port $forwarding', (dest) => {
     const decoded = decodeDestination(parseAttrs(destAttrs(dest)), 'inet');
     expect(decoded).toMatchObject(dest);
+  });
+});
+
+describe('destination replies', () => {
+  const u64 = (type: number, value: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(value));
+    return attr(type, b);
+  };
+  // IPVS_STATS_ATTR_CONNS … OUTBPS are 1 … 10; the byte counters (4, 5) are 64-bit in both sets.
+  const counters = (base: number, wide: boolean) =>
+    Array.from({ length: 10 }, (_, i) =>
+      wide || i === 3 || i === 4 ? u64(i + 1, base + i) : u32(i + 1, base + i),
+    );
+  const reply = (withStats64: boolean) => {
+    const dest = nested(C.IPVS_CMD_ATTR_DEST, [
+      attr(C.IPVS_DEST_ATTR_ADDR, Buffer.from([198, 51, 100, 7, ...Array(12).fill(0)])),
+      u16be(C.IPVS_DEST_ATTR_PORT, 8080),
+      u32(C.IPVS_DEST_ATTR_FWD_METHOD, C.IP_VS_CONN_F_MASQ),
+      u32(C.IPVS_DEST_ATTR_WEIGHT, 3),
+      u32(C.IPVS_DEST_ATTR_U_THRESH, 200),
+      u32(C.IPVS_DEST_ATTR_L_THRESH, 20),
+      u32(C.IPVS_DEST_ATTR_ACTIVE_CONNS, 11),
+      u32(C.IPVS_DEST_ATTR_INACT_CONNS, 12),
+      u32(C.IPVS_DEST_ATTR_PERSIST_CONNS, 13),
+      nested(C.IPVS_DEST_ATTR_STATS, counters(100, false)),
+      ...(withStats64 ? [nested(C.IPVS_DEST_ATTR_STATS64, counters(5_000_000_000, true))] : []),
+      u16(C.IPVS_DEST_ATTR_ADDR_FAMILY, 2),
+    ]);
+    // As in a dump's buffer: something before it, the generic netlink header, the attributes.
+    return {
+      buf: Buffer.concat([Buffer.alloc(24), Buffer.from([C.IPVS_CMD_NEW_DEST, 1, 0, 0]), dest]),
+      at: 28,
+    };
+  };
+  const stats = (base: number) => ({
+    conns: base,
+    inPackets: base + 1,
+    outPackets: base + 2,
+    inBytes: base + 3,
+    outBytes: base + 4,
+    cps: base + 5,
+    inPps: base + 6,
+    outPps: base + 7,
+    inBps: base + 8,
+    outBps: base + 9,
+  });
+
+  it.each([
+    ['STATS64 (the 64-bit counters)', true, stats(5_000_000_000)],
+    ['STATS when the kernel sends no STATS64', false, stats(100)],
+  ])('decodes every field and the counters from %s, in place as from parsed attributes', (_, wide, counted) => {
+    const { buf, at } = reply(wide);
+    const fromAttrs = decodeDestination(parseAttrs(buf.subarray(at)), 'inet');
+    const inPlace = decodeDestinationAt(buf, at, buf.length, 'inet');
+    for (const d of [fromAttrs, inPlace]) {
+      expect(d).toMatchObject({
+        address: '198.51.100.7',
+        port: 8080,
+        forwarding: 'nat',
+        weight: 3,
+        upperThreshold: 200,
+        lowerThreshold: 20,
+        activeConns: 11,
+        inactiveConns: 12,
+        persistConns: 13,
+      });
+      expect(d?.stats).toEqual(counted);
+    }
+  });
+
+  it('finds no destination where the reply has none', () => {
+    const { buf, at } = reply(true);
+    expect(decodeDestinationAt(buf, at, at, 'inet')).toBeNull();
+    expect(decodeDestinationAt(buf, 0, at, 'inet')).toBeNull();
   });
 });
 

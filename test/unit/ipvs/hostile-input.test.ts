@@ -8,11 +8,19 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeDaemon,
   decodeDestination,
+  decodeDestinationAt,
   decodeInfo,
   decodeService,
   decodeTimeouts,
 } from '../../../src/ipvs/codec.js';
-import { parseAttrs, parseGenl, parseMessages } from '../../../src/sys/nlattr.js';
+import {
+  forEachMessage,
+  GENL_HDRLEN,
+  NLMSG_HDRLEN,
+  parseAttrs,
+  parseGenl,
+  parseMessages,
+} from '../../../src/sys/nlattr.js';
 
 const golden: Record<string, { datagrams: string[] }> = JSON.parse(
   readFileSync(new URL('./fixtures/ipvsadm-netlink.json', import.meta.url), 'utf8'),
@@ -31,6 +39,27 @@ function decodeEverything(buf: Buffer): void {
     decodeTimeouts(attrs);
     decodeDaemon(attrs);
   }
+  destinationsBothWays(buf);
+}
+
+/**
+ * Each message's destination decoded in place (as a table dump does) and from its parsed
+ * attributes; `stats` is read, so the counters' places are checked too.
+ */
+function destinationsBothWays(buf: Buffer): { inPlace: unknown[]; parsed: unknown[] } {
+  const inPlace: unknown[] = [];
+  const parsed: unknown[] = [];
+  forEachMessage(buf, (off, len) => {
+    const attrsAt = off + NLMSG_HDRLEN + GENL_HDRLEN;
+    const attrs = attrsAt > off + len ? new Map() : parseAttrs(buf.subarray(attrsAt, off + len));
+    for (const family of ['inet', 'inet6'] as const) {
+      const a = decodeDestinationAt(buf, attrsAt, off + len, family);
+      const b = decodeDestination(attrs, family);
+      inPlace.push(a && { ...a, stats: a.stats });
+      parsed.push(b && { ...b, stats: b.stats });
+    }
+  });
+  return { inPlace, parsed };
 }
 
 describe('decoders on hostile input', () => {
@@ -57,6 +86,27 @@ describe('decoders on hostile input', () => {
         },
       ),
       { numRuns: 5000 },
+    );
+  });
+
+  it('reads a destination in place exactly as from its parsed attributes, whole or mangled', () => {
+    const whole = realDatagrams.map(destinationsBothWays);
+    // The capture holds destinations (ipvsadm -L after adding them), so this compares real ones.
+    expect(whole.flatMap((w) => w.inPlace).filter((d) => d !== null).length).toBeGreaterThan(3);
+    for (const w of whole) expect(w.inPlace).toEqual(w.parsed);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...realDatagrams),
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        (datagram, cut, flips) => {
+          const buf = Buffer.from(datagram.subarray(0, cut % (datagram.length + 1)));
+          for (const [at, value] of flips) if (buf.length) buf[at % buf.length] = value;
+          const { inPlace, parsed } = destinationsBothWays(buf);
+          expect(inPlace).toEqual(parsed);
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 
