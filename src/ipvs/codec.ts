@@ -426,25 +426,69 @@ function decodeDestinationIn(
   }
   const family = familyFromAf(af === -1 ? null : af) ?? serviceFamily;
   if (addrAt === -1 || addrLen < (family === 'inet' ? 4 : 16) || port === -1) return null;
-  let stats: IpvsStats | null = null;
-  return {
-    address: bytesToAddress(a, family, addrAt),
+  return new DecodedDestination(
+    bytesToAddress(a, family, addrAt),
     port,
-    forwarding: forwardingFromNumber(fwd),
+    forwardingFromNumber(fwd),
     weight,
-    upperThreshold: upper,
-    lowerThreshold: lower,
-    activeConns: active,
-    inactiveConns: inactive,
-    persistConns: persist,
-    get stats(): IpvsStats {
-      stats ??= decodeStats(
-        s64At === -1 ? null : parseAttrs(a.subarray(s64At, s64End)),
-        s32At === -1 ? null : parseAttrs(a.subarray(s32At, s32End)),
-      );
-      return stats;
-    },
-  };
+    upper,
+    lower,
+    active,
+    inactive,
+    persist,
+    a,
+    s64At,
+    s64End,
+    s32At,
+    s32End,
+  );
+}
+
+/**
+ * A destination from a dump. A class, not an object literal with a `stats` getter: a literal's getter
+ * is a closure made per object, which cost more than the rest of a destination's decoding. `stats`
+ * (a getter on the prototype, so spreading or JSON.stringify leaves it out: read it by name) decodes
+ * the counters on first use from where they are in the reply: STATS64 and STATS as [at, end) of the
+ * reply's buffer, -1 when absent.
+ */
+class DecodedDestination implements DestinationState {
+  #stats: IpvsStats | null = null;
+  readonly #buf: Buffer;
+  readonly #s64At: number;
+  readonly #s64End: number;
+  readonly #s32At: number;
+  readonly #s32End: number;
+
+  constructor(
+    readonly address: string,
+    readonly port: number,
+    readonly forwarding: Forwarding,
+    readonly weight: number,
+    readonly upperThreshold: number,
+    readonly lowerThreshold: number,
+    readonly activeConns: number,
+    readonly inactiveConns: number,
+    readonly persistConns: number,
+    buf: Buffer,
+    s64At: number,
+    s64End: number,
+    s32At: number,
+    s32End: number,
+  ) {
+    this.#buf = buf;
+    this.#s64At = s64At;
+    this.#s64End = s64End;
+    this.#s32At = s32At;
+    this.#s32End = s32End;
+  }
+
+  get stats(): IpvsStats {
+    this.#stats ??= decodeStats(
+      this.#s64At === -1 ? null : parseAttrs(this.#buf.subarray(this.#s64At, this.#s64End)),
+      this.#s32At === -1 ? null : parseAttrs(this.#buf.subarray(this.#s32At, this.#s32End)),
+    );
+    return this.#stats;
+  }
 }
 
 export function decodeInfo(top: Attrs): IpvsInfo | null {
