@@ -165,7 +165,8 @@ export function forEachMessage(buf: Buffer, visit: (off: number, len: number) =>
     visit(off, len);
     off += align4(len);
   }
-  return off < buf.length && buf.length - off >= NLMSG_HDRLEN;
+  // Fewer bytes than a header left over (a cut datagram) are ignored, as parseMessages always did.
+  return false;
 }
 
 /** The size of one generic netlink message carrying `attrs` (headers included, padded). */
