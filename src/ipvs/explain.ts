@@ -40,12 +40,17 @@ export function rethrowExplained(err: unknown, what: string): never {
   throw err;
 }
 
+/** Throws "the kernel has no IPVS" for the ENOENT of a lookup of the IPVS family; else returns. */
+export function throwIfIpvsMissing(err: unknown): void {
+  if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
+}
+
 /**
  * rethrowExplained for a call that also looks the IPVS family up (the worker thread's table read
  * and batch socket): ENOENT there means the kernel has no IPVS.
  */
 export function rethrowIpvsCallError(err: unknown, what: string): never {
-  if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
+  throwIfIpvsMissing(err);
   rethrowExplained(err, what);
 }
 

@@ -38,13 +38,13 @@ import {
 import { IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.js';
 import {
   explainOperationError,
-  ipvsUnavailable,
   permissionDenied,
   rethrowExplained as rethrow,
+  throwIfIpvsMissing,
 } from './explain.js';
 import { readKernelTable } from './table-read.js';
 
-const { ENOENT, EPERM, EACCES } = constants.errno;
+const { EPERM, EACCES } = constants.errno;
 
 export type KernelBackendOptions = GenlSocketOptions;
 
@@ -58,7 +58,7 @@ export async function createKernelBackend(
     family = await sock.resolveFamily(IPVS_GENL_NAME);
   } catch (err) {
     sock.close();
-    if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
+    throwIfIpvsMissing(err);
     throw err;
   }
   let dropped = 0;
