@@ -242,9 +242,9 @@ class DumpWalker {
       return false;
 
     // Level 1: the list. Its replies' key attributes are copied out before the next receive
-    // reuses the buffer.
+    // reuses the buffer; a reply without one leaves an empty key (an attribute is never empty:
+    // its header alone is 4 bytes).
     std::vector<std::vector<uint8_t>> keys;
-    std::vector<bool> has_key;
     bool refused = false;
     if (!Dump(out->family_id, spec_.list_cmd, spec_.seq, nullptr, 0, out, &refused, fail,
               [&](const nlmsghdr* h) {
@@ -254,7 +254,6 @@ class DumpWalker {
                   const uint8_t* attrs = reinterpret_cast<const uint8_t*>(h) + hdr;
                   key = FindAttr(attrs, h->nlmsg_len - hdr, spec_.key_attr);
                 }
-                has_key.push_back(key != nullptr);
                 keys.emplace_back();
                 if (key != nullptr) {
                   const uint8_t* k = reinterpret_cast<const uint8_t*>(key);
@@ -266,7 +265,7 @@ class DumpWalker {
 
     // Level 2: one dump per reply, in reply order.
     for (size_t i = 0; i < keys.size(); i++) {
-      if (!has_key[i]) continue;
+      if (keys[i].empty()) continue;
       const uint32_t seq = spec_.seq + 1 + static_cast<uint32_t>(i);
       if (!Dump(out->family_id, spec_.each_cmd, seq, keys[i].data(), keys[i].size(), out, &refused,
                 fail, [](const nlmsghdr*) {}))
