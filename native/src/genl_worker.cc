@@ -58,7 +58,6 @@ struct DumpSpec {
 struct DumpResult {
   uint16_t family_id = 0;
   uint32_t family_version = 0;
-  uint32_t dumps = 0;
   std::vector<uint8_t> messages;
 };
 
@@ -285,7 +284,6 @@ class DumpWalker {
     if (!channel_.Send(family, NLM_F_REQUEST | NLM_F_DUMP, cmd, spec_.version, seq, attr, attr_len,
                        fail))
       return false;
-    out->dumps++;
     bool done = false;
     while (!done) {
       const bool ok = channel_.ReceiveOne(fail, [&](const nlmsghdr* h) {
@@ -340,7 +338,6 @@ class DumpWorker : public Napi::AsyncWorker {
     Napi::Object out = Napi::Object::New(env);
     out.Set("familyId", Napi::Number::New(env, result_.family_id));
     out.Set("familyVersion", Napi::Number::New(env, result_.family_version));
-    out.Set("dumps", Napi::Number::New(env, result_.dumps));
     out.Set("messages",
             Napi::Buffer<uint8_t>::Copy(env, result_.messages.data(), result_.messages.size()));
     deferred_.Resolve(out);

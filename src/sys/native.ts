@@ -167,7 +167,7 @@ export interface NativeAddon {
     keyAttr: number;
     seq: number;
     timeoutMs: number;
-  }): Promise<{ familyId: number; familyVersion: number; dumps: number; messages: Buffer }>;
+  }): Promise<{ familyId: number; familyVersion: number; messages: Buffer }>;
   /**
    * A NETLINK_GENERIC socket for chunks of requests (native/src/genl_worker.cc); the constructor
    * resolves `familyName` at once (one blocking round trip). Throws NativeErrnoError.
