@@ -8,7 +8,6 @@
         "native/src/addon.cc",
         "native/src/errno_error.cc",
         "native/src/garp.cc",
-        "native/src/genl_worker.cc",
         "native/src/sd_notify.cc",
         "native/src/http_response.cc",
         "native/src/tcp_connect.cc",

@@ -7,11 +7,9 @@
 //   joined to the VRRP group, TTL/hop limit 255, receiving through a libuv poll handle.
 // - garp.cc: gratuitous ARP (AF_PACKET) and unsolicited neighbour advertisements (raw ICMPv6).
 // - tcp_connect.cc: TCP connect health checks in batches on one private epoll set.
-// - genl_worker.cc: generic netlink on worker threads: the IPVS table dump and batched requests.
 #include <napi.h>
 
 #include "garp.h"
-#include "genl_worker.h"
 #include "sd_notify.h"
 #include "tcp_connect.h"
 #include "vrrp_socket.h"
@@ -23,7 +21,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipvsd::RegisterVrrpSocket(env, exports);
   ipvsd::RegisterGarp(env, exports);
   ipvsd::RegisterTcpConnector(env, exports);
-  ipvsd::RegisterGenlWorker(env, exports);
   return exports;
 }
 

@@ -10,8 +10,8 @@ import { VERSION } from '../version.js';
 
 // Each command's modules are imported when that command runs: `ipvsctl apply` then never loads the
 // daemon client, and vice versa. Startup is a large part of a short command on a slow machine.
-// Table reads and batches on worker threads; node-netlink only loaded when something else is asked.
-const kernelBackend = async () => (await import('../ipvs/command-backend.js')).createCommandBackend();
+// `apply` and `list` use the daemon's own IPVS backend.
+const kernelBackend = async () => (await import('../ipvs/kernel-backend.js')).createKernelBackend();
 
 /**
  * The daemon to ask: `--socket` when given (before or after the subcommand), else the

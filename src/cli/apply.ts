@@ -19,8 +19,8 @@ export interface ApplyOptions {
 }
 
 /**
- * The kernel's table is read while the config is parsed (the CLI's backend reads it on a worker
- * thread, ipvs/command-backend.ts); a bad config is still reported first, whatever the read did.
+ * The backend is opened and the kernel's table read while the config file is read; a bad config
+ * is still reported first, whatever the kernel said (no IPVS, no permission).
  */
 export async function applyCommand(
   file: string,
@@ -29,13 +29,14 @@ export async function applyCommand(
   io: CliOutput,
 ): Promise<number> {
   mark('apply command start');
-  const backend = await openBackend();
+  const opening = openBackend();
+  const table = opening.then((b) => b.dump());
+  table.catch(() => {}); // awaited after the config, whose errors come first
   try {
-    const table = backend.dump();
-    table.catch(() => {}); // awaited after the config, whose errors come first
     const config = await readConfigFile(file, io);
     mark('config read and validated');
     if (typeof config === 'number') return config;
+    const backend = await opening;
     const actual = await table;
     mark('kernel table dumped');
     const desired = desiredServices(config);
@@ -71,6 +72,10 @@ export async function applyCommand(
     mark('output written');
     return failed.length ? EXIT_FAILED : EXIT_OK;
   } finally {
-    backend.close();
+    // Closed once opened, also when the config was refused before anyone awaited it.
+    opening.then(
+      (b) => b.close(),
+      () => {},
+    );
   }
 }

@@ -322,32 +322,6 @@ export function decodeDestination(top: Attrs, serviceFamily: Family): Destinatio
 }
 
 /**
- * decodeDestination on a GET_DEST reply's attributes where they are: bytes [start, end) of `buf`
- * (a dump's buffer, sys/genl-dump.ts). The top level is read as parseAttrs would (the last DEST
- * attribute wins; a malformed one ends the list), without building its Map.
- */
-export function decodeDestinationAt(
-  buf: Buffer,
-  start: number,
-  end: number,
-  serviceFamily: Family,
-): DestinationState | null {
-  let destAt = -1;
-  let destEnd = -1;
-  let off = start;
-  while (off + NLA_HDRLEN <= end) {
-    const len = buf.readUInt16LE(off);
-    if (len < NLA_HDRLEN || off + len > end) break;
-    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === C.IPVS_CMD_ATTR_DEST) {
-      destAt = off + NLA_HDRLEN;
-      destEnd = off + len;
-    }
-    off += (len + 3) & ~3;
-  }
-  return destAt === -1 ? null : decodeDestinationIn(buf, destAt, destEnd, serviceFamily);
-}
-
-/**
  * The DEST attribute's payload, bytes [begin, end) of `a`. The hot loop of a dump (10,000 of these
  * for a big table): it reads the nested attributes in place instead of building a Map of
  * subarrays, and decodes the counters only when someone reads `stats` (a reconcile never does).

@@ -45,15 +45,6 @@ export function throwIfIpvsMissing(err: unknown): void {
   if (err instanceof NetlinkError && err.errno === ENOENT) throw ipvsUnavailable(err);
 }
 
-/**
- * rethrowExplained for a call that also looks the IPVS family up (the worker thread's table read
- * and batch socket): ENOENT there means the kernel has no IPVS.
- */
-export function rethrowIpvsCallError(err: unknown, what: string): never {
-  throwIfIpvsMissing(err);
-  rethrowExplained(err, what);
-}
-
 /** The error for one rejected operation, naming the service, destination and the likely fix. */
 export function explainOperationError(op: IpvsOperation, errno: number): NetlinkError {
   const name = errnoName(errno);

@@ -1,6 +1,7 @@
 /**
- * IpvsBackend on the kernel's IPVS generic netlink family. Changes go out in batches (see
- * sys/genl-socket.ts); the table is read on a worker thread (readKernelTable, sys/genl-dump.ts).
+ * IpvsBackend on the kernel's IPVS generic netlink family, for the daemon and `ipvsctl` alike: one
+ * socket (sys/genl-socket.ts) carries the changes in batches, the table dumps (./table-read.ts) and
+ * the single requests.
  */
 import { constants } from 'node:os';
 import { IpvsdError, NetlinkError } from '../errors.js';
@@ -61,12 +62,7 @@ export async function createKernelBackend(
     throwIfIpvsMissing(err);
     throw err;
   }
-  let dropped = 0;
-  const readTable = () =>
-    readKernelTable(options.timeoutMs, (n) => {
-      dropped += n;
-    });
-  return kernelBackend(sock, family.id, family.version, readTable, () => dropped);
+  return kernelBackend(sock, family.id, family.version);
 }
 
 /** Any family id: nothing it sends reaches the kernel's family table. */
@@ -83,30 +79,20 @@ export function createSilentKernelBackend(
 ): IpvsBackend & { dropped(): number } {
   const sock = createGenlSocket({ openRaw: openSilent, timeoutMs: 5000 });
   // Its table is empty, as every listing of the silent socket is.
-  return kernelBackend(
-    sock,
-    SILENT_FAMILY_ID,
-    IPVS_GENL_VERSION,
-    async () => [],
-    () => 0,
-  );
+  return kernelBackend(sock, SILENT_FAMILY_ID, IPVS_GENL_VERSION);
 }
 
-/**
- * `readTable`: how the table is read (the kernel's: on a worker thread, ./table-read.ts), and
- * `tableDropped` what that skipped.
- */
 function kernelBackend(
   sock: GenlSocket,
   familyId: number,
   version: number,
-  readTable: () => Promise<ServiceState[]>,
-  tableDropped: () => number,
 ): IpvsBackend & { dropped(): number } {
   const request = (req: GenlRequest, what: string) =>
     sock.request(familyId, version, req).catch((e) => rethrow(e, what));
   const dump = (req: GenlRequest, what: string) =>
     sock.dump(familyId, version, req).catch((e) => rethrow(e, what));
+  // Table replies that did not decode, on top of what the socket itself dropped.
+  let tableDropped = 0;
   return {
     async info(): Promise<IpvsInfo> {
       const [reply] = await request(getInfoRequest, 'reading IPVS info');
@@ -116,7 +102,10 @@ function kernelBackend(
       return info;
     },
 
-    dump: readTable,
+    dump: (): Promise<ServiceState[]> =>
+      readKernelTable(dump, (n) => {
+        tableDropped += n;
+      }),
 
     async apply(operations: readonly IpvsOperation[]): Promise<OperationResult[]> {
       if (operations.length === 0) return [];
@@ -177,7 +166,7 @@ function kernelBackend(
       await request(zeroRequest(key), 'zeroing IPVS counters');
     },
 
-    dropped: () => sock.dropped() + tableDropped(),
+    dropped: () => sock.dropped() + tableDropped,
     close: () => sock.close(),
   };
 }

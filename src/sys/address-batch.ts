@@ -13,7 +13,7 @@
  * DESIGN §7), and replies that match nothing are counted and dropped.
  */
 import { constants } from 'node:os';
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
+import { RawNetlinkSocket } from 'netlink';
 import { IpvsdError, NetlinkError } from '../errors.js';
 import { parseCidr } from './ip-address.js';
 import { errnoDescription, errnoName } from './netlink-errors.js';

@@ -7,9 +7,7 @@
  * aborts the process if one of its listeners throws, so our listener is a guarded one-liner.
  */
 import { constants } from 'node:os';
-// The raw socket module alone: the package's index loads 15 modules (rtnetlink, nl80211, …) we do
-// not use here, which costs startup time on every ipvsctl run.
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
+import { RawNetlinkSocket } from 'netlink';
 import { NetlinkError } from '../errors.js';
 import { errnoName } from './netlink-errors.js';
 import { listenGuarded, trackSends } from './netlink-send.js';

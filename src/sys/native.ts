@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IpvsdError, NetlinkError } from '../errors.js';
+import { IpvsdError } from '../errors.js';
 
 /** What a failed system call in the addon throws: `errno` is positive (2 for ENOENT). */
 export interface NativeErrnoError extends Error {
@@ -150,46 +150,6 @@ export interface NativeAddon {
     results: Float64Array,
     onResults: (count: number) => void,
   ) => NativeTcpConnector;
-  /**
-   * A two-level generic netlink dump on a libuv worker thread (native/src/genl_worker.cc): resolves
-   * `familyName` (sequence number seq - 1), dumps `listCmd` (seq), then for the i-th reply of that
-   * dump dumps `eachCmd` (seq + 1 + i) with the reply's attribute `keyAttr` as it came. Resolves
-   * with every message of those sequence numbers in order (a refused dump ends the walk; its error
-   * is among the messages); rejects with NativeErrnoError when a system call fails (ETIMEDOUT
-   * after `timeoutMs` without a datagram, ENOENT for an unknown family). src/sys/genl-dump.ts
-   * wraps it.
-   */
-  genlDumpEach(spec: {
-    familyName: string;
-    version: number;
-    listCmd: number;
-    eachCmd: number;
-    keyAttr: number;
-    seq: number;
-    timeoutMs: number;
-  }): Promise<{ familyId: number; familyVersion: number; messages: Buffer }>;
-  /**
-   * A NETLINK_GENERIC socket for chunks of requests (native/src/genl_worker.cc); the constructor
-   * resolves `familyName` at once (one blocking round trip). Throws NativeErrnoError.
-   */
-  GenlBatchSocket: new (
-    familyName: string,
-    timeoutMs: number,
-  ) => NativeGenlBatchSocket;
-}
-
-export interface NativeGenlBatchSocket {
-  readonly familyId: number;
-  readonly familyVersion: number;
-  /**
-   * One sendmsg of `chunk` (its last message asks for an ACK and has sequence number `lastSeq`),
-   * then the replies up to lastSeq's, on a worker thread. Resolves with [seq, errno] pairs, one per
-   * refused request; rejects with NativeErrnoError (EBUSY while a chunk is in flight, EBADF once
-   * closed, ETIMEDOUT, ENOBUFS when replies were lost).
-   */
-  send(chunk: Buffer, lastSeq: number): Promise<Int32Array>;
-  /** Closes the socket (after a chunk in flight has ended). Idempotent. */
-  close(): void;
 }
 
 const ADDON_FILE = join('build', 'Release', 'ipvsd_native.node');
@@ -219,15 +179,6 @@ export function loadNative(): NativeAddon {
     );
   }
   return cached;
-}
-
-/**
- * A failed system call of the addon as a NetlinkError (IPVSD_ERR_NETLINK, errno kept), for the
- * addon's netlink features; anything else unchanged.
- */
-export function fromNativeErrnoError(err: unknown): unknown {
-  if (!isNativeErrnoError(err)) return err;
-  return new NetlinkError('IPVSD_ERR_NETLINK', err.message, err.errno, err.code, { cause: err });
 }
 
 /** True for errors thrown by a failed system call in the addon. */

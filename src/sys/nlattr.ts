@@ -371,26 +371,6 @@ export class AttrWriter {
   }
 }
 
-/**
- * Calls `visit` for each attribute of `buf` from `start` to `end` with its type (flags masked) and
- * payload range, without allocating: for hot decoders that read a few fixed-size fields.
- * Stops at the first malformed attribute, as parseAttrs does.
- */
-export function forEachAttr(
-  buf: Buffer,
-  start: number,
-  end: number,
-  visit: (type: number, at: number, len: number) => void,
-): void {
-  let off = start;
-  while (off + NLA_HDRLEN <= end) {
-    const len = buf.readUInt16LE(off);
-    if (len < NLA_HDRLEN || off + len > end) return;
-    visit(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + NLA_HDRLEN, len - NLA_HDRLEN);
-    off += align4(len);
-  }
-}
-
 /** struct genlmsghdr followed by attributes. */
 export function genlPayload(cmd: number, version: number, attrs: readonly Buffer[]): Buffer {
   const hdr = Buffer.from([cmd, version, 0, 0]);

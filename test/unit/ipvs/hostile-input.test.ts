@@ -8,19 +8,11 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeDaemon,
   decodeDestination,
-  decodeDestinationAt,
   decodeInfo,
   decodeService,
   decodeTimeouts,
 } from '../../../src/ipvs/codec.js';
-import {
-  forEachMessage,
-  GENL_HDRLEN,
-  NLMSG_HDRLEN,
-  parseAttrs,
-  parseGenl,
-  parseMessages,
-} from '../../../src/sys/nlattr.js';
+import { parseAttrs, parseGenl, parseMessages } from '../../../src/sys/nlattr.js';
 
 const golden: Record<string, { datagrams: string[] }> = JSON.parse(
   readFileSync(new URL('./fixtures/ipvsadm-netlink.json', import.meta.url), 'utf8'),
@@ -41,38 +33,20 @@ const mangledDatagram = fc
   });
 
 function decodeEverything(buf: Buffer): void {
-  const { messages } = parseMessages(buf);
-  for (const m of messages) {
-    const g = parseGenl(m.payload);
-    const attrs = g?.attrs ?? parseAttrs(m.payload);
+  for (const attrs of messageAttrs(buf)) {
     decodeService(attrs);
-    decodeDestination(attrs, 'inet');
-    decodeDestination(attrs, 'inet6');
+    // `stats` is decoded on first read: read it, so the counters' places are checked too.
+    void decodeDestination(attrs, 'inet')?.stats;
+    void decodeDestination(attrs, 'inet6')?.stats;
     decodeInfo(attrs);
     decodeTimeouts(attrs);
     decodeDaemon(attrs);
   }
-  destinationsBothWays(buf);
 }
 
-/**
- * Each message's destination decoded in place (as a table dump does) and from its parsed
- * attributes; `stats` is read, so the counters' places are checked too.
- */
-function destinationsBothWays(buf: Buffer): { inPlace: unknown[]; parsed: unknown[] } {
-  const inPlace: unknown[] = [];
-  const parsed: unknown[] = [];
-  forEachMessage(buf, (off, len) => {
-    const attrsAt = off + NLMSG_HDRLEN + GENL_HDRLEN;
-    const attrs = attrsAt > off + len ? new Map() : parseAttrs(buf.subarray(attrsAt, off + len));
-    for (const family of ['inet', 'inet6'] as const) {
-      const a = decodeDestinationAt(buf, attrsAt, off + len, family);
-      const b = decodeDestination(attrs, family);
-      inPlace.push(a && { ...a, stats: a.stats });
-      parsed.push(b && { ...b, stats: b.stats });
-    }
-  });
-  return { inPlace, parsed };
+/** Each message's top-level attributes, as the socket hands them over (or the raw payload's). */
+function messageAttrs(buf: Buffer): Map<number, Buffer>[] {
+  return parseMessages(buf).messages.map((m) => parseGenl(m.payload)?.attrs ?? parseAttrs(m.payload));
 }
 
 describe('decoders on hostile input', () => {
@@ -90,18 +64,17 @@ describe('decoders on hostile input', () => {
     fc.assert(fc.property(mangledDatagram, decodeEverything), { numRuns: 5000 });
   });
 
-  it('reads a destination in place exactly as from its parsed attributes, whole or mangled', () => {
-    const whole = realDatagrams.map(destinationsBothWays);
-    // The capture holds destinations (ipvsadm -L after adding them), so this compares real ones.
-    expect(whole.flatMap((w) => w.inPlace).filter((d) => d !== null).length).toBeGreaterThan(3);
-    for (const w of whole) expect(w.inPlace).toEqual(w.parsed);
-    fc.assert(
-      fc.property(mangledDatagram, (buf) => {
-        const { inPlace, parsed } = destinationsBothWays(buf);
-        expect(inPlace).toEqual(parsed);
-      }),
-      { numRuns: 3000 },
-    );
+  it('decodes the real destinations of the capture with their counters', () => {
+    // The capture holds destinations (ipvsadm -L after adding them), so this reads real ones.
+    const destinations = realDatagrams
+      .flatMap(messageAttrs)
+      .map((attrs) => decodeDestination(attrs, 'inet'))
+      .filter((d) => d !== null);
+    expect(destinations.length).toBeGreaterThan(3);
+    for (const d of destinations) {
+      expect(d.address).toMatch(/^[0-9a-f.:]+$/);
+      expect(Number.isInteger(d.stats.conns)).toBe(true);
+    }
   });
 
   it('reports a datagram whose length field lies as malformed', () => {
