@@ -4,8 +4,8 @@
  * compiled modules in dist/ (run `npm run build` first). Run it as root inside a network namespace
  * whose IPVS table is EMPTY and whose 198.51.100.0/24 routes (NAT destinations), e.g. from
  * bench/guest/apply-vs-ipvsadm.sh. It fills the table, then times the no-op path (dump + diff) on it,
- * with the CLI's dump (native, on a worker thread) and, for comparison, the same dump through the
- * event-loop socket written here (bench only): one destination dump after the other, as ipvsadm does.
+ * through the backend `ipvsctl` and the daemon share (ipvs/kernel-backend.ts): the services, then one
+ * destination dump after the other, as ipvsadm does.
  *
  * Usage: node [--cpu-prof --cpu-prof-dir=DIR] bench/profile-apply.mjs CONFIG.yaml [OUT.json]
  * Prints the breakdown as a table on stderr, and as JSON on stdout (or into OUT.json). A step that
@@ -55,12 +55,11 @@ const { parseConfig } = await time(
 );
 const { desiredServices } = await time('import config/desired.js', () => import(dist('config/desired.js')));
 const { diff } = await time('import director/diff.js', () => import(dist('director/diff.js')));
-const { createCommandBackend } = await time(
-  'import ipvs/command-backend.js (+ native addon, lazily)',
-  () => import(dist('ipvs/command-backend.js')),
+const { createKernelBackend } = await time(
+  'import ipvs/kernel-backend.js (+ netlink)',
+  () => import(dist('ipvs/kernel-backend.js')),
 );
 const codec = await time('import ipvs/codec.js', () => import(dist('ipvs/codec.js')));
-const { createGenlSocket } = await import(dist('sys/genl-socket.js'));
 const { operationJson, operationText } = await time(
   'import cli/format-operations.js',
   () => import(dist('cli/format-operations.js')),
@@ -75,20 +74,15 @@ if (!config) {
   process.stderr.write(`profile-apply: ${file} is invalid: ${JSON.stringify(parsed?.issues.slice(0, 3))}\n`);
   process.exit(1);
 }
-const { parseFast } = await import(dist('config/fast-yaml.js'));
-await time('  (parseFast alone: the YAML fast path; JIT now warm)', () => parseFast(text));
 await time('  (parseConfig again; JIT now warm)', () => parseConfig(text, file));
 const diffOptions = { unmanaged: config.director.ipvs.unmanaged };
 const desired = await time('desiredServices', () => desiredServices(config));
-const backend = await time('createCommandBackend (the CLI backend: opens nothing yet)', () =>
-  createCommandBackend(),
-);
+const backend = await time('createKernelBackend (socket + IPVS family lookup)', () => createKernelBackend());
 const empty = await time('dump (empty table)', () => backend.dump());
 const ops = (await time('diff (empty -> full)', () => diff(desired, empty ?? [], diffOptions))) ?? [];
 await time('  (encodeOperation alone, all ops)', () => ops.map(codec.encodeOperation));
 const results =
-  (await time('backend.apply (encode + chunks through the native batch socket)', () => backend.apply(ops))) ??
-  [];
+  (await time('backend.apply (encode + batches on the socket)', () => backend.apply(ops))) ?? [];
 const failed = results.filter((r) => r.error !== null).length;
 const lines = (await time('format text output (operationText)', () => ops.map(operationText))) ?? [];
 await time('write text output, one write per line (as the CLI does)', () => {
@@ -101,47 +95,11 @@ await time('format --json output (operationJson + stringify)', () =>
 );
 
 // The no-op re-apply: what `ipvsctl apply` does when the kernel already matches.
-const full = await time('dump (full table, as the CLI does: on a worker thread, then decoded)', () =>
-  backend.dump(),
-);
+const table =
+  (await time('dump (full table: the services, then one destination dump per service)', () =>
+    backend.dump(),
+  )) ?? [];
 backend?.close();
-
-/**
- * Every service, then each one's destinations, one dump after the other on one event-loop socket
- * (as ipvsadm does). Records how much of it was decoding (decodeDestination) as a separate step.
- */
-async function dumpOnEventLoop() {
-  const sock = createGenlSocket();
-  let decodeMs = 0;
-  try {
-    const { id, version } = await sock.resolveFamily('IPVS');
-    const services = (await sock.dump(id, version, codec.getServicesRequest))
-      .map((r) => codec.decodeService(r.attrs))
-      .filter((s) => s !== null);
-    for (const svc of services) {
-      svc.destinations = [];
-      for (const reply of await sock.dump(id, version, codec.getDestsRequest(svc.key))) {
-        const t0 = performance.now();
-        const d = codec.decodeDestination(reply.attrs, svc.key.family);
-        if (d !== null) svc.destinations.push(d);
-        decodeMs += performance.now() - t0;
-      }
-    }
-    return { services, decodeMs };
-  } finally {
-    sock.close();
-  }
-}
-const decodeStep = (dumped) => {
-  if (dumped) steps.push({ step: '      (of which decodeDestination)', ms: +dumped.decodeMs.toFixed(1) });
-  return dumped?.services;
-};
-const serial = decodeStep(
-  await time('  (dump through the event-loop socket, one dest dump after the other, as ipvsadm -S)', () =>
-    dumpOnEventLoop(),
-  ),
-);
-const table = full ?? serial ?? [];
 const noop = (await time('diff (full -> full, no-op)', () => diff(desired, table, diffOptions))) ?? [];
 
 const destinations = table.reduce((n, s) => n + s.destinations.length, 0);

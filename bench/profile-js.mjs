@@ -51,7 +51,6 @@ const { diff } = await timeAsync(1, 'import diff', () => import(dist('director/d
 const codec = await timeAsync(1, 'import codec', () => import(dist('ipvs/codec.js')));
 const C = await import(dist('ipvs/constants.js'));
 const nl = await import(dist('sys/nlattr.js'));
-const { splitDumpEach } = await import(dist('sys/genl-dump.js'));
 const { operationText } = await import(dist('cli/format-operations.js'));
 const text = readFileSync(file, 'utf8');
 
@@ -99,8 +98,8 @@ for (let round = 1; round <= rounds; round++) {
     reqs.map((r, i) => nl.formatMessage(28, 1, i, 1, nl.genlPayload(r.cmd, 1, r.attrs))),
   );
   time(round, 'operationText (all ops)', () => ops.map(operationText).join('\n'));
-  // The no-op path: the table dump's one buffer as the addon hands it over (a reply per service,
-  // then each service's destination dump, each ending in DONE), split and decoded as
+  // The no-op path: the table dump's replies (a reply per service, then each service's destination
+  // dump, each ending in DONE), framed as the socket receives them and decoded as
   // ipvs/table-read.ts does (the services themselves are taken as desired), then diffed.
   const SEQ = 0x40000000;
   const done = (seq) => nl.formatMessage(nl.NLMSG_DONE, 2, seq, 1, Buffer.alloc(4));
@@ -113,13 +112,17 @@ for (let round = 1; round <= rounds; round++) {
       done(SEQ + 1 + i),
     ]),
   ]);
-  const actual = time(round, 'decode the table dump (split + destinations in place)', () => {
-    const { each } = splitDumpEach(28, 1, dump, SEQ);
+  const actual = time(round, 'decode the table dump (framing + destinations)', () => {
+    const each = desired.map(() => []);
+    for (const m of nl.parseMessages(dump).messages) {
+      const g = m.type === 28 ? nl.parseGenl(m.payload) : null;
+      if (g && m.seq > SEQ) each[m.seq - SEQ - 1].push(codec.decodeDestination(g.attrs, 'inet'));
+    }
     return desired.map((s, i) => ({
       ...s,
       persistence: s.persistence,
       stats: codec.ZERO_STATS,
-      destinations: each[i].map((r) => codec.decodeDestinationAt(r.buf, r.start, r.end, 'inet')),
+      destinations: each[i],
     }));
   });
   const noop = time(round, 'diff (full -> full, no-op)', () => diff(desired, actual, opts));

@@ -27,10 +27,8 @@
  *        window, as Prometheus would; 0: none)
  *        [--skip-rss] [--skip-compare] [--haproxy-threads 1] [--server-procs 2]
  *        [--ipvsd-mode daemon|monitor] [--ipvsd-bind IP] [--ipvsd-node-args "--max-semi-space-size=4"]
- *        [--no-shipped-flags]
  *        [--cpu-prof] [--out bench/results]
- * ipvsd's process runs with the environment and node flags `ipvsd` ships with (the first line of
- * src/bin/ipvsd.ts, see node-flags.mjs) unless --no-shipped-flags; --ipvsd-node-args adds flags.
+ * ipvsd's process runs on plain node, as `ipvsd` does; --ipvsd-node-args adds flags for an experiment.
  * (bench/check-scale.sh raises the fd limit, builds and installs haproxy first; results are JSON in
  * --out, not meant to be committed. bench/check-scale/profile-summary.mjs reads --cpu-prof output.)
  */
@@ -44,7 +42,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
 import { HAPROXY_SOURCE, haproxyConfig, httpAddr, ipvsdConfig, PORT, range, tcpAddr } from './configs.mjs';
-import { shippedNodeLaunch } from './node-flags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -57,9 +54,6 @@ const opt = (name, def) => {
 };
 const flag = (name) => argv.includes(`--${name}`);
 const num = (name, def) => Number(opt(name, def));
-const shipped = flag('no-shipped-flags')
-  ? { env: {}, flags: [] }
-  : (shippedNodeLaunch(readFileSync(join(root, 'src/bin/ipvsd.ts'), 'utf8')) ?? { env: {}, flags: [] });
 const o = {
   tcp: num('tcp', 5000),
   http: num('http', 1000),
@@ -82,9 +76,8 @@ const o = {
   ipvsdBind: opt('ipvsd-bind', null),
   cpuProf: flag('cpu-prof'),
   // The flags ipvsd ships with, then extra node/V8 flags for what-if runs.
-  ipvsdNodeArgs: [...shipped.flags, ...(opt('ipvsd-node-args', '') ?? '').split(' ').filter(Boolean)],
+  ipvsdNodeArgs: (opt('ipvsd-node-args', '') ?? '').split(' ').filter(Boolean),
   // The environment ipvsd ships with (malloc settings), on top of this process's.
-  ipvsdEnv: shipped.env,
   out: resolve(opt('out', join(root, 'bench/results'))),
 };
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -268,7 +261,6 @@ function startIpvsd(tcp, http, tag, mode, intervalS = 1, extraNodeArgs = []) {
     join(here, 'ipvsd-checker.mjs'),
     [file, '--mode', mode, '--log', join(work, `ipvsd-${tag}.log`)],
     nodeArgs,
-    o.ipvsdEnv,
   );
 }
 
@@ -571,8 +563,7 @@ function printTable(res) {
         `window ${fmt(c.windowS, 1)} s, ${c.machine.cpus} CPUs (machine ${fmt(c.machine.busyPct, 0)}% busy, ` +
         `load ${c.machine.loadavg ?? '-'})`,
     );
-    const env = Object.entries(res.options.ipvsdEnv ?? {}).map(([k, v]) => `${k}=${v}`);
-    out.push(`  ipvsd's node flags: ${[...env, ...res.options.ipvsdNodeArgs].join(' ') || '(none)'}`);
+    out.push(`  ipvsd's node flags: ${res.options.ipvsdNodeArgs.join(' ') || '(none)'}`);
     const rows = [
       [
         '',

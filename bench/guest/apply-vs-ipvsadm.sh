@@ -14,8 +14,7 @@
 # interleaved per repetition (adm first on odd ones, ctl first on even ones; the ratio is also taken
 # per repetition, which cancels slow drift of the host's load). Context, measured once or a few times:
 # `node -e 0`; `ipvsctl --version` (startup + the CLI's imports) from the repo (9p) and from a copy on
-# the guest's tmpfs (what the 9p mount costs the files node loads: since ipvsctl is one bundled file,
-# mostly node's own and the netlink addon's); one apply from that copy;
+# the guest's tmpfs (what the 9p mount costs the files node loads); one apply from that copy;
 # `ipvsadm -Sn` of the full table; and a step-by-step profile (bench/profile-apply.mjs) run under
 # `node --cpu-prof`, whose profile lands next to the results (bench-apply.cpuprofile).
 # Each repetition checks that `ipvsadm -Sn` (sorted) of both namespaces is identical and holds
@@ -112,9 +111,6 @@ log "table: $n_svc services × $n_dst destinations; $(wc -c <"$rules") B of ipvs
 copy=/tmp/ipvsd-copy
 mkdir -p "$copy/node_modules"
 cp -r dist package.json "$copy/"
-# The native addon (the table read and the batches of apply and list).
-mkdir -p "$copy/build/Release"
-cp build/Release/ipvsd_native.node "$copy/build/Release/"
 node -e '
   const fs = require("fs"), path = require("path");
   const seen = new Set(), queue = Object.keys(require("./package.json").dependencies ?? {});

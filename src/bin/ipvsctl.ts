@@ -139,8 +139,7 @@ function program(): Command {
   return cmd;
 }
 
-/** Runs the command line, then exits (see below). No top-level await: scripts/bundle-cli.mjs bundles
- * this file as a classic script, so that V8 can load it from a code cache. */
+/** Runs the command line, then exits (see below). */
 async function main(): Promise<void> {
   mark('ipvsctl main');
   try {

@@ -1,19 +1,9 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --heap-growing-percent=20 --no-flush-bytecode
+#!/usr/bin/env node
 /**
  * ipvsd: the director daemon. Composition root: reads argv and the config, builds the real
  * backends (kernel IPVS, health probes, Prometheus, control socket, systemd notify), wires them to
- * the director and turns signals into reload and stop.
- *
- * The V8 heap settings on the first line are part of the daemon (`ipvsd` and the systemd unit run
- * this file through it): with 10,000 real servers checked every second the live heap is ~41 MiB,
- * but V8's defaults let the young generation take 32 MiB and the old one grow to twice the live
- * size or more between full collections, so the RSS passed 170 MiB. A 2 × 8 MiB young generation
- * and an old generation allowed 20% above what the last full collection kept hold it under
- * 150 MiB for about the same CPU (bench/check-scale.sh measures both with these flags, which it
- * reads from this line). `--no-flush-bytecode`: V8 drops the bytecode of a function that has not
- * run for a few full collections, and a backup's takeover code may not run for months; without it
- * the takeover warm-up (director/takeover-warm-up.ts) would be undone and the first takeover would
- * compile its code again on its critical path. `node dist/src/bin/ipvsd.js` runs without them.
+ * the director and turns signals into reload and stop. It runs on plain `node`, with node's own
+ * defaults: no malloc environment and no V8 flags.
  */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';

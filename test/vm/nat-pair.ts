@@ -55,22 +55,6 @@ const ROOT = findRoot();
 export const IPVSD = resolve(ROOT, 'dist/src/bin/ipvsd.js');
 export const IPVSCTL = resolve(ROOT, 'dist/src/bin/ipvsctl.js');
 
-/**
- * `env NAME=VALUE… node FLAGS…` as the `ipvsd` executable starts node (its `#!/usr/bin/env -S …`
- * line, read by bench/check-scale/node-flags.mjs): the directors run as installed, malloc and heap
- * settings and bytecode retention included, not as bare `node ipvsd.js`.
- */
-async function ipvsdLaunchArgs(): Promise<string[]> {
-  // Imported by path from the repository root: this file also runs compiled under dist/ (the
-  // takeover bench, the demo), where a relative import of the .mjs would miss.
-  const { shippedNodeLaunch } = (await import(resolve(ROOT, 'bench/check-scale/node-flags.mjs'))) as {
-    shippedNodeLaunch: (source: string) => { env: Record<string, string>; flags: string[] } | null;
-  };
-  const launch = shippedNodeLaunch(readFileSync(IPVSD, 'utf8'));
-  if (launch === null) throw new Error(`nat-pair: ${IPVSD} does not start with #!/usr/bin/env -S … node …`);
-  const env = Object.entries(launch.env).map(([name, value]) => `${name}=${value}`);
-  return [...env, process.execPath, ...launch.flags];
-}
 export const PAIR_SERVER = resolve(ROOT, 'test/vm/guest/pair-server.mjs');
 export const PROBER = resolve(ROOT, 'test/vm/guest/prober.mjs');
 /** One line of PROBER's output: a request's start and end (CLOCK_MONOTONIC ms) and its outcome. */
@@ -319,7 +303,7 @@ export async function createNatPair(lab: NetnsLab, options: NatPairOptions = {})
       throw new Error(`nat-pair: ${m.name} already runs ${m.kind}`);
     let proc: SpawnedProcess;
     if (kind === 'ipvsd') {
-      proc = lab.spawn(m.ns, 'env', [...(await ipvsdLaunchArgs()), IPVSD, '--config', m.ipvsdConfig]);
+      proc = lab.spawn(m.ns, process.execPath, [IPVSD, '--config', m.ipvsdConfig]);
     } else {
       // keepalived does not set ip_forward (ipvsd does, from director.ip_forward).
       await lab.execOk(m.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
