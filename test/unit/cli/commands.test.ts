@@ -137,6 +137,24 @@ describe('ipvsctl apply (in-memory kernel)', () => {
     ).toBe(1);
     expect(backend.appliedCount()).toBe(0);
   });
+
+  it('reports an invalid config before a kernel that cannot be opened, and closes what it opened', async () => {
+    const io = capture();
+    const bad = await file('virtual_servers: [{ port: 80 }]\n');
+    const noIpvs = async () => {
+      throw new Error('the kernel has no IPVS');
+    };
+    expect(await applyCommand(bad, { dryRun: false, json: false }, noIpvs, io)).toBe(1);
+    expect(io.stderr).toContain(`${bad}:1:`);
+    expect(io.stderr).not.toContain('no IPVS');
+
+    let closed = 0;
+    const backend = createMemoryBackend();
+    const opened = async () => ({ ...backend, close: () => closed++ });
+    expect(await applyCommand(bad, { dryRun: false, json: false }, opened, capture())).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(1);
+  });
 });
 
 describe('ipvsctl list (in-memory kernel)', () => {
