@@ -75,8 +75,6 @@ if (!config) {
   process.stderr.write(`profile-apply: ${file} is invalid: ${JSON.stringify(parsed?.issues.slice(0, 3))}\n`);
   process.exit(1);
 }
-const { parseFast } = await import(dist('config/fast-yaml.js'));
-await time('  (parseFast alone: the YAML fast path; JIT now warm)', () => parseFast(text));
 await time('  (parseConfig again; JIT now warm)', () => parseConfig(text, file));
 const diffOptions = { unmanaged: config.director.ipvs.unmanaged };
 const desired = await time('desiredServices', () => desiredServices(config));

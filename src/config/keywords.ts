@@ -170,9 +170,6 @@ export function readSection<D>(
 ): Fields | undefined {
   const map = value.map();
   if (map === undefined) return undefined;
-  // Only an alias can lead back into a map being walked; a text without any (the fast path's) needs
-  // no bookkeeping for that.
-  if (!value.ctx.hasAliases) return walkSection(value, section, table, draft, map);
   if (value.ctx.walking.has(map)) {
     value.fail(`${section} refers to a map that contains it (through an alias)`);
     return undefined;
