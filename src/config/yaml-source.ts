@@ -47,7 +47,8 @@ export interface YamlSource {
   readonly issues: YamlIssue[];
 }
 
-/** The first character YAML does not allow in a stream (U+FFFD is where the input was not UTF-8). */
+/** Characters YAML does not allow in a stream (c-printable, YAML 1.2 §5.1). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/;
 
 function describeChar(c: string): string {
