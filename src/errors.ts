@@ -63,8 +63,8 @@ export const MAX_MESSAGE_CHARS = 400;
  * terminal sequences), DEL, line and paragraph separators, bidirectional overrides and isolates, the
  * BOM, and lone surrogates (from text that was not UTF-8).
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
   /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function escapeChar(c: string): string {
