@@ -9,7 +9,9 @@
  * validation, the defaults the readers fill in, `config/ipvsd.schema.json` and the README's config
  * reference (./schema.ts), so they cannot drift apart.
  */
+
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
+import { quote } from '../errors.js';
 import { formatPos } from './positions.js';
 import { closest } from './suggest.js';
 import { Value } from './values.js';
@@ -242,7 +244,7 @@ function walkEntry<D>(
     if (!merged) {
       value.ctx.report(
         keyNode,
-        `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
+        `duplicate key ${quote(key)} in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
       );
     }
     return;
@@ -252,8 +254,8 @@ function walkEntry<D>(
     if (merged) return;
     const known = Object.keys(table);
     const guess = closest(key, known);
-    const hint = guess !== null ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
-    value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);
+    const hint = guess !== null ? `did you mean ${quote(guess)}?` : `expected one of ${known.join(', ')}`;
+    value.ctx.report(keyNode, `unknown key ${quote(key)} in ${section}; ${hint}`);
     return;
   }
   const field: Field = {
@@ -294,7 +296,7 @@ export function readNamed(
       if (!entry.merged) {
         value.ctx.report(
           keyNode,
-          `duplicate name "${name}" in ${section} (first at ${formatPos(value.ctx.pos(seen))})`,
+          `duplicate name ${quote(name)} in ${section} (first at ${formatPos(value.ctx.pos(seen))})`,
         );
       }
       continue;
@@ -309,7 +311,7 @@ export function requireKeys(value: Value, section: string, fields: Fields, keys:
   let ok = true;
   for (const key of keys) {
     if (!fields.has(key)) {
-      value.fail(`${section} is missing required key "${key}"`);
+      value.fail(`${section} is missing required key ${quote(key)}`);
       ok = false;
     }
   }

@@ -4,6 +4,7 @@
  * so one run of `ipvsctl check` lists every problem, in file order. No I/O: loading is in load.ts.
  */
 import type { ConfigIssue } from '../errors.js';
+import { quote } from '../errors.js';
 import { type KeywordTable, key, readSection } from './keywords.js';
 import { LineIndex, MAX_ISSUES, ParseContext } from './positions.js';
 import type { Config } from './types.js';
@@ -122,7 +123,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   if (follow !== null && director.syncDaemon !== null) {
     const name = director.syncDaemon.follow;
     const known = [...vrrp.syncGroups, ...vrrp.instances].some((entry) => entry.name === name);
-    if (!known) follow.fail(`follow "${name}" is not a vrrp sync group or instance`);
+    if (!known) follow.fail(`follow ${quote(name)} is not a vrrp sync group or instance`);
   }
   const virtualServers = readVirtualServers(top.virtualServers ?? null);
   const issues = sortIssues(ctx);

@@ -7,7 +7,7 @@
  * MAX_ISSUES of them, so a file of a million bad values costs no more than a short one to report.
  */
 import { isAlias, type Node } from 'yaml';
-import { boundedMessage, type ConfigIssue } from '../errors.js';
+import { boundedMessage, type ConfigIssue, quote } from '../errors.js';
 import type { SourcePos } from './types.js';
 
 export const MAX_ISSUES = 1000;
@@ -57,7 +57,7 @@ export class ParseContext {
     if (!isAlias(node)) return node;
     const target = this.aliases.get(node);
     if (target === undefined) {
-      this.report(node, `alias *${node.source} refers to no anchor before it`);
+      this.report(node, `alias ${quote(`*${node.source}`)} refers to no anchor before it`);
       return null;
     }
     return target;

@@ -5,7 +5,9 @@
  * into a draft (values converted, nothing defaulted), checked against its effective type, and only
  * then merged with its parent and defaulted into a CheckConfig for each real server.
  */
+
 import { isScalar, isSeq } from 'yaml';
+import { quote } from '../errors.js';
 import {
   type Fields,
   type KeyDoc,
@@ -80,14 +82,14 @@ function urlPath(value: Value): string | undefined {
   const text = value.string();
   if (text === undefined) return undefined;
   if (text.startsWith('/') && !/\s/.test(text)) return text;
-  return value.fail(`path must start with "/" and contain no blanks, got ${JSON.stringify(text)}`);
+  return value.fail(`path must start with "/" and contain no blanks, got ${quote(text)}`);
 }
 
 function md5Digest(value: Value): string | undefined {
   const text = value.string();
   if (text === undefined) return undefined;
   if (/^[0-9a-fA-F]{32}$/.test(text)) return text.toLowerCase();
-  return value.fail(`digest must be 32 hex digits (an MD5 sum), got ${JSON.stringify(text)}`);
+  return value.fail(`digest must be 32 hex digits (an MD5 sum), got ${quote(text)}`);
 }
 
 const STATUS_RANGE_PATTERN = String.raw`^\s*\d{3}\s*-\s*\d{3}\s*$`;

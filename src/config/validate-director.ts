@@ -3,7 +3,9 @@
  * control socket, metrics, the kernel's connection-sync daemon). The sync daemon's `follow` names a
  * VRRP group or instance; that reference is returned unresolved and checked once VRRP is read.
  */
+
 import { hostname } from 'node:os';
+import { quote } from '../errors.js';
 import { parseHostPort } from './addresses.js';
 import { type KeywordTable, key, readSection } from './keywords.js';
 import type { DirectorConfig, MetricsConfig, UnmanagedPolicy } from './types.js';
@@ -132,9 +134,7 @@ export const METRICS_KEYWORDS = {
       const text = v.string();
       if (text === undefined) return undefined;
       if (parseHostPort(text) !== null) return text;
-      return v.fail(
-        `listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${JSON.stringify(text)}`,
-      );
+      return v.fail(`listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${quote(text)}`);
     }),
     { description: 'address of the Prometheus endpoint (`GET /metrics`)', default: '127.0.0.1:9469' },
     (d: DirectorDraft, x) => {

@@ -4,7 +4,9 @@
  * which, so the keyword handlers only convert values, and the cross-key rules run once the whole
  * entry has been read. Duplicate services, names and real servers are reported at the second entry.
  */
+
 import { isScalar } from 'yaml';
+import { quote } from '../errors.js';
 import {
   addressService,
   DEFAULT_NETMASK,
@@ -365,7 +367,7 @@ function dedupeRealServers(realServers: readonly RealServerConfig[], value: Valu
     else
       value.ctx.report(
         rs.source,
-        `real server ${key} is listed twice in virtual server "${vsName}" (first at ${formatPos(seen)})`,
+        `real server ${key} is listed twice in virtual server ${quote(vsName)} (first at ${formatPos(seen)})`,
       );
   }
 }
@@ -433,7 +435,7 @@ export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
     } else if (sameName !== undefined) {
       value.ctx.report(
         vs.source,
-        `virtual server name "${vs.name}" is used twice (first at ${formatPos(sameName)})`,
+        `virtual server name ${quote(vs.name)} is used twice (first at ${formatPos(sameName)})`,
       );
     }
     if (sameKey === undefined) byKey.set(keyText, vs.source);

@@ -4,7 +4,7 @@
  * protocol-level rules beyond what the packet format forces are left to the VRRP module.
  */
 import type { Node } from 'yaml';
-import { IpvsdError } from '../errors.js';
+import { IpvsdError, quote } from '../errors.js';
 import { type ParsedCidr, parseCidr } from '../sys/ip-address.js';
 import { formatDuration } from './durations.js';
 import { type KeywordTable, key, readNamed, readSection, type ValueType } from './keywords.js';
@@ -154,9 +154,7 @@ function virtualIp(value: Value): VirtualIpConfig | undefined {
     cidr = parseCidr(text);
   } catch (err) {
     if (!(err instanceof IpvsdError)) throw err;
-    return value.fail(
-      `virtual IP address must be "address" or "address/prefix", got ${JSON.stringify(text)}`,
-    );
+    return value.fail(`virtual IP address must be "address" or "address/prefix", got ${quote(text)}`);
   }
   return { address: cidr.address, family: cidr.family, prefixLength: cidr.prefixLength };
 }
@@ -351,7 +349,7 @@ interface InstanceResult {
 
 function readInstance(name: string, value: Value, source: SourcePos): InstanceResult | undefined {
   const d: InstanceDraft = {};
-  const fields = readSection(value, `vrrp instance "${name}"`, INSTANCE_KEYWORDS, d);
+  const fields = readSection(value, `vrrp instance ${quote(name)}`, INSTANCE_KEYWORDS, d);
   if (fields === undefined) return undefined;
   const version = d.version ?? INSTANCE_KEYWORDS.version.default;
   const advertIntervalCs = advertInterval(d.advertInt, version);
@@ -388,7 +386,7 @@ function readInstance(name: string, value: Value, source: SourcePos): InstanceRe
 
 function readScript(name: string, value: Value, source: SourcePos): VrrpScriptConfig | undefined {
   const d: ScriptDraft = {};
-  const fields = readSection(value, `vrrp script "${name}"`, SCRIPT_KEYWORDS, d);
+  const fields = readSection(value, `vrrp script ${quote(name)}`, SCRIPT_KEYWORDS, d);
   if (fields === undefined) return undefined;
   const intervalMs = d.intervalMs ?? SCRIPT_KEYWORDS.interval.default;
   return {
@@ -469,24 +467,25 @@ export function readVrrp(sections: VrrpSections): VrrpResult {
   }
   const scriptNames = new Set(scripts.map((s) => s.name));
   for (const { name, value } of trackRefs) {
-    if (!scriptNames.has(name)) value.fail(`tracked script "${name}" is not defined in vrrp_scripts`);
+    if (!scriptNames.has(name)) value.fail(`tracked script ${quote(name)} is not defined in vrrp_scripts`);
   }
   if (present(sections.syncGroups)) {
     const instanceNames = new Set(instances.map((i) => i.name));
     const memberOf = new Map<string, { group: string; pos: SourcePos }>();
     readNamed(sections.syncGroups, 'vrrp_sync_groups', (name, v, key) => {
       const d: GroupDraft = {};
-      const fields = readSection(v, `vrrp sync group "${name}"`, GROUP_KEYWORDS, d);
+      const fields = readSection(v, `vrrp sync group ${quote(name)}`, GROUP_KEYWORDS, d);
       if (fields === undefined) return;
       const members: string[] = [];
       for (const item of d.instances ?? []) {
         const member = item.string();
         if (member === undefined) continue;
         const other = memberOf.get(member);
-        if (!instanceNames.has(member)) item.fail(`instance "${member}" is not defined in vrrp_instances`);
+        if (!instanceNames.has(member))
+          item.fail(`instance ${quote(member)} is not defined in vrrp_instances`);
         else if (other !== undefined) {
           item.fail(
-            `instance "${member}" is already in sync group "${other.group}" (at ${formatPos(other.pos)})`,
+            `instance ${quote(member)} is already in sync group ${quote(other.group)} (at ${formatPos(other.pos)})`,
           );
         } else memberOf.set(member, { group: name, pos: item.pos });
         members.push(member);

@@ -3,7 +3,9 @@
  * an issue at the value's position and returns undefined, so the caller simply leaves the field
  * unset and carries on. Messages name the key and say what was expected and what was found.
  */
+
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { quote } from '../errors.js';
 import { type IpAddress, parseIp } from './addresses.js';
 import { formatDuration, parseDuration } from './durations.js';
 import type { ParseContext } from './positions.js';
@@ -26,7 +28,7 @@ export function describeNode(node: Node | null): string {
   if (isSeq(node)) return 'a list';
   if (isScalar(node)) {
     if (node.value === null) return 'nothing';
-    if (typeof node.value === 'string') return JSON.stringify(node.value);
+    if (typeof node.value === 'string') return quote(node.value);
     return node.source !== undefined && node.source !== '' ? String(node.source) : String(node.value);
   }
   return 'an unsupported value';
@@ -96,7 +98,7 @@ export class Value {
       const text = String(node.value);
       const found = choices.find((c) => c === text);
       if (found !== undefined) return found;
-      return this.fail(`${this.label} ${JSON.stringify(text)} is not one of ${choices.join(', ')}`);
+      return this.fail(`${this.label} ${quote(text)} is not one of ${choices.join(', ')}`);
     }
     return this.expected(`one of ${choices.join(', ')}`);
   }
