@@ -16,6 +16,11 @@ import { formatPos } from './positions.js';
 import { closest } from './suggest.js';
 import { Value } from './values.js';
 
+/** Names of instances, scripts and groups (in logs, metrics labels and the CLI). */
+export const MAX_NAME_CHARS = 255;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 export interface Field {
   readonly key: string;
   readonly keyNode: Node;
@@ -251,11 +256,12 @@ function walkEntry<D>(
   }
   const keyword = Object.hasOwn(table, key) ? table[key] : undefined;
   if (keyword === undefined) {
-    if (merged) return;
+    // A key merged in (`<<: *anchor`) is reported where the anchor's map wrote it, as its own would be.
     const known = Object.keys(table);
     const guess = closest(key, known);
     const hint = guess !== null ? `did you mean ${quote(guess)}?` : `expected one of ${known.join(', ')}`;
-    value.ctx.report(keyNode, `unknown key ${quote(key)} in ${section}; ${hint}`);
+    const via = merged ? ' (merged in with <<)' : '';
+    value.ctx.report(keyNode, `unknown key ${quote(key)} in ${section}${via}; ${hint}`);
     return;
   }
   const field: Field = {
@@ -289,6 +295,13 @@ export function readNamed(
     const name = plainName(keyNode);
     if (name === null) {
       value.ctx.report(keyNode, `names in ${section} must be plain strings`);
+      continue;
+    }
+    if (name.length > MAX_NAME_CHARS || CONTROL.test(name) || name === '') {
+      value.ctx.report(
+        keyNode,
+        `name ${quote(name)} in ${section} must be 1 to ${MAX_NAME_CHARS} characters without control characters`,
+      );
       continue;
     }
     const seen = first.get(name);

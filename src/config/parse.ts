@@ -9,7 +9,11 @@ import { type KeywordTable, key, readSection } from './keywords.js';
 import { LineIndex, MAX_ISSUES, ParseContext } from './positions.js';
 import type { Config } from './types.js';
 import { DIRECTOR_KEYWORDS, readDirector } from './validate-director.js';
-import { readVirtualServers, VIRTUAL_SERVER_KEYWORDS } from './validate-virtual-servers.js';
+import {
+  MAX_VIRTUAL_SERVERS,
+  readVirtualServers,
+  VIRTUAL_SERVER_KEYWORDS,
+} from './validate-virtual-servers.js';
 import { GROUP_KEYWORDS, INSTANCE_KEYWORDS, readVrrp, SCRIPT_KEYWORDS } from './validate-vrrp.js';
 import { listOfMaps, mapOf, namedMaps } from './value-types.js';
 import { Value } from './values.js';
@@ -66,7 +70,7 @@ export const CONFIG_KEYWORDS = {
     },
   ),
   virtual_servers: key(
-    listOfMaps(VIRTUAL_SERVER_KEYWORDS, 'virtual_servers'),
+    listOfMaps(VIRTUAL_SERVER_KEYWORDS, 'virtual_servers', MAX_VIRTUAL_SERVERS),
     { description: 'the IPVS services and their real servers' },
     (d: TopLevel, _x, v) => {
       d.virtualServers = v;

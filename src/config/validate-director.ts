@@ -14,6 +14,7 @@ import {
   bool,
   duration,
   int,
+  interfaceName,
   mapOf,
   oneOf,
   patterned,
@@ -25,6 +26,9 @@ import type { Value } from './values.js';
 
 /** The kernel keeps IPVS timeouts in jiffies in an int: whole seconds up to this fit at HZ=1000. */
 export const MAX_KERNEL_TIMEOUT_S = 2_147_483;
+
+/** sun_path (sys/un.h) holds 108 bytes with the NUL: a longer path cannot be bound. */
+const MAX_UNIX_SOCKET_PATH_BYTES = 107;
 
 export const DEFAULT_CONTROL_SOCKET = '/run/ipvsd/control.sock';
 export const DEFAULT_METRICS_LISTEN: MetricsConfig['listen'] = { host: '127.0.0.1', port: 9469 };
@@ -146,7 +150,7 @@ export const METRICS_KEYWORDS = {
 
 export const SYNC_DAEMON_KEYWORDS = {
   interface: key(
-    string(),
+    interfaceName(),
     { description: 'interface the kernel sends and receives connection-sync multicast on', required: true },
     (d: SyncDaemonDraft, x) => {
       d.interface = x;
@@ -199,7 +203,7 @@ export const DIRECTOR_KEYWORDS = {
     },
   ),
   control_socket: key(
-    absolutePath(),
+    absolutePath(MAX_UNIX_SOCKET_PATH_BYTES),
     {
       description: "the daemon's control API (a unix socket, 0600 in a 0700 directory)",
       default: DEFAULT_CONTROL_SOCKET,

@@ -40,12 +40,17 @@ import {
   ENDPOINT_KEYWORDS,
   type EndpointDraft,
   FORWARDINGS,
+  MAX_WEIGHT,
   REAL_SERVER_KEYWORDS,
   readRealServer,
   type ServiceContext,
 } from './validate-real-servers.js';
 import { bool, deferred, int, ipAddress, listOfMaps, mapOf, oneOf, seconds, string } from './value-types.js';
 import { describeNode, type Value } from './values.js';
+
+/** Far above any real director, so that the count itself is bounded (and shown in the schema). */
+export const MAX_VIRTUAL_SERVERS = 65_536;
+export const MAX_REAL_SERVERS = 65_536;
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
 const FAMILIES: readonly Family[] = ['inet', 'inet6'];
@@ -199,7 +204,7 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   quorum: key(
-    int(1),
+    int(1, MAX_WEIGHT),
     {
       description: 'sum of the live weights needed; below it the sorry server takes over (daemon)',
       default: 1,
@@ -209,7 +214,7 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   hysteresis: key(
-    int(0),
+    int(0, MAX_WEIGHT),
     {
       description: 'quorum is lost below `quorum - hysteresis`, regained at `quorum + hysteresis`',
       default: 0,
@@ -247,10 +252,10 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   real_servers: key(
-    listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers'),
+    listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers', MAX_REAL_SERVERS),
     { description: 'the real servers', defaultText: 'none', nullable: true },
     (d: VirtualServerDraft, _x, v) => {
-      d.realServers = v.list('real server');
+      d.realServers = v.list('real server', MAX_REAL_SERVERS);
     },
   ),
 } satisfies KeywordTable<VirtualServerDraft>;
@@ -418,7 +423,7 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
 /** Reads the list; duplicate services and names are reported at the later entry. */
 export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
   if (value === null || value.isNull) return [];
-  const items = value.list('virtual server');
+  const items = value.list('virtual server', MAX_VIRTUAL_SERVERS);
   if (items === undefined) return [];
   const servers = items.map(readVirtualServer).filter((vs): vs is VirtualServerConfig => vs !== undefined);
   const byKey = new Map<string, SourcePos>();
