@@ -111,10 +111,15 @@ export const PERSISTENCE_KEYWORDS = {
 const SCHEDULER_FLAG_LIST: ValueType<{ flag: SchedulerFlag; value: Value }[]> = {
   read: (v) =>
     v
-      .list('scheduler flag')
+      .list('scheduler flag', SCHEDULER_FLAG_NAMES.length)
       ?.map((item) => ({ flag: item.oneOf(SCHEDULER_FLAG_NAMES), value: item }))
       .filter((f): f is { flag: SchedulerFlag; value: Value } => f.flag !== undefined),
-  schema: () => ({ type: 'array', items: oneOf(SCHEDULER_FLAG_NAMES).schema(), uniqueItems: true }),
+  schema: () => ({
+    type: 'array',
+    items: oneOf(SCHEDULER_FLAG_NAMES).schema(),
+    uniqueItems: true,
+    maxItems: SCHEDULER_FLAG_NAMES.length,
+  }),
   summary: `list of ${oneOf(SCHEDULER_FLAG_NAMES).summary}`,
 };
 

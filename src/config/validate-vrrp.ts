@@ -206,10 +206,13 @@ const PEER: ValueType<{ value: Value; address: string }> = {
   summary: ip().summary,
 };
 
-/** Items that are refused are reported and left out, so the rest can still be checked. */
-function eachOf<T>(item: ValueType<T>, itemLabel: string, maxItems: number): ValueType<T[]> {
+/**
+ * Items that are refused are reported and left out, so the rest can still be checked. `counted`:
+ * the caller checks the count itself (with a more precise limit than `maxItems`).
+ */
+function eachOf<T>(item: ValueType<T>, itemLabel: string, maxItems: number, counted = false): ValueType<T[]> {
   return {
-    read: (v) => v.list(itemLabel, maxItems)?.flatMap((i) => item.read(i) ?? []),
+    read: (v) => v.list(itemLabel, counted ? undefined : maxItems)?.flatMap((i) => item.read(i) ?? []),
     schema: () => ({ type: 'array', items: item.schema(), maxItems }),
     summary: `list of at most ${maxItems} ${item.summary}`,
   };
@@ -295,7 +298,7 @@ export const INSTANCE_KEYWORDS = {
     },
   ),
   virtual_ipaddresses: key(
-    eachOf(VIRTUAL_IP, 'virtual IP address', VRRP_MAX_ADDRESS_COUNT),
+    eachOf(VIRTUAL_IP, 'virtual IP address', VRRP_MAX_ADDRESS_COUNT, true),
     { description: 'the VIPs held by the master, all of one family', defaultText: 'none' },
     (d: InstanceDraft, x, v) => {
       d.virtualIps = x;

@@ -80,11 +80,16 @@ function checkCharacters(text: string, issues: YamlIssue[]): void {
 
 type Item = { key?: CST.Token | null; value?: CST.Token };
 
-/** Depth and alias count of the CST, without recursion; reports at the first token over a limit. */
+/**
+ * Depth and alias count of the CST, without recursion, in document order (children are pushed in
+ * reverse), so the issue is at the first token past a limit.
+ */
 function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
   const stack: { token: CST.Token; depth: number }[] = [];
-  for (const token of tokens)
+  for (let i = tokens.length - 1; i >= 0; i--) {
+    const token = tokens[i] as CST.Token;
     if (token.type === 'document' && token.value) stack.push({ token: token.value, depth: 0 });
+  }
   let aliases = 0;
   while (stack.length > 0) {
     const { token, depth } = stack.pop() as { token: CST.Token; depth: number };
@@ -102,9 +107,11 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       issues.push({ offset: token.offset, message: `nesting deeper than ${MAX_DEPTH} levels` });
       return;
     }
-    for (const item of token.items as Item[]) {
-      if (item.key) stack.push({ token: item.key, depth: depth + 1 });
+    const items = token.items as Item[];
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i] as Item;
       if (item.value) stack.push({ token: item.value, depth: depth + 1 });
+      if (item.key) stack.push({ token: item.key, depth: depth + 1 });
     }
   }
 }
