@@ -55,8 +55,53 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
+/** The longest message a config issue prints; a message is one line, whatever the input held. */
+export const MAX_MESSAGE_CHARS = 400;
+
+/**
+ * Characters a terminal or a log reader could take for something else: C0 and C1 controls (ESC starts
+ * terminal sequences), DEL, line and paragraph separators, bidirectional overrides and isolates, the
+ * BOM, and lone surrogates (from text that was not UTF-8).
+ */
+const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function escapeChar(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\t') return '\\t';
+  if (c === '\r') return '\\r';
+  const code = c.charCodeAt(0);
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** `text` with every unsafe character written as an escape (`\x1b`, `\n`, `\u202e`): one printable line. */
+export function escapeControl(text: string): string {
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/**
+ * `text` as a short double-quoted excerpt for messages: `"abc"`, or `"\x1b[31m…" (40000 characters)`
+ * when longer than `max`. Cut before escaping, so quoting a 40 KB line costs nothing.
+ */
+export function quote(text: string, max = 40): string {
+  const head = text.length > max ? text.slice(0, max) : text;
+  const shown = escapeControl(head.replace(/["\\]/g, '\\$&'));
+  if (text.length <= max && shown.length <= max) return `"${shown}"`;
+  // Slicing may split a surrogate pair: escaping again turns the lone half into an escape.
+  return `"${escapeControl(shown.slice(0, max))}…" (${text.length} characters)`;
+}
+
+/** One message as one bounded, printable line (the last guard: every config message goes through it). */
+export function boundedMessage(message: string, max = MAX_MESSAGE_CHARS): string {
+  const line = escapeControl(message.length > max ? message.slice(0, max) : message);
+  return line.length <= max ? line : `${escapeControl(line.slice(0, max - 1))}…`;
+}
+
 export function formatConfigIssue(issue: ConfigIssue): string {
-  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
+  return `${boundedMessage(issue.file, 200)}:${issue.line}:${issue.col}: ${boundedMessage(issue.message)}`;
 }
 
 export class ConfigError extends IpvsdError {

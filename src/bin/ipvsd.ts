@@ -5,10 +5,9 @@
  * the director and turns signals into reload and stop. It runs on plain `node`, with node's own
  * defaults: no malloc environment and no V8 flags.
  */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { createHealthMonitor } from '../check/monitor.js';
-import { parseConfig } from '../config/load.js';
+import { readConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
@@ -36,16 +35,11 @@ import { createVrrpSpeaker, type VrrpSpeaker } from '../vrrp/speaker.js';
 
 const log = createLogger();
 
-/** Reads and validates; every problem as FILE:LINE:COL: message. */
+/** Reads and validates (the reader `ipvsctl check` uses); every problem as FILE:LINE:COL: message. */
 async function readConfig(file: string): Promise<{ config: Config } | { errors: string[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    return { errors: [`${file}: cannot read: ${(err as Error).message}`] };
-  }
-  const { config, issues } = parseConfig(text, file);
-  if (!config || issues.length) return { errors: issues.map(formatConfigIssue) };
+  const { config, issues, ioError } = await readConfigFile(file);
+  if (ioError !== null) return { errors: [`${file}: cannot read: ${ioError}`] };
+  if (!config) return { errors: issues.map(formatConfigIssue) };
   return { config };
 }
 

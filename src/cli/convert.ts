@@ -4,14 +4,15 @@
  * with warnings), 1 when refused, 2 when the file cannot be read. The YAML is validated with the
  * same parser `ipvsctl check` uses before it is printed, so what comes out always loads.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { convertKeepalived, formatDiagnostic, type SourceFs } from '../config/keepalived/index.js';
-import { parseConfig } from '../config/load.js';
-import { formatConfigIssue } from '../errors.js';
+import { parseConfig, readTextFile } from '../config/load.js';
+import { boundedMessage, formatConfigIssue } from '../errors.js';
 import { type CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
 
 export const nodeSourceFs: SourceFs = {
-  readFile: (path) => readFileSync(path, 'utf8'),
+  // The regular-file and size checks of the YAML config: a FIFO or /dev/urandom is refused at once.
+  readFile: (path) => readTextFile(path),
   readdir: (dir) => {
     try {
       return readdirSync(dir);
@@ -27,7 +28,7 @@ export function convertCommand(file: string, io: CliOutput, fs: SourceFs = nodeS
   try {
     result = convertKeepalived(file, fs);
   } catch (err) {
-    io.err(`ipvsctl: cannot read ${file}: ${(err as Error).message}\n`);
+    io.err(`ipvsctl: cannot read ${boundedMessage(file, 200)}: ${boundedMessage((err as Error).message)}\n`);
     return EXIT_USAGE;
   }
   for (const d of result.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
@@ -35,7 +36,7 @@ export function convertCommand(file: string, io: CliOutput, fs: SourceFs = nodeS
   const warnings = result.diagnostics.length - errors;
   if (result.yaml === null) {
     io.err(
-      `${file}: not converted: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
+      `${boundedMessage(file, 200)}: not converted: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
     );
     return EXIT_FAILED;
   }
@@ -44,14 +45,14 @@ export function convertCommand(file: string, io: CliOutput, fs: SourceFs = nodeS
   if (issues.length > 0) {
     for (const issue of issues) io.err(`${formatConfigIssue(issue)}\n`);
     io.err(
-      `${file}: the converted config does not validate (${issues.length} issue${issues.length === 1 ? '' : 's'} above, positions in the converted YAML)\n`,
+      `${boundedMessage(file, 200)}: the converted config does not validate (${issues.length} issue${issues.length === 1 ? '' : 's'} above, positions in the converted YAML)\n`,
     );
     return EXIT_FAILED;
   }
   io.out(result.yaml);
   if (warnings > 0)
     io.err(
-      `${file}: converted with ${warnings} warning${warnings === 1 ? '' : 's'} (dropped keywords listed above)\n`,
+      `${boundedMessage(file, 200)}: converted with ${warnings} warning${warnings === 1 ? '' : 's'} (dropped keywords listed above)\n`,
     );
   return EXIT_OK;
 }

@@ -9,10 +9,17 @@
  * validation, the defaults the readers fill in, `config/ipvsd.schema.json` and the README's config
  * reference (./schema.ts), so they cannot drift apart.
  */
+
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
+import { quote } from '../errors.js';
 import { formatPos } from './positions.js';
 import { closest } from './suggest.js';
 import { Value } from './values.js';
+
+/** Names of instances, scripts and groups (in logs, metrics labels and the CLI). */
+export const MAX_NAME_CHARS = 255;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export interface Field {
   readonly key: string;
@@ -170,9 +177,6 @@ export function readSection<D>(
 ): Fields | undefined {
   const map = value.map();
   if (map === undefined) return undefined;
-  // Only an alias can lead back into a map being walked; a text without any (the fast path's) needs
-  // no bookkeeping for that.
-  if (!value.ctx.hasAliases) return walkSection(value, section, table, draft, map);
   if (value.ctx.walking.has(map)) {
     value.fail(`${section} refers to a map that contains it (through an alias)`);
     return undefined;
@@ -245,18 +249,19 @@ function walkEntry<D>(
     if (!merged) {
       value.ctx.report(
         keyNode,
-        `duplicate key "${key}" in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
+        `duplicate key ${quote(key)} in ${section} (first at ${formatPos(value.ctx.pos(first.keyNode))})`,
       );
     }
     return;
   }
   const keyword = Object.hasOwn(table, key) ? table[key] : undefined;
   if (keyword === undefined) {
-    if (merged) return;
+    // A key merged in (`<<: *anchor`) is reported where the anchor's map wrote it, as its own would be.
     const known = Object.keys(table);
     const guess = closest(key, known);
-    const hint = guess !== null ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
-    value.ctx.report(keyNode, `unknown key "${key}" in ${section}; ${hint}`);
+    const hint = guess !== null ? `did you mean ${quote(guess)}?` : `expected one of ${known.join(', ')}`;
+    const via = merged ? ' (merged in with <<)' : '';
+    value.ctx.report(keyNode, `unknown key ${quote(key)} in ${section}${via}; ${hint}`);
     return;
   }
   const field: Field = {
@@ -292,12 +297,19 @@ export function readNamed(
       value.ctx.report(keyNode, `names in ${section} must be plain strings`);
       continue;
     }
+    if (name.length > MAX_NAME_CHARS || CONTROL.test(name) || name === '') {
+      value.ctx.report(
+        keyNode,
+        `name ${quote(name)} in ${section} must be 1 to ${MAX_NAME_CHARS} characters without control characters`,
+      );
+      continue;
+    }
     const seen = first.get(name);
     if (seen !== undefined) {
       if (!entry.merged) {
         value.ctx.report(
           keyNode,
-          `duplicate name "${name}" in ${section} (first at ${formatPos(value.ctx.pos(seen))})`,
+          `duplicate name ${quote(name)} in ${section} (first at ${formatPos(value.ctx.pos(seen))})`,
         );
       }
       continue;
@@ -312,7 +324,7 @@ export function requireKeys(value: Value, section: string, fields: Fields, keys:
   let ok = true;
   for (const key of keys) {
     if (!fields.has(key)) {
-      value.fail(`${section} is missing required key "${key}"`);
+      value.fail(`${section} is missing required key ${quote(key)}`);
       ok = false;
     }
   }

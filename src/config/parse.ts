@@ -1,19 +1,23 @@
 /**
- * Text in, typed Config and every issue out. YAML syntax errors end the pass (the tree after one is
- * guesswork); otherwise each section is validated in full and the cross-section references checked,
+ * Text in, typed Config and every issue out. YAML syntax errors and the parser's bounds (yaml-source.ts)
+ * end the pass (the tree after one is guesswork); otherwise each section is validated in full and the cross-section references checked,
  * so one run of `ipvsctl check` lists every problem, in file order. No I/O: loading is in load.ts.
  */
-import { LineCounter, type Node, parseDocument } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
-import { parseFast } from './fast-yaml.js';
+import { quote } from '../errors.js';
 import { type KeywordTable, key, readSection } from './keywords.js';
-import { LazyLineCounter, ParseContext } from './positions.js';
+import { LineIndex, MAX_ISSUES, ParseContext } from './positions.js';
 import type { Config } from './types.js';
 import { DIRECTOR_KEYWORDS, readDirector } from './validate-director.js';
-import { readVirtualServers, VIRTUAL_SERVER_KEYWORDS } from './validate-virtual-servers.js';
+import {
+  MAX_VIRTUAL_SERVERS,
+  readVirtualServers,
+  VIRTUAL_SERVER_KEYWORDS,
+} from './validate-virtual-servers.js';
 import { GROUP_KEYWORDS, INSTANCE_KEYWORDS, readVrrp, SCRIPT_KEYWORDS } from './validate-vrrp.js';
 import { listOfMaps, mapOf, namedMaps } from './value-types.js';
 import { Value } from './values.js';
+import { readYaml } from './yaml-source.js';
 
 export interface ParseOptions {
   /** The default `router_id`; os.hostname() when not given. */
@@ -66,7 +70,7 @@ export const CONFIG_KEYWORDS = {
     },
   ),
   virtual_servers: key(
-    listOfMaps(VIRTUAL_SERVER_KEYWORDS, 'virtual_servers'),
+    listOfMaps(VIRTUAL_SERVER_KEYWORDS, 'virtual_servers', MAX_VIRTUAL_SERVERS),
     { description: 'the IPVS services and their real servers' },
     (d: TopLevel, _x, v) => {
       d.virtualServers = v;
@@ -74,43 +78,43 @@ export const CONFIG_KEYWORDS = {
   ),
 } satisfies KeywordTable<TopLevel>;
 
-/** File order; an aliased value is read once per use, so the same issue is kept only once. */
-function sortIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+/**
+ * File order; an aliased value is read once per use, so the same issue is kept only once. Past
+ * MAX_ISSUES, one last issue (at the end) says how many more there were.
+ */
+function sortIssues(ctx: ParseContext): ConfigIssue[] {
   const seen = new Set<string>();
-  const unique = issues.filter((issue) => {
+  const unique = ctx.issues.filter((issue) => {
     const id = `${issue.line}:${issue.col}:${issue.message}`;
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
-  return unique.sort((a, b) => a.line - b.line || a.col - b.col);
+  unique.sort((a, b) => a.line - b.line || a.col - b.col);
+  if (ctx.droppedIssues > 0) {
+    const last = unique[unique.length - 1];
+    unique.push({
+      file: ctx.file,
+      line: last?.line ?? 1,
+      col: last?.col ?? 1,
+      message: `stopped after ${MAX_ISSUES} issues (${ctx.droppedIssues} more not shown)`,
+    });
+  }
+  return unique;
 }
 
 export function parseConfig(text: string, file: string, options: ParseOptions = {}): ParseResult {
-  // Most configs are plain block YAML: the fast path reads those in a fraction of the time; anything
-  // else (and every syntax error) goes to the yaml library, which builds the same kind of tree.
-  const fast = parseFast(text);
-  let ctx: ParseContext;
-  let contents: Node | null;
-  if (fast !== null) {
-    ctx = new ParseContext(file, new LazyLineCounter(text), null);
-    contents = fast.contents;
-  } else {
-    const lineCounter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
-    ctx = new ParseContext(file, lineCounter, doc);
-    if (doc.errors.length > 0) {
-      for (const error of doc.errors) ctx.report(ctx.posAt(error.pos[0]), `invalid YAML: ${error.message}`);
-      return { config: null, issues: sortIssues(ctx.issues) };
-    }
-    contents = doc.contents;
-  }
+  const source = readYaml(text);
+  const ctx = new ParseContext(file, new LineIndex(text), source.aliases);
+  for (const issue of source.issues) ctx.report(ctx.posAt(issue.offset), issue.message);
+  if (source.issues.length > 0) return { config: null, issues: sortIssues(ctx) };
+  const contents = source.doc?.contents ?? null;
   if (contents === null) {
     ctx.report(
       { line: 1, col: 1 },
       'the config is empty; expected a map with director, virtual_servers, ...',
     );
-    return { config: null, issues: sortIssues(ctx.issues) };
+    return { config: null, issues: sortIssues(ctx) };
   }
   const top: TopLevel = {};
   readSection(new Value(ctx, ctx.resolve(contents), 'the config'), 'config', CONFIG_KEYWORDS, top);
@@ -123,10 +127,10 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   if (follow !== null && director.syncDaemon !== null) {
     const name = director.syncDaemon.follow;
     const known = [...vrrp.syncGroups, ...vrrp.instances].some((entry) => entry.name === name);
-    if (!known) follow.fail(`follow "${name}" is not a vrrp sync group or instance`);
+    if (!known) follow.fail(`follow ${quote(name)} is not a vrrp sync group or instance`);
   }
   const virtualServers = readVirtualServers(top.virtualServers ?? null);
-  const issues = sortIssues(ctx.issues);
+  const issues = sortIssues(ctx);
   if (issues.length > 0) return { config: null, issues };
   return {
     config: {

@@ -3,31 +3,27 @@
  * value) so that each node still carries its source range; this context turns a range into the
  * 1-based FILE:LINE:COL that `ipvsctl check` prints, follows aliases (an aliased value is reported
  * where its anchor was written) and collects issues instead of throwing, so one pass reports all.
+ * Messages are stored as one bounded printable line (errors.ts boundedMessage), and at most
+ * MAX_ISSUES of them, so a file of a million bad values costs no more than a short one to report.
  */
-import { type Document, isAlias, type LineCounter, type Node } from 'yaml';
-import type { ConfigIssue } from '../errors.js';
+import { isAlias, type Node } from 'yaml';
+import { boundedMessage, type ConfigIssue, quote } from '../errors.js';
 import type { SourcePos } from './types.js';
 
-/** A yaml document holding a billion-laughs alias tree would make the walk exponential; stop early. */
-const MAX_ALIAS_RESOLUTIONS = 10_000;
+export const MAX_ISSUES = 1000;
 
 export class ParseContext {
   readonly issues: ConfigIssue[] = [];
   /** Maps being walked right now: an alias back into one of them would recurse forever. */
   readonly walking = new Set<Node>();
-  private aliasResolutions = 0;
+  private dropped = 0;
 
   constructor(
     readonly file: string,
-    private readonly lineCounter: Pick<LineCounter, 'linePos'>,
-    /** The yaml library's document, to follow aliases; null for the fast path (which has none). */
-    private readonly doc: Document.Parsed | null,
-  ) {
-    this.hasAliases = doc !== null;
-  }
-
-  /** False when the text cannot hold an alias (the fast path's), so no walk can loop. */
-  readonly hasAliases: boolean;
+    private readonly lineCounter: Pick<LineIndex, 'linePos'>,
+    /** Each alias's target, found in one pass over the document (yaml-source.ts). */
+    private readonly aliases: ReadonlyMap<Node, Node | undefined> = new Map(),
+  ) {}
 
   /** The position of an offset in the text (1-based line and column). */
   posAt(offset: number): SourcePos {
@@ -43,34 +39,33 @@ export class ParseContext {
 
   report(at: SourcePos | Node | null | undefined, message: string): void {
     const pos = at !== null && at !== undefined && 'line' in at ? at : this.pos(at);
-    this.issues.push({ file: this.file, line: pos.line, col: pos.col, message });
+    if (this.issues.length >= MAX_ISSUES) {
+      this.dropped += 1;
+      return;
+    }
+    this.issues.push({ file: this.file, line: pos.line, col: pos.col, message: boundedMessage(message) });
+  }
+
+  /** How many issues were not kept (past MAX_ISSUES). */
+  get droppedIssues(): number {
+    return this.dropped;
   }
 
   /** Follows an alias to the node its anchor names; other nodes are returned as they are. */
   resolve(node: Node | null | undefined): Node | null {
     if (node === null || node === undefined) return null;
     if (!isAlias(node)) return node;
-    this.aliasResolutions += 1;
-    if (this.aliasResolutions > MAX_ALIAS_RESOLUTIONS) {
-      if (this.aliasResolutions === MAX_ALIAS_RESOLUTIONS + 1) {
-        this.report(node, `too many alias expansions (more than ${MAX_ALIAS_RESOLUTIONS})`);
-      }
-      return null;
-    }
-    const target = this.doc === null ? undefined : node.resolve(this.doc);
+    const target = this.aliases.get(node);
     if (target === undefined) {
-      this.report(node, `alias *${node.source} refers to no anchor`);
+      this.report(node, `alias ${quote(`*${node.source}`)} refers to no anchor before it`);
       return null;
     }
     return target;
   }
 }
 
-/**
- * Line starts found on first use: the fast parser does not track lines, and a valid config needs
- * positions only for the few places a validator keeps one. Same answers as yaml's LineCounter.
- */
-export class LazyLineCounter {
+/** Line starts of a text, found on first use (a valid config needs few positions). */
+export class LineIndex {
   private lineStarts: number[] | null = null;
 
   constructor(private readonly text: string) {}

@@ -32,6 +32,8 @@ function normalize(name: string): string {
 
 /** The closest candidate, or null when none is close enough to be a likely typo. */
 export function closest(word: string, candidates: readonly string[]): string | null {
+  // Keywords are short: a word much longer than any is no typo of one (and costs length² to compare).
+  if (word.length > 64) return null;
   const w = normalize(word);
   const limit = w.length <= 3 ? 1 : w.length <= 6 ? 2 : 3;
   let best: string | null = null;

@@ -5,7 +5,9 @@
  * into a draft (values converted, nothing defaulted), checked against its effective type, and only
  * then merged with its parent and defaulted into a CheckConfig for each real server.
  */
+
 import { isScalar, isSeq } from 'yaml';
+import { quote } from '../errors.js';
 import {
   type Fields,
   type KeyDoc,
@@ -20,6 +22,13 @@ import { bool, command, duration, int, ip, oneOf, patterned, string, tableSchema
 import { describeNode, type Value } from './values.js';
 
 export const CHECK_TYPES: readonly CheckType[] = ['tcp', 'http', 'https', 'script', 'none'];
+
+/** Check timings: an hour between checks is already a check that tells nothing for an hour. */
+export const MAX_CHECK_DURATION_MS = 3_600_000;
+/** Consecutive results counted (retry, rise, fall). */
+export const MAX_CHECK_COUNT = 1000;
+/** Status codes and ranges of one check. */
+const MAX_STATUS_ITEMS = 100;
 
 /** The default timeout is the interval, capped at this. */
 const MAX_DEFAULT_TIMEOUT_MS = 1000;
@@ -54,9 +63,14 @@ export interface CheckDraft {
   readonly values: CheckValues;
 }
 
+/** A DNS name is at most 253 characters; a Host header may add ":port". */
+const MAX_HOST_CHARS = 259;
+/** Longer request paths than this are refused by common servers (8 KiB request lines). */
+const MAX_URL_PATH_CHARS = 2048;
+
 /** `200`, `"200-299"`, or a list of them. */
 function statusRanges(value: Value): StatusRange[] | undefined {
-  const items = isSeq(value.node) ? value.list('status') : [value];
+  const items = isSeq(value.node) ? value.list('status', MAX_STATUS_ITEMS) : [value];
   if (items === undefined) return undefined;
   if (items.length === 0) return value.fail('status must list at least one status code or range');
   const ranges: StatusRange[] = [];
@@ -77,17 +91,17 @@ function statusRanges(value: Value): StatusRange[] | undefined {
 }
 
 function urlPath(value: Value): string | undefined {
-  const text = value.string();
+  const text = value.string(MAX_URL_PATH_CHARS);
   if (text === undefined) return undefined;
   if (text.startsWith('/') && !/\s/.test(text)) return text;
-  return value.fail(`path must start with "/" and contain no blanks, got ${JSON.stringify(text)}`);
+  return value.fail(`path must start with "/" and contain no blanks, got ${quote(text)}`);
 }
 
 function md5Digest(value: Value): string | undefined {
-  const text = value.string();
+  const text = value.string(32);
   if (text === undefined) return undefined;
   if (/^[0-9a-fA-F]{32}$/.test(text)) return text.toLowerCase();
-  return value.fail(`digest must be 32 hex digits (an MD5 sum), got ${JSON.stringify(text)}`);
+  return value.fail(`digest must be 32 hex digits (an MD5 sum), got ${quote(text)}`);
 }
 
 const STATUS_RANGE_PATTERN = String.raw`^\s*\d{3}\s*-\s*\d{3}\s*$`;
@@ -96,7 +110,7 @@ const STATUS: ValueType<StatusRange[]> = {
   read: statusRanges,
   schema: () => {
     const one = { anyOf: [STATUS_CODE, { type: 'string', pattern: STATUS_RANGE_PATTERN }] };
-    return { anyOf: [...one.anyOf, { type: 'array', minItems: 1, items: one }] };
+    return { anyOf: [...one.anyOf, { type: 'array', minItems: 1, maxItems: MAX_STATUS_ITEMS, items: one }] };
   },
   summary: 'status codes and ranges, e.g. `[200, "300-399"]`',
   show: (ranges) => ranges.map((r) => (r.min === r.max ? r.min : `${r.min}-${r.max}`)),
@@ -156,21 +170,27 @@ export const CHECK_KEYWORDS = {
       d.type = x;
     },
   ),
-  interval: checkKey('interval', duration({ exclusiveMin: true }), {
+  interval: checkKey('interval', duration({ exclusiveMin: true, max: MAX_CHECK_DURATION_MS }), {
     description: 'time between checks',
     default: 2000,
   }),
-  timeout: checkKey('timeout', duration({ exclusiveMin: true }), {
+  timeout: checkKey('timeout', duration({ exclusiveMin: true, max: MAX_CHECK_DURATION_MS }), {
     description: 'time limit of one attempt',
     defaultText: 'the interval, at most 1s',
   }),
-  retry: checkKey('retry', int(1), { description: 'consecutive failures before down', default: 1 }),
-  delay_before_retry: checkKey('delay_before_retry', duration(), {
+  retry: checkKey('retry', int(1, MAX_CHECK_COUNT), {
+    description: 'consecutive failures before down',
+    default: 1,
+  }),
+  delay_before_retry: checkKey('delay_before_retry', duration({ max: MAX_CHECK_DURATION_MS }), {
     description: 'pause before a retry',
     default: 1000,
   }),
-  rise: checkKey('rise', int(1), { description: 'consecutive successes before up', default: 1 }),
-  warmup: checkKey('warmup', duration(), {
+  rise: checkKey('rise', int(1, MAX_CHECK_COUNT), {
+    description: 'consecutive successes before up',
+    default: 1,
+  }),
+  warmup: checkKey('warmup', duration({ max: MAX_CHECK_DURATION_MS }), {
     description: 'longest random delay before the first check (spreads the checks out)',
     default: 0,
   }),
@@ -199,8 +219,8 @@ export const CHECK_KEYWORDS = {
     description: "MD5 of the whole body (as keepalived's genhash prints it)",
     defaultText: 'none',
   }),
-  host: checkKey('host', string(), { description: 'Host header', defaultText: 'none' }),
-  sni: checkKey('sni', string(), { description: 'TLS server name', defaultText: 'none' }),
+  host: checkKey('host', string(MAX_HOST_CHARS), { description: 'Host header', defaultText: 'none' }),
+  sni: checkKey('sni', string(MAX_HOST_CHARS), { description: 'TLS server name', defaultText: 'none' }),
   verify_tls: checkKey('verify_tls', bool(), {
     description: "verify the server's certificate",
     default: false,

@@ -3,7 +3,9 @@
  * control socket, metrics, the kernel's connection-sync daemon). The sync daemon's `follow` names a
  * VRRP group or instance; that reference is returned unresolved and checked once VRRP is read.
  */
+
 import { hostname } from 'node:os';
+import { quote } from '../errors.js';
 import { parseHostPort } from './addresses.js';
 import { type KeywordTable, key, readSection } from './keywords.js';
 import type { DirectorConfig, MetricsConfig, UnmanagedPolicy } from './types.js';
@@ -12,6 +14,7 @@ import {
   bool,
   duration,
   int,
+  interfaceName,
   mapOf,
   oneOf,
   patterned,
@@ -23,6 +26,9 @@ import type { Value } from './values.js';
 
 /** The kernel keeps IPVS timeouts in jiffies in an int: whole seconds up to this fit at HZ=1000. */
 export const MAX_KERNEL_TIMEOUT_S = 2_147_483;
+
+/** sun_path (sys/un.h) holds 108 bytes with the NUL: a longer path cannot be bound. */
+const MAX_UNIX_SOCKET_PATH_BYTES = 107;
 
 export const DEFAULT_CONTROL_SOCKET = '/run/ipvsd/control.sock';
 export const DEFAULT_METRICS_LISTEN: MetricsConfig['listen'] = { host: '127.0.0.1', port: 9469 };
@@ -132,9 +138,7 @@ export const METRICS_KEYWORDS = {
       const text = v.string();
       if (text === undefined) return undefined;
       if (parseHostPort(text) !== null) return text;
-      return v.fail(
-        `listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${JSON.stringify(text)}`,
-      );
+      return v.fail(`listen must be "host:port" (like "127.0.0.1:9469" or "[::1]:9469"), got ${quote(text)}`);
     }),
     { description: 'address of the Prometheus endpoint (`GET /metrics`)', default: '127.0.0.1:9469' },
     (d: DirectorDraft, x) => {
@@ -146,7 +150,7 @@ export const METRICS_KEYWORDS = {
 
 export const SYNC_DAEMON_KEYWORDS = {
   interface: key(
-    string(),
+    interfaceName(),
     { description: 'interface the kernel sends and receives connection-sync multicast on', required: true },
     (d: SyncDaemonDraft, x) => {
       d.interface = x;
@@ -199,7 +203,7 @@ export const DIRECTOR_KEYWORDS = {
     },
   ),
   control_socket: key(
-    absolutePath(),
+    absolutePath(MAX_UNIX_SOCKET_PATH_BYTES),
     {
       description: "the daemon's control API (a unix socket, 0600 in a 0700 directory)",
       default: DEFAULT_CONTROL_SOCKET,

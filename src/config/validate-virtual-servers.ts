@@ -4,7 +4,9 @@
  * which, so the keyword handlers only convert values, and the cross-key rules run once the whole
  * entry has been read. Duplicate services, names and real servers are reported at the second entry.
  */
+
 import { isScalar } from 'yaml';
+import { quote } from '../errors.js';
 import {
   addressService,
   DEFAULT_NETMASK,
@@ -38,12 +40,17 @@ import {
   ENDPOINT_KEYWORDS,
   type EndpointDraft,
   FORWARDINGS,
+  MAX_WEIGHT,
   REAL_SERVER_KEYWORDS,
   readRealServer,
   type ServiceContext,
 } from './validate-real-servers.js';
 import { bool, deferred, int, ipAddress, listOfMaps, mapOf, oneOf, seconds, string } from './value-types.js';
 import { describeNode, type Value } from './values.js';
+
+/** Far above any real director, so that the count itself is bounded (and shown in the schema). */
+export const MAX_VIRTUAL_SERVERS = 65_536;
+export const MAX_REAL_SERVERS = 65_536;
 
 const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
 const FAMILIES: readonly Family[] = ['inet', 'inet6'];
@@ -104,10 +111,15 @@ export const PERSISTENCE_KEYWORDS = {
 const SCHEDULER_FLAG_LIST: ValueType<{ flag: SchedulerFlag; value: Value }[]> = {
   read: (v) =>
     v
-      .list('scheduler flag')
+      .list('scheduler flag', SCHEDULER_FLAG_NAMES.length)
       ?.map((item) => ({ flag: item.oneOf(SCHEDULER_FLAG_NAMES), value: item }))
       .filter((f): f is { flag: SchedulerFlag; value: Value } => f.flag !== undefined),
-  schema: () => ({ type: 'array', items: oneOf(SCHEDULER_FLAG_NAMES).schema(), uniqueItems: true }),
+  schema: () => ({
+    type: 'array',
+    items: oneOf(SCHEDULER_FLAG_NAMES).schema(),
+    uniqueItems: true,
+    maxItems: SCHEDULER_FLAG_NAMES.length,
+  }),
   summary: `list of ${oneOf(SCHEDULER_FLAG_NAMES).summary}`,
 };
 
@@ -197,7 +209,7 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   quorum: key(
-    int(1),
+    int(1, MAX_WEIGHT),
     {
       description: 'sum of the live weights needed; below it the sorry server takes over (daemon)',
       default: 1,
@@ -207,7 +219,7 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   hysteresis: key(
-    int(0),
+    int(0, MAX_WEIGHT),
     {
       description: 'quorum is lost below `quorum - hysteresis`, regained at `quorum + hysteresis`',
       default: 0,
@@ -245,10 +257,10 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   real_servers: key(
-    listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers'),
+    listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers', MAX_REAL_SERVERS),
     { description: 'the real servers', defaultText: 'none', nullable: true },
     (d: VirtualServerDraft, _x, v) => {
-      d.realServers = v.list('real server');
+      d.realServers = v.list('real server', MAX_REAL_SERVERS);
     },
   ),
 } satisfies KeywordTable<VirtualServerDraft>;
@@ -365,7 +377,7 @@ function dedupeRealServers(realServers: readonly RealServerConfig[], value: Valu
     else
       value.ctx.report(
         rs.source,
-        `real server ${key} is listed twice in virtual server "${vsName}" (first at ${formatPos(seen)})`,
+        `real server ${key} is listed twice in virtual server ${quote(vsName)} (first at ${formatPos(seen)})`,
       );
   }
 }
@@ -416,7 +428,7 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
 /** Reads the list; duplicate services and names are reported at the later entry. */
 export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
   if (value === null || value.isNull) return [];
-  const items = value.list('virtual server');
+  const items = value.list('virtual server', MAX_VIRTUAL_SERVERS);
   if (items === undefined) return [];
   const servers = items.map(readVirtualServer).filter((vs): vs is VirtualServerConfig => vs !== undefined);
   const byKey = new Map<string, SourcePos>();
@@ -433,7 +445,7 @@ export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
     } else if (sameName !== undefined) {
       value.ctx.report(
         vs.source,
-        `virtual server name "${vs.name}" is used twice (first at ${formatPos(sameName)})`,
+        `virtual server name ${quote(vs.name)} is used twice (first at ${formatPos(sameName)})`,
       );
     }
     if (sameKey === undefined) byKey.set(keyText, vs.source);

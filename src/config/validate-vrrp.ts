@@ -4,8 +4,10 @@
  * protocol-level rules beyond what the packet format forces are left to the VRRP module.
  */
 import type { Node } from 'yaml';
-import { IpvsdError } from '../errors.js';
+import { IpvsdError, quote } from '../errors.js';
+import type { Family } from '../model/ipvs.js';
 import { type ParsedCidr, parseCidr } from '../sys/ip-address.js';
+import { VRRP_AUTH_DATA_LEN, VRRP_HEADER_LEN } from '../vrrp/packet.js';
 import { formatDuration } from './durations.js';
 import { type KeywordTable, key, readNamed, readSection, type ValueType } from './keywords.js';
 import { formatPos } from './positions.js';
@@ -16,8 +18,21 @@ import type {
   VrrpScriptConfig,
   VrrpSyncGroupConfig,
 } from './types.js';
+import { MAX_CHECK_COUNT } from './validate-check.js';
 import { familyName } from './validate-real-servers.js';
-import { bool, command, deferred, duration, int, ip, listOf, oneOf, section, string } from './value-types.js';
+import {
+  bool,
+  command,
+  deferred,
+  duration,
+  int,
+  interfaceName,
+  ip,
+  listOf,
+  oneOf,
+  section,
+  string,
+} from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
 /** RFC 3768 §5.3.10: at most 255 s, whole seconds. RFC 5798 §5.2.7: 12 bits of centiseconds. */
@@ -26,6 +41,17 @@ const MAX_ADVERT_V3_MS = 40_950;
 /** RFC 3768 §5.3.11: the simple-text password is 8 octets. */
 const MAX_PASSWORD_BYTES = 8;
 const DEFAULT_ADVERT_INT_MS = 1000;
+/** The address count field of an advert is one octet (RFC 3768 §5.3.5, RFC 5798 §5.2.5). */
+const VRRP_MAX_ADDRESS_COUNT = 255;
+/** An advert must fit the IPv6 minimum link MTU (RFC 8200 §5), so no link has to fragment it. */
+const MIN_LINK_MTU = 1280;
+const IP_HEADER_BYTES: Readonly<Record<Family, number>> = { inet: 20, inet6: 40 };
+const ADDRESS_BYTES: Readonly<Record<Family, number>> = { inet: 4, inet6: 16 };
+/** A tracked script runs at least this often, and never longer. */
+const MAX_SCRIPT_DURATION_MS = 3_600_000;
+const MAX_PREEMPT_DELAY_MS = 3_600_000;
+/** Tracked interfaces, tracked scripts, unicast peers, members of a sync group. */
+const MAX_TRACKED = 255;
 
 interface ScriptDraft {
   argv?: string[];
@@ -45,28 +71,28 @@ export const SCRIPT_KEYWORDS = {
     },
   ),
   interval: key(
-    duration({ exclusiveMin: true }),
+    duration({ exclusiveMin: true, max: MAX_SCRIPT_DURATION_MS }),
     { description: 'time between runs', default: 1000 },
     (d: ScriptDraft, x) => {
       d.intervalMs = x;
     },
   ),
   timeout: key(
-    duration({ exclusiveMin: true }),
+    duration({ exclusiveMin: true, max: MAX_SCRIPT_DURATION_MS }),
     { description: 'a run that takes longer fails', defaultText: 'the interval' },
     (d: ScriptDraft, x) => {
       d.timeoutMs = x;
     },
   ),
   rise: key(
-    int(1),
+    int(1, MAX_CHECK_COUNT),
     { description: 'consecutive successes before healthy', default: 1 },
     (d: ScriptDraft, x) => {
       d.rise = x;
     },
   ),
   fall: key(
-    int(1),
+    int(1, MAX_CHECK_COUNT),
     { description: 'consecutive failures before failed', default: 1 },
     (d: ScriptDraft, x) => {
       d.fall = x;
@@ -132,6 +158,7 @@ interface InstanceDraft {
   state?: 'master' | 'backup';
   interface?: string;
   virtualRouterId?: number;
+  vridValue?: Value;
   priority?: number;
   advertInt?: Value;
   version?: 2 | 3;
@@ -139,8 +166,10 @@ interface InstanceDraft {
   preemptDelayMs?: number;
   authentication?: { value: Value; draft: AuthDraft };
   virtualIps?: { value: Value; vip: VirtualIpConfig }[];
+  virtualIpsValue?: Value;
   unicastSrcIp?: string;
-  unicastPeers?: string[];
+  unicastSrcValue?: Value;
+  unicastPeers?: { value: Value; address: string }[];
   trackInterfaces?: string[];
   trackScripts?: { name: string; value: Value }[];
   notify?: NotifyDraft;
@@ -154,9 +183,7 @@ function virtualIp(value: Value): VirtualIpConfig | undefined {
     cidr = parseCidr(text);
   } catch (err) {
     if (!(err instanceof IpvsdError)) throw err;
-    return value.fail(
-      `virtual IP address must be "address" or "address/prefix", got ${JSON.stringify(text)}`,
-    );
+    return value.fail(`virtual IP address must be "address" or "address/prefix", got ${quote(text)}`);
   }
   return { address: cidr.address, family: cidr.family, prefixLength: cidr.prefixLength };
 }
@@ -170,12 +197,24 @@ const VIRTUAL_IP: ValueType<{ value: Value; vip: VirtualIpConfig }> = {
   summary: '`address` or `address/prefix`',
 };
 
-/** Items that are refused are reported and left out, so the rest can still be checked. */
-function eachOf<T>(item: ValueType<T>, itemLabel: string): ValueType<T[]> {
+const PEER: ValueType<{ value: Value; address: string }> = {
+  read: (v) => {
+    const address = v.ip()?.address;
+    return address === undefined ? undefined : { value: v, address };
+  },
+  schema: ip().schema,
+  summary: ip().summary,
+};
+
+/**
+ * Items that are refused are reported and left out, so the rest can still be checked. `counted`:
+ * the caller checks the count itself (with a more precise limit than `maxItems`).
+ */
+function eachOf<T>(item: ValueType<T>, itemLabel: string, maxItems: number, counted = false): ValueType<T[]> {
   return {
-    read: (v) => v.list(itemLabel)?.flatMap((i) => item.read(i) ?? []),
-    schema: () => ({ type: 'array', items: item.schema() }),
-    summary: `list of ${item.summary}`,
+    read: (v) => v.list(itemLabel, counted ? undefined : maxItems)?.flatMap((i) => item.read(i) ?? []),
+    schema: () => ({ type: 'array', items: item.schema(), maxItems }),
+    summary: `list of at most ${maxItems} ${item.summary}`,
   };
 }
 
@@ -197,7 +236,7 @@ export const INSTANCE_KEYWORDS = {
     },
   ),
   interface: key(
-    string(),
+    interfaceName(),
     { description: 'interface the adverts are sent on (and the VIPs are added to)', required: true },
     (d: InstanceDraft, x) => {
       d.interface = x;
@@ -206,8 +245,9 @@ export const INSTANCE_KEYWORDS = {
   virtual_router_id: key(
     int(1, 255),
     { description: 'VRID, the same on every director of the instance, unique on the link', required: true },
-    (d: InstanceDraft, x) => {
+    (d: InstanceDraft, x, v) => {
       d.virtualRouterId = x;
+      d.vridValue = v;
     },
   ),
   priority: key(
@@ -244,7 +284,7 @@ export const INSTANCE_KEYWORDS = {
     },
   ),
   preempt_delay: key(
-    duration(),
+    duration({ max: MAX_PREEMPT_DELAY_MS }),
     { description: 'wait this long after start before preempting', default: 0 },
     (d: InstanceDraft, x) => {
       d.preemptDelayMs = x;
@@ -258,35 +298,37 @@ export const INSTANCE_KEYWORDS = {
     },
   ),
   virtual_ipaddresses: key(
-    eachOf(VIRTUAL_IP, 'virtual IP address'),
+    eachOf(VIRTUAL_IP, 'virtual IP address', VRRP_MAX_ADDRESS_COUNT, true),
     { description: 'the VIPs held by the master, all of one family', defaultText: 'none' },
-    (d: InstanceDraft, x) => {
+    (d: InstanceDraft, x, v) => {
       d.virtualIps = x;
+      d.virtualIpsValue = v;
     },
   ),
   unicast_src_ip: key(
     ip(),
     { description: 'source address of unicast adverts', defaultText: "the interface's" },
-    (d: InstanceDraft, x) => {
+    (d: InstanceDraft, x, v) => {
       d.unicastSrcIp = x;
+      d.unicastSrcValue = v;
     },
   ),
   unicast_peers: key(
-    eachOf(ip(), 'unicast peer'),
+    eachOf(PEER, 'unicast peer', MAX_TRACKED),
     { description: 'send adverts to these addresses instead of multicast', defaultText: 'none (multicast)' },
     (d: InstanceDraft, x) => {
       d.unicastPeers = x;
     },
   ),
   track_interfaces: key(
-    listOf(string(), 'tracked interface'),
+    listOf(interfaceName(), 'tracked interface', MAX_TRACKED),
     { description: 'FAULT while any of these interfaces is down', defaultText: 'none' },
     (d: InstanceDraft, x) => {
       d.trackInterfaces = x;
     },
   ),
   track_scripts: key(
-    eachOf(TRACKED_SCRIPT, 'tracked script'),
+    eachOf(TRACKED_SCRIPT, 'tracked script', MAX_TRACKED),
     {
       description: 'scripts of `vrrp_scripts` that change the priority or put the instance in FAULT',
       defaultText: 'none',
@@ -320,9 +362,51 @@ function advertInterval(value: Value | undefined, version: 2 | 3): number | unde
   return ms / 10;
 }
 
+/**
+ * The family an instance's adverts use, as the VRRP module picks it (vrrp/instance.ts
+ * instanceFamily): IPv4 for VRRPv2; for VRRPv3 its first VIP's, else its unicast source's.
+ */
+function instanceFamily(d: InstanceDraft, version: 2 | 3): Family {
+  if (version === 2) return 'inet';
+  const first = d.virtualIps?.[0]?.vip.family;
+  if (first !== undefined) return first;
+  return d.unicastSrcIp?.includes(':') === true ? 'inet6' : 'inet';
+}
+
+/**
+ * The most VIPs one advert carries: what the count field holds and what fits 1280 bytes with the IP
+ * header, the VRRP header and (v2) the authentication data: 255 IPv4 addresses, 77 IPv6 ones.
+ */
+export function maxVirtualIps(version: 2 | 3, family: Family): number {
+  const room =
+    MIN_LINK_MTU - IP_HEADER_BYTES[family] - VRRP_HEADER_LEN - (version === 2 ? VRRP_AUTH_DATA_LEN : 0);
+  return Math.min(VRRP_MAX_ADDRESS_COUNT, Math.floor(room / ADDRESS_BYTES[family]));
+}
+
 function checkInstance(d: InstanceDraft, version: 2 | 3): void {
   const vips = d.virtualIps ?? [];
   const family = vips[0]?.vip.family;
+  const advertFamily = instanceFamily(d, version);
+  const max = maxVirtualIps(version, advertFamily);
+  if (vips.length > max) {
+    d.virtualIpsValue?.fail(
+      `virtual_ipaddresses lists ${vips.length} addresses; one VRRPv${version} advert carries at most ${max} ${familyName(advertFamily)} addresses`,
+    );
+  }
+  if (d.unicastSrcIp !== undefined && d.unicastSrcValue !== undefined) {
+    const srcFamily: Family = d.unicastSrcIp.includes(':') ? 'inet6' : 'inet';
+    if (srcFamily !== advertFamily)
+      d.unicastSrcValue.fail(
+        `unicast_src_ip ${d.unicastSrcIp} is ${familyName(srcFamily)} but the instance's adverts are ${familyName(advertFamily)}${version === 2 ? ' (VRRPv2 is IPv4 only)' : ''}`,
+      );
+  }
+  for (const peer of d.unicastPeers ?? []) {
+    const peerFamily: Family = peer.address.includes(':') ? 'inet6' : 'inet';
+    if (peerFamily !== advertFamily)
+      peer.value.fail(
+        `unicast peer ${peer.address} is ${familyName(peerFamily)} but the instance's adverts are ${familyName(advertFamily)}`,
+      );
+  }
   for (const { value, vip } of vips) {
     if (version === 2 && vip.family === 'inet6') {
       value.fail(`virtual IP address ${vip.address} is IPv6, which needs VRRP version 3`);
@@ -346,12 +430,14 @@ function checkInstance(d: InstanceDraft, version: 2 | 3): void {
 
 interface InstanceResult {
   readonly instance: VrrpInstanceConfig;
+  /** Interface, advert family and VRID, when all three are valid: unique among instances. */
+  readonly link: { readonly key: string; readonly value: Value } | null;
   readonly trackScripts: readonly { name: string; value: Value }[];
 }
 
 function readInstance(name: string, value: Value, source: SourcePos): InstanceResult | undefined {
   const d: InstanceDraft = {};
-  const fields = readSection(value, `vrrp instance "${name}"`, INSTANCE_KEYWORDS, d);
+  const fields = readSection(value, `vrrp instance ${quote(name)}`, INSTANCE_KEYWORDS, d);
   if (fields === undefined) return undefined;
   const version = d.version ?? INSTANCE_KEYWORDS.version.default;
   const advertIntervalCs = advertInterval(d.advertInt, version);
@@ -373,7 +459,7 @@ function readInstance(name: string, value: Value, source: SourcePos): InstanceRe
         : null,
     virtualIpaddresses: (d.virtualIps ?? []).map((v) => v.vip),
     unicastSrcIp: d.unicastSrcIp ?? null,
-    unicastPeers: d.unicastPeers ?? [],
+    unicastPeers: (d.unicastPeers ?? []).map((p) => p.address),
     trackInterfaces: d.trackInterfaces ?? [],
     trackScripts: (d.trackScripts ?? []).map((t) => t.name),
     notify: {
@@ -383,12 +469,19 @@ function readInstance(name: string, value: Value, source: SourcePos): InstanceRe
     },
     source,
   };
-  return { instance, trackScripts: d.trackScripts ?? [] };
+  const link =
+    d.interface !== undefined && d.virtualRouterId !== undefined && d.vridValue !== undefined
+      ? {
+          key: `${d.virtualRouterId} on ${d.interface} (${familyName(instanceFamily(d, version))})`,
+          value: d.vridValue,
+        }
+      : null;
+  return { instance, link, trackScripts: d.trackScripts ?? [] };
 }
 
 function readScript(name: string, value: Value, source: SourcePos): VrrpScriptConfig | undefined {
   const d: ScriptDraft = {};
-  const fields = readSection(value, `vrrp script "${name}"`, SCRIPT_KEYWORDS, d);
+  const fields = readSection(value, `vrrp script ${quote(name)}`, SCRIPT_KEYWORDS, d);
   if (fields === undefined) return undefined;
   const intervalMs = d.intervalMs ?? SCRIPT_KEYWORDS.interval.default;
   return {
@@ -409,11 +502,11 @@ interface GroupDraft {
 
 const INSTANCE_NAMES: ValueType<Value[]> = {
   read: (v) => {
-    const items = v.list('instance');
+    const items = v.list('instance', MAX_TRACKED);
     if (items?.length === 0) return v.fail('instances must list at least one vrrp instance');
     return items;
   },
-  schema: () => ({ type: 'array', items: string().schema(), minItems: 1 }),
+  schema: () => ({ type: 'array', items: string().schema(), minItems: 1, maxItems: MAX_TRACKED }),
   summary: 'list of names in `vrrp_instances`',
 };
 
@@ -460,33 +553,44 @@ export function readVrrp(sections: VrrpSections): VrrpResult {
     });
   }
   if (present(sections.instances)) {
+    // One instance per interface, VRID and family: the VRRP module receives adverts by those three.
+    const links = new Map<string, { name: string; pos: SourcePos }>();
     readNamed(sections.instances, 'vrrp_instances', (name, v, key) => {
       const result = readInstance(name, v, pos(v, key));
       if (result === undefined) return;
+      if (result.link !== null) {
+        const other = links.get(result.link.key);
+        if (other !== undefined)
+          result.link.value.fail(
+            `virtual_router_id ${result.link.key} is already used by vrrp instance ${quote(other.name)} (at ${formatPos(other.pos)})`,
+          );
+        else links.set(result.link.key, { name, pos: result.link.value.pos });
+      }
       instances.push(result.instance);
       trackRefs.push(...result.trackScripts);
     });
   }
   const scriptNames = new Set(scripts.map((s) => s.name));
   for (const { name, value } of trackRefs) {
-    if (!scriptNames.has(name)) value.fail(`tracked script "${name}" is not defined in vrrp_scripts`);
+    if (!scriptNames.has(name)) value.fail(`tracked script ${quote(name)} is not defined in vrrp_scripts`);
   }
   if (present(sections.syncGroups)) {
     const instanceNames = new Set(instances.map((i) => i.name));
     const memberOf = new Map<string, { group: string; pos: SourcePos }>();
     readNamed(sections.syncGroups, 'vrrp_sync_groups', (name, v, key) => {
       const d: GroupDraft = {};
-      const fields = readSection(v, `vrrp sync group "${name}"`, GROUP_KEYWORDS, d);
+      const fields = readSection(v, `vrrp sync group ${quote(name)}`, GROUP_KEYWORDS, d);
       if (fields === undefined) return;
       const members: string[] = [];
       for (const item of d.instances ?? []) {
         const member = item.string();
         if (member === undefined) continue;
         const other = memberOf.get(member);
-        if (!instanceNames.has(member)) item.fail(`instance "${member}" is not defined in vrrp_instances`);
+        if (!instanceNames.has(member))
+          item.fail(`instance ${quote(member)} is not defined in vrrp_instances`);
         else if (other !== undefined) {
           item.fail(
-            `instance "${member}" is already in sync group "${other.group}" (at ${formatPos(other.pos)})`,
+            `instance ${quote(member)} is already in sync group ${quote(other.group)} (at ${formatPos(other.pos)})`,
           );
         } else memberOf.set(member, { group: name, pos: item.pos });
         members.push(member);

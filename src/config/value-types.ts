@@ -3,24 +3,68 @@
  * (values.ts) with the JSON Schema that describes the same rule, built from the same arguments, so a
  * range or a list of choices is written once. Keyword tables (keywords.ts `key()`) are made of these.
  */
+
+import { quote } from '../errors.js';
 import type { IpAddress } from './addresses.js';
 import { DURATION_PATTERN, formatDuration } from './durations.js';
 import { type JsonSchema, type KeywordTable, type Nested, readSection, type ValueType } from './keywords.js';
-import type { DurationOptions, Value } from './values.js';
+import {
+  type DurationOptions,
+  MAX_ARGV,
+  MAX_DURATION_MS,
+  MAX_PATH_BYTES,
+  MAX_STRING_CHARS,
+  type Value,
+} from './values.js';
 
-export function string(): ValueType<string> {
-  return { read: (v) => v.string(), schema: () => ({ type: 'string', minLength: 1 }), summary: 'string' };
+/** No C0/C1 control characters or DEL (values.ts refuses them too). */
+const NO_CONTROL_PATTERN = String.raw`^[^\u0000-\u001f\u007f-\u009f]*$`;
+
+export function string(maxChars: number = MAX_STRING_CHARS): ValueType<string> {
+  return {
+    read: (v) => v.string(maxChars),
+    schema: () => ({ type: 'string', minLength: 1, maxLength: maxChars, pattern: NO_CONTROL_PATTERN }),
+    summary: `string of 1–${maxChars} characters`,
+  };
+}
+
+/**
+ * IFNAMSIZ (linux/if.h) is 16 with the NUL; dev_valid_name() refuses "", ".", "..", and names with
+ * '/', ':' or blanks. Control characters are refused too: they are not names anyone means.
+ */
+export const MAX_IFNAME_BYTES = 15;
+const IFNAME_PATTERN = String.raw`^(?!\.{1,2}$)[^/:\s\u0000-\u001f\u007f-\u009f]{1,15}$`;
+
+/** A network interface name as the kernel accepts it. */
+export function interfaceName(): ValueType<string> {
+  return {
+    read: (v) => {
+      const name = v.string();
+      if (name === undefined) return undefined;
+      if (Buffer.byteLength(name) > MAX_IFNAME_BYTES)
+        return v.fail(
+          `${v.label} ${quote(name)} is longer than ${MAX_IFNAME_BYTES} bytes, the kernel's limit for interface names`,
+        );
+      if (name === '.' || name === '..' || /[/:\s]/.test(name))
+        return v.fail(
+          `${v.label} ${quote(name)} is not an interface name (no "/", ":" or blanks; not "." or "..")`,
+        );
+      return name;
+    },
+    schema: () => ({ type: 'string', pattern: IFNAME_PATTERN }),
+    summary: `interface name (1–${MAX_IFNAME_BYTES} bytes, no \`/\`, \`:\` or blanks)`,
+  };
 }
 
 export function bool(): ValueType<boolean> {
   return { read: (v) => v.bool(), schema: () => ({ type: 'boolean' }), summary: '`true` or `false`' };
 }
 
-export function int(min: number, max?: number): ValueType<number> {
+export function int(min: number, max: number): ValueType<number> {
   return {
     read: (v) => v.int(min, max),
-    schema: () => ({ type: 'integer', minimum: min, ...(max === undefined ? {} : { maximum: max }) }),
-    summary: max === undefined ? `integer ≥ ${min}` : `integer ${min}–${max}`,
+    schema: () => ({ type: 'integer', minimum: min, maximum: max }),
+    summary: `integer ${min}–${max}`,
   };
 }
 
@@ -36,7 +80,7 @@ function durationBounds(options: DurationOptions): JsonSchema {
   const min = (options.min ?? 0) / 1000;
   return {
     ...(options.exclusiveMin === true ? { exclusiveMinimum: min } : { minimum: min }),
-    ...(options.max === undefined ? {} : { maximum: options.max / 1000 }),
+    maximum: (options.max ?? MAX_DURATION_MS) / 1000,
     ...(options.wholeSeconds === true ? { multipleOf: 1 } : {}),
   };
 }
@@ -46,7 +90,7 @@ function durationSummary(options: DurationOptions): string {
   const parts = ['duration'];
   if (options.exclusiveMin === true) parts.push(`> ${formatDuration(min)}`);
   else if (min > 0) parts.push(`≥ ${formatDuration(min)}`);
-  if (options.max !== undefined) parts.push(`≤ ${formatDuration(options.max)}`);
+  parts.push(`≤ ${formatDuration(options.max ?? MAX_DURATION_MS)}`);
   if (options.wholeSeconds === true) parts.push('whole seconds');
   return parts.join(', ');
 }
@@ -89,11 +133,12 @@ export function ip(): ValueType<string> {
   return { ...ipAddress(), read: (v) => v.ip()?.address } as ValueType<string>;
 }
 
-export function absolutePath(): ValueType<string> {
+/** At most `maxBytes` bytes: PATH_MAX, or less where the path goes into a smaller field. */
+export function absolutePath(maxBytes: number = MAX_PATH_BYTES): ValueType<string> {
   return {
-    read: (v) => v.absolutePath(),
-    schema: () => ({ type: 'string', pattern: '^/' }),
-    summary: 'absolute path',
+    read: (v) => v.absolutePath(maxBytes),
+    schema: () => ({ type: 'string', pattern: '^/', maxLength: maxBytes }),
+    summary: `absolute path of at most ${maxBytes} bytes`,
   };
 }
 
@@ -107,12 +152,13 @@ export function command(): ValueType<string[]> {
         {
           type: 'array',
           minItems: 1,
-          prefixItems: [{ type: 'string', pattern: '^/' }],
+          maxItems: MAX_ARGV,
+          prefixItems: [{ type: 'string', pattern: '^/', maxLength: MAX_PATH_BYTES }],
           items: { type: ['string', 'number'] },
         },
       ],
     }),
-    summary: 'absolute path, or a list `[/path, arg, …]`',
+    summary: `absolute path, or a list \`[/path, arg, …]\` of at most ${MAX_ARGV}`,
   };
 }
 
@@ -151,13 +197,17 @@ export function mapOf<D>(table: KeywordTable<D>, heading?: string): ValueType<Va
   return deferred(() => tableSchema(table), 'map', { table: () => table, shape: 'map', heading });
 }
 
-/** A list of maps of `table`, each read by the handler with its context. */
-export function listOfMaps<D>(table: KeywordTable<D>, heading: string): ValueType<Value> {
-  return deferred(() => ({ type: 'array', items: tableSchema(table) }), 'list of maps', {
-    table: () => table,
-    shape: 'list',
-    heading,
-  });
+/** A list of at most `maxItems` maps of `table`, each read by the handler with its context. */
+export function listOfMaps<D>(table: KeywordTable<D>, heading: string, maxItems: number): ValueType<Value> {
+  return deferred(
+    () => ({ type: 'array', items: tableSchema(table), maxItems }),
+    `list of at most ${maxItems} maps`,
+    {
+      table: () => table,
+      shape: 'list',
+      heading,
+    },
+  );
 }
 
 /** A map from the user's names to entries of `table` (`vrrp_instances: {VI_1: {...}}`). */
@@ -169,18 +219,23 @@ export function namedMaps<D>(table: KeywordTable<D>, heading: string): ValueType
   });
 }
 
-/** A list of `item`s; the list is refused (undefined) if any item is. */
-export function listOf<T>(item: ValueType<T>, itemLabel: string, minItems = 0): ValueType<T[]> {
+/** A list of `item`s, at most `maxItems`; the list is refused (undefined) if any item is. */
+export function listOf<T>(
+  item: ValueType<T>,
+  itemLabel: string,
+  maxItems: number,
+  minItems = 0,
+): ValueType<T[]> {
   return {
     read: (v) => {
-      const items = v.list(itemLabel);
+      const items = v.list(itemLabel, maxItems);
       if (items === undefined) return undefined;
       if (items.length < minItems) return v.fail(`${v.label} must list at least ${minItems} ${itemLabel}`);
       const read = items.map((i) => item.read(i));
       return read.every((x): x is T => x !== undefined) ? read : undefined;
     },
-    schema: () => ({ type: 'array', items: item.schema(), ...(minItems > 0 ? { minItems } : {}) }),
-    summary: `list of ${item.summary}`,
+    schema: () => ({ type: 'array', items: item.schema(), ...(minItems > 0 ? { minItems } : {}), maxItems }),
+    summary: `list of at most ${maxItems} ${item.summary}`,
   };
 }
 

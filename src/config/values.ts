@@ -3,11 +3,30 @@
  * an issue at the value's position and returns undefined, so the caller simply leaves the field
  * unset and carries on. Messages name the key and say what was expected and what was found.
  */
+
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { quote } from '../errors.js';
 import { type IpAddress, parseIp } from './addresses.js';
 import { formatDuration, parseDuration } from './durations.js';
 import type { ParseContext } from './positions.js';
 import type { SourcePos } from './types.js';
+
+/**
+ * The longest duration any key takes: node's timers hold at most 2^31-1 ms (about 24.8 days; longer
+ * ones fire after 1 ms), so no configured duration may reach that. Keys have tighter maxima of their own.
+ */
+export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
+
+/** A string key's longest value unless its table says otherwise (names, hosts, labels). */
+export const MAX_STRING_CHARS = 255;
+/** PATH_MAX (linux/limits.h) counts the terminating NUL. */
+export const MAX_PATH_BYTES = 4095;
+/** Arguments of a command (program included). */
+export const MAX_ARGV = 64;
+
+/** Characters no config string may hold (C0 and C1 controls, DEL): they would end up in logs and argv. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export interface DurationOptions {
   /** Smallest accepted value in ms (inclusive); default 0. */
@@ -26,7 +45,7 @@ export function describeNode(node: Node | null): string {
   if (isSeq(node)) return 'a list';
   if (isScalar(node)) {
     if (node.value === null) return 'nothing';
-    if (typeof node.value === 'string') return JSON.stringify(node.value);
+    if (typeof node.value === 'string') return quote(node.value);
     return node.source !== undefined && node.source !== '' ? String(node.source) : String(node.value);
   }
   return 'an unsupported value';
@@ -57,14 +76,24 @@ export class Value {
     return this.fail(`${this.label} must be ${what}, got ${describeNode(this.node)}`);
   }
 
-  /** A non-empty string; a plain number is taken as written (`interface: 0` → "0"). */
-  string(): string | undefined {
+  /**
+   * A non-empty string of at most `maxChars` characters, without control characters; a plain number
+   * is taken as written (`interface: 0` → "0").
+   */
+  string(maxChars: number = MAX_STRING_CHARS): string | undefined {
     const node = this.node;
+    let text: string | undefined;
     if (isScalar(node)) {
-      if (typeof node.value === 'string' && node.value !== '') return node.value;
-      if (typeof node.value === 'number' && node.source !== undefined) return node.source;
+      if (typeof node.value === 'string' && node.value !== '') text = node.value;
+      else if (typeof node.value === 'number' && node.source !== undefined) text = node.source;
     }
-    return this.expected('a non-empty string');
+    if (text === undefined) return this.expected('a non-empty string');
+    if (text.length > maxChars)
+      return this.fail(`${this.label} must be at most ${maxChars} characters, got ${text.length}`);
+    const control = CONTROL.exec(text);
+    if (control !== null)
+      return this.fail(`${this.label} must not contain control characters, got ${quote(text)}`);
+    return text;
   }
 
   bool(): boolean | undefined {
@@ -96,7 +125,7 @@ export class Value {
       const text = String(node.value);
       const found = choices.find((c) => c === text);
       if (found !== undefined) return found;
-      return this.fail(`${this.label} ${JSON.stringify(text)} is not one of ${choices.join(', ')}`);
+      return this.fail(`${this.label} ${quote(text)} is not one of ${choices.join(', ')}`);
     }
     return this.expected(`one of ${choices.join(', ')}`);
   }
@@ -107,6 +136,7 @@ export class Value {
     const raw = isScalar(node) ? node.value : undefined;
     if (typeof raw !== 'string' && typeof raw !== 'number') return this.expected(DURATION_SYNTAX);
     const min = options.min ?? 0;
+    const max = options.max ?? MAX_DURATION_MS;
     const exclusive = options.exclusiveMin === true;
     const minText = `${exclusive ? 'longer than' : 'at least'} ${formatDuration(min)}`;
     const parsed = parseDuration(raw);
@@ -118,8 +148,7 @@ export class Value {
     const ms = parsed.ms;
     if (options.wholeSeconds === true && ms % 1000 !== 0) return this.expected('a whole number of seconds');
     if (exclusive ? ms <= min : ms < min) return this.expected(minText);
-    if (options.max !== undefined && ms > options.max)
-      return this.expected(`at most ${formatDuration(options.max)}`);
+    if (ms > max) return this.expected(`at most ${formatDuration(max)}`);
     return ms;
   }
 
@@ -138,10 +167,17 @@ export class Value {
     return this.expected('an IPv4 or IPv6 address');
   }
 
-  absolutePath(): string | undefined {
+  /** At most `maxBytes` bytes (UTF-8), no control characters. */
+  absolutePath(maxBytes: number = MAX_PATH_BYTES): string | undefined {
     const node = this.node;
-    if (isScalar(node) && typeof node.value === 'string' && node.value.startsWith('/')) return node.value;
-    return this.expected('an absolute path');
+    if (!isScalar(node) || typeof node.value !== 'string' || !node.value.startsWith('/'))
+      return this.expected('an absolute path');
+    const path = node.value;
+    if (path.length > maxBytes || Buffer.byteLength(path) > maxBytes)
+      return this.fail(`${this.label} must be at most ${maxBytes} bytes long`);
+    if (CONTROL.test(path))
+      return this.fail(`${this.label} must not contain control characters, got ${quote(path)}`);
+    return path;
   }
 
   /**
@@ -161,19 +197,22 @@ export class Value {
     }
     const items = this.list('argument');
     if (items === undefined) return undefined;
+    if (items.length > MAX_ARGV) return this.fail(`${this.label} must have at most ${MAX_ARGV} arguments`);
     const [first, ...rest] = items;
     if (first === undefined) return this.expected('an absolute path or a non-empty list');
     const argv = [
       new Value(this.ctx, first.node, `${this.label} command`).absolutePath(),
-      ...rest.map((v) => v.string()),
+      ...rest.map((v) => v.string(MAX_PATH_BYTES)),
     ];
     return argv.every((a): a is string => a !== undefined) ? argv : undefined;
   }
 
-  /** The items of a list, each labelled `itemLabel` in messages. */
-  list(itemLabel: string): Value[] | undefined {
+  /** The items of a list of at most `maxItems`, each labelled `itemLabel` in messages. */
+  list(itemLabel: string, maxItems: number = Number.POSITIVE_INFINITY): Value[] | undefined {
     const node = this.node;
     if (!isSeq(node)) return this.expected('a list');
+    if (node.items.length > maxItems)
+      return this.fail(`${this.label} must list at most ${maxItems} items, got ${node.items.length}`);
     return node.items.map((item) => new Value(this.ctx, this.ctx.resolve(item as Node | null), itemLabel));
   }
 

@@ -4,6 +4,7 @@
  * version. Everything keepalived keeps here for mail, SNMP, D-Bus, process scheduling and
  * script security is dropped with a warning: none of it decides what carries traffic.
  */
+import { quote } from '../../errors.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
@@ -155,7 +156,7 @@ const GLOBAL_HANDLERS = register<GlobalDraft>(
         if (key.text === 'tcp') x.timeouts.tcp = value;
         else if (key.text === 'tcpfin' || key.text === 'tcp_fin') x.timeouts.tcpFin = value;
         else if (key.text === 'udp') x.timeouts.udp = value;
-        else d.error(key, `lvs_timeouts takes tcp, tcpfin and udp, got ${JSON.stringify(key.text)}`);
+        else d.error(key, `lvs_timeouts takes tcp, tcpfin and udp, got ${quote(key.text)}`);
       }
     },
     lvs_sync_daemon: (s, x, d) => readSyncDaemon(s, x, d),
@@ -194,7 +195,7 @@ function readSyncDaemon(s: Statement, x: GlobalDraft, d: Diagnostics): void {
     } else if (i === 0 && instance === null) {
       instance = word.text;
     } else {
-      d.error(word, `unexpected ${JSON.stringify(word.text)} in lvs_sync_daemon`);
+      d.error(word, `unexpected ${quote(word.text)} in lvs_sync_daemon`);
     }
   }
   x.syncDaemon = { interface: (iface as Token).text, instance, syncId, at: s.keyword };

@@ -6,6 +6,7 @@
  * attempt, keepalived's counts the attempts after the first), so every check is written out in
  * full, with keepalived's values, and nothing is left to ipvsd's defaults.
  */
+import { quote } from '../../errors.js';
 import { SCHEDULERS } from '../../model/ipvs.js';
 import { parseIp } from '../addresses.js';
 import type { Diagnostics, Place } from './diagnostics.js';
@@ -142,8 +143,7 @@ const URL_HANDLERS = register<UrlDraft>(
       const t = single(s, d);
       if (t === undefined) return;
       if (/^[0-9a-fA-F]{32}$/.test(t.text)) x.digest = t.text.toLowerCase();
-      else
-        d.error(t, `digest must be 32 hex digits (an MD5 sum from genhash), got ${JSON.stringify(t.text)}`);
+      else d.error(t, `digest must be 32 hex digits (an MD5 sum from genhash), got ${quote(t.text)}`);
     },
     status_code: (s, x, d) => {
       if (!arity(s, d, 1, 64)) return;
@@ -156,7 +156,7 @@ const URL_HANDLERS = register<UrlDraft>(
           Number(m[2] ?? m[1]) > 599 ||
           Number(m[1]) > Number(m[2] ?? m[1])
         ) {
-          d.error(t, `status_code must be HTTP codes or ranges like 200-299, got ${JSON.stringify(t.text)}`);
+          d.error(t, `status_code must be HTTP codes or ranges like 200-299, got ${quote(t.text)}`);
           continue;
         }
         codes.push(m[2] === undefined ? Number(m[1]) : `${m[1]}-${m[2]}`);
@@ -241,7 +241,7 @@ function forwarding(s: Statement, d: Diagnostics): string | undefined {
   const method = s.args[0] as Token;
   const mapped = FORWARDING[method.text.toUpperCase()];
   if (mapped === undefined)
-    return d.error(method, `${s.keyword.text} must be NAT, DR or TUN, got ${JSON.stringify(method.text)}`);
+    return d.error(method, `${s.keyword.text} must be NAT, DR or TUN, got ${quote(method.text)}`);
   const [, type, value] = s.args;
   if (type !== undefined) {
     if (mapped === 'tun' && type.text === 'type' && value?.text === 'ipip' && s.args.length === 3)
@@ -333,7 +333,7 @@ const VS_HANDLERS = register<VirtualServerDraft>(
       if (t === undefined) return;
       const protocol = t.text.toLowerCase();
       if (['tcp', 'udp', 'sctp'].includes(protocol)) x.protocol = protocol;
-      else d.error(t, `protocol must be TCP, UDP or SCTP, got ${JSON.stringify(t.text)}`);
+      else d.error(t, `protocol must be TCP, UDP or SCTP, got ${quote(t.text)}`);
     },
     quorum: (s, x, d) => {
       x.quorum = int(single(s, d), d, 'quorum', 1, 2 ** 31 - 1);
@@ -353,7 +353,7 @@ const VS_HANDLERS = register<VirtualServerDraft>(
     ip_family: (s, x, d) => {
       const t = single(s, d);
       if (t?.text === 'inet' || t?.text === 'inet6') x.family = t.text;
-      else if (t !== undefined) d.error(t, `ip_family must be inet or inet6, got ${JSON.stringify(t.text)}`);
+      else if (t !== undefined) d.error(t, `ip_family must be inet or inet6, got ${quote(t.text)}`);
     },
     ...Object.fromEntries(
       SCHEDULER_FLAG.map((f) => [
@@ -377,7 +377,7 @@ function readScheduler(s: Statement, x: VirtualServerDraft, d: Diagnostics): voi
   const t = single(s, d);
   if (t === undefined) return;
   if ((SCHEDULERS as readonly string[]).includes(t.text)) x.scheduler = t.text;
-  else d.error(t, `scheduler ${JSON.stringify(t.text)} is not one of ${SCHEDULERS.join(', ')}`);
+  else d.error(t, `scheduler ${quote(t.text)} is not one of ${SCHEDULERS.join(', ')}`);
 }
 
 /** flag-1 / flag-2 are the sh and mh schedulers' fallback and port flags (ipvsadm -b). */
@@ -401,8 +401,7 @@ export function readVirtualServer(s: Statement, d: Diagnostics): VirtualServerDr
   if (!needsBlock(s, d)) return undefined;
   const [first, second, extra] = s.args;
   if (first === undefined) return d.error(s.keyword, 'virtual_server needs ADDRESS PORT or fwmark N');
-  if (extra !== undefined)
-    return d.error(extra, `unexpected ${JSON.stringify(extra.text)} after virtual_server`);
+  if (extra !== undefined) return d.error(extra, `unexpected ${quote(extra.text)} after virtual_server`);
   const vs: VirtualServerDraft = {
     at: s.keyword,
     label: s.args.map((a) => a.text).join(' '),
@@ -528,7 +527,7 @@ function persistence(vs: VirtualServerDraft, d: Diagnostics): Obj | undefined {
       if (!/^\d+$/.test(g.text) || prefix < 1 || prefix > 128) {
         return d.error(
           g.at,
-          `persistence_granularity of an IPv6 service must be a prefix length, got ${JSON.stringify(g.text)}`,
+          `persistence_granularity of an IPv6 service must be a prefix length, got ${quote(g.text)}`,
         );
       }
       out.netmask = prefix;
@@ -536,7 +535,7 @@ function persistence(vs: VirtualServerDraft, d: Diagnostics): Obj | undefined {
     else
       return d.error(
         g.at,
-        `persistence_granularity must be a netmask like 255.255.255.0, got ${JSON.stringify(g.text)}`,
+        `persistence_granularity must be a netmask like 255.255.255.0, got ${quote(g.text)}`,
       );
   }
   return out;

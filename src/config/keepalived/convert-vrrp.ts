@@ -4,6 +4,7 @@
  * other blocks (the VRRP version from global_defs, script weights, sync group membership) is
  * settled in finishVrrp once everything has been read.
  */
+import { quote } from '../../errors.js';
 import { parseCidr } from '../../sys/ip-address.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
@@ -137,7 +138,7 @@ function notifyCommand(s: Statement, d: Diagnostics): Located<string[]> | undefi
   if (user !== undefined) {
     d.warn(
       user,
-      `the user "${user.text}" of ${s.keyword.text} is dropped: ipvsd runs notify scripts as its own user`,
+      `the user ${quote(user.text)} of ${s.keyword.text} is dropped: ipvsd runs notify scripts as its own user`,
     );
   }
   const argv = command([script as Token], s.keyword, d, s.keyword.text);
@@ -179,7 +180,7 @@ function readVips(entry: Statement, d: Diagnostics): Vip[] {
     try {
       cidr = parseCidr(addr.text);
     } catch {
-      d.error(addr, `virtual IP address must be ADDRESS[/PREFIX], got ${JSON.stringify(addr.text)}`);
+      d.error(addr, `virtual IP address must be ADDRESS[/PREFIX], got ${quote(addr.text)}`);
       return vips;
     }
     let dev: Located<string> | null = null;
@@ -230,10 +231,10 @@ function readVips(entry: Statement, d: Diagnostics): Vip[] {
       ) {
         d.warn(
           option,
-          `"${option.text}" of virtual IP ${addr.text} is dropped: ipvsd adds the address without it`,
+          `${quote(option.text)} of virtual IP ${addr.text} is dropped: ipvsd adds the address without it`,
         );
       } else {
-        d.error(option, `"${option.text}" of virtual IP ${addr.text} is not supported by ipvsd`);
+        d.error(option, `${quote(option.text)} of virtual IP ${addr.text} is not supported by ipvsd`);
       }
     }
     const prefix = `${cidr.address}/${cidr.prefixLength}`;
@@ -318,7 +319,7 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
       if (t === undefined) return;
       const state = t.text.toUpperCase();
       if (state === 'MASTER' || state === 'BACKUP') x.state = state === 'MASTER' ? 'master' : 'backup';
-      else d.error(t, `state must be MASTER or BACKUP, got ${JSON.stringify(t.text)}`);
+      else d.error(t, `state must be MASTER or BACKUP, got ${quote(t.text)}`);
     },
     interface: (s, x, d) => {
       const t = single(s, d);
@@ -367,7 +368,7 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
           if (word.text === 'min_ttl' || word.text === 'max_ttl') {
             d.warn(
               word,
-              `"${word.text}" of unicast_peer is dropped: ipvsd does not check the TTL of unicast adverts`,
+              `${quote(word.text)} of unicast_peer is dropped: ipvsd does not check the TTL of unicast adverts`,
             );
             i++;
             continue;
@@ -395,14 +396,11 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
         if (entry.args.length > 0) {
           const [kw, value, reverse] = entry.args;
           if (kw?.text !== 'weight') {
-            d.error(
-              kw as Token,
-              `expected "weight N" after the script name, got ${JSON.stringify(kw?.text)}`,
-            );
+            d.error(kw as Token, `expected "weight N" after the script name, got ${quote(kw?.text ?? '')}`);
             continue;
           }
           if (reverse !== undefined && reverse.text !== 'noreverse') {
-            d.error(reverse, `"${reverse.text}" is not supported: ipvsd has no reversed script weights`);
+            d.error(reverse, `${quote(reverse.text)} is not supported: ipvsd has no reversed script weights`);
           }
           weight = int(value, d, 'weight', -253, 253) ?? null;
         }
@@ -423,7 +421,7 @@ const AUTH_HANDLERS = register<NonNullable<InstanceDraft['authentication']>>(['a
     if (t === undefined) return;
     const type = t.text.toUpperCase();
     if (type === 'PASS' || type === 'AH') x.type = type === 'PASS' ? 'pass' : 'ah';
-    else d.error(t, `auth_type must be PASS or AH, got ${JSON.stringify(t.text)}`);
+    else d.error(t, `auth_type must be PASS or AH, got ${quote(t.text)}`);
   },
   auth_pass: (s, x, d) => {
     const t = single(s, d);

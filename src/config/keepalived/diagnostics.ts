@@ -5,6 +5,8 @@
  * traffic (mail, SNMP, process tuning). Nothing is ever dropped without one of the two.
  */
 
+import { boundedMessage } from '../../errors.js';
+
 export type Severity = 'error' | 'warning';
 
 /** A place in a keepalived file: 1-based line and column. */
@@ -19,8 +21,9 @@ export interface Diagnostic extends Place {
   readonly message: string;
 }
 
+/** One printable line whatever the source held (control characters escaped, length bounded). */
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message}`;
+  return `${boundedMessage(d.file, 200)}:${d.line}:${d.col}: ${d.severity}: ${boundedMessage(d.message)}`;
 }
 
 export class Diagnostics {

@@ -6,7 +6,9 @@
  * their own file and line, so every message points into the file that really holds the text.
  * File access is injected: the core stays testable without a disk.
  */
+
 import { posix } from 'node:path';
+import { quote } from '../../errors.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import { type GlobFs, glob } from './glob.js';
 import { type Token, tokenize } from './tokenizer.js';
@@ -116,7 +118,7 @@ function included(
   const matches = glob(absolute, fs);
   if (matches.length === 0) {
     // keepalived's plain include skips a pattern that matches nothing; say so rather than stay silent.
-    diagnostics.warn(at, `include ${JSON.stringify(pattern.text)} matches no file (${absolute})`);
+    diagnostics.warn(at, `include ${quote(pattern.text)} matches no file (${absolute})`);
     return [];
   }
   const out: Token[] = [];

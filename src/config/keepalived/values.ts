@@ -3,6 +3,7 @@
  * command lines. Each reader reports a bad word at its position and returns undefined, so a
  * converter leaves the setting out and carries on to the next problem.
  */
+import { quote } from '../../errors.js';
 import { type IpAddress, parseIp } from '../addresses.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
@@ -21,7 +22,7 @@ export function arity(s: Statement, d: Diagnostics, min: number, max: number = m
   }
   const extra = s.args[max];
   if (extra !== undefined) {
-    d.error(extra, `unexpected ${JSON.stringify(extra.text)} after ${name(s)}`);
+    d.error(extra, `unexpected ${quote(extra.text)} after ${name(s)}`);
     return false;
   }
   return true;
@@ -40,7 +41,7 @@ export function int(
   max: number,
 ): number | undefined {
   if (t === undefined) return undefined;
-  if (!/^-?\d+$/.test(t.text)) return d.error(t, `${what} must be an integer, got ${JSON.stringify(t.text)}`);
+  if (!/^-?\d+$/.test(t.text)) return d.error(t, `${what} must be an integer, got ${quote(t.text)}`);
   const n = Number(t.text);
   if (n < min || n > max) return d.error(t, `${what} must be from ${min} to ${max}, got ${n}`);
   return n;
@@ -50,7 +51,7 @@ export function int(
 export function timerMs(t: Token | undefined, d: Diagnostics, what: string): number | undefined {
   if (t === undefined) return undefined;
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(t.text)) {
-    return d.error(t, `${what} must be a number of seconds, got ${JSON.stringify(t.text)}`);
+    return d.error(t, `${what} must be a number of seconds, got ${quote(t.text)}`);
   }
   const ms = Number(t.text) * 1000;
   const rounded = Math.round(ms);
@@ -70,13 +71,13 @@ export function flag(s: Statement, d: Diagnostics): boolean | undefined {
   const text = word.text.toLowerCase();
   if (TRUE_WORDS.has(text)) return true;
   if (FALSE_WORDS.has(text)) return false;
-  return d.error(word, `${name(s)} takes on|off|true|false|yes|no, got ${JSON.stringify(word.text)}`);
+  return d.error(word, `${name(s)} takes on|off|true|false|yes|no, got ${quote(word.text)}`);
 }
 
 export function ip(t: Token | undefined, d: Diagnostics, what: string): IpAddress | undefined {
   if (t === undefined) return undefined;
   const parsed = parseIp(t.text);
-  return parsed ?? d.error(t, `${what} must be an IPv4 or IPv6 address, got ${JSON.stringify(t.text)}`);
+  return parsed ?? d.error(t, `${what} must be an IPv4 or IPv6 address, got ${quote(t.text)}`);
 }
 
 /**
@@ -129,11 +130,11 @@ export function command(
   if (program === undefined || program === '') return d.error(at, `${what} needs a command`);
   if (program.startsWith('/')) return argv;
   if (program.includes('/')) {
-    return d.error(at, `${what} ${JSON.stringify(program)} is a relative path; give an absolute one`);
+    return d.error(at, `${what} ${quote(program)} is a relative path; give an absolute one`);
   }
   d.warn(
     at,
-    `${what} ${JSON.stringify(program)} is not an absolute path: it runs as /usr/bin/env ${program} (a PATH lookup, like keepalived's)`,
+    `${what} ${quote(program)} is not an absolute path: it runs as /usr/bin/env ${program} (a PATH lookup, like keepalived's)`,
   );
   return ['/usr/bin/env', ...argv];
 }

@@ -5,6 +5,7 @@
  * is an error too: a converter that does not know a keyword cannot know that dropping it is safe.
  * The tables double as the keyword lists that split one-line blocks (parser.ts).
  */
+import { quote } from '../../errors.js';
 import type { Diagnostics, Severity } from './diagnostics.js';
 import type { Statement } from './parser.js';
 
@@ -59,11 +60,11 @@ export function walk<D>(
     }
     const drop = Object.hasOwn(dropped, key) ? dropped[key] : undefined;
     if (drop === undefined) {
-      d.error(s.keyword, `unknown keyword "${key}" in ${section}: not converted`);
+      d.error(s.keyword, `unknown keyword ${quote(key)} in ${section}: not converted`);
     } else if (drop.severity === 'error') {
-      d.error(s.keyword, `"${key}" in ${section} is not supported: ${drop.why}`);
+      d.error(s.keyword, `${quote(key)} in ${section} is not supported: ${drop.why}`);
     } else {
-      d.warn(s.keyword, `"${key}" in ${section} is dropped: ${drop.why}`);
+      d.warn(s.keyword, `${quote(key)} in ${section} is dropped: ${drop.why}`);
     }
   }
 }

@@ -105,8 +105,8 @@ describe('check values', () => {
     );
     expect(issuesOf(text)).toEqual([
       'test.yaml:4:36: script must be an absolute path; give arguments as a list like [/path/to/cmd, arg]',
-      'test.yaml:4:62: retry must be an integer of at least 1, got 0',
-      'test.yaml:4:71: rise must be an integer of at least 1, got 1.5',
+      'test.yaml:4:62: retry must be an integer from 1 to 1000, got 0',
+      'test.yaml:4:71: rise must be an integer from 1 to 1000, got 1.5',
       'test.yaml:7:39: status must be HTTP status codes (100-599) or ranges like "200-299", got 99',
       'test.yaml:7:43: status must be HTTP status codes (100-599) or ranges like "200-299", got "300-200"',
       'test.yaml:7:61: path must start with "/" and contain no blanks, got "health"',

@@ -16,11 +16,13 @@ const ASSERTIONS = new Set([
   'exclusiveMinimum',
   'multipleOf',
   'minLength',
+  'maxLength',
   'pattern',
   'format',
   'items',
   'prefixItems',
   'minItems',
+  'maxItems',
   'uniqueItems',
   'properties',
   'required',
@@ -69,6 +71,7 @@ export function validate(schema: Schema, value: unknown, path = '$'): string[] {
   }
   if (typeof value === 'string') {
     if (typeof schema.minLength === 'number' && value.length < schema.minLength) fail('too short');
+    if (typeof schema.maxLength === 'number' && [...value].length > schema.maxLength) fail('too long');
     if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
       fail(`${JSON.stringify(value)} does not match ${schema.pattern}`);
     if (schema.format === 'ipv4' && !isIPv4(value)) fail(`${JSON.stringify(value)} is not an IPv4 address`);
@@ -77,6 +80,8 @@ export function validate(schema: Schema, value: unknown, path = '$'): string[] {
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems)
       fail(`fewer than ${schema.minItems} items`);
+    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems)
+      fail(`more than ${schema.maxItems} items`);
     if (schema.uniqueItems === true && new Set(value.map((v) => JSON.stringify(v))).size !== value.length)
       fail('items are not unique');
     const prefix = (schema.prefixItems as Schema[] | undefined) ?? [];

@@ -239,7 +239,7 @@ describe('virtual server values', () => {
       '      - { address: 198.51.100.1, weight: 2147483648, upper_threshold: 5, lower_threshold: 6 }',
     );
     expect(issuesOf(text)).toEqual([
-      'test.yaml:4:13: quorum must be an integer of at least 1, got 0',
+      'test.yaml:4:13: quorum must be an integer from 1 to 2147483647, got 0',
       'test.yaml:5:29: timeout must be a whole number of seconds, got "1500ms"',
       'test.yaml:7:42: weight must be an integer from 0 to 2147483647, got 2147483648',
       'test.yaml:7:91: lower_threshold 6 must not be above upper_threshold 5',
