@@ -10,7 +10,6 @@
         "native/src/garp.cc",
         "native/src/genl_worker.cc",
         "native/src/sd_notify.cc",
-        "native/src/http_response.cc",
         "native/src/tcp_connect.cc",
         "native/src/vrrp_socket.cc"
       ],

@@ -1,9 +1,10 @@
 /**
- * An incremental parser for the one HTTP/1.x response a check reads: the status line, the two
- * headers that frame the body (Content-Length, Transfer-Encoding: chunked) and the body, decoded
- * (chunked transfer undone, so a digest is over what `curl | md5sum` sees). Everything else in
- * the head is skipped: a check judges the status and the body, nothing more. No I/O: bytes in,
- * callbacks out, so the framing rules are tested on byte strings alone.
+ * The one HTTP response parser, for HTTP and HTTPS checks alike: incremental, for the one HTTP/1.x
+ * response a check reads: the status line, the two headers that frame the body (Content-Length,
+ * Transfer-Encoding: chunked) and the body, decoded (chunked transfer undone, so a digest is over
+ * what `curl | md5sum` sees). Everything else in the head is skipped: a check judges the status
+ * and the body, nothing more. No I/O: bytes in, callbacks out, so the framing rules are tested on
+ * byte strings alone.
  *
  * Interim 1xx responses are skipped (the final response follows them). 204, 304 and HEAD-less
  * responses with neither length nor chunking: 204/304 have no body; otherwise the body runs to
@@ -27,7 +28,7 @@ export const HEAD_LIMIT = 16384;
 const LINE_LIMIT = 1024;
 /**
  * Most body bytes read: a health page is small, and a server that streams without end must not
- * cost the director more than this per check (the native checker has the same limit).
+ * cost the director more than this per check.
  */
 export const BODY_LIMIT = 4 * 1024 * 1024;
 

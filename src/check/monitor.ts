@@ -25,7 +25,6 @@ import {
   type ProbeDone,
   startProbe as startRealProbe,
 } from './probe.js';
-import { createProbeRunner, type ProbeRunner } from './probe-runner.js';
 import { describeError, type ProbeResult } from './result.js';
 import { createTimerQueue, type TimedItem } from './timer-queue.js';
 
@@ -110,16 +109,9 @@ interface Entry extends TimedItem {
   /** Cancels the probe in flight; null when none is. */
   inFlight: CancelProbe | null;
   removed: boolean;
-  /**
-   * The target's probe runner (./probe-runner.ts) while `runnerCheck` is `check`; null when its
-   * check has none (then each probe starts through startProbe); undefined until the first probe.
-   */
-  runner: ProbeRunner | null | undefined;
-  runnerCheck: CheckConfig | null;
-  /** Made once per target, not per probe: the timer's callback, the probe's `done`, the cancel. */
+  /** Made once per target, not per probe: the timer's callback and the probe's `done`. */
   readonly fire: () => void;
   readonly done: ProbeDone;
-  readonly cancelRunner: CancelProbe;
 }
 
 const silentLogger: MonitorLogger = { info: () => {}, error: () => {} };
@@ -192,34 +184,12 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     entry.cancelTimer = null;
   }
 
-  /** The entry's runner for its current check, made (or remade after a reload) on first use. */
-  function runnerOf(entry: Entry): ProbeRunner | null {
-    if (entry.runner !== undefined && entry.runnerCheck === entry.check) return entry.runner;
-    // Never while a probe is in flight (start() is the only caller): the old runner has nothing
-    // left to answer.
-    entry.runner?.close();
-    entry.runnerCheck = entry.check;
-    entry.runner = null;
-    // An injected probe (tests) replaces the real ones, runners included.
-    if (deps.probe !== undefined) return null;
-    try {
-      entry.runner = createProbeRunner(entry.check, entry.done);
-    } catch {
-      // A target the native checker refuses: startProbe reports the same error as each check's.
-    }
-    return entry.runner;
-  }
-
   function start(entry: Entry): void {
     entry.cancelTimer = null;
     if (entry.removed || stopped || entry.inFlight !== null) return;
     let cancel: CancelProbe;
     try {
-      const runner = runnerOf(entry);
-      if (runner !== null) {
-        runner.start();
-        cancel = entry.cancelRunner;
-      } else cancel = startProbe(entry.check, entry.done);
+      cancel = startProbe(entry.check, entry.done);
     } catch (err) {
       // startProbe never throws; should it ever, the target fails rather than stalls.
       cancel = () => undefined;
@@ -284,14 +254,8 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       removed: false,
       dueAt: 0,
       heapIndex: -1,
-      runner: undefined,
-      runnerCheck: null,
       fire: () => start(entry),
       done: (result) => finish(entry, result),
-      cancelRunner: () => {
-        entry.runner?.cancel();
-        return undefined;
-      },
     };
     return entry;
   }
@@ -300,13 +264,6 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     entry.removed = true;
     cancelTimer(entry);
     cancelInFlight(entry);
-    closeRunner(entry);
-  }
-
-  function closeRunner(entry: Entry): void {
-    entry.runner?.close();
-    entry.runner = null;
-    entry.runnerCheck = null;
   }
 
   function add(target: CheckTarget): void {
@@ -374,7 +331,6 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
         for (const entry of entries.values()) {
           cancelTimer(entry);
           cancelInFlight(entry);
-          closeRunner(entry);
         }
         queue?.clear();
       }

@@ -216,18 +216,7 @@ describe('health checks against real servers in a namespace', () => {
     expect(await agent.netnsId()).toBe(inside);
   });
 
-  describe.each([
-    ['native checker', true],
-    ['net.Socket fallback', false],
-  ])('tcp (%s)', (_name, native) => {
-    beforeAll(async () => {
-      await agent.call('allowNativeChecks', native);
-      expect(await agent.call('nativeTcpAvailable')).toBe(native);
-    });
-    afterAll(async () => {
-      await agent.call('allowNativeChecks', true);
-    });
-
+  describe('tcp', () => {
     it('is up when the handshake completes', async () => {
       const r = await probe(tcp());
       expect(r).toMatchObject({ ok: true, reason: 'connected' });
@@ -290,9 +279,9 @@ describe('health checks against real servers in a namespace', () => {
     });
 
     it('checks afresh after every way a check can end', async () => {
-      // The native checker keeps a socket whose check ended (disconnected) for the next check, of
-      // either kind: nothing the last one left behind (a SYN nobody answered, a refusal, a reset
-      // response, an abort) may show in the verdict of the next.
+      // The native checker keeps a socket whose check ended (disconnected) for the next check:
+      // nothing the last check left behind (a SYN nobody answered, a refusal, a reset response, an
+      // abort) may show in the verdict of the next, of either kind.
       const connected = { ok: true, reason: 'connected' };
       const status200 = { ok: true, reason: 'status 200' };
       const timeout = { ok: false, reason: 'timeout after 200 ms' };
@@ -322,21 +311,7 @@ describe('health checks against real servers in a namespace', () => {
     });
   });
 
-  // Plain HTTP runs in the native addon (src/sys/tcp-connect.ts) and, without it, on net.Socket:
-  // both must give every server the same verdict in the same words.
-  describe.each([
-    ['native checker', true],
-    ['net.Socket fallback', false],
-  ])('http (%s)', (_name, native) => {
-    beforeAll(async () => {
-      await agent.call('allowNativeChecks', native);
-      // The native variant must really run natively: the addon is built for this suite.
-      expect(await agent.call('nativeHttpAvailable')).toBe(native);
-    });
-    afterAll(async () => {
-      await agent.call('allowNativeChecks', true);
-    });
-
+  describe('http', () => {
     it('is up on the expected status, and sends Host ip:port by default', async () => {
       const before = mark();
       expect(await probe(http())).toMatchObject({ ok: true, reason: 'status 200' });
@@ -668,8 +643,8 @@ describe('health checks against real servers in a namespace', () => {
     });
 
     it('probes a kept target with the check object of the reload, and stops probing a removed one', async () => {
-      // The monitor registers each target's check with the native checker once; a reload that
-      // keeps the id but brings a new object (here: another source address) must re-register it.
+      // A reload that keeps the id but brings a new object (here: another source address): the
+      // next probe uses the new one.
       type Status = { health: string; lastResult: { reason: string } | null };
       const snapshot = () => agent.call<Record<string, Status>>('monitorSnapshot');
       const until = async (what: (s: Status | undefined) => boolean): Promise<Status | undefined> => {
