@@ -22,10 +22,10 @@ export interface ResponseHandlers {
   onError(reason: string): void;
 }
 
-/** Longest head (status line and headers) read before giving up on a server. */
+/** Longest head (status line, headers and the blank line) read before giving up on a server. */
 export const HEAD_LIMIT = 16384;
-/** Longest chunk-size line. */
-const LINE_LIMIT = 1024;
+/** Longest chunk-size line, CRLF included. */
+export const LINE_LIMIT = 1024;
 /**
  * Most body bytes read: a health page is small, and a server that streams without end must not
  * cost the director more than this per check.
@@ -72,10 +72,14 @@ export class ResponseParser {
     while (data.length > 0 && this.state !== State.Done) {
       switch (this.state) {
         case State.Head: {
+          // The limit counts the blank line too, and holds however the bytes were cut.
           const end = data.indexOf(CRLFCRLF);
+          if (end < 0 ? data.length > HEAD_LIMIT : end + 4 > HEAD_LIMIT) {
+            this.fail(HEAD_TOO_LARGE);
+            return;
+          }
           if (end < 0) {
-            if (data.length > HEAD_LIMIT) this.fail(HEAD_TOO_LARGE);
-            else this.pending = data;
+            this.pending = data;
             return;
           }
           const head = data.toString('latin1', 0, end);
@@ -106,9 +110,12 @@ export class ResponseParser {
         }
         case State.ChunkSize: {
           const eol = data.indexOf(CRLF);
+          if (eol < 0 ? data.length > LINE_LIMIT : eol + 2 > LINE_LIMIT) {
+            this.fail(MALFORMED);
+            return;
+          }
           if (eol < 0) {
-            if (data.length > LINE_LIMIT) this.fail(MALFORMED);
-            else this.pending = data;
+            this.pending = data;
             return;
           }
           const line = data.toString('latin1', 0, eol);

@@ -224,6 +224,32 @@ describe('health checks against real servers in a namespace', () => {
       expect(r.latencyMs).toBeLessThan(500);
     });
 
+    it('is half-open: reset at the SYN-ACK, so the server never accepts and no TIME_WAIT is left', async () => {
+      // The kernel counts a passive open when the handshake's last ACK makes a connection; the
+      // check sends RST in its place.
+      const passiveOpens = async () => {
+        const snmp = (await lab.execOk(servers, 'cat', ['/proc/net/snmp'])).split('\n');
+        const [names = '', values = ''] = snmp.filter((l) => l.startsWith('Tcp:'));
+        return Number(values.split(/\s+/)[names.split(/\s+/).indexOf('PassiveOpens')]);
+      };
+      const timeWait = (ns: string) =>
+        lab.execOk(ns, 'ss', [
+          '-Htan',
+          'state',
+          'time-wait',
+          `( sport = :${TCP_PORT} or dport = :${TCP_PORT} )`,
+        ]);
+      const before = mark();
+      const opens = await passiveOpens();
+      for (let i = 0; i < 20; i++)
+        expect(await probe(tcp())).toMatchObject({ ok: true, reason: 'connected' });
+      await sleep(200);
+      expect(await passiveOpens()).toBe(opens);
+      expect(serverEvents(before).filter((e) => e.event === 'tcp')).toEqual([]);
+      expect(await timeWait(director)).toBe('');
+      expect(await timeWait(servers)).toBe('');
+    });
+
     it('says "connection refused" for a closed port', async () => {
       expect(await probe(tcp({ connectPort: CLOSED_PORT }))).toMatchObject({
         ok: false,
