@@ -26,7 +26,7 @@ import {
   startProbe as startRealProbe,
 } from './probe.js';
 import { describeError, type ProbeResult } from './result.js';
-import { createTimerQueue, type TimedItem } from './timer-queue.js';
+import { createTimerQueue, type SetTimer, type TimedItem } from './timer-queue.js';
 
 export interface CheckTarget {
   /** Normally checkTargetId(check): equal ids are one target, probed once. */
@@ -52,8 +52,7 @@ export interface CheckTarget {
  */
 export type TargetStatus = HealthState;
 
-/** Schedules `fn` after `delayMs`; returns a function that cancels it. */
-export type SetTimer = (fn: () => void, delayMs: number) => () => void;
+export type { SetTimer };
 
 /** The part of a pino logger the monitor uses. */
 export interface MonitorLogger {
@@ -64,7 +63,10 @@ export interface MonitorLogger {
 export interface HealthMonitorDeps {
   /** Milliseconds; default Date.now. Used for lastCheckedAt. */
   readonly now?: () => number;
-  /** Default: one timer queue for all targets (./timer-queue.ts). */
+  /**
+   * The one timer under the queue every target's next probe waits in (./timer-queue.ts); default
+   * setTimeout. Injected (tests) together with `now`, which then is the queue's clock too.
+   */
   readonly setTimer?: SetTimer;
   /** [0, 1); default Math.random. Spreads first probes over `warmupMs`. */
   readonly random?: () => number;
@@ -104,13 +106,10 @@ interface Entry extends TimedItem {
   readonly state: MutableHealthState;
   /** The last result, copied in place into this one object (state.lastResult once there is one). */
   readonly last: { ok: boolean; latencyMs: number; reason: string };
-  /** The pending timer's cancel, with an injected setTimer only (the queue tracks its own). */
-  cancelTimer: (() => void) | null;
   /** Cancels the probe in flight; null when none is. */
   inFlight: CancelProbe | null;
   removed: boolean;
-  /** Made once per target, not per probe: the timer's callback and the probe's `done`. */
-  readonly fire: () => void;
+  /** Made once per target, not per probe: the probe's `done`. */
   readonly done: ProbeDone;
 }
 
@@ -126,12 +125,11 @@ const START_SLACK_MS = 5;
 
 export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor {
   const now = deps.now ?? Date.now;
-  // Real timers: one queue on one Node timer (./timer-queue.ts); injected ones (tests): per target.
-  const setTimer = deps.setTimer;
-  const queue =
-    setTimer === undefined
-      ? createTimerQueue<Entry>((entry) => start(entry), { slackMs: START_SLACK_MS })
-      : null;
+  // Every target's next probe waits in one queue on one timer (./timer-queue.ts).
+  const queue = createTimerQueue<Entry>((entry) => start(entry), {
+    slackMs: START_SLACK_MS,
+    ...(deps.setTimer === undefined ? {} : { setTimer: deps.setTimer, now }),
+  });
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
   const startProbe = deps.probe === undefined ? startRealProbe : fromPromiseProbe(deps.probe);
@@ -167,25 +165,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
   }
 
-  function schedule(entry: Entry, delayMs: number): void {
-    if (queue !== null) {
-      queue.schedule(entry, delayMs);
-      return;
-    }
-    cancelTimer(entry);
-    const cancel = (setTimer as SetTimer)(entry.fire, delayMs);
-    // A timer that ran at once (tests) already started the probe; only a pending one is kept.
-    if (entry.inFlight === null) entry.cancelTimer = cancel;
-  }
-
-  function cancelTimer(entry: Entry): void {
-    if (queue !== null) queue.cancel(entry);
-    entry.cancelTimer?.();
-    entry.cancelTimer = null;
-  }
-
   function start(entry: Entry): void {
-    entry.cancelTimer = null;
     if (entry.removed || stopped || entry.inFlight !== null) return;
     let cancel: CancelProbe;
     try {
@@ -224,7 +204,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     last.latencyMs = result.latencyMs;
     last.reason = result.reason;
     state.lastResult = last;
-    schedule(entry, nextDelayMs);
+    queue.schedule(entry, nextDelayMs);
     emitResult(entry, result);
     if (state.health !== before) {
       logger.info(
@@ -249,12 +229,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       tag,
       state: { ...state },
       last: { ok: false, latencyMs: 0, reason: '' },
-      cancelTimer: null,
       inFlight: null,
       removed: false,
       dueAt: 0,
       heapIndex: -1,
-      fire: () => start(entry),
       done: (result) => finish(entry, result),
     };
     return entry;
@@ -262,7 +240,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
 
   function remove(entry: Entry): void {
     entry.removed = true;
-    cancelTimer(entry);
+    queue.cancel(entry);
     cancelInFlight(entry);
   }
 
@@ -280,7 +258,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
     const entry = newEntry(target.id, check, target.tag, initialHealth(target.start ?? check.initialState));
     entries.set(target.id, entry);
-    schedule(entry, warmupDelay(check.warmupMs, random));
+    queue.schedule(entry, warmupDelay(check.warmupMs, random));
   }
 
   return {
@@ -329,10 +307,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       if (!stopped) {
         stopped = true;
         for (const entry of entries.values()) {
-          cancelTimer(entry);
+          queue.cancel(entry);
           cancelInFlight(entry);
         }
-        queue?.clear();
+        queue.clear();
       }
       await Promise.all([...draining]);
     },
