@@ -1,4 +1,5 @@
-// TcpConnector: batched non-blocking TCP connect checks on one private epoll set (tcp_connect.cc).
+// TcpConnector: the half-open TCP connect health check, batched on one private epoll set
+// (tcp_connect.cc).
 #pragma once
 
 #include <napi.h>

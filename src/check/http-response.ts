@@ -1,9 +1,10 @@
 /**
- * An incremental parser for the one HTTP/1.x response a check reads: the status line, the two
- * headers that frame the body (Content-Length, Transfer-Encoding: chunked) and the body, decoded
- * (chunked transfer undone, so a digest is over what `curl | md5sum` sees). Everything else in
- * the head is skipped: a check judges the status and the body, nothing more. No I/O: bytes in,
- * callbacks out, so the framing rules are tested on byte strings alone.
+ * The one HTTP response parser, for HTTP and HTTPS checks alike: incremental, for the one HTTP/1.x
+ * response a check reads: the status line, the two headers that frame the body (Content-Length,
+ * Transfer-Encoding: chunked) and the body, decoded (chunked transfer undone, so a digest is over
+ * what `curl | md5sum` sees). Everything else in the head is skipped: a check judges the status
+ * and the body, nothing more. No I/O: bytes in, callbacks out, so the framing rules are tested on
+ * byte strings alone.
  *
  * Interim 1xx responses are skipped (the final response follows them). 204, 304 and HEAD-less
  * responses with neither length nor chunking: 204/304 have no body; otherwise the body runs to
@@ -21,13 +22,13 @@ export interface ResponseHandlers {
   onError(reason: string): void;
 }
 
-/** Longest head (status line and headers) read before giving up on a server. */
+/** Longest head (status line, headers and the blank line) read before giving up on a server. */
 export const HEAD_LIMIT = 16384;
-/** Longest chunk-size line. */
-const LINE_LIMIT = 1024;
+/** Longest chunk-size line, CRLF included. */
+export const LINE_LIMIT = 1024;
 /**
  * Most body bytes read: a health page is small, and a server that streams without end must not
- * cost the director more than this per check (the native checker has the same limit).
+ * cost the director more than this per check.
  */
 export const BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -71,10 +72,14 @@ export class ResponseParser {
     while (data.length > 0 && this.state !== State.Done) {
       switch (this.state) {
         case State.Head: {
+          // The limit counts the blank line too, and holds however the bytes were cut.
           const end = data.indexOf(CRLFCRLF);
+          if (end < 0 ? data.length > HEAD_LIMIT : end + 4 > HEAD_LIMIT) {
+            this.fail(HEAD_TOO_LARGE);
+            return;
+          }
           if (end < 0) {
-            if (data.length > HEAD_LIMIT) this.fail(HEAD_TOO_LARGE);
-            else this.pending = data;
+            this.pending = data;
             return;
           }
           const head = data.toString('latin1', 0, end);
@@ -105,9 +110,12 @@ export class ResponseParser {
         }
         case State.ChunkSize: {
           const eol = data.indexOf(CRLF);
+          if (eol < 0 ? data.length > LINE_LIMIT : eol + 2 > LINE_LIMIT) {
+            this.fail(MALFORMED);
+            return;
+          }
           if (eol < 0) {
-            if (data.length > LINE_LIMIT) this.fail(MALFORMED);
-            else this.pending = data;
+            this.pending = data;
             return;
           }
           const line = data.toString('latin1', 0, eol);

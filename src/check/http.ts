@@ -8,54 +8,26 @@
  * carry certificates for the public name, not for the address the check connects to.
  *
  * The request is written on a plain net/tls socket and the response read by ./http-response.ts,
- * not through node:http: a check needs one request and a status line, not an agent, a
- * ClientRequest, an IncomingMessage stream and their events (that machinery cost several times
- * the CPU of the check itself). A connection still open after the verdict is reset, not closed,
- * so the director keeps no TIME_WAIT entry per check.
- *
- * Plain HTTP runs in the native addon when it is there (src/sys/tcp-connect.ts: on the same epoll
- * set as the TCP checks, the response read by the same rules in C++, native/src/http_response.cc,
- * with the MD5 computed there; JavaScript sees one result per check). HTTPS stays on node:tls, and
- * net.Socket remains the fallback for plain HTTP when the addon is missing.
+ * the one HTTP response parser, not through node:http: a check needs one request and a status
+ * line, not an agent, a ClientRequest, an IncomingMessage stream and their events. HTTP and HTTPS
+ * are the same code on a net.Socket or a tls.TLSSocket. The MD5 of the body comes from node:crypto.
+ * A plain connection still open after the verdict is reset, not closed, so the director keeps no
+ * TIME_WAIT entry per check.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { HttpCheck, StatusRange } from '../config/types.js';
 import { hostPort } from '../model/ipvs.js';
-import {
-  errnoDescription,
-  HTTP_BODY_TOO_LARGE,
-  HTTP_CLOSED_BEFORE_RESPONSE,
-  HTTP_CLOSED_IN_BODY,
-  HTTP_DIGEST_MISMATCH,
-  HTTP_HEAD_TOO_LARGE,
-  HTTP_MALFORMED,
-  HTTP_OK,
-  HTTP_PHASES,
-  HTTP_STATUS_MISMATCH,
-  type HttpGetRequest,
-  nativeHttpGet,
-  TCP_TIMEOUT,
-} from '../sys/tcp-connect.js';
-import {
-  BODY_TOO_LARGE,
-  CLOSED_BEFORE_RESPONSE,
-  CLOSED_IN_BODY,
-  HEAD_TOO_LARGE,
-  MALFORMED,
-  ResponseParser,
-} from './http-response.js';
+import { ResponseParser } from './http-response.js';
 import {
   ABORTED_REASON,
-  describeCode,
   describeError,
   type ProbeResult,
   probeAsPromise,
   stopwatch,
   timeoutReason,
 } from './result.js';
-import { nativeTcpRequest } from './tcp.js';
 
 export type HttpProbeCheck = Pick<
   HttpCheck,
@@ -102,69 +74,8 @@ export function httpRequestBytes(check: HttpProbeCheck): Buffer {
   return bytes;
 }
 
-/** What the native checker needs of a plain HTTP check, made once per check object. */
-const nativeRequests = new WeakMap<HttpProbeCheck, HttpGetRequest>();
-
-/** What the native checker needs of a plain HTTP check (made once per check object). */
-export function nativeHttpRequest(check: HttpProbeCheck): HttpGetRequest {
-  let request = nativeRequests.get(check);
-  if (request === undefined) {
-    request = {
-      ...nativeTcpRequest(check),
-      request: httpRequestBytes(check),
-      statusRanges: Int32Array.from(check.status.flatMap((r) => [r.min, r.max])),
-      digest: check.digest === null ? null : Uint8Array.from(Buffer.from(check.digest, 'hex')),
-    };
-    nativeRequests.set(check, request);
-  }
-  return request;
-}
-
-/** The reason of a native HTTP check's result, in the words of the net.Socket check below. */
-export function nativeHttpReason(
-  check: HttpProbeCheck,
-  code: number,
-  detail: number,
-  digest: string | null,
-): string {
-  switch (code) {
-    case HTTP_OK:
-      return check.digest === null ? `status ${detail}` : `status ${detail}, digest ${check.digest}`;
-    case HTTP_STATUS_MISMATCH:
-      return `status ${detail}, expected ${formatStatusRanges(check.status)}`;
-    case HTTP_DIGEST_MISMATCH:
-      return `digest ${digest} differs from expected ${check.digest}`;
-    case TCP_TIMEOUT:
-      return timeoutReason(check.timeoutMs, HTTP_PHASES[detail] ?? 'connecting');
-    case HTTP_MALFORMED:
-      return MALFORMED;
-    case HTTP_HEAD_TOO_LARGE:
-      return HEAD_TOO_LARGE;
-    case HTTP_CLOSED_BEFORE_RESPONSE:
-      return CLOSED_BEFORE_RESPONSE;
-    case HTTP_CLOSED_IN_BODY:
-      return CLOSED_IN_BODY;
-    case HTTP_BODY_TOO_LARGE:
-      return BODY_TOO_LARGE;
-    default: {
-      const [name, message] = errnoDescription(code);
-      return describeCode(name, message);
-    }
-  }
-}
-
 /** Starts one check; `done` gets the verdict (never synchronously) unless cancelled first. */
 export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult) => void): () => void {
-  const native = check.type === 'http' ? nativeHttpGet() : null;
-  if (native !== null)
-    return native(nativeHttpRequest(check), (code, latencyMs, detail, digest) =>
-      done({ ok: code === HTTP_OK, latencyMs, reason: nativeHttpReason(check, code, detail, digest) }),
-    );
-  return startSocketProbe(check, done);
-}
-
-/** The same check on a net/tls socket: HTTPS, and plain HTTP without the native addon. */
-function startSocketProbe(check: HttpProbeCheck, done: (result: ProbeResult) => void): () => void {
   const elapsed = stopwatch();
   const tls = check.type === 'https';
   let phase = 'connecting';

@@ -25,9 +25,8 @@ import {
   type ProbeDone,
   startProbe as startRealProbe,
 } from './probe.js';
-import { createProbeRunner, type ProbeRunner } from './probe-runner.js';
 import { describeError, type ProbeResult } from './result.js';
-import { createTimerQueue, type TimedItem } from './timer-queue.js';
+import { createTimerQueue, type SetTimer, type TimedItem } from './timer-queue.js';
 
 export interface CheckTarget {
   /** Normally checkTargetId(check): equal ids are one target, probed once. */
@@ -53,8 +52,7 @@ export interface CheckTarget {
  */
 export type TargetStatus = HealthState;
 
-/** Schedules `fn` after `delayMs`; returns a function that cancels it. */
-export type SetTimer = (fn: () => void, delayMs: number) => () => void;
+export type { SetTimer };
 
 /** The part of a pino logger the monitor uses. */
 export interface MonitorLogger {
@@ -65,7 +63,10 @@ export interface MonitorLogger {
 export interface HealthMonitorDeps {
   /** Milliseconds; default Date.now. Used for lastCheckedAt. */
   readonly now?: () => number;
-  /** Default: one timer queue for all targets (./timer-queue.ts). */
+  /**
+   * The one timer under the queue every target's next probe waits in (./timer-queue.ts); default
+   * setTimeout. Injected (tests) together with `now`, which then is the queue's clock too.
+   */
   readonly setTimer?: SetTimer;
   /** [0, 1); default Math.random. Spreads first probes over `warmupMs`. */
   readonly random?: () => number;
@@ -105,21 +106,11 @@ interface Entry extends TimedItem {
   readonly state: MutableHealthState;
   /** The last result, copied in place into this one object (state.lastResult once there is one). */
   readonly last: { ok: boolean; latencyMs: number; reason: string };
-  /** The pending timer's cancel, with an injected setTimer only (the queue tracks its own). */
-  cancelTimer: (() => void) | null;
   /** Cancels the probe in flight; null when none is. */
   inFlight: CancelProbe | null;
   removed: boolean;
-  /**
-   * The target's probe runner (./probe-runner.ts) while `runnerCheck` is `check`; null when its
-   * check has none (then each probe starts through startProbe); undefined until the first probe.
-   */
-  runner: ProbeRunner | null | undefined;
-  runnerCheck: CheckConfig | null;
-  /** Made once per target, not per probe: the timer's callback, the probe's `done`, the cancel. */
-  readonly fire: () => void;
+  /** Made once per target, not per probe: the probe's `done`. */
   readonly done: ProbeDone;
-  readonly cancelRunner: CancelProbe;
 }
 
 const silentLogger: MonitorLogger = { info: () => {}, error: () => {} };
@@ -134,12 +125,11 @@ const START_SLACK_MS = 5;
 
 export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor {
   const now = deps.now ?? Date.now;
-  // Real timers: one queue on one Node timer (./timer-queue.ts); injected ones (tests): per target.
-  const setTimer = deps.setTimer;
-  const queue =
-    setTimer === undefined
-      ? createTimerQueue<Entry>((entry) => start(entry), { slackMs: START_SLACK_MS })
-      : null;
+  // Every target's next probe waits in one queue on one timer (./timer-queue.ts).
+  const queue = createTimerQueue<Entry>((entry) => start(entry), {
+    slackMs: START_SLACK_MS,
+    ...(deps.setTimer === undefined ? {} : { setTimer: deps.setTimer, now }),
+  });
   const random = deps.random ?? Math.random;
   const logger = deps.logger ?? silentLogger;
   const startProbe = deps.probe === undefined ? startRealProbe : fromPromiseProbe(deps.probe);
@@ -175,51 +165,11 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
   }
 
-  function schedule(entry: Entry, delayMs: number): void {
-    if (queue !== null) {
-      queue.schedule(entry, delayMs);
-      return;
-    }
-    cancelTimer(entry);
-    const cancel = (setTimer as SetTimer)(entry.fire, delayMs);
-    // A timer that ran at once (tests) already started the probe; only a pending one is kept.
-    if (entry.inFlight === null) entry.cancelTimer = cancel;
-  }
-
-  function cancelTimer(entry: Entry): void {
-    if (queue !== null) queue.cancel(entry);
-    entry.cancelTimer?.();
-    entry.cancelTimer = null;
-  }
-
-  /** The entry's runner for its current check, made (or remade after a reload) on first use. */
-  function runnerOf(entry: Entry): ProbeRunner | null {
-    if (entry.runner !== undefined && entry.runnerCheck === entry.check) return entry.runner;
-    // Never while a probe is in flight (start() is the only caller): the old runner has nothing
-    // left to answer.
-    entry.runner?.close();
-    entry.runnerCheck = entry.check;
-    entry.runner = null;
-    // An injected probe (tests) replaces the real ones, runners included.
-    if (deps.probe !== undefined) return null;
-    try {
-      entry.runner = createProbeRunner(entry.check, entry.done);
-    } catch {
-      // A target the native checker refuses: startProbe reports the same error as each check's.
-    }
-    return entry.runner;
-  }
-
   function start(entry: Entry): void {
-    entry.cancelTimer = null;
     if (entry.removed || stopped || entry.inFlight !== null) return;
     let cancel: CancelProbe;
     try {
-      const runner = runnerOf(entry);
-      if (runner !== null) {
-        runner.start();
-        cancel = entry.cancelRunner;
-      } else cancel = startProbe(entry.check, entry.done);
+      cancel = startProbe(entry.check, entry.done);
     } catch (err) {
       // startProbe never throws; should it ever, the target fails rather than stalls.
       cancel = () => undefined;
@@ -254,7 +204,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     last.latencyMs = result.latencyMs;
     last.reason = result.reason;
     state.lastResult = last;
-    schedule(entry, nextDelayMs);
+    queue.schedule(entry, nextDelayMs);
     emitResult(entry, result);
     if (state.health !== before) {
       logger.info(
@@ -279,34 +229,19 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       tag,
       state: { ...state },
       last: { ok: false, latencyMs: 0, reason: '' },
-      cancelTimer: null,
       inFlight: null,
       removed: false,
       dueAt: 0,
       heapIndex: -1,
-      runner: undefined,
-      runnerCheck: null,
-      fire: () => start(entry),
       done: (result) => finish(entry, result),
-      cancelRunner: () => {
-        entry.runner?.cancel();
-        return undefined;
-      },
     };
     return entry;
   }
 
   function remove(entry: Entry): void {
     entry.removed = true;
-    cancelTimer(entry);
+    queue.cancel(entry);
     cancelInFlight(entry);
-    closeRunner(entry);
-  }
-
-  function closeRunner(entry: Entry): void {
-    entry.runner?.close();
-    entry.runner = null;
-    entry.runnerCheck = null;
   }
 
   function add(target: CheckTarget): void {
@@ -323,7 +258,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     }
     const entry = newEntry(target.id, check, target.tag, initialHealth(target.start ?? check.initialState));
     entries.set(target.id, entry);
-    schedule(entry, warmupDelay(check.warmupMs, random));
+    queue.schedule(entry, warmupDelay(check.warmupMs, random));
   }
 
   return {
@@ -372,11 +307,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
       if (!stopped) {
         stopped = true;
         for (const entry of entries.values()) {
-          cancelTimer(entry);
+          queue.cancel(entry);
           cancelInFlight(entry);
-          closeRunner(entry);
         }
-        queue?.clear();
+        queue.clear();
       }
       await Promise.all([...draining]);
     },

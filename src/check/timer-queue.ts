@@ -8,7 +8,8 @@
  *
  * Items due within `slackMs` of a wakeup run in that wakeup (a probe starting a millisecond early
  * changes nothing), so a second of 10,000 spread-out targets costs about a thousand wakeups, not
- * ten thousand.
+ * ten thousand. The clock and the one timer are injectable (`now`, `setTimer`), so tests run the
+ * same queue under a fake clock.
  */
 
 export interface TimedItem {
@@ -29,12 +30,30 @@ export interface TimerQueue<T extends TimedItem> {
   clear(): void;
 }
 
+/** Schedules `fn` after `delayMs`; returns a function that cancels it. */
+export type SetTimer = (fn: () => void, delayMs: number) => () => void;
+
+const nodeTimer: SetTimer = (fn, delayMs) => {
+  const timer = setTimeout(fn, delayMs);
+  return () => clearTimeout(timer);
+};
+
+export interface TimerQueueOptions {
+  /** Default 1. */
+  readonly slackMs?: number;
+  /** Default performance.now. */
+  readonly now?: () => number;
+  /** Default setTimeout. May run `fn` at once (tests): the queue expects it. */
+  readonly setTimer?: SetTimer;
+}
+
 export function createTimerQueue<T extends TimedItem>(
   fire: (item: T) => void,
-  options: { slackMs?: number; now?: () => number } = {},
+  options: TimerQueueOptions = {},
 ): TimerQueue<T> {
   const slackMs = options.slackMs ?? 1;
   const now = options.now ?? (() => performance.now());
+  const setTimer = options.setTimer ?? nodeTimer;
   const heap: T[] = [];
   /**
    * Each heap slot's due time, beside the item: sifting compares these contiguous doubles instead
@@ -42,9 +61,12 @@ export function createTimerQueue<T extends TimedItem>(
    * the dearest part of a wakeup at 10,000 targets). item.dueAt still holds the same number.
    */
   let keys = new Float64Array(64);
-  let timer: NodeJS.Timeout | null = null;
-  /** When the armed timer fires (performance.now() time); Infinity when none is armed. */
+  /** Cancels the armed timer; null when none is armed. */
+  let timer: (() => void) | null = null;
+  /** When the armed timer fires (now() time); Infinity when none is armed. */
   let armedFor = Number.POSITIVE_INFINITY;
+  /** Bumped by every arm(): tells whether a timer that ran at once re-armed the queue itself. */
+  let arms = 0;
 
   function place(item: T, key: number, index: number): void {
     heap[index] = item;
@@ -102,18 +124,22 @@ export function createTimerQueue<T extends TimedItem>(
   }
 
   function arm(): void {
+    const armed = ++arms;
     const first = heap[0];
     if (first === undefined) {
-      if (timer !== null) clearTimeout(timer);
+      timer?.();
       timer = null;
       armedFor = Number.POSITIVE_INFINITY;
       return;
     }
     if (timer !== null && armedFor <= (keys[0] as number) + slackMs) return;
-    if (timer !== null) clearTimeout(timer);
+    timer?.();
+    timer = null;
     const delay = Math.max(0, Math.ceil((keys[0] as number) - now()));
     armedFor = now() + delay;
-    timer = setTimeout(run, delay);
+    const cancel = setTimer(run, delay);
+    // A timer that already ran has re-armed the queue (run() ends in arm()): keep that one.
+    if (arms === armed) timer = cancel;
   }
 
   function run(): void {

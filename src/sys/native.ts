@@ -65,49 +65,20 @@ export interface NativeVrrpSocket {
 }
 
 /**
- * Batched TCP connect and plain HTTP checks (native/src/tcp_connect.cc). Results are written as
- * records of 8 doubles (id, code, latencyMs, detail, the body's MD5 as 4 words) into the
- * Float64Array given to the constructor, then `onResults(count)` is called: for a connect check,
- * code 0 = connected (closed with RST), > 0 = the errno the connect failed with, -1 = the
- * deadline passed; src/sys/tcp-connect.ts lists the HTTP codes.
+ * Batched half-open TCP connect checks (native/src/tcp_connect.cc). Results are written as records
+ * of 3 doubles (id, code, latencyMs) into the Float64Array given to the constructor, then
+ * `onResults(count)` is called: code 0 = connected (then reset), > 0 = the errno the connect
+ * failed with, -1 = the deadline passed.
  */
 export interface NativeTcpConnector {
   /**
    * Starts a non-blocking connect. Returns 0 when it is in flight (exactly one result follows,
    * unless cancelled), -1 when it connected at once, or an errno when it failed at once (no
-   * result follows either way). `id` must not be in flight. Throws TypeError on bad arguments.
+   * result follows either way). `id` (below 2^20) must not be in flight. Throws TypeError on bad
+   * arguments.
    */
   start(id: number, address: string, port: number, source: string | null, timeoutMs: number): number;
-  /**
-   * Starts an HTTP check: connect, send `request`, read the response (status in `statusRanges`,
-   * min/max pairs; the body's MD5 equal to `digest` unless null). Returns 0 when it is in flight
-   * (exactly one result follows, unless cancelled) or an errno when it failed at once.
-   */
-  startHttp(
-    id: number,
-    address: string,
-    port: number,
-    source: string | null,
-    timeoutMs: number,
-    request: Uint8Array,
-    statusRanges: Int32Array,
-    digest: Uint8Array | null,
-  ): number;
-  /**
-   * Parses a connect check's target once and keeps it under `id` (replacing an earlier one), so
-   * that run(id) starts a check of it with nothing to parse. Throws TypeError on bad arguments.
-   */
-  register(...args: Parameters<NativeTcpConnector['start']>): void;
-  /** register() for an HTTP check (the arguments of startHttp()). */
-  registerHttp(...args: Parameters<NativeTcpConnector['startHttp']>): void;
-  /** Forgets a registered target (a check of it in flight is not stopped: cancel() does that). */
-  unregister(id: number): void;
-  /**
-   * Starts a check of the target registered under `id`, with the result codes of start() and
-   * startHttp(). Throws TypeError when none is registered.
-   */
-  run(id: number): number;
-  /** Closes the socket of a check in flight; no result follows. False if none was. */
+  /** Resets the connection of a check in flight; no result follows. False if none was. */
   cancel(id: number): boolean;
   /** Closes every socket and stops; no callback runs afterwards. Idempotent. */
   close(): void;
@@ -143,7 +114,7 @@ export interface NativeAddon {
    */
   sendUnsolicitedNa(ifname: string, address: string, router: boolean, source?: string): void;
   /**
-   * `results` must hold at least 8 doubles (use a few thousand: it is the batch size, and a large
+   * `results` must hold at least 3 doubles (use a few thousand: it is the batch size, and a large
    * buffer lives outside the V8 heap, where its address never moves).
    */
   TcpConnector: new (

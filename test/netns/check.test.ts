@@ -216,23 +216,38 @@ describe('health checks against real servers in a namespace', () => {
     expect(await agent.netnsId()).toBe(inside);
   });
 
-  describe.each([
-    ['native checker', true],
-    ['net.Socket fallback', false],
-  ])('tcp (%s)', (_name, native) => {
-    beforeAll(async () => {
-      await agent.call('allowNativeChecks', native);
-      expect(await agent.call('nativeTcpAvailable')).toBe(native);
-    });
-    afterAll(async () => {
-      await agent.call('allowNativeChecks', true);
-    });
-
+  describe('tcp', () => {
     it('is up when the handshake completes', async () => {
       const r = await probe(tcp());
       expect(r).toMatchObject({ ok: true, reason: 'connected' });
       expect(r.latencyMs).toBeGreaterThan(0);
       expect(r.latencyMs).toBeLessThan(500);
+    });
+
+    it('is half-open: reset at the SYN-ACK, so the server never accepts and no TIME_WAIT is left', async () => {
+      // The kernel counts a passive open when the handshake's last ACK makes a connection; the
+      // check sends RST in its place.
+      const passiveOpens = async () => {
+        const snmp = (await lab.execOk(servers, 'cat', ['/proc/net/snmp'])).split('\n');
+        const [names = '', values = ''] = snmp.filter((l) => l.startsWith('Tcp:'));
+        return Number(values.split(/\s+/)[names.split(/\s+/).indexOf('PassiveOpens')]);
+      };
+      const timeWait = (ns: string) =>
+        lab.execOk(ns, 'ss', [
+          '-Htan',
+          'state',
+          'time-wait',
+          `( sport = :${TCP_PORT} or dport = :${TCP_PORT} )`,
+        ]);
+      const before = mark();
+      const opens = await passiveOpens();
+      for (let i = 0; i < 20; i++)
+        expect(await probe(tcp())).toMatchObject({ ok: true, reason: 'connected' });
+      await sleep(200);
+      expect(await passiveOpens()).toBe(opens);
+      expect(serverEvents(before).filter((e) => e.event === 'tcp')).toEqual([]);
+      expect(await timeWait(director)).toBe('');
+      expect(await timeWait(servers)).toBe('');
     });
 
     it('says "connection refused" for a closed port', async () => {
@@ -290,9 +305,9 @@ describe('health checks against real servers in a namespace', () => {
     });
 
     it('checks afresh after every way a check can end', async () => {
-      // The native checker keeps a socket whose check ended (disconnected) for the next check, of
-      // either kind: nothing the last one left behind (a SYN nobody answered, a refusal, a reset
-      // response, an abort) may show in the verdict of the next.
+      // The native checker keeps a socket whose check ended (disconnected) for the next check:
+      // nothing the last check left behind (a SYN nobody answered, a refusal, a reset response, an
+      // abort) may show in the verdict of the next, of either kind.
       const connected = { ok: true, reason: 'connected' };
       const status200 = { ok: true, reason: 'status 200' };
       const timeout = { ok: false, reason: 'timeout after 200 ms' };
@@ -322,21 +337,7 @@ describe('health checks against real servers in a namespace', () => {
     });
   });
 
-  // Plain HTTP runs in the native addon (src/sys/tcp-connect.ts) and, without it, on net.Socket:
-  // both must give every server the same verdict in the same words.
-  describe.each([
-    ['native checker', true],
-    ['net.Socket fallback', false],
-  ])('http (%s)', (_name, native) => {
-    beforeAll(async () => {
-      await agent.call('allowNativeChecks', native);
-      // The native variant must really run natively: the addon is built for this suite.
-      expect(await agent.call('nativeHttpAvailable')).toBe(native);
-    });
-    afterAll(async () => {
-      await agent.call('allowNativeChecks', true);
-    });
-
+  describe('http', () => {
     it('is up on the expected status, and sends Host ip:port by default', async () => {
       const before = mark();
       expect(await probe(http())).toMatchObject({ ok: true, reason: 'status 200' });
@@ -668,8 +669,8 @@ describe('health checks against real servers in a namespace', () => {
     });
 
     it('probes a kept target with the check object of the reload, and stops probing a removed one', async () => {
-      // The monitor registers each target's check with the native checker once; a reload that
-      // keeps the id but brings a new object (here: another source address) must re-register it.
+      // A reload that keeps the id but brings a new object (here: another source address): the
+      // next probe uses the new one.
       type Status = { health: string; lastResult: { reason: string } | null };
       const snapshot = () => agent.call<Record<string, Status>>('monitorSnapshot');
       const until = async (what: (s: Status | undefined) => boolean): Promise<Status | undefined> => {

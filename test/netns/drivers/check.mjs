@@ -2,16 +2,6 @@
 import { createHealthMonitor } from '../../../dist/src/check/monitor.js';
 import { runProbe } from '../../../dist/src/check/probe.js';
 import { checkTargetId } from '../../../dist/src/check/target-id.js';
-import {
-  allowNativeChecks as allow,
-  nativeHttpGet,
-  nativeTcpConnect,
-} from '../../../dist/src/sys/tcp-connect.js';
-
-/** false: the tcp and http checks run on net.Socket, as without the native addon. */
-export const allowNativeChecks = (allowed) => allow(allowed);
-export const nativeHttpAvailable = () => nativeHttpGet() !== null;
-export const nativeTcpAvailable = () => nativeTcpConnect() !== null;
 
 /** One probe to completion. */
 export const probe = (check) => runProbe(check, new AbortController().signal);
@@ -21,20 +11,6 @@ export function probeAbortedAfter(check, ms) {
   const controller = new AbortController();
   setTimeout(() => controller.abort(), ms);
   return runProbe(check, controller.signal);
-}
-
-/** `n` probes one after another: CPU time and wall time per probe, and the verdicts. */
-export async function cost(check, n) {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  let ok = 0;
-  for (let i = 0; i < n; i++) if ((await runProbe(check, new AbortController().signal)).ok) ok++;
-  const used = process.cpuUsage(cpu);
-  return {
-    ok,
-    cpuUsPerProbe: (used.user + used.system) / n,
-    wallMsPerProbe: (performance.now() - start) / n,
-  };
 }
 
 let monitor = null;
