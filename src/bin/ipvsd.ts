@@ -138,7 +138,9 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   });
   const vrrp = createVrrpView(config, { speaker, syncDaemon: () => follower.status() });
   registerVrrpMetrics(metrics.registry, () =>
-    config.vrrpInstances.length > 0 || config.director.syncDaemon ? vrrp.status() : null,
+    config.vrrpInstances.length > 0 || config.director.syncDaemon
+      ? { ...vrrp.status(), sockets: speaker.status().sockets ?? [] }
+      : null,
   );
 
   let reloading: Promise<ReloadResult> | null = null;

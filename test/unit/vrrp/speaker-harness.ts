@@ -28,6 +28,8 @@ interface Member {
   closed: boolean;
   /** Packets the "kernel" holds for this socket while the link is holding (see hold()). */
   readonly queue: VrrpPacket[];
+  /** What the socket reports as the kernel's drops (tests set it). */
+  drops: number;
 }
 
 export interface FakeLink {
@@ -162,7 +164,7 @@ export function createFakeLink(): FakeLink {
 function attach(link: FakeLink, node: FakeNode) {
   const internal = link;
   return (options: VrrpSocketOptions): SpeakerSocket => {
-    const member: Member = { node, options, closed: false, queue: [] };
+    const member: Member = { node, options, closed: false, queue: [], drops: 0 };
     internal.attach(member);
     return {
       send(payload, destination = '224.0.0.18') {
@@ -180,6 +182,7 @@ function attach(link: FakeLink, node: FakeNode) {
       receivePending() {
         for (const packet of member.queue.splice(0)) if (!member.closed) options.onPacket(packet);
       },
+      drops: () => member.drops,
       close() {
         member.closed = true;
       },
