@@ -2,7 +2,9 @@
  * The speaker under a flood of lower-priority adverts, against fakes: the master answers at most
  * one per advert interval (the state machine's limit, test/unit/vrrp/answer-rate-limit.test.ts,
  * which cites keepalived), stays master, and reports the kernel's drops of its sockets by
- * interface and family, kept across a socket reopened on a re-created interface.
+ * interface and family, kept across a socket reopened on a re-created interface. Also the
+ * optional takeover step hook (deps.onTakeoverStep), the injected replacement of the takeover
+ * trace that was read from the environment.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { encodeAdvert } from '../../../src/vrrp/codec.js';
@@ -84,5 +86,36 @@ describe('VRRP speaker under a flood of lower-priority adverts', () => {
     expect(second).not.toBe(first);
     if (second !== undefined) second.drops = 4;
     expect(a.speaker.status().sockets).toEqual([{ interface: 'eth0', family: 'inet', drops: 50 }]);
+  });
+});
+
+describe('VRRP speaker: the takeover step hook', () => {
+  let link: FakeLink;
+  const started = fakeLinkPerTest((fresh) => {
+    link = fresh;
+  });
+
+  it('is told each step of a takeover, in order, on the speaker clock', async () => {
+    const steps: [string, string, number][] = [];
+    const a = createFakeNode(link, 'a', { eth0: A }, `vrrp_instances:${instanceYaml({ priority: 200 })}`, {
+      onTakeoverStep: (step, instance, at) => {
+        steps.push([step, instance, at]);
+        if (step === 'vips_sent') throw new Error('a throwing hook is logged, not propagated');
+      },
+    });
+    await a.speaker.start();
+    started.push(a);
+    expect(steps).toEqual([]);
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(a.speaker.status().instances[0]?.state).toBe('MASTER');
+    expect(a.vips()).toEqual(['203.0.113.100/24']);
+    expect(steps.map(([step, instance]) => [step, instance])).toEqual([
+      ['master_down_expired', 'VI_1'],
+      ['became_master', 'VI_1'],
+      ['vips_sent', 'VI_1'],
+      ['announced', 'VI_1'],
+    ]);
+    const times = steps.map(([, , at]) => at);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
   });
 });

@@ -18,6 +18,7 @@ import {
   type SpeakerRtnetlink,
   type SpeakerSocket,
   type VrrpSpeaker,
+  type VrrpSpeakerDeps,
 } from '../../../src/vrrp/speaker.js';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -246,7 +247,11 @@ export function createFakeNode(
   name: string,
   primaries: Record<string, string>,
   yaml: string,
-  options: { preexisting?: Record<string, string[]>; wallClock?: () => number } = {},
+  options: {
+    preexisting?: Record<string, string[]>;
+    wallClock?: () => number;
+    onTakeoverStep?: VrrpSpeakerDeps['onTakeoverStep'];
+  } = {},
 ): FakeNode {
   const node: FakeNode = {
     name,
@@ -266,6 +271,7 @@ export function createFakeNode(
     logger: silentLogger,
     now: () => Date.now(),
     ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+    ...(options.onTakeoverStep === undefined ? {} : { onTakeoverStep: options.onTakeoverStep }),
     rtnetlink: fakeRtnetlink(node),
     openSocket: attach(link, node),
     announce: (ifname, address) => {
