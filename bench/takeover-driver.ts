@@ -187,12 +187,6 @@ async function createSite(setting: Setting, tool: DirectorKind): Promise<Site> {
     await pair.startDirectors(tool);
     const lb1Mac = await macOf(pair, pair.lb1.ns, 'eth0');
     const lb2Mac = await macOf(pair, pair.lb2.ns, 'eth0');
-    // ipvsd's rehearsal of the takeover at start (src/director/takeover-warm-up.ts), as it logged it.
-    if (tool === 'ipvsd')
-      for (const node of pair.directors) {
-        const warm = pair.logLines(node).find((l) => l.line.includes('"msg":"takeover path warmed up"'));
-        log(`${setting.name} ipvsd ${node.name}: ${warm?.line ?? 'no warm-up line'}`);
-      }
     const neigh = lab.spawn(pair.client, 'ip', ['monitor', 'neigh']);
     return { tool, pair, lb1Mac, lb2Mac, neighLines: timedLines(neigh) };
   } catch (err) {
@@ -278,9 +272,6 @@ async function measureOnce(site: Site, setting: Setting, i: number): Promise<Run
       failedAttempts: attempts().filter((a) => !a.ok && a.e >= t0 && a.s <= first.e).length,
       ipvsdSteps: tool === 'ipvsd' ? ipvsdSteps(pair.logLines(pair.lb2).slice(lb2LogFrom)) : null,
     };
-    // IPVSD_TAKEOVER_TRACE=1: ipvsd's own step times (src/sys/takeover-trace.ts), as they are.
-    for (const { line } of pair.logLines(pair.lb2).slice(lb2LogFrom))
-      if (line.startsWith('takeover-trace ')) log(`${setting.name} ${tool} run ${i}: ${line}`);
   } catch (err) {
     run = {
       ...base,

@@ -20,6 +20,9 @@
 // - No IPV6_CHECKSUM: the VRRP checksum is ours to compute (the codec does it); with the option
 //   set the kernel would overwrite it.
 // - IP_TOS / IPV6_TCLASS 0xc0 (network control precedence), as routers send VRRP.
+// - SO_RXQ_OVFL: every received packet carries the socket's count of packets the kernel dropped
+//   because the receive queue was full (sk_drops, cumulative). A flood that outruns the event
+//   loop shows there (the `drops` accessor, exported as a metric) instead of nowhere.
 //
 // Lifetime: the uv_poll_t lives in its own PollHandle, freed by uv_close()'s callback — which may
 // run after the JavaScript object is gone. An async cleanup hook (napi_add_async_cleanup_hook)
@@ -42,6 +45,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,10 +66,12 @@ constexpr int kTosNetworkControl = 0xc0;
 constexpr int kMaxPacketsPerWakeup = 64;
 // Room for any IPv4 datagram, so nothing is ever truncated.
 constexpr size_t kReceiveBufferSize = 65536;
-// Room for every cmsg a receive can carry: pktinfo, TTL / hop limit and the timestamp (with
+// Room for every cmsg a receive can carry: pktinfo, TTL / hop limit, the timestamp and the drop
+// count (with
 // slack, because an unexpected extra cmsg must not truncate the ones we read: MSG_CTRUNC).
-constexpr size_t kReceiveControlSize =
-    CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec)) + 128;
+constexpr size_t kReceiveControlSize = CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) +
+                                       CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(uint32_t)) +
+                                       128;
 static_assert(kReceiveControlSize >= CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(int)) +
                                          CMSG_SPACE(sizeof(timespec)),
               "control buffer too small for the IPv4 cmsgs");
@@ -105,6 +111,7 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
                            InstanceMethod<&VrrpSocket::ReceivePending>("receivePending"),
                            InstanceMethod<&VrrpSocket::Close>("close"),
                            InstanceAccessor<&VrrpSocket::GetIfindex>("ifindex"),
+                           InstanceAccessor<&VrrpSocket::GetDrops>("drops"),
                        });
   }
 
@@ -121,6 +128,12 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
   Napi::Value GetIfindex(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), ifindex_);
   }
+  Napi::Value GetDrops(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(drops_));
+  }
+  // Keeps the SO_RXQ_OVFL count if `cmsg` is it (the counter only grows; a wrapped 32-bit
+  // counter would read smaller, so the largest seen is kept).
+  void ReadDrops(const cmsghdr* cmsg);
 
   // Opens and configures the socket and starts polling; on failure throws and leaves fd_ < 0.
   bool Open(Napi::Env env, const std::string& ifname, int hop_limit);
@@ -152,6 +165,7 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
   int family_ = 0;
   int fd_ = -1;
   unsigned ifindex_ = 0;
+  uint32_t drops_ = 0;
   std::string ifname_;
   PollHandle* poll_ = nullptr;
   bool self_referenced_ = false;
@@ -266,6 +280,7 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
       {IPPROTO_IP, IP_RECVTTL, &on, sizeof(on), "IP_RECVTTL"},
       {IPPROTO_IP, IP_TOS, &tos, sizeof(tos), "IP_TOS"},
       {SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on), "SO_TIMESTAMPNS"},
+      {SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on), "SO_RXQ_OVFL"},
   };
   const Option v6[] = {
       {IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index), "IPV6_MULTICAST_IF"},
@@ -277,6 +292,7 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
       {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof(on), "IPV6_RECVHOPLIMIT"},
       {IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos), "IPV6_TCLASS"},
       {SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on), "SO_TIMESTAMPNS"},
+      {SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on), "SO_RXQ_OVFL"},
   };
   if (family_ == AF_INET) {
     for (const Option& o : v4) {
@@ -527,6 +543,16 @@ double ReadTimestampMs(const cmsghdr* cmsg) {
   return static_cast<double>(stamp.tv_sec) * 1e3 + static_cast<double>(stamp.tv_nsec) / 1e6;
 }
 
+void VrrpSocket::ReadDrops(const cmsghdr* cmsg) {
+  if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SO_RXQ_OVFL ||
+      cmsg->cmsg_len < CMSG_LEN(sizeof(uint32_t))) {
+    return;
+  }
+  uint32_t drops;
+  memcpy(&drops, CMSG_DATA(cmsg), sizeof(drops));
+  if (drops > drops_) drops_ = drops;
+}
+
 bool VrrpSocket::DeliverV4(const uint8_t* data, size_t size, msghdr* msg) {
   // The kernel validated the IPv4 header before raw delivery; check anyway rather than trust.
   if (size < 20 || (data[0] >> 4) != 4) return false;
@@ -539,6 +565,7 @@ bool VrrpSocket::DeliverV4(const uint8_t* data, size_t size, msghdr* msg) {
     if (cmsg->cmsg_level == SOL_SOCKET) {
       const double stamp = ReadTimestampMs(cmsg);
       if (stamp >= 0) received_at_ms = stamp;
+      ReadDrops(cmsg);
       continue;
     }
     if (cmsg->cmsg_level != IPPROTO_IP) continue;
@@ -571,6 +598,7 @@ bool VrrpSocket::DeliverV6(const uint8_t* data, size_t size, msghdr* msg) {
     if (cmsg->cmsg_level == SOL_SOCKET) {
       const double stamp = ReadTimestampMs(cmsg);
       if (stamp >= 0) received_at_ms = stamp;
+      ReadDrops(cmsg);
       continue;
     }
     if (cmsg->cmsg_level != IPPROTO_IPV6) continue;

@@ -16,7 +16,6 @@ import { createDrainStore } from '../director/drain-store.js';
 import { createInterfaceForwarding } from '../director/forwarding.js';
 import { stopNode } from '../director/node-stop.js';
 import { followedState } from '../director/sync-daemon-plan.js';
-import { warmUpTakeover } from '../director/takeover-warm-up.js';
 import { timeoutOperation } from '../director/timeouts.js';
 import { createVrrpFollower } from '../director/vrrp-follower.js';
 import { createVrrpView } from '../director/vrrp-view.js';
@@ -123,7 +122,9 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   });
   const vrrp = createVrrpView(config, { speaker, syncDaemon: () => follower.status() });
   registerVrrpMetrics(metrics.registry, () =>
-    config.vrrpInstances.length > 0 || config.director.syncDaemon ? vrrp.status() : null,
+    config.vrrpInstances.length > 0 || config.director.syncDaemon
+      ? { ...vrrp.status(), sockets: speaker.status().sockets ?? [] }
+      : null,
   );
 
   let reloading: Promise<ReloadResult> | null = null;
@@ -189,13 +190,6 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   await director.start();
   // Nothing is master before the first election: the backup sync daemon runs first.
   await follower.start();
-  // A rehearsal on stand-ins, so the first takeover does not compile its own code on its way.
-  try {
-    const warm = await warmUpTakeover(config);
-    if (warm !== null) log.info(warm, 'takeover path warmed up');
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'takeover warm-up failed');
-  }
   await speaker.start();
   const syncResync = setInterval(() => {
     if (config.director.syncDaemon) void follower.resync();

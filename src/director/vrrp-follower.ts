@@ -24,7 +24,6 @@ import type { SyncDaemon, SyncDaemonSwitch } from '../ipvs/backend.js';
 import type { Family } from '../model/ipvs.js';
 import type { Logger } from '../sys/logger.js';
 import { isErrno } from '../sys/netlink-errors.js';
-import { traceStep } from '../sys/takeover-trace.js';
 import {
   desiredSyncDaemon,
   type FollowedState,
@@ -115,9 +114,7 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       issued();
       return;
     }
-    traceStep('switch: converge');
     const kernel = await deps.kernel();
-    traceStep('switch: kernel opened');
     const before = read || known === null ? await kernel.daemons() : known;
     known = before;
     const steps = planSyncDaemons(before, desired);
@@ -143,7 +140,6 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       if (kernel.switchDaemons !== undefined) {
         // One datagram, one reply to wait for.
         const { sent, done } = kernel.switchDaemons(batch);
-        traceStep(`switch sent (in call: ${sent})`);
         if (sent && n === 0) issued();
         const outcomes = await done;
         batch.forEach((step, i) => {
@@ -213,7 +209,7 @@ export function createVrrpFollower(initial: Config, deps: VrrpFollowerDeps): Vrr
       log.warn({ why, timeoutMs }, 'ipvs sync daemon switch still in progress: going on without it');
     });
     if (read) return waited;
-    return Promise.race([executed, waited]).then(() => traceStep('switch: hook resolved'));
+    return Promise.race([executed, waited]);
   }
 
   async function forwarding(side: ServerSide, on: boolean): Promise<void> {

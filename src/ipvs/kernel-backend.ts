@@ -13,7 +13,6 @@ import {
   type GenlSocketOptions,
 } from '../sys/genl-socket.js';
 import { errnoName } from '../sys/netlink-errors.js';
-import { createSilentNetlink, type SilentNetlink } from '../sys/silent-netlink.js';
 import type {
   IpvsBackend,
   IpvsInfo,
@@ -36,7 +35,7 @@ import {
   newDaemonRequest,
   zeroRequest,
 } from './codec.js';
-import { IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.js';
+import { IPVS_GENL_NAME } from './constants.js';
 import {
   explainOperationError,
   permissionDenied,
@@ -63,23 +62,6 @@ export async function createKernelBackend(
     throw err;
   }
   return kernelBackend(sock, family.id, family.version);
-}
-
-/** Any family id: nothing it sends reaches the kernel's family table. */
-const SILENT_FAMILY_ID = 0x7ff0;
-
-/**
- * This backend's own code over sys/silent-netlink.ts: nothing reaches the kernel, every command
- * "succeeds" and every listing is empty. Only for the takeover warm-up
- * (director/takeover-warm-up.ts), which runs the sync daemon switch through it so that the real
- * switch does not compile its code on the takeover's critical path.
- */
-export function createSilentKernelBackend(
-  openSilent: () => SilentNetlink = createSilentNetlink,
-): IpvsBackend & { dropped(): number } {
-  const sock = createGenlSocket({ openRaw: openSilent, timeoutMs: 5000 });
-  // Its table is empty, as every listing of the silent socket is.
-  return kernelBackend(sock, SILENT_FAMILY_ID, IPVS_GENL_VERSION);
 }
 
 function kernelBackend(

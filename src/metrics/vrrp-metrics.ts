@@ -3,7 +3,8 @@
  * number, so nothing is updated on events here: each scrape reads one snapshot (the same data as
  * `ipvsctl status --json`'s `vrrp` section) and the families are refilled from it. So a series can
  * never disagree with the status, and an instance removed by a reload leaves the exposition at the
- * next scrape. Counters are the speaker's own counts since the daemon started.
+ * next scrape. Counters are the speaker's own counts since the daemon started; the socket drops
+ * are the kernel's (SO_RXQ_OVFL), kept across a socket's reopening.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
@@ -32,6 +33,12 @@ export interface VrrpMetricsSnapshot {
     readonly members?: readonly string[];
     readonly transitions_by_state?: Readonly<Record<State, number>>;
     readonly last_transition?: string | null;
+  }[];
+  /** The speaker's VRRP sockets (VrrpSpeakerStatus.sockets). */
+  readonly sockets?: readonly {
+    readonly interface: string;
+    readonly family: 'inet' | 'inet6';
+    readonly drops: number;
   }[];
   readonly sync_daemon?: {
     readonly running: readonly ('master' | 'backup')[];
@@ -151,6 +158,16 @@ export function registerVrrpMetrics(registry: Registry, snapshot: () => VrrpMetr
       for (const i of instances())
         for (const [reason, n] of Object.entries(i.adverts?.dropped ?? {}))
           this.inc({ instance: i.name, reason }, n);
+    },
+  });
+  new Counter({
+    name: 'ipvsd_vrrp_socket_drops_total',
+    help: 'Packets the kernel dropped on a VRRP socket because its receive queue was full (SO_RXQ_OVFL).',
+    labelNames: ['interface', 'family'],
+    registers,
+    collect() {
+      this.reset();
+      for (const k of read()?.sockets ?? []) this.inc({ interface: k.interface, family: k.family }, k.drops);
     },
   });
   new Gauge({

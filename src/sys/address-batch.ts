@@ -28,7 +28,7 @@ import {
   parseMessages,
   u32,
 } from './nlattr.js';
-import type { OpenRawNetlink } from './silent-netlink.js';
+import type { OpenRawNetlink } from './raw-netlink.js';
 
 const { EBADF, EIO, ETIMEDOUT } = constants.errno;
 
@@ -105,7 +105,7 @@ export function newAddressPayload(ifindex: number, cidr: string): Buffer {
 export interface AddressBatchOptions {
   /** How long to wait for the kernel's replies. Default 5000 ms. */
   readonly timeoutMs?: number;
-  /** Default: node-netlink's RawNetlinkSocket (the takeover warm-up passes sys/silent-netlink.ts). */
+  /** Default: node-netlink's RawNetlinkSocket. */
   readonly openRaw?: OpenRawNetlink;
 }
 

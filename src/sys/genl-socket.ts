@@ -28,7 +28,7 @@ import {
   parseMessages,
   writeGenlChunk,
 } from './nlattr.js';
-import type { OpenRawNetlink } from './silent-netlink.js';
+import type { OpenRawNetlink } from './raw-netlink.js';
 
 const { EBADF, EIO, ENOBUFS, EPROTO, ETIMEDOUT } = constants.errno;
 
@@ -63,7 +63,7 @@ export interface GenlSocketOptions {
   /** Requests per sendmsg in `batch()`; bounded so that error replies cannot overflow SO_RCVBUF. */
   readonly batchSize?: number;
   readonly timeoutMs?: number;
-  /** Default: node-netlink's RawNetlinkSocket (the takeover warm-up passes sys/silent-netlink.ts). */
+  /** Default: node-netlink's RawNetlinkSocket. */
   readonly openRaw?: OpenRawNetlink;
 }
 

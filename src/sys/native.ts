@@ -50,6 +50,12 @@ export interface NativeVrrpSocket {
   /** The interface index the socket is bound to. */
   readonly ifindex: number;
   /**
+   * Packets the kernel dropped on this socket since it was opened (its receive queue was full),
+   * as last reported with a received packet (SO_RXQ_OVFL). Drops after the last packet read show
+   * with the next one.
+   */
+  readonly drops: number;
+  /**
    * One datagram to `destination` (unicast or the VRRP group); `source` pins the source address
    * (IP_PKTINFO / IPV6_PKTINFO; it must be local), else the kernel picks it. Throws
    * NativeErrnoError (EBADF once closed) or TypeError.

@@ -88,6 +88,11 @@ export interface VrrpSocket {
    */
   receivePending(): void;
   /**
+   * Packets the kernel dropped on this socket since it was opened because its receive queue was
+   * full (SO_RXQ_OVFL: as of the last packet read). Kept after close().
+   */
+  drops(): number;
+  /**
    * Stops delivery at once (no callback runs afterwards) and closes the socket. Idempotent. Until
    * then the socket keeps the event loop (and so the process) alive, as a listening server does.
    */
@@ -161,6 +166,15 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
   const Native = (deps.native ?? loadNative()).VrrpSocket;
   const handle = new Native({ family: family === 'inet' ? 4 : 6, ifname, hopLimit }, deliver, report);
   let closed = false;
+  let dropsAtClose = 0;
+  const readDrops = (): number => {
+    try {
+      const n = handle.drops;
+      return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+    } catch {
+      return 0;
+    }
+  };
 
   return {
     family,
@@ -192,8 +206,12 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
         report(error instanceof Error ? error : new Error(String(error)));
       }
     },
+    drops() {
+      return closed ? dropsAtClose : readDrops();
+    },
     close() {
       if (closed) return;
+      dropsAtClose = readDrops();
       closed = true;
       try {
         handle.close();

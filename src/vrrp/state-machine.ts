@@ -9,7 +9,8 @@
  * scripts move the effective priority within 1..254 and never touch an address owner's 255;
  * `preempt_delay` holds preemption off for a while after startup (or after leaving FAULT) and
  * after first hearing a lower-priority master; a master that hears a lower-priority advert
- * answers at once with its own; `state: master` shortens only the first master-down wait.
+ * answers at once with its own (but, unlike keepalived, at most once per advert interval: see
+ * masterReceives); `state: master` shortens only the first master-down wait.
  * Our own additions: `force_backup` (graceful handover: priority 0, then BACKUP, then no
  * preemption until this instance is master again, else the handover would undo itself), and an
  * advert sent at once when a master's effective priority changes, so a preempting backup learns
@@ -88,6 +89,8 @@ export interface InstanceState {
    * the owner). Only a step with `mayBecomeMaster: false` sets it.
    */
   readonly wantsMaster: boolean;
+  /** When this instance last answered a lower-priority advert as master (ms), null: never. */
+  readonly lastAnswerAt: number | null;
 }
 
 export interface StepResult {
@@ -116,6 +119,7 @@ export function createInstanceState(params: InstanceParams): InstanceState {
     faults: [],
     yielded: false,
     wantsMaster: false,
+    lastAnswerAt: null,
   };
 }
 
@@ -399,7 +403,14 @@ function masterReceives(s: InstanceState, advert: Advert, now: number): StepResu
   if (cmp < 0) {
     // The RFC discards it; keepalived answers at once so a lower-priority router that took over
     // during a break in communication hears us and steps down without waiting for our timer.
+    // keepalived answers every one; we answer at most once per Advertisement_Interval, else a
+    // flood of forged lower-priority adverts is reflected one for one onto the link. That router
+    // still hears us within an interval, as it would from our timer alone. (Priority-0 adverts
+    // above stay unlimited: a backup that heard one takes over after Skew_Time unless we answer.)
+    const interval = advertIntervalMs(s.params.advertIntervalCs);
+    if (s.lastAnswerAt !== null && now - s.lastAnswerAt < interval) return unchanged(s);
     d.push({ type: 'send_advert', priority });
+    return d.finish(s, { lastAnswerAt: now });
   }
   // cmp === 0: our own priority from our own address, i.e. our advert looped back: ignore.
   return d.finish(s, {});

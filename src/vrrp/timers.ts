@@ -17,7 +17,6 @@
  * RFC 3768 (v2) does not ((256 − Priority) / 256 seconds whatever the interval), and keepalived
  * follows each RFC for its version; so do we.
  */
-import { traceTimerFired } from '../sys/takeover-trace.js';
 import type { TimerKind, VrrpAction, VrrpEvent } from './types.js';
 
 /** Missed adverts before the master is declared down (RFC 5798 §6.1, RFC 3768 §6.1). */
@@ -103,17 +102,15 @@ export function createVrrpTimers(
 
   function arm(kind: TimerKind, at: number): void {
     cancel(kind);
-    const entry = { at, handle: undefined as unknown, early: 0 };
+    const entry = { at, handle: undefined as unknown };
     const fire = (): void => {
       if (armed.get(kind) !== entry) return;
       const now = deps.now();
       if (now < at) {
-        entry.early += 1;
         entry.handle = deps.setTimeout(fire, Math.max(1, Math.ceil(at - now)));
         return;
       }
       armed.delete(kind);
-      if (kind === 'master_down') traceTimerFired(now - at, entry.early);
       onExpire(kind, now);
     };
     entry.handle = deps.setTimeout(fire, Math.max(0, Math.ceil(at - deps.now())));

@@ -248,6 +248,33 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
       }
     });
 
+    it('counts what the kernel dropped on a full receive queue (SO_RXQ_OVFL)', async () => {
+      await a.call('takePackets', 'a4');
+      expect(await a.call<number>('drops', 'a4')).toBe(0);
+      const flag = join(tmpdir(), `ipvsd-rxq-ovfl-${process.pid}`);
+      rmSync(flag, { force: true });
+      let sent = 0;
+      try {
+        const blocked = a.call('blockFor', 1500, flag);
+        for (let i = 0; i < 500 && !existsSync(flag); i++) await sleep(20);
+        expect(existsSync(flag)).toBe(true);
+        // Far more than the default receive buffer holds, while nothing reads it.
+        sent = (await b.call<{ sent: number }>('flood', 'b4', ADVERT_V2, 5000)).sent;
+        await blocked;
+      } finally {
+        rmSync(flag, { force: true });
+      }
+      // The count travels with each packet queued after the drops: one more to carry it.
+      expect(await b.call('send', 'b4', ADVERT_V2)).toBeNull();
+      await sleep(200);
+      const received = (await a.call<Packet[]>('takePackets', 'a4')).length;
+      const drops = await a.call<number>('drops', 'a4');
+      expect(drops).toBeGreaterThan(0);
+      expect(sent).toBeGreaterThan(1000);
+      expect(received + drops).toBeLessThanOrEqual(sent + 1);
+      expect(received).toBeGreaterThan(0);
+    });
+
     it('fails to open on a missing interface with ENODEV', async () => {
       await expect(a.call('open', 'nope', { family: 'inet', ifname: 'nope0' })).rejects.toMatchObject({
         code: 'ENODEV',

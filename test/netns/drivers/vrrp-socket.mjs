@@ -106,6 +106,41 @@ export function send(name, payloadHex, destination) {
   return serializeError(result ?? undefined);
 }
 
+/**
+ * Sends the same hex bytes `count` times in one synchronous loop (a flood: nothing else runs
+ * meanwhile). Returns how many sends succeeded and the distinct errors of the others.
+ */
+export function flood(name, payloadHex, count, destination) {
+  const entry = entryFor(name);
+  const payload = Buffer.from(payloadHex, 'hex');
+  let sent = 0;
+  const errors = new Set();
+  for (let i = 0; i < count; i++) {
+    const result = entry.socket.send(payload, destination ?? undefined);
+    if (result === undefined) sent++;
+    else errors.add(result.code ?? result.message);
+  }
+  return { sent, errors: [...errors] };
+}
+
+/**
+ * Blocks this process's event loop for `ms` (so nothing reads the sockets meanwhile), writing
+ * `flagPath` first to say so.
+ */
+export function blockFor(ms, flagPath) {
+  writeFileSync(flagPath, 'blocked\n');
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // busy: a blocked event loop, as a stalled daemon's
+  }
+  return null;
+}
+
+/** The socket's count of packets the kernel dropped on it (SO_RXQ_OVFL). */
+export function drops(name) {
+  return entryFor(name).socket.drops();
+}
+
 /** Waits until `count` packets are queued (or the timeout passes) and takes everything queued. */
 export async function takePackets(name, count = 0, timeoutMs = 5000) {
   const entry = entryFor(name);

@@ -30,6 +30,10 @@ const SNAPSHOT: VrrpMetricsSnapshot = {
       last_transition: '2025-01-01T00:00:01.000Z',
     },
   ],
+  sockets: [
+    { interface: 'eth0', family: 'inet', drops: 46065 },
+    { interface: 'eth1', family: 'inet6', drops: 0 },
+  ],
   sync_daemon: { running: ['backup'], wanted: 'backup', switches: 3, errors: 1 },
 };
 
@@ -38,7 +42,7 @@ function lines(text: string, prefix: string): string[] {
 }
 
 describe('VRRP metrics', () => {
-  it('renders state, priority, master, transitions, adverts, drops and the sync daemon', async () => {
+  it('renders state, priority, master, transitions, adverts, drops, socket drops and the sync daemon', async () => {
     const registry = new Registry();
     registerVrrpMetrics(registry, () => SNAPSHOT);
     const text = await registry.metrics();
@@ -65,6 +69,10 @@ describe('VRRP metrics', () => {
     expect(lines(text, 'ipvsd_vrrp_instance_adverts_dropped_total{')).toEqual([
       'ipvsd_vrrp_instance_adverts_dropped_total{instance="VI_client",reason="bad_ttl"} 2',
       'ipvsd_vrrp_instance_adverts_dropped_total{instance="VI_client",reason="auth_mismatch"} 0',
+    ]);
+    expect(lines(text, 'ipvsd_vrrp_socket_drops_total{')).toEqual([
+      'ipvsd_vrrp_socket_drops_total{interface="eth0",family="inet"} 46065',
+      'ipvsd_vrrp_socket_drops_total{interface="eth1",family="inet6"} 0',
     ]);
     expect(text).toContain('ipvsd_vrrp_sync_group_state{sync_group="VG1",state="BACKUP"} 1');
     expect(text).toContain('ipvsd_vrrp_sync_group_member_info{sync_group="VG1",instance="VI_server"} 1');

@@ -18,6 +18,7 @@ import {
   type SpeakerRtnetlink,
   type SpeakerSocket,
   type VrrpSpeaker,
+  type VrrpSpeakerDeps,
 } from '../../../src/vrrp/speaker.js';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -28,6 +29,8 @@ interface Member {
   closed: boolean;
   /** Packets the "kernel" holds for this socket while the link is holding (see hold()). */
   readonly queue: VrrpPacket[];
+  /** What the socket reports as the kernel's drops (tests set it). */
+  drops: number;
 }
 
 export interface FakeLink {
@@ -162,7 +165,7 @@ export function createFakeLink(): FakeLink {
 function attach(link: FakeLink, node: FakeNode) {
   const internal = link;
   return (options: VrrpSocketOptions): SpeakerSocket => {
-    const member: Member = { node, options, closed: false, queue: [] };
+    const member: Member = { node, options, closed: false, queue: [], drops: 0 };
     internal.attach(member);
     return {
       send(payload, destination = '224.0.0.18') {
@@ -180,6 +183,7 @@ function attach(link: FakeLink, node: FakeNode) {
       receivePending() {
         for (const packet of member.queue.splice(0)) if (!member.closed) options.onPacket(packet);
       },
+      drops: () => member.drops,
       close() {
         member.closed = true;
       },
@@ -243,7 +247,11 @@ export function createFakeNode(
   name: string,
   primaries: Record<string, string>,
   yaml: string,
-  options: { preexisting?: Record<string, string[]>; wallClock?: () => number } = {},
+  options: {
+    preexisting?: Record<string, string[]>;
+    wallClock?: () => number;
+    onTakeoverStep?: VrrpSpeakerDeps['onTakeoverStep'];
+  } = {},
 ): FakeNode {
   const node: FakeNode = {
     name,
@@ -263,6 +271,7 @@ export function createFakeNode(
     logger: silentLogger,
     now: () => Date.now(),
     ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+    ...(options.onTakeoverStep === undefined ? {} : { onTakeoverStep: options.onTakeoverStep }),
     rtnetlink: fakeRtnetlink(node),
     openSocket: attach(link, node),
     announce: (ifname, address) => {

@@ -449,7 +449,7 @@ describe('step: Master (RFC 5798 §6.4.3)', () => {
       'equal priority from a lower address, compared as bytes (192.0.2.9 < 192.0.2.10): stay, answer',
       master(),
       advert(100, '192.0.2.9'),
-      master(),
+      master({ lastAnswerAt: NOW }),
       [send(100)],
     ],
     [
@@ -463,14 +463,14 @@ describe('step: Master (RFC 5798 §6.4.3)', () => {
       'lower priority advert (preempt): stay master, answer at once (keepalived)',
       master(),
       advert(50),
-      master(),
+      master({ lastAnswerAt: NOW }),
       [send(100)],
     ],
     [
       'lower priority advert (preempt: false): the same — preempt only matters in BACKUP',
       master({ params: { preempt: false } }),
       advert(50),
-      master({ params: { preempt: false } }),
+      master({ params: { preempt: false }, lastAnswerAt: NOW }),
       [send(100)],
     ],
     [
