@@ -9,7 +9,9 @@
         "native/src/errno_error.cc",
         "native/src/garp.cc",
         "native/src/genl_worker.cc",
+        "native/src/listen_fd.cc",
         "native/src/sd_notify.cc",
+        "native/src/subreaper.cc",
         "native/src/http_response.cc",
         "native/src/tcp_connect.cc",
         "native/src/vrrp_socket.cc"
