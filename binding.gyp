@@ -8,7 +8,9 @@
         "native/src/addon.cc",
         "native/src/errno_error.cc",
         "native/src/garp.cc",
+        "native/src/listen_fd.cc",
         "native/src/sd_notify.cc",
+        "native/src/subreaper.cc",
         "native/src/tcp_connect.cc",
         "native/src/vrrp_socket.cc"
       ],

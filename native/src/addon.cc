@@ -7,10 +7,14 @@
 //   joined to the VRRP group, TTL/hop limit 255, receiving through a libuv poll handle.
 // - garp.cc: gratuitous ARP (AF_PACKET) and unsolicited neighbour advertisements (raw ICMPv6).
 // - tcp_connect.cc: TCP connect health checks in batches on one private epoll set.
+// - listen_fd.cc: listening sockets whose accepting can pause without losing the backlog.
+// - subreaper.cc: child subreaper and reaping, for killing every descendant of a script.
 #include <napi.h>
 
 #include "garp.h"
+#include "listen_fd.h"
 #include "sd_notify.h"
+#include "subreaper.h"
 #include "tcp_connect.h"
 #include "vrrp_socket.h"
 
@@ -21,6 +25,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipvsd::RegisterVrrpSocket(env, exports);
   ipvsd::RegisterGarp(env, exports);
   ipvsd::RegisterTcpConnector(env, exports);
+  ipvsd::RegisterListenFd(env, exports);
+  ipvsd::RegisterSubreaper(env, exports);
   return exports;
 }
 

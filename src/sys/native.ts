@@ -127,6 +127,25 @@ export interface NativeAddon {
     results: Float64Array,
     onResults: (count: number) => void,
   ) => NativeTcpConnector;
+  /**
+   * A listening socket (SOCK_CLOEXEC, non-blocking) on a Unix path or a numeric address and port,
+   * made here so that Node can listen on dups of it and stop accepting without losing the backlog
+   * (native/src/listen_fd.cc). Returns the descriptor. Throws NativeErrnoError (EADDRINUSE, EACCES).
+   */
+  listenSocket(
+    endpoint: { readonly path: string } | { readonly address: string; readonly port: number },
+    backlog: number,
+  ): number;
+  /** fcntl(F_DUPFD_CLOEXEC). Throws NativeErrnoError (EMFILE). */
+  dupFd(fd: number): number;
+  closeFd(fd: number): void;
+  /** prctl(PR_SET_CHILD_SUBREAPER, 1) (native/src/subreaper.cc). Throws NativeErrnoError. */
+  setChildSubreaper(): void;
+  /**
+   * waitpid(pid, WNOHANG): true once pid is no more our child (reaped now, or ECHILD). Never for
+   * a pid that child_process spawned: libuv waits for those itself.
+   */
+  reapChild(pid: number): boolean;
 }
 
 const ADDON_FILE = join('build', 'Release', 'ipvsd_native.node');

@@ -1,13 +1,13 @@
 /**
  * Runs one `vrrp_scripts` entry at its interval and reports each result (the I/O edge of the
- * tracked scripts; the verdict is tracking.ts's). The command is exec'd without a shell, in a
- * process group of its own so that everything it started dies with it when it overruns its
- * timeout (SIGKILL to the group: a tracker that hangs counts as failed, never as pending). Runs
+ * tracked scripts; the verdict is tracking.ts's). The command is exec'd without a shell as a
+ * bounded child: everything it started dies with it when it overruns its timeout (SIGKILL to the
+ * whole tree, `setsid` or not: a tracker that hangs counts as failed, never as pending). Runs
  * never overlap: the next one is scheduled when the current one ends, `interval` after the
  * current one began (at once if it took longer), so a slow script cannot pile up processes.
  * One runner per script, however many instances track it (as keepalived does).
  */
-import { spawn } from 'node:child_process';
+import { runBoundedChild } from '../sys/child-process.js';
 
 export interface ScriptOutcome {
   readonly ok: boolean;
@@ -43,59 +43,27 @@ export interface ScriptRunner {
   stop(): void;
 }
 
-/** The default RunScript: spawn without a shell, kill the process group at the timeout. */
-export const runScriptProcess: RunScript = (argv, timeoutMs, signal) =>
-  new Promise((resolve) => {
-    const [cmd, ...args] = argv;
-    if (cmd === undefined || cmd === '') {
-      resolve({ ok: false, reason: 'empty command' });
-      return;
-    }
-    let settled = false;
-    const finish = (outcome: ScriptOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
-      resolve(outcome);
-    };
-    if (signal.aborted) {
-      resolve({ ok: false, reason: 'stopped' });
-      return;
-    }
-    let child: ReturnType<typeof spawn>;
-    try {
-      child = spawn(cmd, args, { stdio: 'ignore', detached: true, shell: false });
-    } catch (error) {
-      resolve({ ok: false, reason: `spawn failed: ${(error as Error).message}` });
-      return;
-    }
-    const timer = setTimeout(() => {
-      killGroup(child.pid);
-      finish({ ok: false, reason: `timed out after ${timeoutMs} ms` });
-    }, timeoutMs);
-    const abort = (): void => {
-      killGroup(child.pid);
-      finish({ ok: false, reason: 'stopped' });
-    };
-    signal.addEventListener('abort', abort);
-    child.on('error', (error) => finish({ ok: false, reason: `spawn failed: ${error.message}` }));
-    child.on('exit', (code, signal) => {
-      // Whatever the script left running in its group goes with it.
-      killGroup(child.pid);
-      if (code === 0) finish({ ok: true, reason: null });
-      else finish({ ok: false, reason: signal !== null ? `killed by ${signal}` : `exit status ${code}` });
-    });
-  });
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
+/**
+ * The default RunScript: a bounded child (src/sys/child-process.ts): no shell, killed with every
+ * process it started at the timeout, and nothing it started outlives the run.
+ */
+export const runScriptProcess: RunScript = async (argv, timeoutMs, signal) => {
+  const outcome = await runBoundedChild({ argv, timeoutMs, signal });
+  switch (outcome.end) {
+    case 'exited':
+      if (outcome.code === 0) return { ok: true, reason: null };
+      return {
+        ok: false,
+        reason: outcome.signal !== null ? `killed by ${outcome.signal}` : `exit status ${outcome.code}`,
+      };
+    case 'timeout':
+      return { ok: false, reason: `timed out after ${timeoutMs} ms` };
+    case 'aborted':
+      return { ok: false, reason: 'stopped' };
+    case 'failed':
+      return { ok: false, reason: `spawn failed: ${outcome.error?.message ?? 'unknown error'}` };
   }
-}
+};
 
 export function createScriptRunner(options: ScriptRunnerOptions, deps: ScriptRunnerDeps): ScriptRunner {
   const runScript = deps.runScript ?? runScriptProcess;
