@@ -14,6 +14,8 @@ export interface ChecksChildDeps {
   readonly logger: Logger;
   /** Default: the real monitor. */
   readonly monitor?: HealthMonitor;
+  /** Where the parent's messages come from. Default: the IPC channel (process 'message'). */
+  readonly onMessage?: (listener: (message: unknown) => void) => void;
 }
 
 export function runChecksChild(deps: ChecksChildDeps): void {
@@ -57,7 +59,8 @@ export function runChecksChild(deps: ChecksChildDeps): void {
     immediate ??= setImmediate(flush);
   });
 
-  process.on('message', (raw) => {
+  const onMessage = deps.onMessage ?? ((listener) => void process.on('message', listener));
+  onMessage((raw) => {
     const message = raw as ToChecks;
     if (message?.t === 'targets') {
       monitor.update(message.targets);

@@ -93,21 +93,26 @@ export function createSupervisor(options: SupervisorOptions, deps: SupervisorDep
   function watch(): void {
     cancelWatch?.();
     // Checked four times per timeout: a hang is caught within 1.25 × the timeout.
-    cancelWatch = setTimer(
-      () => {
-        cancelWatch = null;
-        if (child === null) return;
-        const silentMs = now() - lastSeenAt;
-        const limit = heardFrom ? heartbeatTimeoutMs : startupTimeoutMs;
-        if (silentMs >= limit) {
-          log.error({ process: name, childPid: child.pid, silentMs }, 'process hung: killed');
-          child.kill('SIGKILL');
-          return; // the exit restarts it
-        }
+    const periodMs = Math.max(1, Math.floor(heartbeatTimeoutMs / 4));
+    const armedAt = now();
+    cancelWatch = setTimer(() => {
+      cancelWatch = null;
+      if (child === null) return;
+      // This process was stalled itself (a long reload, a GC): the child's messages are still
+      // queued behind this timer, so its silence proves nothing yet. Judge at the next tick.
+      if (now() - armedAt > 2 * periodMs) {
         watch();
-      },
-      Math.max(1, Math.floor(heartbeatTimeoutMs / 4)),
-    );
+        return;
+      }
+      const silentMs = now() - lastSeenAt;
+      const limit = heardFrom ? heartbeatTimeoutMs : startupTimeoutMs;
+      if (silentMs >= limit) {
+        log.error({ process: name, childPid: child.pid, silentMs }, 'process hung: killed');
+        child.kill('SIGKILL');
+        return; // the exit restarts it
+      }
+      watch();
+    }, periodMs);
   }
 
   function spawn(restart: boolean): void {

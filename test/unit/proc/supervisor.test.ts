@@ -21,10 +21,14 @@ function fakeClock() {
         const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
         if (due === undefined) break;
         timers = timers.filter((t) => t !== due);
-        now = due.at;
+        now = Math.max(now, due.at);
         due.fn();
       }
-      now = end;
+      now = Math.max(now, end);
+    },
+    /** This process blocked for `ms`: time passes, no timer runs. */
+    stall(ms: number) {
+      now += ms;
     },
   };
 }
@@ -160,6 +164,25 @@ describe('createSupervisor', () => {
     clock.advance(500);
     expect(children.all).toHaveLength(2);
     expect(sup.info().restarts).toBe(1);
+  });
+
+  it('does not take its own stall for a hang of the child', () => {
+    const { clock, children, sup } = setUp();
+    sup.start();
+    const child = children.all[0] as FakeChild;
+    child.message({ t: 'hb' });
+    clock.advance(500);
+    child.message({ t: 'hb' });
+    // The parent's loop blocks for 5 s; the child's heartbeats wait in the channel behind the timers.
+    clock.stall(5000);
+    clock.advance(0);
+    expect(child.signals).toEqual([]);
+    child.message({ t: 'hb' });
+    clock.advance(1000);
+    expect(child.signals).toEqual([]);
+    // A real silence afterwards is still caught.
+    clock.advance(3000);
+    expect(child.signals).toEqual(['SIGKILL']);
   });
 
   it('gives a starting child the startup timeout before its first message', () => {
