@@ -1,36 +1,40 @@
 #!/usr/bin/env node
 /**
  * ipvsd: the director daemon. Composition root: reads argv and the config, builds the real
- * backends (kernel IPVS, health probes, Prometheus, control socket, systemd notify), wires them to
- * the director and turns signals into reload and stop. It runs on plain `node`, with node's own
- * defaults: no malloc environment and no V8 flags.
+ * backends (kernel IPVS, Prometheus, control socket, systemd notify), wires them to the director
+ * and turns signals into reload and stop. The health checks and VRRP run in two supervised child
+ * processes (`ipvsd: checks`, `ipvsd: vrrp`; src/proc), so neither a fault in the checks nor a
+ * metrics scrape or a reload here can delay an advert.
+ *
+ * It runs on plain `node`, with node's own defaults: no malloc environment and no V8 flags.
  */
 import { Command } from 'commander';
-import { createHealthMonitor } from '../check/monitor.js';
 import { readConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import type { ReloadResult } from '../control/protocol.js';
+import type { ProcessStatus, ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
 import { createDirector, type Director } from '../director/director.js';
 import { createDrainStore } from '../director/drain-store.js';
-import { createInterfaceForwarding } from '../director/forwarding.js';
 import { stopNode } from '../director/node-stop.js';
-import { followedState } from '../director/sync-daemon-plan.js';
 import { timeoutOperation } from '../director/timeouts.js';
-import { createVrrpFollower } from '../director/vrrp-follower.js';
 import { createVrrpView } from '../director/vrrp-view.js';
 import { formatConfigIssue, IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import { createKernelBackend } from '../ipvs/kernel-backend.js';
 import { createMetricsServer } from '../metrics/http.js';
 import { createMetrics } from '../metrics/metrics.js';
+import { registerProcessMetrics } from '../metrics/process-metrics.js';
 import { registerVrrpMetrics } from '../metrics/vrrp-metrics.js';
 import { serviceKeyString } from '../model/ipvs.js';
+import { forkChild } from '../proc/fork.js';
+import type { ProcessInfo } from '../proc/protocol.js';
+import { createRemoteHealthMonitor } from '../proc/remote-monitor.js';
+import { createRemoteVrrp } from '../proc/remote-vrrp.js';
+import { createSupervisor } from '../proc/supervisor.js';
 import { componentLogger, createLogger } from '../sys/logger.js';
 import { createSdNotify } from '../sys/sd-notify.js';
 import { createSysctl } from '../sys/sysctl.js';
 import { VERSION } from '../version.js';
-import { createVrrpSpeaker, type VrrpSpeaker } from '../vrrp/speaker.js';
 
 const log = createLogger();
 
@@ -81,14 +85,6 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     }
   };
   await applyKernelSettings(config);
-  // The sync daemon needs IPVS even on a director without virtual servers; it gets its own
-  // backend then, so the director still never touches the table of a VRRP-only config.
-  let syncBackend: IpvsBackend | null = null;
-  const syncKernel = async (): Promise<IpvsBackend> => {
-    if (backend) return backend;
-    syncBackend ??= await createKernelBackend();
-    return syncBackend;
-  };
 
   const serviceNames = () => new Map(config.virtualServers.map((vs) => [serviceKeyString(vs.key), vs.name]));
   let names = serviceNames();
@@ -98,7 +94,49 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     serviceName: (key) => names.get(serviceKeyString(key)),
     logger: componentLogger(log, 'metrics'),
   });
-  const monitor = createHealthMonitor({ logger: componentLogger(log, 'check') });
+
+  // The children. The checks child sends results to `monitor`, which keeps every target's last
+  // verdict here; the vrrp child runs the speaker and the sync-daemon follower.
+  const startedAt = Date.now();
+  const supervisorLog = componentLogger(log, 'supervisor');
+  const monitor = createRemoteHealthMonitor({
+    send: (message) => checks.send(message),
+    stopChild: () => checks.stop(),
+    logger: componentLogger(log, 'check'),
+  });
+  const checks = createSupervisor(
+    { name: 'checks' },
+    { spawn: () => forkChild('checks'), logger: supervisorLog, onMessage: (m) => monitor.receive(m) },
+  );
+  const remoteVrrp = createRemoteVrrp(config, {
+    send: (message) => vrrpProcess.send(message),
+    logger: componentLogger(log, 'vrrp'),
+  });
+  const vrrpProcess = createSupervisor(
+    { name: 'vrrp' },
+    {
+      spawn: () => forkChild('vrrp'),
+      logger: supervisorLog,
+      onMessage: (m) => remoteVrrp.receive(m),
+      onDown: () => remoteVrrp.childDown(),
+    },
+  );
+  const processes = (): ProcessInfo[] => [
+    { name: 'ipvsd', pid: process.pid, restarts: 0, startedAt, lastRestartAt: null },
+    checks.info(),
+    vrrpProcess.info(),
+  ];
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  const processStatus = (): ProcessStatus[] =>
+    processes().map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      restarts: p.restarts,
+      started_at: iso(p.startedAt),
+      last_restart: iso(p.lastRestartAt),
+    }));
+  registerProcessMetrics(metrics.registry, processes);
+
   const director: Director = createDirector(config, {
     backend: () => backend,
     monitor,
@@ -107,23 +145,13 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     drainStore: createDrainStore(stateDir),
   });
 
-  // VRRP: the speaker holds the VIPs; the follower switches the IPVS sync daemon in order with
-  // them (the speaker's transition hook) and guards the stop; the view serves status and failover.
-  const follower = createVrrpFollower(config, {
-    kernel: syncKernel,
-    setForwarding: createInterfaceForwarding(),
-    currentState: (name) => followedState(speaker.status(), name),
-    logger: componentLogger(log, 'sync-daemon'),
-  });
-  // Always created: without instances it opens nothing, and a reload can bring the first ones.
-  const speaker: VrrpSpeaker = createVrrpSpeaker(config, {
-    logger: log,
-    transitionHook: (change) => follower.onTransition(change),
-  });
-  const vrrp = createVrrpView(config, { speaker, syncDaemon: () => follower.status() });
+  // VRRP: the vrrp child's speaker holds the VIPs and its follower switches the IPVS sync daemon
+  // in order with them; the view serves status and failover from what the child pushes. The
+  // child always runs: without instances it opens nothing, and a reload can bring the first ones.
+  const vrrp = createVrrpView(config, { speaker: remoteVrrp, syncDaemon: () => remoteVrrp.syncDaemon() });
   registerVrrpMetrics(metrics.registry, () =>
     config.vrrpInstances.length > 0 || config.director.syncDaemon
-      ? { ...vrrp.status(), sockets: speaker.status().sockets ?? [] }
+      ? { ...vrrp.status(), sockets: remoteVrrp.status().sockets ?? [] }
       : null,
   );
 
@@ -151,9 +179,7 @@ async function main(file: string, stateDir: string | null): Promise<void> {
         loadedAt = Date.now();
         await director.reload(config);
         vrrp.reload(config);
-        // The follower first, so transitions the speaker's reload causes are judged by the new `follow`.
-        await follower.reload(config);
-        await speaker.reload(config);
+        await remoteVrrp.reload(config);
         metrics.reloaded(true);
         log.info({ file, virtualServers: config.virtualServers.length }, 'config reloaded');
         return { reloaded: true, errors: [] };
@@ -173,7 +199,11 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     path: config.director.controlSocket,
     logger: componentLogger(log, 'control'),
     handlers: {
-      status: async () => ({ ...(await director.status(loadedAt)), vrrp: vrrp.status() }),
+      status: async () => ({
+        ...(await director.status(loadedAt)),
+        vrrp: vrrp.status(),
+        processes: processStatus(),
+      }),
       reload,
       drain: (vs, rs) => director.drain(vs, rs),
       undrain: (vs, rs) => director.undrain(vs, rs),
@@ -187,14 +217,14 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     logger: componentLogger(log, 'metrics'),
   });
 
+  // The checks child gets its targets when it is ready; until its first results every real
+  // server is at its start state, as it was with the checks in this process.
+  checks.start();
   await director.start();
-  // Nothing is master before the first election: the backup sync daemon runs first.
-  await follower.start();
-  await speaker.start();
-  const syncResync = setInterval(() => {
-    if (config.director.syncDaemon) void follower.resync();
-  }, config.director.ipvs.resyncIntervalMs);
-  syncResync.unref();
+  // VRRP after the first reconcile: no VIP before its services are in the kernel.
+  const vrrpStarted = remoteVrrp.started();
+  vrrpProcess.start();
+  await vrrpStarted;
   await control.start();
   await metricsServer.start();
   const stopWatchdog = notify.startWatchdog();
@@ -211,12 +241,14 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     notify.stopping();
     log.info({ signal }, 'ipvsd stopping');
     stopWatchdog();
-    clearInterval(syncResync);
     vrrp.close();
     await stopNode(
       {
-        follower,
-        speaker,
+        follower: {
+          prepareStop: (removeServices) => remoteVrrp.prepareStop(removeServices),
+          finishStop: (removeServices) => remoteVrrp.finishStop(removeServices),
+        },
+        speaker: { stop: () => remoteVrrp.stopSpeaker() },
         closeEndpoints: async () => {
           await control.stop().catch(() => undefined);
           await metricsServer.stop().catch(() => undefined);
@@ -226,8 +258,8 @@ async function main(file: string, stateDir: string | null): Promise<void> {
       },
       config.director.ipvs.onStop === 'remove',
     );
+    await vrrpProcess.stop();
     (backend as IpvsBackend | null)?.close();
-    (syncBackend as IpvsBackend | null)?.close();
     log.info({ signal }, 'ipvsd stopped');
   };
   process.on('SIGHUP', () => void reload());

@@ -3,7 +3,12 @@
  * unchanged (the contract of DESIGN §5); the text is for a person at a terminal: one table of real
  * servers per virtual server, VRRP when there is any, and the last reconcile.
  */
-import type { RealServerStatus, StatusResult, VirtualServerStatus } from '../control/protocol.js';
+import type {
+  ProcessStatus,
+  RealServerStatus,
+  StatusResult,
+  VirtualServerStatus,
+} from '../control/protocol.js';
 import { hostPort } from '../model/ipvs.js';
 import { askDaemon, type ControlCall } from './daemon.js';
 import { type CliOutput, EXIT_OK, EXIT_USAGE } from './output.js';
@@ -132,6 +137,21 @@ function vrrpLines(vrrp: StatusResult['vrrp']): string[] {
   return lines;
 }
 
+/** The daemon and its children: pid (or down), restarts, when each started and last restarted. */
+function processLines(processes: readonly ProcessStatus[] | undefined): string[] {
+  if (processes === undefined || processes.length === 0) return [];
+  const rows = [['PROCESS', 'PID', 'RESTARTS', 'STARTED', 'LAST RESTART']];
+  for (const p of processes)
+    rows.push([
+      p.name,
+      p.pid === null ? 'down' : String(p.pid),
+      String(p.restarts),
+      p.started_at ?? '-',
+      p.last_restart ?? 'never',
+    ]);
+  return ['', 'processes', ...formatColumns(rows)];
+}
+
 export function formatStatusText(status: StatusResult): string {
   const lines = [`config ${status.config.file}, loaded ${status.config.loaded_at}`];
   const r = status.last_reconcile;
@@ -145,6 +165,7 @@ export function formatStatusText(status: StatusResult): string {
     for (const e of r.errors) lines.push(`  ${oneLine(e)}`);
   }
 
+  lines.push(...processLines(status.processes));
   lines.push(...vrrpLines(status.vrrp));
 
   if (status.virtual_servers.length === 0) lines.push('', 'no virtual servers');

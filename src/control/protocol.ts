@@ -122,6 +122,21 @@ export interface StatusResult {
     readonly errors: readonly string[];
   } | null;
   readonly config: { readonly file: string; readonly loaded_at: string };
+  /** The daemon's processes: `ipvsd` and its children `checks` and `vrrp`. */
+  readonly processes?: readonly ProcessStatus[];
+}
+
+export interface ProcessStatus {
+  /** `ipvsd`, `checks`, `vrrp` */
+  readonly name: string;
+  /** null while a child is down (between a crash or hang and its restart) */
+  readonly pid: number | null;
+  /** restarts after a crash or a hang */
+  readonly restarts: number;
+  /** ISO 8601: when the running process started; null while down */
+  readonly started_at: string | null;
+  /** ISO 8601: the last restart; null if never */
+  readonly last_restart: string | null;
 }
 
 export interface ReloadResult {

@@ -37,10 +37,14 @@ export interface SpeakerStatusLike {
   readonly sync_groups: readonly { readonly name: string; readonly state: VrrpState }[];
 }
 
-/** The part of the speaker the view uses. */
+/**
+ * The part of VRRP the view uses: the speaker's last status, a failover (resolving with the
+ * state after it), the transitions as they happen. In the daemon this is the vrrp process seen
+ * from the parent (src/proc/remote-vrrp.ts).
+ */
 export interface VrrpControl {
   status(): SpeakerStatusLike;
-  failover(name: string): void;
+  failover(name: string): Promise<VrrpState>;
   onStateChange(
     listener: (change: {
       readonly kind: 'instance' | 'group';
@@ -139,8 +143,8 @@ export function failoverRefusal(speaker: SpeakerStatusLike | null, name: string)
 
 export interface VrrpView {
   status(): StatusResult['vrrp'];
-  /** Throws the refusal as an IpvsdError; otherwise hands over and reports the state now. */
-  failover(name: string): FailoverResult;
+  /** Rejects with the refusal as an IpvsdError; otherwise hands over and reports the state after. */
+  failover(name: string): Promise<FailoverResult>;
   /** The transitions so far (for metrics). */
   transitions(): TransitionTable;
   reload(config: Config): void;
@@ -165,15 +169,12 @@ export function createVrrpView(
 
   return {
     status: () => composeVrrpStatus(deps.speaker?.status() ?? null, config, table, deps.syncDaemon()),
-    failover(name) {
+    async failover(name) {
       const before = deps.speaker?.status() ?? null;
       const refusal = failoverRefusal(before, name);
       if (refusal !== null || deps.speaker === null || before === null) throw refusal;
       const isGroup = before.sync_groups.some((g) => g.name === name);
-      deps.speaker.failover(name);
-      const after = deps.speaker.status();
-      const state =
-        (isGroup ? after.sync_groups : after.instances).find((u) => u.name === name)?.state ?? 'INIT';
+      const state = await deps.speaker.failover(name);
       return { name, kind: isGroup ? 'sync_group' : 'instance', previous: 'MASTER', state };
     },
     transitions: () => table,

@@ -8,5 +8,6 @@ export {
   type PrometheusMetrics,
   RECONCILE_DURATION_BUCKETS,
 } from './metrics.js';
+export { type ProcessMetricsSnapshot, registerProcessMetrics } from './process-metrics.js';
 export * from './types.js';
 export { registerVrrpMetrics, type VrrpMetricsSnapshot } from './vrrp-metrics.js';

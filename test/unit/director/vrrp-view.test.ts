@@ -147,9 +147,10 @@ describe('createVrrpView', () => {
       calls,
       emit,
       status: () => speakerStatus(state),
-      failover(name) {
+      async failover(name) {
         calls.push(`failover ${name}`);
         emit('BACKUP');
+        return state;
       },
       onStateChange(l) {
         listeners.push(l);
@@ -158,16 +159,16 @@ describe('createVrrpView', () => {
     };
   }
 
-  it('hands a master over and reports the state after; refuses a backup without touching the speaker', () => {
+  it('hands a master over and reports the state after; refuses a backup without touching the speaker', async () => {
     const speaker = fakeSpeaker();
     const view = createVrrpView(CONFIG, { speaker, syncDaemon: () => null, now: () => 0 });
-    expect(view.failover('VG1')).toEqual({
+    expect(await view.failover('VG1')).toEqual({
       name: 'VG1',
       kind: 'sync_group',
       previous: 'MASTER',
       state: 'BACKUP',
     });
-    expect(() => view.failover('VG1')).toThrow(/VG1 is BACKUP, not MASTER/);
+    await expect(view.failover('VG1')).rejects.toThrow(/VG1 is BACKUP, not MASTER/);
     expect(speaker.calls).toEqual(['failover VG1']);
     expect(view.status().sync_groups[0]?.transitions_by_state).toEqual({
       MASTER: 0,
@@ -180,9 +181,9 @@ describe('createVrrpView', () => {
     expect(view.status().sync_groups[0]?.transitions).toBe(1);
   });
 
-  it('no speaker: failover refused, empty VRRP status', () => {
+  it('no speaker: failover refused, empty VRRP status', async () => {
     const view = createVrrpView(CONFIG, { speaker: null, syncDaemon: () => null });
-    expect(() => view.failover('VG1')).toThrow('this ipvsd runs no VRRP');
+    await expect(view.failover('VG1')).rejects.toThrow('this ipvsd runs no VRRP');
     expect(view.status()).toEqual({ instances: [], sync_groups: [], sync_daemon: null });
   });
 });

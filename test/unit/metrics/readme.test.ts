@@ -8,6 +8,7 @@ import {
   SERVICE_LABEL_NAMES,
 } from '../../../src/metrics/ipvs-families.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import { registerProcessMetrics } from '../../../src/metrics/process-metrics.js';
 import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
 import { fakeTable, families } from './helpers.js';
 
@@ -39,6 +40,7 @@ async function registered(): Promise<Map<string, Documented>> {
   );
   // The daemon adds the VRRP families to the same registry (bin/ipvsd.ts).
   registerVrrpMetrics(metrics.registry, () => null);
+  registerProcessMetrics(metrics.registry, () => []);
   const out = new Map<string, Documented>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
