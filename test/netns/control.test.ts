@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ControlHandlers, ControlServer } from '../../src/control/server.js';
-import { STATUS } from '../unit/control/status-fixture.js';
-import { type CommandResult, DIST_DIR, PROJECT_ROOT, run } from './netns.js';
+import { type CommandResult, run } from '../support/netns.js';
+import { DIST_DIR, IPVSCTL, PROJECT_ROOT } from '../support/paths.js';
+import { STATUS } from '../support/status-fixture.js';
 
-const IPVSCTL = resolve(DIST_DIR, 'src/bin/ipvsctl.js');
 const SERVER_MODULE = resolve(DIST_DIR, 'src/control/server.js');
 
 // The server under test is the compiled one, like the CLI (one build, the one that ships).

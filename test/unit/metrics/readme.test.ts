@@ -9,7 +9,7 @@ import {
 } from '../../../src/metrics/ipvs-families.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
-import { fakeTable, families } from './helpers.js';
+import { fakeTable, families } from '../../support/metrics.js';
 
 interface Documented {
   readonly type: string;
