@@ -72,27 +72,8 @@ function ipvsctl(args: readonly string[]): Promise<CommandResult> {
 }
 
 /** ipvsctl as uid/gid 65534 (nobody): what an unprivileged operator gets. */
-function ipvsctlAsNobody(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [IPVSCTL, ...args], {
-      cwd: PROJECT_ROOT,
-      uid: 65534,
-      gid: 65534,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function ipvsctlAsNobody(args: readonly string[]): Promise<CommandResult> {
+  return run(process.execPath, [IPVSCTL, ...args], { cwd: PROJECT_ROOT, uid: 65534, gid: 65534 });
 }
 
 /** Another ipvsd (its control server, compiled) in its own process; resolves once it listens. */

@@ -63,6 +63,9 @@ export interface RunOptions {
   readonly input?: string;
   /** Kill the command (SIGKILL) after this long. Default 30 s. */
   readonly timeoutMs?: number;
+  /** Run as this user and group (e.g. 65534, nobody: what an unprivileged operator gets). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /** Runs a command to completion; never throws for a non-zero exit (see runOk). */
@@ -73,6 +76,8 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
       cwd: options.cwd ?? PROJECT_ROOT,
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     let stdout = '';
     let stderr = '';
