@@ -1,6 +1,6 @@
 /**
  * The takeover benchmark's driver, run inside the VM (bench/takeover.sh boots it): for each VRRP
- * setting and each director daemon (ipvsd, keepalived), the NAT pair of test/vm/nat-pair.ts with
+ * setting and each director daemon (ipvsd, keepalived), the NAT pair of test/support/nat-pair.ts with
  * the same config, continuous requests from the client (test/vm/guest/prober.mjs: a new connection
  * every 20 ms, each given 1 s), and RUNS crashes of the master: its links go down, then its daemon
  * is killed with SIGKILL. The gap is taken from a capture on the client's switch port (kernel
@@ -26,17 +26,17 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
 import {
   type ProbeAttempt as Attempt,
   CLIENT_VIP,
   createNatPair,
   type DirectorKind,
-  monotonicMs,
   type NatPair,
   PROBER,
   SERVICE_PORT,
-} from '../test/vm/nat-pair.js';
+} from '../test/support/nat-pair.js';
+import { createNetnsLab, type SpawnedProcess } from '../test/support/netns.js';
+import { monotonicMs } from '../test/support/wait.js';
 import { parsePcap, takeoverTimeline } from './takeover-timeline.js';
 
 interface Setting {

@@ -7,7 +7,7 @@
 #
 # Usage (on the host, as root):  npm run bench:takeover      (or: bash bench/takeover.sh)
 #
-# Builds dist/ and the driver (bench/takeover-driver.ts with test/vm/nat-pair.ts, compiled by
+# Builds dist/ and the driver (bench/takeover-driver.ts with test/support/nat-pair.ts, compiled by
 # bench/takeover.tsconfig.json), boots the VM tier's kernel ONCE (test/vm/run.sh) and runs the
 # driver inside (what it measures: see its header). Results: bench/results/takeover-<time>.json
 # (every run) and .txt (the summary, printed at the end). Under qemu TCG JavaScript runs ~15–20×

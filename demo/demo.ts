@@ -2,7 +2,7 @@
  * `npm run demo`: a NAT director pair doing its job, narrated. Runs where the kernel has IPVS (the
  * VM tier's guest, or a host with ip_vs; demo/run.sh decides) as root.
  *
- * It builds the two-director topology of test/vm/nat-pair.ts (client; lb1 and lb2 with a sync group
+ * It builds the two-director topology of test/support/nat-pair.ts (client; lb1 and lb2 with a sync group
  * of the client-side and the server-side VIP and kernel connection sync; three real servers answering
  * HTTP), starts ipvsd on both directors with the example configs config/nat-director-pair-{a,b}.yaml,
  * sends a request through the VIP every 50 ms (each on a new connection) and prints a live table
@@ -18,15 +18,12 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNetnsLab, type SpawnedProcess } from '../test/netns/netns.js';
 import {
   type ProbeAttempt as Attempt,
   CLIENT_ADDRESS,
   CLIENT_VIP,
   createNatPair,
   type DirectorNode,
-  IPVSCTL,
-  monotonicMs,
   type NatPair,
   PAIR_SERVER,
   PROBER,
@@ -35,7 +32,10 @@ import {
   SERVER_VIP,
   SERVICE_PORT,
   STREAM_CLIENT,
-} from '../test/vm/nat-pair.js';
+} from '../test/support/nat-pair.js';
+import { createNetnsLab, type SpawnedProcess } from '../test/support/netns.js';
+import { IPVSCTL } from '../test/support/paths.js';
+import { monotonicMs } from '../test/support/wait.js';
 
 const keep = process.argv.includes('--keep');
 const PROBE_INTERVAL_MS = 50;

@@ -3,9 +3,10 @@
 #
 # As root on Debian. Where this kernel has IPVS the demo runs in namespaces right here; where it
 # has not (e.g. a container host, or this project's dev machine) it runs in the VM tier's throwaway
-# VM (Debian's kernel under qemu, test/vm/run.sh), installing qemu and friends with apt-get first if
-# they are missing. Either way it leaves nothing behind, unless --keep: then the site stays up until
-# Ctrl-C, and `npm run demo:exec -- NODE COMMAND…` runs commands in it from another terminal.
+# VM (Debian's kernel under qemu, test/vm/run.sh). A fresh checkout is set up first (Debian packages,
+# then npm ci: scripts/install-deps.sh). Either way it leaves nothing behind, unless --keep: then the
+# site stays up until Ctrl-C, and `npm run demo:exec -- NODE COMMAND…` runs commands in it from
+# another terminal.
 set -euo pipefail
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
@@ -13,40 +14,20 @@ keep=0
 for arg in "$@"; do
   case "$arg" in
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option '$arg' (usage: npm run demo [-- --keep])" >&2; exit 2 ;;
   esac
 done
 [[ $EUID -eq 0 ]] || { echo "demo: run as root (it makes network namespaces and programs IPVS)" >&2; exit 2; }
-[[ -d node_modules ]] || { echo "demo: run 'npm ci' first" >&2; exit 2; }
+# The Debian packages (qemu and friends for a kernel without IPVS; ip, ipvsadm, curl, pkill for the
+# demo itself) and, on a fresh checkout, the project (npm ci): the same set-up as `npm test`.
+bash scripts/install-deps.sh
 
 echo "demo: building"
 npm run --silent build
 npx tsc -p demo/tsconfig.json
 
-# The demo's own tools: ip, ipvsadm (the demo shows the kernel table with it), curl, node.
-need=()
-command -v ip >/dev/null || need+=(iproute2)
-command -v ipvsadm >/dev/null || need+=(ipvsadm)
-command -v curl >/dev/null || need+=(curl)
-command -v pkill >/dev/null || need+=(procps)
-
 if modprobe -q ip_vs 2>/dev/null && [[ -e /proc/net/ip_vs ]]; then
-  mode=host
-else
-  mode=vm
-  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-  [[ -x /bin/busybox ]] || need+=(busybox-static)
-  command -v cpio >/dev/null || need+=(cpio)
-  command -v modinfo >/dev/null || need+=(kmod)
-  command -v xz >/dev/null || need+=(xz-utils)
-fi
-if ((${#need[@]})); then
-  echo "demo: installing ${need[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-if [[ $mode == host ]]; then
   echo "demo: this kernel has IPVS: running in network namespaces here"
   exec node dist/demo/demo.js "$@"
 fi

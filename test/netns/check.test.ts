@@ -19,8 +19,8 @@ import {
   type NodeAgent,
   namespaceExists,
   type SpawnedProcess,
-  sleep,
-} from './netns.js';
+} from '../support/netns.js';
+import { sleep } from '../support/wait.js';
 
 const DIRECTOR = '192.0.2.1';
 const DIRECTOR_2 = '192.0.2.11';

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ControlHandlers, ControlServer } from '../../src/control/server.js';
-import { STATUS } from '../unit/control/status-fixture.js';
-import { type CommandResult, DIST_DIR, PROJECT_ROOT, run } from './netns.js';
+import { type CommandResult, run } from '../support/netns.js';
+import { DIST_DIR, IPVSCTL, PROJECT_ROOT } from '../support/paths.js';
+import { STATUS } from '../support/status-fixture.js';
 
-const IPVSCTL = resolve(DIST_DIR, 'src/bin/ipvsctl.js');
 const SERVER_MODULE = resolve(DIST_DIR, 'src/control/server.js');
 
 // The server under test is the compiled one, like the CLI (one build, the one that ships).
@@ -72,27 +72,8 @@ function ipvsctl(args: readonly string[]): Promise<CommandResult> {
 }
 
 /** ipvsctl as uid/gid 65534 (nobody): what an unprivileged operator gets. */
-function ipvsctlAsNobody(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [IPVSCTL, ...args], {
-      cwd: PROJECT_ROOT,
-      uid: 65534,
-      gid: 65534,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function ipvsctlAsNobody(args: readonly string[]): Promise<CommandResult> {
+  return run(process.execPath, [IPVSCTL, ...args], { cwd: PROJECT_ROOT, uid: 65534, gid: 65534 });
 }
 
 /** Another ipvsd (its control server, compiled) in its own process; resolves once it listens. */

@@ -8,10 +8,10 @@ import {
   assertNetnsCapable,
   listNamespaces,
   NETNS_PREFIX,
-  PROJECT_ROOT,
   run,
   sweepStaleNamespaces,
-} from './netns.js';
+} from '../support/netns.js';
+import { PROJECT_ROOT } from '../support/paths.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   assertNetnsCapable();

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createNetnsLab } from './netns.js';
+import { createNetnsLab } from '../support/netns.js';
 
 const lab = createNetnsLab();
 afterAll(() => lab.cleanup());

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
-import { createNetnsLab, type NetnsLab, type SpawnedProcess, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { timeUntil } from '../support/wait.js';
 
 const IPVSD = 'dist/src/bin/ipvsd.js';
 const IPVSCTL = 'dist/src/bin/ipvsctl.js';
@@ -57,14 +58,8 @@ describe('ipvsctl failover and the VRRP status between two ipvsd daemons', () =>
 
   const stateOf = async (ns: string, node: string) => (await status(ns, node)).vrrp.instances[0]?.state;
 
-  async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-      if (await predicate()) return;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  const waitFor = (what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000) =>
+    timeUntil(what, predicate, { timeoutMs, intervalMs: 100 });
 
   const hasVip = async (ns: string) => (await lab.ipAddresses(ns, 'dfo0')).some((x) => x.local === VIP);
 

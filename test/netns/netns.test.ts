@@ -3,7 +3,14 @@
  * removes everything even with processes still running in the namespaces.
  */
 import { describe, expect, it } from 'vitest';
-import { createNetnsLab, listNamespaces, NETNS_PREFIX, namespaceExists, ownNetnsId, run } from './netns.js';
+import {
+  createNetnsLab,
+  listNamespaces,
+  NETNS_PREFIX,
+  namespaceExists,
+  ownNetnsId,
+  run,
+} from '../support/netns.js';
 
 describe('netns lab', () => {
   it('builds namespaces, veths, a bridge, addresses and routes; cleanup removes them all', async () => {

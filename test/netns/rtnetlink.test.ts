@@ -4,7 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InterfaceAddress } from '../../src/sys/rtnetlink.js';
-import { createNetnsLab, type NetnsLab, type NodeAgent, namespaceExists, ownNetnsId } from './netns.js';
+import {
+  createNetnsLab,
+  type NetnsLab,
+  type NodeAgent,
+  namespaceExists,
+  ownNetnsId,
+} from '../support/netns.js';
 
 const V4 = '192.0.2.10/24';
 const V6 = '2001:db8::10/64';

@@ -22,10 +22,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IpvsdDaemon, startIpvsd } from './ipvsd-daemon.js';
-import { type Keepalived, startKeepalived } from './keepalived.js';
-import { createNetnsLab, type NetnsLab, sleep } from './netns.js';
-import type { PeerInstance, PeerRouter } from './vrrp-peer-config.js';
+import { type IpvsdDaemon, startIpvsd } from '../support/ipvsd-daemon.js';
+import { type Keepalived, startKeepalived } from '../support/keepalived.js';
+import { createNetnsLab, type NetnsLab } from '../support/netns.js';
+import type { PeerInstance, PeerRouter } from '../support/vrrp-peer-config.js';
+import { sleep, timeUntil } from '../support/wait.js';
 
 type Side = 'ipvsd' | 'keepalived';
 const other = (s: Side): Side => (s === 'ipvsd' ? 'keepalived' : 'ipvsd');
@@ -229,14 +230,11 @@ class InteropLab {
 
   /** Polls `predicate` until true; returns the ms it took. Throws with diagnostics on timeout. */
   async waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-    const started = performance.now();
-    while (performance.now() - started < timeoutMs) {
-      if (await predicate()) return Math.round(performance.now() - started);
-      await sleep(10);
+    try {
+      return await timeUntil(what, predicate, { timeoutMs, intervalMs: 10 });
+    } catch (err) {
+      throw new Error(`${this.name}: ${(err as Error).message}\n${await this.diagnose()}`);
     }
-    throw new Error(
-      `${this.name}: timed out after ${timeoutMs} ms waiting for ${what}\n${await this.diagnose()}`,
-    );
   }
 
   /**

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpPacket } from '../../src/sys/vrrp-socket.js';
-import { createNetnsLab, type NetnsLab, type NodeAgent, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, type NodeAgent } from '../support/netns.js';
+import { sleep } from '../support/wait.js';
 
 const DRIVER = 'test/netns/drivers/vrrp-socket.mjs';
 const A4 = '203.0.113.2';

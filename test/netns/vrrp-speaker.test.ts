@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpSpeakerStatus } from '../../src/vrrp/speaker.js';
-import { createNetnsLab, type NetnsLab, type NodeAgent, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, type NodeAgent } from '../support/netns.js';
+import { sleep, timeUntil } from '../support/wait.js';
 
 const DRIVER = 'test/netns/drivers/vrrp-speaker.mjs';
 const SOCKET_DRIVER = 'test/netns/drivers/vrrp-socket.mjs';
@@ -49,18 +50,9 @@ describe('VRRP speakers between two namespaces', () => {
     return addrs.some((x) => x.local === VIP);
   }
 
-  async function waitFor(
-    what: string,
-    predicate: () => Promise<boolean>,
-    timeoutMs: number,
-  ): Promise<number> {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-      if (await predicate()) return Date.now() - started;
-      await sleep(25);
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-  }
+  /** The ms it took: the takeover tests bound it. */
+  const waitFor = (what: string, predicate: () => Promise<boolean>, timeoutMs: number) =>
+    timeUntil(what, predicate, { timeoutMs, intervalMs: 25 });
 
   const state = async (agent: NodeAgent) =>
     (await agent.call<VrrpSpeakerStatus>('status')).instances[0]?.state ?? 'none';

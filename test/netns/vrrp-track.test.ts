@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VrrpSpeakerStatus } from '../../src/vrrp/speaker.js';
-import { createNetnsLab, type NetnsLab, type NodeAgent, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, type NodeAgent } from '../support/netns.js';
+import { sleep, timeUntil } from '../support/wait.js';
 
 const DRIVER = 'test/netns/drivers/vrrp-speaker.mjs';
 const VIP0 = '203.0.113.100';
@@ -60,14 +61,8 @@ vrrp_sync_groups:
     return out.sort();
   }
 
-  async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-      if (await predicate()) return;
-      await sleep(50);
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-  }
+  const waitFor = (what: string, predicate: () => Promise<boolean>, timeoutMs: number) =>
+    timeUntil(what, predicate, { timeoutMs, intervalMs: 50 });
 
   const status = (agent: NodeAgent) => agent.call<VrrpSpeakerStatus>('status');
   const groupState = async (agent: NodeAgent) => (await status(agent)).sync_groups[0]?.state;

@@ -4,10 +4,10 @@
  * must plan nothing, drift made with ipvsadm must show up in `list` and be undone by `apply`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createNetnsLab, run, runOk } from '../netns/netns.js';
+import { createNetnsLab, run, runOk } from '../support/netns.js';
+import { IPVSCTL } from '../support/paths.js';
 import {
   directorNamespace,
-  IPVSCTL,
   ipvsadmRestore,
   ipvsadmSave,
   ipvsctl,

@@ -13,12 +13,13 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetnsLab, type SpawnedProcess, sleep } from '../netns/netns.js';
-import { IPVSCTL, ipvsadmSave, normalizedSave } from './ipvs-lab.js';
+import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { IPVSCTL, IPVSD } from '../support/paths.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { ipvsadmSave, normalizedSave } from './ipvs-lab.js';
 import {
   createNatTopology,
   httpRequests,
-  IPVSD,
   type KernelService,
   kernelService,
   LINE_CLIENT_SCRIPT,
@@ -28,7 +29,6 @@ import {
   type ServerHost,
   startServer,
   VIP,
-  waitFor,
   waitForLog,
 } from './nat-topology.js';
 

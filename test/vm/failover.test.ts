@@ -1,5 +1,5 @@
 /**
- * Failover of a NAT director pair running ipvsd (test/vm/nat-pair.ts): a VRRP sync group holds the
+ * Failover of a NAT director pair running ipvsd (test/support/nat-pair.ts): a VRRP sync group holds the
  * client-side VIP and the real servers' gateway VIP together, and the kernel connection-sync daemon
  * follows the group, so the backup already knows every open connection when it takes over.
  *
@@ -15,18 +15,18 @@
  * file; timings are printed, never asserted (waits only have generous deadlines).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetnsLab, type SpawnedProcess, sleep } from '../netns/netns.js';
 import {
   CLIENT_ADDRESS,
   CLIENT_VIP,
   createNatPair,
   type DirectorNode,
-  monotonicMs,
   type NatPair,
   PROBER,
   SERVICE_PORT,
   STREAM_CLIENT,
-} from './nat-pair.js';
+} from '../support/nat-pair.js';
+import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { monotonicMs, sleep, waitFor as waitUntil } from '../support/wait.js';
 
 const PROBE_INTERVAL_MS = 50;
 const PROBE_TIMEOUT_MS = 1000;
@@ -68,15 +68,8 @@ async function groupState(node: DirectorNode): Promise<string | undefined> {
   return (JSON.parse(r.stdout) as VrrpStatus).vrrp?.sync_groups.find((g) => g.name === 'VG1')?.state;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = monotonicMs() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (monotonicMs() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 100 });
 
 /** prober.mjs in the client: a new request every PROBE_INTERVAL_MS; its attempts so far. */
 async function startProber(): Promise<{ proc: SpawnedProcess; attempts: () => Attempt[] }> {

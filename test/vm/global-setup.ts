@@ -3,7 +3,7 @@
  * kernel has IPVS; anywhere else it fails loudly instead of skipping. dist/ is built on the host
  * before the VM boots (the guest sees the repository read-only).
  */
-import { assertNetnsCapable, sweepStaleNamespaces } from '../netns/netns.js';
+import { assertNetnsCapable, sweepStaleNamespaces } from '../support/netns.js';
 
 export default async function setup(): Promise<void> {
   if (process.env.IPVSD_VM !== '1')

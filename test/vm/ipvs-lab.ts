@@ -4,10 +4,9 @@
  * namespace where ipvsadm builds the expected table so `ipvsadm -Sn` of both can be compared.
  */
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { type CommandResult, type NetnsLab, PROJECT_ROOT } from '../netns/netns.js';
-
-export const IPVSCTL = resolve(PROJECT_ROOT, 'dist/src/bin/ipvsctl.js');
+import { join } from 'node:path';
+import type { CommandResult, NetnsLab } from '../support/netns.js';
+import { IPVSCTL } from '../support/paths.js';
 
 /** A namespace with a dummy link holding 198.51.100.254/24 and 2001:db8:1::fe/64, so both route. */
 export async function directorNamespace(

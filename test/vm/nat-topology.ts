@@ -15,14 +15,15 @@
  * holds). Only RFC 5737 addresses; the lab's cleanup removes every namespace and process.
  */
 import { resolve } from 'node:path';
-import { type NetnsLab, PROJECT_ROOT, type SpawnedProcess, sleep } from '../netns/netns.js';
+import type { NetnsLab, SpawnedProcess } from '../support/netns.js';
+import { PROJECT_ROOT } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 
 export const VIP = '203.0.113.100';
 export const CLIENT_ADDRESS = '203.0.113.2';
 export const GATEWAY = '198.51.100.1';
 export const REAL_SERVER_SCRIPT = resolve(PROJECT_ROOT, 'test/vm/fixtures/real-server.mjs');
 export const LINE_CLIENT_SCRIPT = resolve(PROJECT_ROOT, 'test/vm/fixtures/line-client.mjs');
-export const IPVSD = resolve(PROJECT_ROOT, 'dist/src/bin/ipvsd.js');
 
 export interface ServerHost {
   /** "rs1", "rs2", "rs3" or "sorry": also what its HTTP server answers. */
@@ -145,25 +146,6 @@ export async function kernelService(
     if (m) destinations.set(m[1] as string, Number(m[2]));
   }
   return { scheduler, destinations };
-}
-
-/**
- * Polls `probe` until it returns something other than undefined/false; throws at the deadline. A
- * probe that throws ends the wait at once (probes that can fail transiently catch for themselves).
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  options: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${options.timeoutMs ?? 60_000} ms waiting for ${what}`);
-    await sleep(options.intervalMs ?? 250);
-  }
 }
 
 /** One pino line of the daemon's stdout. */

@@ -2,6 +2,8 @@
 # The VM tier: build on the host, boot Debian's kernel (which has IPVS) once, run every vm test in it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# qemu, busybox-static, kmod, cpio…: installed when missing, as `npm test` does before every tier.
+bash scripts/install-deps.sh
 npm run --silent build
 bash test/vm/prepare.sh
 # One vitest process per test file, all in one boot: in a single long vitest run the file loaded last

@@ -9,9 +9,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetnsLab, type SpawnedProcess } from '../netns/netns.js';
+import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { IPVSD } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { ipvsctl } from './ipvs-lab.js';
-import { IPVSD, waitFor } from './nat-topology.js';
 
 const lab = createNetnsLab();
 const DIR = `/tmp/ipvsd-vm-syncd-${process.pid}`;

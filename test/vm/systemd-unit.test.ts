@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../netns/netns.js';
+import { PROJECT_ROOT } from '../support/paths.js';
 
 const OUT = '/run/ipvsd-unit-test';
 const UNIT_DIR = '/run/systemd/system';

@@ -12,7 +12,7 @@ import {
 } from '../../../src/cli/status.js';
 import type { ControlRequest, ControlResponse } from '../../../src/control/protocol.js';
 import { IpvsdError } from '../../../src/errors.js';
-import { STATUS } from '../control/status-fixture.js';
+import { STATUS } from '../../support/status-fixture.js';
 
 function capture(): CliOutput & { stdout: string; stderr: string } {
   const io = {

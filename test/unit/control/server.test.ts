@@ -17,7 +17,7 @@ import {
   createControlServer,
 } from '../../../src/control/server.js';
 import { IpvsdError } from '../../../src/errors.js';
-import { STATUS } from './status-fixture.js';
+import { STATUS } from '../../support/status-fixture.js';
 
 let base: string;
 const servers: ControlServer[] = [];

@@ -6,7 +6,7 @@ import { createMetricsServer, type MetricsServer } from '../../../src/metrics/ht
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import type { MetricsExposition } from '../../../src/metrics/types.js';
 import type { ServiceState } from '../../../src/model/ipvs.js';
-import { deferred, fakeTable, sample, serviceName } from './helpers.js';
+import { deferred, fakeTable, sample, serviceName } from '../../support/metrics.js';
 
 interface Reply {
   status: number;

@@ -7,7 +7,7 @@ import {
 } from '../../../src/metrics/ipvs-families.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { addressService, type DestinationState, type ServiceState } from '../../../src/model/ipvs.js';
-import { fakeTable, families, sample, samples, serviceName, stats } from './helpers.js';
+import { fakeTable, families, sample, samples, serviceName, stats } from '../../support/metrics.js';
 
 /** 100 services × 100 real servers: the size the memory benchmark asks for. */
 function bigTable(): ServiceState[] {

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics, type MetricsDeps, type MetricsOptions } from '../../../src/metrics/metrics.js';
 import { type DirectorMetrics, noopMetrics } from '../../../src/metrics/types.js';
 import type { ServiceState } from '../../../src/model/ipvs.js';
-import { deferred, fakeTable, families, sample, samples, seriesOf, serviceName } from './helpers.js';
+import {
+  deferred,
+  fakeTable,
+  families,
+  sample,
+  samples,
+  seriesOf,
+  serviceName,
+} from '../../support/metrics.js';
 
 const T0 = 1_700_000_000_000;
 

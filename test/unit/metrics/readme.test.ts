@@ -10,16 +10,16 @@ import {
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { registerProcessMetrics } from '../../../src/metrics/process-metrics.js';
 import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
-import { fakeTable, families } from './helpers.js';
+import { fakeTable, families } from '../../support/metrics.js';
 
 interface Documented {
   readonly type: string;
   readonly labels: string[];
 }
 
-/** The README's Metrics table: one row per metric, `| \`name\` | type | \`label\`, … |`. */
+/** The Metrics table of docs/metrics.md (linked from the README): one row per metric, `| \`name\` | type | \`label\`, … |`. */
 function readmeMetrics(): Map<string, Documented> {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
   const start = readme.indexOf('\n## Metrics\n');
   const end = readme.indexOf('\n## ', start + 1);
   const rows = new Map<string, Documented>();
@@ -61,7 +61,7 @@ async function registered(): Promise<Map<string, Documented>> {
   return out;
 }
 
-describe("the README's metrics list", () => {
+describe('the metrics list (docs/metrics.md)', () => {
   it('names every ipvsd metric with its type and labels, and nothing else', async () => {
     const documented = readmeMetrics();
     const actual = await registered();

@@ -1,4 +1,4 @@
-// A real server of the NAT pair (test/vm/nat-pair.ts), run inside a real server's namespace:
+// A real server of the NAT pair (test/support/nat-pair.ts), run inside a real server's namespace:
 //   node pair-server.mjs NAME HOST:PORT
 //   GET /health           → 200 "ok"
 //   GET /stream?chunks=N&interval_ms=M

@@ -5,7 +5,7 @@
  * unknown interface is ENODEV for everyone. Needs the addon that `npm ci` builds.
  */
 import { describe, expect, it } from 'vitest';
-import { isNativeErrnoError, loadNative } from '../../../src/sys/native.js';
+import { isNativeErrnoError, loadNative } from '../../src/sys/native.js';
 
 type Loose = (...args: unknown[]) => unknown;
 const addon = loadNative();

@@ -16,13 +16,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
+import { PROJECT_ROOT } from './paths.js';
+import { sleep } from './wait.js';
 
 export const NETNS_PREFIX = 'ipvsd-t-';
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const DIST_DIR = resolve(PROJECT_ROOT, 'dist');
-const AGENT_SCRIPT = resolve(PROJECT_ROOT, 'test/netns/node-agent.mjs');
+const AGENT_SCRIPT = resolve(PROJECT_ROOT, 'test/support/node-agent.mjs');
 const RPC_PREFIX = '@@ipvsd-rpc ';
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +63,9 @@ export interface RunOptions {
   readonly input?: string;
   /** Kill the command (SIGKILL) after this long. Default 30 s. */
   readonly timeoutMs?: number;
+  /** Run as this user and group (e.g. 65534, nobody: what an unprivileged operator gets). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /** Runs a command to completion; never throws for a non-zero exit (see runOk). */
@@ -74,6 +76,8 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
       cwd: options.cwd ?? PROJECT_ROOT,
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
     let stdout = '';
     let stderr = '';
@@ -192,10 +196,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,7 +509,7 @@ export interface NetnsLab {
   /** Runs a Node script (absolute or relative to the project root) inside `ns` with this Node. */
   runNode(ns: string, script: string, args?: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /**
-   * Starts test/netns/node-agent.mjs inside `ns` with `driver` (a module path, absolute or relative
+   * Starts test/support/node-agent.mjs inside `ns` with `driver` (a module path, absolute or relative
    * to the project root, normally test/netns/drivers/*.mjs importing from dist/).
    */
   nodeAgent(ns: string, driver: string, options?: { callTimeoutMs?: number }): Promise<NodeAgent>;

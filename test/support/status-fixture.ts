@@ -1,5 +1,5 @@
 /** A daemon status with every case the text formatter distinguishes; shared by unit and netns tests. */
-import type { StatusResult } from '../../../src/control/protocol.js';
+import type { StatusResult } from '../../src/control/protocol.js';
 
 export const STATUS: StatusResult = {
   virtual_servers: [

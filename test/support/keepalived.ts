@@ -15,8 +15,8 @@
 import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NetnsLab, ProcessExit, SpawnedProcess } from './netns.js';
-import { sleep } from './netns.js';
 import { keepalivedConf, type PeerRouter } from './vrrp-peer-config.js';
+import { sleep } from './wait.js';
 
 export const KEEPALIVED = '/usr/sbin/keepalived';
 

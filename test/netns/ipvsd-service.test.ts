@@ -6,11 +6,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { IPVSD, PROJECT_ROOT as ROOT } from '../support/paths.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const UNIT = join(ROOT, 'systemd', 'ipvsd.service');
 const text = readFileSync(UNIT, 'utf8');
 const tmp = mkdtempSync(join(tmpdir(), 'ipvsd-unit-'));
@@ -41,7 +40,7 @@ describe('systemd/ipvsd.service', () => {
     // verify checks that ExecStart's program exists; /usr/bin/ipvsd is where a package installs it,
     // not on a build machine, so a copy runs the built entry point with this node instead.
     const copy = join(tmp, 'ipvsd.service');
-    const execStart = `ExecStart=${process.execPath} ${join(ROOT, 'dist/src/bin/ipvsd.js')} `;
+    const execStart = `ExecStart=${process.execPath} ${IPVSD} `;
     expect(text).toContain('\nExecStart=/usr/bin/ipvsd --config /etc/ipvsd/ipvsd.yaml\n');
     writeFileSync(copy, text.replace('\nExecStart=/usr/bin/ipvsd ', `\n${execStart}`));
     const result = spawnSync('systemd-analyze', ['verify', copy], { env: ENV, encoding: 'utf8' });

@@ -1,4 +1,9 @@
-/** Shared helpers for the metrics tests: a fake kernel dump and a small text-exposition parser. */
+/**
+ * Shared helpers for the metrics tests (unit tier, and the netns tier's promtool lint): a fake kernel
+ * dump, a VRRP snapshot and a small text-exposition parser.
+ */
+
+import type { VrrpMetricsSnapshot } from '../../src/metrics/vrrp-metrics.js';
 import {
   addressService,
   type DestinationState,
@@ -7,7 +12,7 @@ import {
   type ServiceKey,
   type ServiceState,
   serviceKeyString,
-} from '../../../src/model/ipvs.js';
+} from '../../src/model/ipvs.js';
 
 export function stats(base: number): IpvsStats {
   return {
@@ -154,3 +159,33 @@ export function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/** What the VRRP side reports to the metrics: one MASTER and one BACKUP instance in a sync group. */
+export const VRRP_SNAPSHOT: VrrpMetricsSnapshot = {
+  instances: [
+    {
+      name: 'VI_client',
+      state: 'MASTER',
+      priority: 150,
+      master_address: '203.0.113.2',
+      transitions_by_state: { MASTER: 2, BACKUP: 3, FAULT: 1, INIT: 0 },
+      last_transition: '2025-01-01T00:00:00.000Z',
+      adverts: { sent: 40, received: 7, dropped: { bad_ttl: 2, auth_mismatch: 0 } },
+    },
+    { name: 'VI_server', state: 'BACKUP', priority: 100, master_address: null },
+  ],
+  sync_groups: [
+    {
+      name: 'VG1',
+      state: 'BACKUP',
+      members: ['VI_client', 'VI_server'],
+      transitions_by_state: { MASTER: 1, BACKUP: 2, FAULT: 0, INIT: 0 },
+      last_transition: '2025-01-01T00:00:01.000Z',
+    },
+  ],
+  sockets: [
+    { interface: 'eth0', family: 'inet', drops: 46065 },
+    { interface: 'eth1', family: 'inet6', drops: 0 },
+  ],
+  sync_daemon: { running: ['backup'], wanted: 'backup', switches: 3, errors: 1 },
+};

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { isNativeErrnoError, loadNative } from '../../../src/sys/native.js';
-import { createSdNotify } from '../../../src/sys/sd-notify.js';
+import { isNativeErrnoError, loadNative } from '../../src/sys/native.js';
+import { createSdNotify } from '../../src/sys/sd-notify.js';
 
 // argv[1]: a path, or '@name' for the abstract namespace. One JSON line per datagram.
 const RECEIVER = `

@@ -7,14 +7,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { VrrpInstanceStatus, VrrpSpeakerStatus } from '../../src/vrrp/speaker.js';
-import {
-  DIST_DIR,
-  type NetnsLab,
-  PROJECT_ROOT,
-  type ProcessExit,
-  run,
-  type SpawnedProcess,
-} from './netns.js';
+import { type NetnsLab, type ProcessExit, run, type SpawnedProcess } from './netns.js';
+import { DIST_DIR, PROJECT_ROOT } from './paths.js';
 import { ipvsdYaml, type PeerRouter } from './vrrp-peer-config.js';
 
 export const IPVSD = resolve(DIST_DIR, 'src/bin/ipvsd.js');

@@ -1,12 +1,13 @@
 /**
  * Lints the real exposition with Prometheus' own `promtool check metrics` (Debian package
- * `prometheus`, installed by .ci/run). A missing promtool fails the test: it never skips.
+ * `prometheus`, installed by scripts/install-deps.sh). A missing promtool fails the test: it never skips.
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../src/metrics/metrics.js';
-import type { ServiceState } from '../../../src/model/ipvs.js';
-import { fakeTable, serviceName } from './helpers.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { registerVrrpMetrics } from '../../src/metrics/vrrp-metrics.js';
+import type { ServiceState } from '../../src/model/ipvs.js';
+import { fakeTable, serviceName, VRRP_SNAPSHOT } from '../support/metrics.js';
 
 function promtool(exposition: string): { status: number | null; output: string } {
   const run = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
@@ -71,6 +72,14 @@ describe('promtool check metrics', () => {
     const { metrics } = everything(() => []);
     const text = await metrics.exposition();
     expect(text).toContain('# TYPE ipvsd_ipvs_backend_weight gauge');
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+  });
+
+  it('finds no problem with the VRRP families beside the daemon families', async () => {
+    const metrics = createMetrics({ dumpIpvs: async () => [], version: '0.1.0' }, { processMetrics: true });
+    registerVrrpMetrics(metrics.registry, () => VRRP_SNAPSHOT);
+    const text = await metrics.exposition();
+    expect(text).toContain('# TYPE ipvsd_vrrp_instance_transitions_total counter');
     expect(promtool(text)).toEqual({ status: 0, output: '' });
   });
 
