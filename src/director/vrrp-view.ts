@@ -35,6 +35,12 @@ export interface SpeakerStatusLike {
     };
   }[];
   readonly sync_groups: readonly { readonly name: string; readonly state: VrrpState }[];
+  /** The kernel's drops on each open VRRP socket (absent from speakers that do not report them). */
+  readonly sockets?: readonly {
+    readonly interface: string;
+    readonly family: 'inet' | 'inet6';
+    readonly drops: number;
+  }[];
 }
 
 /**
