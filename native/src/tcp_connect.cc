@@ -27,6 +27,16 @@
 // result follows. A deadline timer that runs late (the process stalled) first drains epoll, so a
 // connect that finished during the stall is not reported as a timeout.
 //
+// An exchange (start() with a payload: the plain HTTP check) is the same connect, then the payload
+// is written and every byte the server sends is handed to JavaScript, which parses it
+// (src/check/http-response.ts, the one HTTP parser) and calls cancel() once it has its verdict;
+// that resets the connection like a connect check's. Bytes come as kData records, each with the
+// next Buffer of the batch's `chunks` array; the exchange ends with the server's FIN (kClosed), an
+// errno, more than kMaxExchangeBytes (kTooLarge) or the deadline (-1 before the connect finished,
+// kTimeoutConnected after). A deadline timer that runs late gives an exchange as long again as the
+// stall lasted, once: the connect may have finished during the stall with the payload not yet
+// written, and a timeout then would judge the prober, not the server.
+//
 // Lifetime: the two libuv handles live in a Handles block freed by the second uv_close()
 // callback, which may run after the JavaScript object is gone; an async cleanup hook closes them
 // if the environment is torn down while they are open (see vrrp_socket.cc for why that matters).
@@ -65,6 +75,16 @@ namespace {
 // Events drained per epoll_wait(); a wakeup loops until fewer come back.
 constexpr int kMaxEvents = 256;
 constexpr double kTimeoutCode = -1;
+// Exchange codes (src/sys/tcp-connect.ts has them too).
+constexpr double kClosed = -2;
+constexpr double kData = -3;
+constexpr double kTimeoutConnected = -4;
+constexpr double kTooLarge = -5;
+// Most bytes an exchange reads: above the parser's own limits (16 KiB of head, 4 MiB of body), so
+// this only stops a server that streams framing without end.
+constexpr size_t kMaxExchangeBytes = 8 * 1024 * 1024;
+// A deadline timer this late means the process stalled.
+constexpr uint64_t kStallNs = 10 * 1000 * 1000;
 // Doubles per result record: id, code, latencyMs.
 constexpr size_t kStride = 3;
 // Ids are dense slot numbers handed out by src/sys/tcp-connect.ts (the lowest free one).
@@ -104,12 +124,22 @@ void BeginClose(Handles* h) {
   uv_close(reinterpret_cast<uv_handle_t*>(&h->timer), OnHandleClosed);
 }
 
+// What an exchange writes and has read.
+struct Exchange {
+  std::string payload;
+  size_t written = 0;
+  bool connected = false;
+  size_t received = 0;
+  uint64_t grace_left_ns = 0;
+};
+
 // A check in flight; fd -1 marks a free slot.
 struct Probe {
   int fd = -1;
   uint16_t pool = 0;  // the SocketPool the socket goes back to
   uint64_t started_ns = 0;
   uint64_t deadline_ns = 0;
+  std::unique_ptr<Exchange> exchange;  // null for a connect check
 };
 
 // Idle sockets of one family and source address, each already in the epoll set.
@@ -203,6 +233,10 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   int Acquire(const SockAddr& to, const SockAddr& from, socklen_t from_len, uint16_t* pool);
   // Ends whatever connection the socket has (RST if one was made) and keeps it for the next check.
   void Recycle(int fd, uint16_t pool);
+  // Works an exchange after an epoll event; true when it ended (then reported and forgotten).
+  bool StepExchange(uint32_t id, Probe& probe, uint32_t events, uint64_t now);
+  // Reports and forgets an exchange that ended with `code`.
+  void EndExchange(uint32_t id, double code, uint64_t now);
 
   // Closes every socket and the handles; touches no JavaScript. Idempotent.
   void Release();
@@ -231,6 +265,8 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
   double* results_ = nullptr;
   size_t capacity_ = 0;  // records
   size_t count_ = 0;
+  // The bytes of this batch's kData records, in order: the `chunks` argument of onResults.
+  std::vector<std::string> chunks_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   // Checks by id. A deque: JavaScript called from Flush() may start checks that grow it, and
   // growing a deque at the end leaves references to its elements valid.
@@ -245,13 +281,14 @@ class TcpConnector : public Napi::ObjectWrap<TcpConnector> {
 TcpConnector::TcpConnector(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<TcpConnector>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  const char* usage = "new TcpConnector(results: Float64Array (3 × n), onResults: (count) => void)";
+  const char* usage =
+      "new TcpConnector(results: Float64Array (3 × n, n >= 2), onResults: (count, chunks: Buffer[]) => void)";
   if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsFunction()) {
     ThrowArgError(env, usage);
     return;
   }
   Napi::TypedArray typed = info[0].As<Napi::TypedArray>();
-  if (typed.TypedArrayType() != napi_float64_array || typed.ElementLength() < kStride) {
+  if (typed.TypedArrayType() != napi_float64_array || typed.ElementLength() < 2 * kStride) {
     ThrowArgError(env, usage);
     return;
   }
@@ -335,12 +372,13 @@ int TcpConnector::Acquire(const SockAddr& to, const SockAddr& from, socklen_t fr
       return -err;
     }
   }
-  // Edge-triggered: an idle socket (state CLOSE) would otherwise report EPOLLHUP all the time.
+  // Edge-triggered, for both kinds of check: an idle socket (state CLOSE) would otherwise report
+  // EPOLLHUP all the time.
   // epoll polls the socket again when it reports it, so an edge left over from a socket's earlier
   // check reports the state of its current one (nothing while the SYN is out), or is dropped when
   // the socket is idle.
   epoll_event ev = {};
-  ev.events = EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = static_cast<uint64_t>(fd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int err = errno;
@@ -368,20 +406,34 @@ void TcpConnector::End(uint32_t id) {
   Probe& probe = probes_[id];
   Recycle(probe.fd, probe.pool);
   probe.fd = -1;
+  probe.exchange.reset();
   in_flight_--;
 }
 
-// start(id, address, port, sourceAddress | null, timeoutMs) → 0 (in flight; one result will
-// follow), -1 (connected at once: already reset, no result follows), or an errno (failed at once,
-// no result follows). `id` must not be in flight.
+// start(id, address, port, sourceAddress | null, timeoutMs, payload?) → 0 (in flight; one result
+// will follow, an exchange's after its kData records), -1 (a connect check connected at once:
+// already reset, no result follows), or an errno (failed at once, no result follows). `id` must
+// not be in flight. With a payload (a non-empty Uint8Array) the check is an exchange.
 Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage =
-      "start(id: uint32, address: string, port: number, source: string | null, timeoutMs: number)";
+      "start(id: uint32, address: string, port: number, source: string | null, timeoutMs: number, "
+      "payload?: Uint8Array)";
   if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() ||
       !(info[3].IsString() || info[3].IsNull() || info[3].IsUndefined()) || !info[4].IsNumber()) {
     ThrowArgError(env, usage);
     return env.Undefined();
+  }
+  std::unique_ptr<Exchange> exchange;
+  if (info.Length() >= 6 && !info[5].IsUndefined()) {
+    if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        info[5].As<Napi::TypedArray>().ElementLength() == 0) {
+      ThrowArgError(env, usage);
+      return env.Undefined();
+    }
+    Napi::Uint8Array payload = info[5].As<Napi::Uint8Array>();
+    exchange = std::make_unique<Exchange>();
+    exchange->payload.assign(reinterpret_cast<const char*>(payload.Data()), payload.ElementLength());
   }
   const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   const int port = info[2].As<Napi::Number>().Int32Value();
@@ -419,7 +471,8 @@ Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
   const int fd = Acquire(to, from, from_len, &pool);
   if (fd < 0) return Napi::Number::New(env, -fd);
   // Delayed ACK from the start (see the top of this file): the verdict comes at the SYN-ACK and
-  // the RST goes out before the handshake's last ACK. A disconnect resets the option, so per check.
+  // the RST goes out before the handshake's last ACK; an exchange's payload carries that ACK. A
+  // disconnect resets the option, so per check.
   const int no = 0;
   setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &no, sizeof(no));
   const uint64_t started = uv_hrtime();
@@ -427,11 +480,12 @@ Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
   do {
     rc = connect(fd, &to.sa, to_len);
   } while (rc != 0 && errno == EINTR);
-  if (rc == 0) {
+  if (rc == 0 && !exchange) {
     Recycle(fd, pool);
     return Napi::Number::New(env, -1);
   }
-  if (errno != EINPROGRESS) {
+  // An exchange that connected at once still gets EPOLLOUT: one path either way.
+  if (rc != 0 && errno != EINPROGRESS) {
     const int err = errno;
     Recycle(fd, pool);
     return Napi::Number::New(env, err);
@@ -440,7 +494,8 @@ Napi::Value TcpConnector::Start(const Napi::CallbackInfo& info) {
   fd_ids_[static_cast<size_t>(fd)] = id;
   const uint64_t deadline = started + static_cast<uint64_t>(timeout_ms * 1e6);
   while (probes_.size() <= id) probes_.emplace_back();
-  probes_[id] = Probe{fd, pool, started, deadline};
+  if (exchange) exchange->grace_left_ns = static_cast<uint64_t>(timeout_ms * 1e6);
+  probes_[id] = Probe{fd, pool, started, deadline, std::move(exchange)};
   in_flight_++;
   deadlines_.push(Deadline{deadline, id, fd});
   if (timer_at_ns_ == 0 || deadline < timer_at_ns_) ArmTimer();
@@ -479,6 +534,7 @@ void TcpConnector::Release() {
   for (Probe& probe : probes_)
     if (probe.fd >= 0) ::close(probe.fd);
   probes_.clear();
+  chunks_.clear();
   in_flight_ = 0;
   for (SocketPool& pool : pools_)
     for (int fd : pool.idle) ::close(fd);
@@ -557,9 +613,19 @@ void TcpConnector::Flush() {
   if (count_ == 0) return;
   const size_t count = count_;
   count_ = 0;
+  std::vector<std::string> chunks;
+  chunks.swap(chunks_);
   if (on_results_.IsEmpty()) return;
-  napi_value argv[1];
+  napi_value argv[2];
   if (napi_create_uint32(env_, static_cast<uint32_t>(count), &argv[0]) != napi_ok) return;
+  if (napi_create_array_with_length(env_, chunks.size(), &argv[1]) != napi_ok) return;
+  for (size_t i = 0; i < chunks.size(); i++) {
+    napi_value buffer;
+    if (napi_create_buffer_copy(env_, chunks[i].size(), chunks[i].data(), nullptr, &buffer) != napi_ok ||
+        napi_set_element(env_, argv[1], static_cast<uint32_t>(i), buffer) != napi_ok) {
+      return;
+    }
+  }
   // MakeCallback needs an object as `this`: the connector itself.
   napi_value recv;
   if (napi_get_reference_value(env_, static_cast<napi_ref>(*this), &recv) != napi_ok ||
@@ -568,7 +634,7 @@ void TcpConnector::Flush() {
   }
   napi_value result;
   const napi_status status = napi_make_callback(env_, async_context_->operator napi_async_context(),
-                                                recv, on_results_.Value(), 1, argv, &result);
+                                                recv, on_results_.Value(), 2, argv, &result);
   if (status == napi_pending_exception) {
     // The JavaScript side catches its own errors; one that escapes is a bug: Node's
     // uncaughtException handling decides what happens, as for any callback.
@@ -579,16 +645,87 @@ void TcpConnector::Flush() {
   }
 }
 
+void TcpConnector::EndExchange(uint32_t id, double code, uint64_t now) {
+  const double latency_ms = Milliseconds(now - probes_[id].started_ns);
+  End(id);
+  Push(id, code, latency_ms);
+}
+
+bool TcpConnector::StepExchange(uint32_t id, Probe& probe, uint32_t events, uint64_t now) {
+  Exchange& exchange = *probe.exchange;
+  if (!exchange.connected) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return false;
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0 || (events & EPOLLOUT) == 0) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      if (getsockopt(probe.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == 0 && (events & EPOLLOUT) == 0) err = ECONNRESET;
+      if (err != 0) {
+        EndExchange(id, err, now);
+        return true;
+      }
+    }
+    exchange.connected = true;
+  }
+  while (exchange.written < exchange.payload.size()) {
+    const ssize_t n = send(probe.fd, exchange.payload.data() + exchange.written,
+                           exchange.payload.size() - exchange.written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      exchange.written += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;  // the next EPOLLOUT edge brings the rest
+    } else {
+      EndExchange(id, n < 0 ? errno : EPIPE, now);
+      return true;
+    }
+  }
+  // Edge-triggered: read until the kernel has nothing more. The bytes go out as one kData record.
+  std::string data;
+  double end = 0;  // 0: still open
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = recv(probe.fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n > 0) {
+      exchange.received += static_cast<size_t>(n);
+      if (exchange.received > kMaxExchangeBytes) {
+        end = kTooLarge;
+        break;
+      }
+      data.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      end = kClosed;
+      break;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    } else {
+      end = errno;
+      break;
+    }
+  }
+  if (!data.empty()) {
+    chunks_.push_back(std::move(data));
+    Push(id, kData, 0);
+  }
+  if (end == 0) return false;
+  EndExchange(id, end, now);
+  return true;
+}
+
 void TcpConnector::Drain() {
   epoll_event events[kMaxEvents];
   for (;;) {
     // JavaScript runs (Flush) only between batches of events, never in the middle of one: a check
     // it cancelled or started there could hand a socket whose event is still in `events` to
     // another check, which would then get the earlier check's verdict. Each event gives at most
-    // one result, so a batch no larger than the room left never fills the buffer before its end.
-    if (count_ == capacity_) Flush();
+    // two records (an exchange's bytes and its end), so a batch no larger than half the room left
+    // never fills the buffer before its end.
+    if (capacity_ - count_ < 2) Flush();
     if (epoll_fd_ < 0 || results_ == nullptr) return;
-    const int room = static_cast<int>(std::min<size_t>(kMaxEvents, capacity_ - count_));
+    const int room = static_cast<int>(std::min<size_t>(kMaxEvents, (capacity_ - count_) / 2));
     int n;
     do {
       n = epoll_wait(epoll_fd_, events, room, 0);
@@ -600,8 +737,12 @@ void TcpConnector::Drain() {
       if (static_cast<size_t>(fd) >= fd_ids_.size()) continue;
       const uint32_t id = fd_ids_[static_cast<size_t>(fd)];
       if (id == kNoId) continue;  // an idle socket's edge
-      const Probe* probe = Find(id);
+      Probe* probe = Find(id);
       if (probe == nullptr || probe->fd != fd) continue;
+      if (probe->exchange) {
+        StepExchange(id, *probe, events[i].events, now);
+        continue;
+      }
       // Writable without an error: connected (a failed connect always brings EPOLLERR), so the
       // error needs no system call of its own. Neither: not done yet.
       const uint32_t ev = events[i].events;
@@ -626,8 +767,20 @@ void TcpConnector::Expire() {
   while (!deadlines_.empty() && deadlines_.top().at_ns <= now) {
     const Deadline d = deadlines_.top();
     deadlines_.pop();
-    const Probe* probe = Find(d.id);
+    Probe* probe = Find(d.id);
     if (probe == nullptr || probe->fd != d.fd || probe->deadline_ns != d.at_ns) continue;
+    if (probe->exchange) {
+      Exchange& exchange = *probe->exchange;
+      const uint64_t grace = std::min(now - d.at_ns, exchange.grace_left_ns);
+      if (grace >= kStallNs) {
+        exchange.grace_left_ns -= grace;
+        probe->deadline_ns = now + grace;
+        deadlines_.push(Deadline{now + grace, d.id, d.fd});
+        continue;
+      }
+      EndExchange(d.id, exchange.connected ? kTimeoutConnected : kTimeoutCode, now);
+      continue;
+    }
     const double latency_ms = Milliseconds(now - probe->started_ns);
     End(d.id);
     Push(d.id, kTimeoutCode, latency_ms);

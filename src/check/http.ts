@@ -7,19 +7,25 @@
  * and verifies the certificate only when asked, because real servers behind a director usually
  * carry certificates for the public name, not for the address the check connects to.
  *
- * The request is written on a plain net/tls socket and the response read by ./http-response.ts,
- * the one HTTP response parser, not through node:http: a check needs one request and a status
- * line, not an agent, a ClientRequest, an IncomingMessage stream and their events. HTTP and HTTPS
- * are the same code on a net.Socket or a tls.TLSSocket. The MD5 of the body comes from node:crypto.
- * A plain connection still open after the verdict is reset, not closed, so the director keeps no
- * TIME_WAIT entry per check.
+ * One request builder and one response parser (./http-response.ts) for both, not node:http: a
+ * check needs one request and a status line, not an agent, a ClientRequest, an IncomingMessage
+ * stream and their events. Only the transport differs. Plain HTTP's socket is the native addon's
+ * (src/sys/tcp-connect.ts: on the epoll set of the TCP checks, bytes handed over in batches), and
+ * the connection is reset at the verdict, so the director keeps no TIME_WAIT entry per check;
+ * HTTPS runs on node:tls. The MD5 of the body comes from node:crypto.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { HttpCheck, StatusRange } from '../config/types.js';
 import { hostPort } from '../model/ipvs.js';
-import { ResponseParser } from './http-response.js';
+import {
+  EXCHANGE_CLOSED,
+  EXCHANGE_TIMEOUT,
+  EXCHANGE_TOO_LARGE,
+  TCP_TIMEOUT,
+  tcpExchange,
+} from '../sys/tcp-connect.js';
+import { BODY_TOO_LARGE, ResponseParser } from './http-response.js';
 import {
   ABORTED_REASON,
   describeError,
@@ -28,6 +34,7 @@ import {
   stopwatch,
   timeoutReason,
 } from './result.js';
+import { tcpReason } from './tcp.js';
 
 export type HttpProbeCheck = Pick<
   HttpCheck,
@@ -74,28 +81,110 @@ export function httpRequestBytes(check: HttpProbeCheck): Buffer {
   return bytes;
 }
 
+/**
+ * One check's verdict, whichever transport carries its bytes: the parser, the status and digest
+ * rules, the phase a timeout names, and the one result. `release` lets go of the connection (reset
+ * it, or destroy the TLS socket); the transport sets it.
+ */
+class HttpVerdict {
+  phase = 'connecting';
+  finished = false;
+  release: () => void = () => {};
+  private readonly elapsed = stopwatch();
+  private status = 0;
+  private hash: Hash | null = null;
+  readonly parser: ResponseParser;
+
+  constructor(
+    private readonly check: HttpProbeCheck,
+    private readonly done: (result: ProbeResult) => void,
+  ) {
+    this.parser = new ResponseParser({
+      onHead: (code) => {
+        this.status = code;
+        if (!statusMatches(code, check.status)) {
+          this.finish(false, `status ${code}, expected ${formatStatusRanges(check.status)}`, true);
+          return false;
+        }
+        this.phase = 'reading the body';
+        if (check.digest !== null) this.hash = createHash('md5');
+        return true;
+      },
+      onBody: (chunk) => {
+        this.hash?.update(chunk);
+      },
+      onEnd: () => {
+        if (this.hash === null) {
+          this.finish(true, `status ${this.status}`, true);
+          return;
+        }
+        const digest = this.hash.digest('hex');
+        if (digest === check.digest) this.finish(true, `status ${this.status}, digest ${digest}`, true);
+        else this.finish(false, `digest ${digest} differs from expected ${check.digest}`, true);
+      },
+      onError: (reason) => this.finish(false, reason, true),
+    });
+  }
+
+  push(chunk: Buffer): void {
+    if (!this.finished) this.parser.push(chunk);
+  }
+
+  timeout(): void {
+    this.finish(false, timeoutReason(this.check.timeoutMs, this.phase), true);
+  }
+
+  finish(ok: boolean, reason: string, report: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    const latencyMs = this.elapsed();
+    this.release();
+    if (report) this.done({ ok, latencyMs, reason });
+  }
+
+  /** Ms since the start. */
+  sinceStart(): number {
+    return this.elapsed();
+  }
+}
+
 /** Starts one check; `done` gets the verdict (never synchronously) unless cancelled first. */
 export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult) => void): () => void {
-  const elapsed = stopwatch();
-  const tls = check.type === 'https';
-  let phase = 'connecting';
-  let finished = false;
-  let socket: Socket | undefined;
-  let status = 0;
-  let hash: Hash | null = null;
+  const verdict = new HttpVerdict(check, done);
+  try {
+    if (check.type === 'https') startTls(check, verdict);
+    else startPlain(check, verdict);
+  } catch (err) {
+    const reason = describeError(err);
+    queueMicrotask(() => verdict.finish(false, reason, true));
+  }
+  return () => verdict.finish(false, ABORTED_REASON, false);
+}
 
-  const finish = (ok: boolean, reason: string, report: boolean): void => {
-    if (finished) return;
-    finished = true;
-    const latencyMs = elapsed();
-    clearTimeout(timer);
-    if (socket !== undefined && !socket.destroyed) {
-      // A TLS socket cannot reset its TCP connection itself; its plain counterpart can.
-      if (!tls && socket.readyState === 'open') socket.resetAndDestroy();
-      else socket.destroy();
-    }
-    if (report) done({ ok, latencyMs, reason });
-  };
+/**
+ * Plain HTTP: the native exchange (src/sys/tcp-connect.ts) connects, writes the request and hands
+ * over the bytes; the deadline (with its allowance for a stalled process) is kept there.
+ */
+function startPlain(check: HttpProbeCheck, verdict: HttpVerdict): void {
+  const cancel = tcpExchange(
+    { address: check.connectIp, port: check.connectPort, source: check.bindIp, timeoutMs: check.timeoutMs },
+    httpRequestBytes(check),
+    (chunk) => verdict.push(chunk),
+    (code) => {
+      if (code === EXCHANGE_CLOSED) verdict.parser.eof();
+      else if (code === TCP_TIMEOUT) verdict.timeout();
+      else if (code === EXCHANGE_TIMEOUT) {
+        if (verdict.phase === 'connecting') verdict.phase = 'waiting for the response';
+        verdict.timeout();
+      } else if (code === EXCHANGE_TOO_LARGE) verdict.finish(false, BODY_TOO_LARGE, true);
+      else verdict.finish(false, tcpReason(check, code), true);
+    },
+  );
+  verdict.release = cancel;
+}
+
+/** HTTPS: the same request and parser over node:tls. */
+function startTls(check: HttpProbeCheck, verdict: HttpVerdict): void {
   // The deadline, counted from the start. It moves only when its timer ran late (see onDeadline).
   let deadlineMs = check.timeoutMs;
   let graceLeftMs = check.timeoutMs;
@@ -106,9 +195,8 @@ export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult
     // server's answer) is still unread, and a verdict now would judge the prober, not the server:
     // one such false timeout took a real server out and the next probe put it straight back. So
     // the socket gets as long again as the stall lasted (one timeout more in all, so a dead server
-    // is still judged) before the timeout counts. The native TCP check needs none of this: it
-    // reads finished connects before it expires deadlines.
-    const lateMs = elapsed() - deadlineMs;
+    // is still judged) before the timeout counts. The native exchange does the same for plain HTTP.
+    const lateMs = verdict.sinceStart() - deadlineMs;
     const graceMs = Math.min(lateMs, graceLeftMs);
     if (graceMs >= STALL_MS) {
       graceLeftMs -= graceMs;
@@ -116,72 +204,37 @@ export function startHttpProbe(check: HttpProbeCheck, done: (result: ProbeResult
       timer = setTimeout(onDeadline, graceMs);
       return;
     }
-    finish(false, timeoutReason(check.timeoutMs, phase), true);
+    verdict.timeout();
   };
   let timer = setTimeout(onDeadline, check.timeoutMs);
-
-  const parser = new ResponseParser({
-    onHead(code) {
-      status = code;
-      if (!statusMatches(code, check.status)) {
-        finish(false, `status ${code}, expected ${formatStatusRanges(check.status)}`, true);
-        return false;
-      }
-      phase = 'reading the body';
-      if (check.digest !== null) hash = createHash('md5');
-      return true;
-    },
-    onBody(chunk) {
-      hash?.update(chunk);
-    },
-    onEnd() {
-      if (hash === null) {
-        finish(true, `status ${status}`, true);
-        return;
-      }
-      const digest = hash.digest('hex');
-      if (digest === check.digest) finish(true, `status ${status}, digest ${digest}`, true);
-      else finish(false, `digest ${digest} differs from expected ${check.digest}`, true);
-    },
-    onError: (reason) => finish(false, reason, true),
+  verdict.release = () => clearTimeout(timer);
+  const socket = tlsConnect({
+    host: check.connectIp,
+    port: check.connectPort,
+    ...(check.bindIp === null ? {} : { localAddress: check.bindIp }),
+    // Only the configured name: never one derived from the address or the Host header.
+    ...(check.sni === null ? {} : { servername: check.sni }),
+    rejectUnauthorized: check.verifyTls,
   });
-
-  try {
-    const local = check.bindIp === null ? {} : { localAddress: check.bindIp };
-    socket = tls
-      ? tlsConnect({
-          host: check.connectIp,
-          port: check.connectPort,
-          ...local,
-          // Only the configured name: never one derived from the address or the Host header.
-          ...(check.sni === null ? {} : { servername: check.sni }),
-          rejectUnauthorized: check.verifyTls,
-        })
-      : netConnect({ host: check.connectIp, port: check.connectPort, ...local, noDelay: true });
-  } catch (err) {
-    const reason = describeError(err);
-    queueMicrotask(() => finish(false, reason, true));
-    return () => finish(false, ABORTED_REASON, false);
-  }
-  const s = socket;
-  s.once('connect', () => {
-    if (phase === 'connecting') phase = tls ? 'TLS handshake' : 'waiting for the response';
+  // A TLS socket cannot reset its TCP connection: it is destroyed.
+  verdict.release = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  socket.once('connect', () => {
+    if (verdict.phase === 'connecting') verdict.phase = 'TLS handshake';
   });
-  if (tls)
-    s.once('secureConnect', () => {
-      phase = 'waiting for the response';
-    });
-  s.on('data', (chunk: Buffer) => {
-    if (!finished) parser.push(chunk);
+  socket.once('secureConnect', () => {
+    verdict.phase = 'waiting for the response';
   });
-  s.on('end', () => parser.eof());
-  s.on('close', () => {
-    if (!finished) parser.eof();
+  socket.on('data', (chunk: Buffer) => verdict.push(chunk));
+  socket.on('end', () => verdict.parser.eof());
+  socket.on('close', () => {
+    if (!verdict.finished) verdict.parser.eof();
   });
   // `on`, not `once`: destroying the socket after the verdict may emit another error.
-  s.on('error', (err) => finish(false, describeError(err), true));
-  s.write(httpRequestBytes(check));
-  return () => finish(false, ABORTED_REASON, false);
+  socket.on('error', (err) => verdict.finish(false, describeError(err), true));
+  socket.write(httpRequestBytes(check));
 }
 
 /** One check as a promise; an abort ends it at once with "aborted". */

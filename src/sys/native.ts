@@ -71,19 +71,27 @@ export interface NativeVrrpSocket {
 }
 
 /**
- * Batched half-open TCP connect checks (native/src/tcp_connect.cc). Results are written as records
- * of 3 doubles (id, code, latencyMs) into the Float64Array given to the constructor, then
- * `onResults(count)` is called: code 0 = connected (then reset), > 0 = the errno the connect
- * failed with, -1 = the deadline passed.
+ * Batched half-open TCP connect checks and exchanges (native/src/tcp_connect.cc). Results are
+ * written as records of 3 doubles (id, code, latencyMs) into the Float64Array given to the
+ * constructor, then `onResults(count, chunks)` is called: code 0 = connected (then reset), > 0 =
+ * the errno the check failed with, -1 = the deadline passed; an exchange's codes (its bytes come
+ * as records of code -3, each with the next Buffer of `chunks`) are in src/sys/tcp-connect.ts.
  */
 export interface NativeTcpConnector {
   /**
-   * Starts a non-blocking connect. Returns 0 when it is in flight (exactly one result follows,
-   * unless cancelled), -1 when it connected at once, or an errno when it failed at once (no
-   * result follows either way). `id` (below 2^20) must not be in flight. Throws TypeError on bad
-   * arguments.
+   * Starts a non-blocking connect; with `payload`, an exchange. Returns 0 when it is in flight
+   * (exactly one result follows, unless cancelled), -1 when a connect check connected at once, or
+   * an errno when it failed at once (no result follows either way). `id` (below 2^20) must not be
+   * in flight. Throws TypeError on bad arguments.
    */
-  start(id: number, address: string, port: number, source: string | null, timeoutMs: number): number;
+  start(
+    id: number,
+    address: string,
+    port: number,
+    source: string | null,
+    timeoutMs: number,
+    payload?: Uint8Array,
+  ): number;
   /** Resets the connection of a check in flight; no result follows. False if none was. */
   cancel(id: number): boolean;
   /** Closes every socket and stops; no callback runs afterwards. Idempotent. */
@@ -120,12 +128,12 @@ export interface NativeAddon {
    */
   sendUnsolicitedNa(ifname: string, address: string, router: boolean, source?: string): void;
   /**
-   * `results` must hold at least 3 doubles (use a few thousand: it is the batch size, and a large
+   * `results` must hold at least 6 doubles (use a few thousand: it is the batch size, and a large
    * buffer lives outside the V8 heap, where its address never moves).
    */
   TcpConnector: new (
     results: Float64Array,
-    onResults: (count: number) => void,
+    onResults: (count: number, chunks: Buffer[]) => void,
   ) => NativeTcpConnector;
   /**
    * A listening socket (SOCK_CLOEXEC, non-blocking) on a Unix path or a numeric address and port,

@@ -1,11 +1,16 @@
 /**
- * The TCP connect check through the native addon's TcpConnector (native/src/tcp_connect.cc: a
- * half-open connect, reset at the SYN-ACK, thousands in flight on one private epoll set, results in
- * batches through one shared Float64Array). This wrapper gives each check a plain callback and a
- * cancel function, and never calls back synchronously (a check that ends at once, say on an
- * unreachable route, answers in a microtask), so callers need no re-entrancy guards. The addon is
- * required: without it the first check throws the loader's IpvsdError, which the probe turns into a
- * failed result naming the fix.
+ * The TCP connect check and the plain HTTP check's socket through the native addon's TcpConnector
+ * (native/src/tcp_connect.cc: thousands of checks in flight on one private epoll set, results in
+ * batches through one shared Float64Array). A connect check is half-open, reset at the SYN-ACK. An
+ * exchange connects the same way, writes a payload and hands every byte the server sends to
+ * `onData` until the caller cancels it (it has its verdict), the server closes, or the deadline
+ * passes; the connection is reset, never closed gracefully. The bytes are parsed in JavaScript
+ * (src/check/http-response.ts), the one HTTP parser, which HTTPS over node:tls uses too.
+ *
+ * This wrapper gives each check plain callbacks and a cancel function, and never calls back
+ * synchronously (a check that ends at once, say on an unreachable route, answers in a microtask),
+ * so callers need no re-entrancy guards. The addon is required: without it the first check throws
+ * the loader's IpvsdError, which the probe turns into a failed result naming the fix.
  */
 import { getSystemErrorMap } from 'node:util';
 import { loadNative, type NativeTcpConnector } from './native.js';
@@ -17,7 +22,22 @@ import { loadNative, type NativeTcpConnector } from './native.js';
 export type TcpConnectDone = (code: number, latencyMs: number) => void;
 
 export const TCP_CONNECTED = 0;
+/** The deadline passed (for an exchange: before the connect finished). */
 export const TCP_TIMEOUT = -1;
+/** Exchange ends (native kClosed, kTimeoutConnected, kTooLarge): the server closed (FIN). */
+export const EXCHANGE_CLOSED = -2;
+/** A batch record that carries bytes, not an end (native kData). */
+const EXCHANGE_DATA = -3;
+/** The deadline passed after the connect finished. */
+export const EXCHANGE_TIMEOUT = -4;
+/** The server sent more than the native side reads of one exchange (8 MiB). */
+export const EXCHANGE_TOO_LARGE = -5;
+
+/**
+ * `code`: EXCHANGE_CLOSED, TCP_TIMEOUT, EXCHANGE_TIMEOUT, EXCHANGE_TOO_LARGE, or > 0 the errno
+ * of the connect, send or receive. Never called after the caller cancelled.
+ */
+export type ExchangeEnd = (code: number, latencyMs: number) => void;
 
 export interface TcpConnectRequest {
   readonly address: string;
@@ -31,6 +51,7 @@ export interface TcpConnectRequest {
 const BATCH = 1024;
 /** Doubles per result: id, code, latencyMs (native kStride). */
 const STRIDE = 3;
+const NO_DATA = (): void => {};
 
 let connector: NativeTcpConnector | undefined;
 const results = new Float64Array(BATCH * STRIDE);
@@ -40,13 +61,21 @@ const results = new Float64Array(BATCH * STRIDE);
  * flight at once.
  */
 const pending: (TcpConnectDone | null)[] = [];
+/** An exchange's byte handler by id (NO_DATA for a connect check). */
+const onData: ((chunk: Buffer) => void)[] = [];
 /** Bumped each time a slot is taken: a cancel function of an earlier check finds it changed. */
 const generation: number[] = [];
 const freeIds: number[] = [];
 
+/** Ids ended while a batch is read: free again only after it, so no record meets a new check. */
+const ending: number[] = [];
+let inBatch = false;
+
 function release(id: number): void {
   pending[id] = null;
-  freeIds.push(id);
+  onData[id] = NO_DATA;
+  if (inBatch) ending.push(id);
+  else freeIds.push(id);
 }
 
 function takeId(): number {
@@ -54,26 +83,37 @@ function takeId(): number {
   if (id === undefined) {
     id = pending.length;
     pending.push(null);
+    onData.push(NO_DATA);
     generation.push(0);
   }
   generation[id] = (generation[id] as number) + 1;
   return id;
 }
 
-function onResults(count: number): void {
+function onResults(count: number, chunks: Buffer[]): void {
   let thrown: unknown = null;
+  let chunk = 0;
+  inBatch = true;
   for (let i = 0; i < count * STRIDE; i += STRIDE) {
     const id = results[i] as number;
+    const code = results[i + 1] as number;
+    const bytes = code === EXCHANGE_DATA ? (chunks[chunk++] as Buffer) : null;
     const done = pending[id];
     if (done === undefined || done === null) continue;
-    release(id);
     try {
-      done(results[i + 1] as number, results[i + 2] as number);
+      if (bytes !== null) (onData[id] as (chunk: Buffer) => void)(bytes);
+      else {
+        release(id);
+        done(code, results[i + 2] as number);
+      }
     } catch (err) {
       // One failing callback must not swallow the rest of the batch; the error still surfaces.
       thrown ??= err;
     }
   }
+  inBatch = false;
+  for (const id of ending) freeIds.push(id);
+  ending.length = 0;
   if (thrown !== null) throw thrown;
 }
 
@@ -83,13 +123,36 @@ function onResults(count: number): void {
  * address), and IpvsdError when the addon is missing.
  */
 export function tcpConnect(request: TcpConnectRequest, done: TcpConnectDone): () => void {
+  return start(request, undefined, NO_DATA, done);
+}
+
+/**
+ * Starts an exchange: connect, write `payload`, hand the server's bytes to `onData` (in order,
+ * never synchronously) until the returned function is called (which resets the connection) or
+ * `end` reports. Throws as tcpConnect does.
+ */
+export function tcpExchange(
+  request: TcpConnectRequest,
+  payload: Uint8Array,
+  data: (chunk: Buffer) => void,
+  end: ExchangeEnd,
+): () => void {
+  return start(request, payload, data, end);
+}
+
+function start(
+  request: TcpConnectRequest,
+  payload: Uint8Array | undefined,
+  data: (chunk: Buffer) => void,
+  done: TcpConnectDone,
+): () => void {
   if (connector === undefined) connector = new (loadNative().TcpConnector)(results, onResults);
   const c = connector;
   const t0 = performance.now();
   const id = takeId();
   let code: number;
   try {
-    code = c.start(id, request.address, request.port, request.source, request.timeoutMs);
+    code = c.start(id, request.address, request.port, request.source, request.timeoutMs, payload);
   } catch (err) {
     release(id);
     throw err;
@@ -106,6 +169,7 @@ export function tcpConnect(request: TcpConnectRequest, done: TcpConnectDone): ()
     };
   }
   pending[id] = done;
+  onData[id] = data;
   const taken = generation[id];
   return () => {
     if (generation[id] !== taken || pending[id] === null) return;

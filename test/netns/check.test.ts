@@ -338,6 +338,14 @@ describe('health checks against real servers in a namespace', () => {
   });
 
   describe('http', () => {
+    it('resets the connection at the verdict: the director keeps no TIME_WAIT entry', async () => {
+      for (let i = 0; i < 10; i++)
+        expect(await probe(http())).toMatchObject({ ok: true, reason: 'status 200' });
+      expect(
+        await lab.execOk(director, 'ss', ['-Htan', 'state', 'time-wait', `( dport = :${HTTP_PORT} )`]),
+      ).toBe('');
+    });
+
     it('is up on the expected status, and sends Host ip:port by default', async () => {
       const before = mark();
       expect(await probe(http())).toMatchObject({ ok: true, reason: 'status 200' });
