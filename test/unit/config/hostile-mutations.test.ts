@@ -206,7 +206,7 @@ describe('one reader for check, start and reload', () => {
     const source = readFileSync(join(root, 'src', 'bin', 'ipvsd.ts'), 'utf8');
     expect(source).toMatch(/import \{ readConfigFile \} from '\.\.\/config\/load\.js';/);
     expect(source).not.toMatch(/\bparseConfig\b|\breadFile(Sync)?\(/);
-    const body = /async function readConfig\(file: string\)[^]*?\n}\n/.exec(source)?.[0] ?? '';
+    const body = /async function readConfig\(file: string\)[\s\S]*?\n}\n/.exec(source)?.[0] ?? '';
     expect(body).toMatch(/await readConfigFile\(file\)/);
     // Start and reload both call it.
     expect(source.match(/await readConfig\(file\)/g)).toHaveLength(2);
