@@ -77,6 +77,17 @@ function escapeChar(c: string): string {
     : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
+/**
+ * Whether `text` holds a character a config string may not: the unsafe ones above (surrogates
+ * aside: a JS string from valid UTF-8 has none unpaired).
+ */
+export function hasUnsafeCharacters(text: string): boolean {
+  UNSAFE.lastIndex = 0;
+  const found = UNSAFE.test(text);
+  UNSAFE.lastIndex = 0;
+  return found;
+}
+
 /** `text` with every unsafe character written as an escape (`\x1b`, `\n`, `\u202e`): one printable line. */
 export function escapeControl(text: string): string {
   return text.replace(UNSAFE, escapeChar);

@@ -22,6 +22,7 @@ import {
   isMap,
   isPair,
   isSeq,
+  Lexer,
   type Node,
   Parser,
 } from 'yaml';
@@ -32,7 +33,12 @@ export const MAX_DEPTH = 64;
 /** Aliases (`*name`) in one file. */
 export const MAX_ALIASES = 10_000;
 /** Nodes of the tree once every alias is expanded (a 1,000 × 10 table has about 250,000). */
-export const MAX_EXPANDED_NODES = 2_000_000;
+export const MAX_EXPANDED_NODES = 1_000_000;
+/**
+ * Lexical tokens of the file (a 1,000 × 10 table in flow style has about 360,000): the parser's time
+ * and memory grow with them, by far the most of any step.
+ */
+export const MAX_LEXEMES = 1_000_000;
 
 export interface YamlIssue {
   readonly offset: number;
@@ -178,13 +184,40 @@ function resolveAliases(root: Node, issues: YamlIssue[]): Map<Node, Node | undef
   return targets;
 }
 
+/**
+ * The CST, as Parser.parse() builds it, but fed one lexeme at a time so that the count is bounded
+ * before the parser has built (and the composer would build) an unbounded tree: 16 MiB of `- 1`
+ * lines would otherwise take minutes and gigabytes.
+ */
+function parseBounded(text: string, issues: YamlIssue[]): CST.Token[] {
+  const parser = new Parser();
+  const tokens: CST.Token[] = [];
+  let lexemes = 0;
+  let offset = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    lexemes += 1;
+    if (lexemes > MAX_LEXEMES) {
+      issues.push({
+        offset: Math.min(offset, text.length),
+        message: `the config has more than ${MAX_LEXEMES} YAML tokens (keys, values, indicators, line breaks); it stops here`,
+      });
+      return tokens;
+    }
+    for (const token of parser.next(lexeme)) tokens.push(token);
+    offset += lexeme.length;
+  }
+  for (const token of parser.end()) tokens.push(token);
+  return tokens;
+}
+
 /** Parses `text` as one YAML document within the bounds above. */
 export function readYaml(text: string): YamlSource {
   const issues: YamlIssue[] = [];
   const none = (): YamlSource => ({ doc: null, aliases: new Map(), issues });
   checkCharacters(text, issues);
   if (issues.length > 0) return none();
-  const tokens = [...new Parser().parse(text)];
+  const tokens = parseBounded(text, issues);
+  if (issues.length > 0) return none();
   checkTokens(tokens, issues);
   if (issues.length > 0) return none();
   const docs = [
