@@ -88,9 +88,9 @@ type Item = { key?: CST.Token | null; value?: CST.Token };
 
 /**
  * Depth and alias count of the CST, without recursion, in document order (children are pushed in
- * reverse), so the issue is at the first token past a limit.
+ * reverse), so the issue is at the first token past a limit. Returns the number of aliases.
  */
-function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
+function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): number {
   const stack: { token: CST.Token; depth: number }[] = [];
   for (let i = tokens.length - 1; i >= 0; i--) {
     const token = tokens[i] as CST.Token;
@@ -103,7 +103,7 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       aliases += 1;
       if (aliases > MAX_ALIASES) {
         issues.push({ offset: token.offset, message: `more than ${MAX_ALIASES} aliases` });
-        return;
+        return aliases;
       }
       continue;
     }
@@ -111,7 +111,7 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       continue;
     if (depth >= MAX_DEPTH) {
       issues.push({ offset: token.offset, message: `nesting deeper than ${MAX_DEPTH} levels` });
-      return;
+      return aliases;
     }
     const items = token.items as Item[];
     for (let i = items.length - 1; i >= 0; i--) {
@@ -120,6 +120,7 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       if (item.key) stack.push({ token: item.key, depth: depth + 1 });
     }
   }
+  return aliases;
 }
 
 function childrenOf(node: Node): Node[] {
@@ -218,7 +219,7 @@ export function readYaml(text: string): YamlSource {
   if (issues.length > 0) return none();
   const tokens = parseBounded(text, issues);
   if (issues.length > 0) return none();
-  checkTokens(tokens, issues);
+  const aliasCount = checkTokens(tokens, issues);
   if (issues.length > 0) return none();
   const docs = [
     ...new Composer({ uniqueKeys: false, prettyErrors: false }).compose(tokens, true, text.length),
@@ -235,7 +236,9 @@ export function readYaml(text: string): YamlSource {
       issues.push({ offset: error.pos[0], message: `invalid YAML: ${error.message}` });
   }
   if (doc === undefined || issues.length > 0) return none();
-  const aliases = doc.contents === null ? new Map() : resolveAliases(doc.contents as Node, issues);
+  // Most configs have no alias: nothing to resolve or expand then.
+  const aliases =
+    doc.contents === null || aliasCount === 0 ? new Map() : resolveAliases(doc.contents as Node, issues);
   if (issues.length > 0) return none();
   return { doc, aliases, issues };
 }
