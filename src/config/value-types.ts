@@ -158,7 +158,7 @@ export function command(): ValueType<string[]> {
         },
       ],
     }),
-    summary: `absolute path, or a list \`[/path, arg, …]\` of at most ${MAX_ARGV}`,
+    summary: `absolute path, or a list \`[/path, arg, …]\` of at most ${MAX_ARGV} items`,
   };
 }
 
