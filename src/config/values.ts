@@ -5,7 +5,7 @@
  */
 
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import { hasUnsafeCharacters, quote } from '../errors.js';
+import { excerpt, hasUnsafeCharacters, quote } from '../errors.js';
 import { type IpAddress, parseIp } from './addresses.js';
 import { formatDuration, parseDuration } from './durations.js';
 import type { ParseContext } from './positions.js';
@@ -42,7 +42,9 @@ export function describeNode(node: Node | null): string {
   if (isScalar(node)) {
     if (node.value === null) return 'nothing';
     if (typeof node.value === 'string') return quote(node.value);
-    return node.source !== undefined && node.source !== '' ? String(node.source) : String(node.value);
+    return excerpt(
+      node.source !== undefined && node.source !== '' ? String(node.source) : String(node.value),
+    );
   }
   return 'an unsupported value';
 }
