@@ -77,6 +77,17 @@ function escapeChar(c: string): string {
     : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
+/**
+ * Whether `text` holds a character a config string may not: the unsafe ones above (surrogates
+ * aside: a JS string from valid UTF-8 has none unpaired).
+ */
+export function hasUnsafeCharacters(text: string): boolean {
+  UNSAFE.lastIndex = 0;
+  const found = UNSAFE.test(text);
+  UNSAFE.lastIndex = 0;
+  return found;
+}
+
 /** `text` with every unsafe character written as an escape (`\x1b`, `\n`, `\u202e`): one printable line. */
 export function escapeControl(text: string): string {
   return text.replace(UNSAFE, escapeChar);
@@ -84,14 +95,20 @@ export function escapeControl(text: string): string {
 
 /**
  * `text` as a short double-quoted excerpt for messages: `"abc"`, or `"\x1b[31m…" (40000 characters)`
- * when longer than `max`. Cut before escaping, so quoting a 40 KB line costs nothing.
+ * when longer than `max` characters. Cut before escaping (an escape is never cut in half, and quoting a
+ * 40 KB line costs nothing); a cut through a surrogate pair leaves a lone half, which is escaped.
  */
 export function quote(text: string, max = 40): string {
-  const head = text.length > max ? text.slice(0, max) : text;
-  const shown = escapeControl(head.replace(/["\\]/g, '\\$&'));
-  if (text.length <= max && shown.length <= max) return `"${shown}"`;
-  // Slicing may split a surrogate pair: escaping again turns the lone half into an escape.
-  return `"${escapeControl(shown.slice(0, max))}…" (${text.length} characters)`;
+  const cut = text.length > max;
+  const shown = escapeControl((cut ? text.slice(0, max) : text).replace(/["\\]/g, '\\$&'));
+  return cut ? `"${shown}…" (${text.length} characters)` : `"${shown}"`;
+}
+
+/** `text` (a number or other unquoted value) as a short excerpt, cut and escaped as quote() does. */
+export function excerpt(text: string, max = 40): string {
+  const cut = text.length > max;
+  const shown = escapeControl(cut ? text.slice(0, max) : text);
+  return cut ? `${shown}… (${text.length} characters)` : shown;
 }
 
 /** One message as one bounded, printable line (the last guard: every config message goes through it). */

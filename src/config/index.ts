@@ -3,7 +3,7 @@
 export { SCHEDULERS } from '../model/ipvs.js';
 export { desiredDestination, desiredService, desiredServices } from './desired.js';
 export { formatDuration, parseDuration } from './durations.js';
-export { loadConfig } from './load.js';
+export { type LoadResult, loadConfig, MAX_CONFIG_BYTES, readConfigFile } from './load.js';
 export { type ParseOptions, type ParseResult, parseConfig } from './parse.js';
 export { schedulerFlagBits } from './schedulers.js';
 export type * from './types.js';

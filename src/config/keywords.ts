@@ -11,15 +11,13 @@
  */
 
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
-import { quote } from '../errors.js';
+import { hasUnsafeCharacters, quote } from '../errors.js';
 import { formatPos } from './positions.js';
 import { closest } from './suggest.js';
 import { Value } from './values.js';
 
 /** Names of instances, scripts and groups (in logs, metrics labels and the CLI). */
 export const MAX_NAME_CHARS = 255;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export interface Field {
   readonly key: string;
@@ -297,7 +295,7 @@ export function readNamed(
       value.ctx.report(keyNode, `names in ${section} must be plain strings`);
       continue;
     }
-    if (name.length > MAX_NAME_CHARS || CONTROL.test(name) || name === '') {
+    if (name.length > MAX_NAME_CHARS || hasUnsafeCharacters(name) || name === '') {
       value.ctx.report(
         keyNode,
         `name ${quote(name)} in ${section} must be 1 to ${MAX_NAME_CHARS} characters without control characters`,

@@ -7,7 +7,7 @@
  * caller gets the same issues for the same file.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { ConfigError, IpvsdError } from '../errors.js';
+import { boundedMessage, ConfigError, IpvsdError } from '../errors.js';
 import { type ParseOptions, type ParseResult, parseConfig } from './parse.js';
 import { LineIndex } from './positions.js';
 import type { Config } from './types.js';
@@ -40,7 +40,7 @@ export function readRegularFile(path: string, maxBytes: number = MAX_CONFIG_BYTE
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
-    return { ok: false, tooLarge: false, message: (err as Error).message };
+    return { ok: false, tooLarge: false, message: boundedMessage((err as Error).message) };
   }
   try {
     const stats = fstatSync(fd);
@@ -62,7 +62,7 @@ export function readRegularFile(path: string, maxBytes: number = MAX_CONFIG_BYTE
     }
     return { ok: true, bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total) };
   } catch (err) {
-    return { ok: false, tooLarge: false, message: (err as Error).message };
+    return { ok: false, tooLarge: false, message: boundedMessage((err as Error).message) };
   } finally {
     closeSync(fd);
   }

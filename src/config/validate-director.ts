@@ -114,7 +114,7 @@ export const IPVS_KEYWORDS = {
     },
   ),
   resync_interval: key(
-    duration({ exclusiveMin: true }),
+    duration({ exclusiveMin: true, max: 24 * 3_600_000 }),
     { description: 'period of the full kernel dump + diff that repairs drift (daemon)', default: 10_000 },
     (d: IpvsDraft, x) => {
       d.resyncIntervalMs = x;

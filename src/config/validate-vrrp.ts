@@ -299,7 +299,11 @@ export const INSTANCE_KEYWORDS = {
   ),
   virtual_ipaddresses: key(
     eachOf(VIRTUAL_IP, 'virtual IP address', VRRP_MAX_ADDRESS_COUNT, true),
-    { description: 'the VIPs held by the master, all of one family', defaultText: 'none' },
+    {
+      description:
+        'the VIPs held by the master, all of one family; one advert carries them all: at most 255 IPv4 or 77 IPv6 addresses',
+      defaultText: 'none',
+    },
     (d: InstanceDraft, x, v) => {
       d.virtualIps = x;
       d.virtualIpsValue = v;

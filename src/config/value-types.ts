@@ -17,8 +17,8 @@ import {
   type Value,
 } from './values.js';
 
-/** No C0/C1 control characters or DEL (values.ts refuses them too). */
-const NO_CONTROL_PATTERN = String.raw`^[^\u0000-\u001f\u007f-\u009f]*$`;
+/** No C0/C1 control characters, DEL, line separators or bidi controls (errors.ts hasUnsafeCharacters). */
+const NO_CONTROL_PATTERN = String.raw`^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]*$`;
 
 export function string(maxChars: number = MAX_STRING_CHARS): ValueType<string> {
   return {
@@ -158,7 +158,7 @@ export function command(): ValueType<string[]> {
         },
       ],
     }),
-    summary: `absolute path, or a list \`[/path, arg, …]\` of at most ${MAX_ARGV}`,
+    summary: `absolute path, or a list \`[/path, arg, …]\` of at most ${MAX_ARGV} items`,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import { quote } from '../errors.js';
+import { excerpt, hasUnsafeCharacters, quote } from '../errors.js';
 import { type IpAddress, parseIp } from './addresses.js';
 import { formatDuration, parseDuration } from './durations.js';
 import type { ParseContext } from './positions.js';
@@ -23,10 +23,6 @@ export const MAX_STRING_CHARS = 255;
 export const MAX_PATH_BYTES = 4095;
 /** Arguments of a command (program included). */
 export const MAX_ARGV = 64;
-
-/** Characters no config string may hold (C0 and C1 controls, DEL): they would end up in logs and argv. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export interface DurationOptions {
   /** Smallest accepted value in ms (inclusive); default 0. */
@@ -46,7 +42,9 @@ export function describeNode(node: Node | null): string {
   if (isScalar(node)) {
     if (node.value === null) return 'nothing';
     if (typeof node.value === 'string') return quote(node.value);
-    return node.source !== undefined && node.source !== '' ? String(node.source) : String(node.value);
+    return excerpt(
+      node.source !== undefined && node.source !== '' ? String(node.source) : String(node.value),
+    );
   }
   return 'an unsupported value';
 }
@@ -90,8 +88,7 @@ export class Value {
     if (text === undefined) return this.expected('a non-empty string');
     if (text.length > maxChars)
       return this.fail(`${this.label} must be at most ${maxChars} characters, got ${text.length}`);
-    const control = CONTROL.exec(text);
-    if (control !== null)
+    if (hasUnsafeCharacters(text))
       return this.fail(`${this.label} must not contain control characters, got ${quote(text)}`);
     return text;
   }
@@ -175,7 +172,7 @@ export class Value {
     const path = node.value;
     if (path.length > maxBytes || Buffer.byteLength(path) > maxBytes)
       return this.fail(`${this.label} must be at most ${maxBytes} bytes long`);
-    if (CONTROL.test(path))
+    if (hasUnsafeCharacters(path))
       return this.fail(`${this.label} must not contain control characters, got ${quote(path)}`);
     return path;
   }

@@ -22,6 +22,7 @@ import {
   isMap,
   isPair,
   isSeq,
+  Lexer,
   type Node,
   Parser,
 } from 'yaml';
@@ -32,7 +33,12 @@ export const MAX_DEPTH = 64;
 /** Aliases (`*name`) in one file. */
 export const MAX_ALIASES = 10_000;
 /** Nodes of the tree once every alias is expanded (a 1,000 × 10 table has about 250,000). */
-export const MAX_EXPANDED_NODES = 2_000_000;
+export const MAX_EXPANDED_NODES = 1_000_000;
+/**
+ * Lexical tokens of the file (a 1,000 × 10 table in flow style has about 360,000): the parser's time
+ * and memory grow with them, by far the most of any step.
+ */
+export const MAX_LEXEMES = 1_000_000;
 
 export interface YamlIssue {
   readonly offset: number;
@@ -82,9 +88,9 @@ type Item = { key?: CST.Token | null; value?: CST.Token };
 
 /**
  * Depth and alias count of the CST, without recursion, in document order (children are pushed in
- * reverse), so the issue is at the first token past a limit.
+ * reverse), so the issue is at the first token past a limit. Returns the number of aliases.
  */
-function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
+function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): number {
   const stack: { token: CST.Token; depth: number }[] = [];
   for (let i = tokens.length - 1; i >= 0; i--) {
     const token = tokens[i] as CST.Token;
@@ -97,7 +103,7 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       aliases += 1;
       if (aliases > MAX_ALIASES) {
         issues.push({ offset: token.offset, message: `more than ${MAX_ALIASES} aliases` });
-        return;
+        return aliases;
       }
       continue;
     }
@@ -105,7 +111,7 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       continue;
     if (depth >= MAX_DEPTH) {
       issues.push({ offset: token.offset, message: `nesting deeper than ${MAX_DEPTH} levels` });
-      return;
+      return aliases;
     }
     const items = token.items as Item[];
     for (let i = items.length - 1; i >= 0; i--) {
@@ -114,6 +120,7 @@ function checkTokens(tokens: readonly CST.Token[], issues: YamlIssue[]): void {
       if (item.key) stack.push({ token: item.key, depth: depth + 1 });
     }
   }
+  return aliases;
 }
 
 function childrenOf(node: Node): Node[] {
@@ -178,14 +185,41 @@ function resolveAliases(root: Node, issues: YamlIssue[]): Map<Node, Node | undef
   return targets;
 }
 
+/**
+ * The CST, as Parser.parse() builds it, but fed one lexeme at a time so that the count is bounded
+ * before the parser has built (and the composer would build) an unbounded tree: 16 MiB of `- 1`
+ * lines would otherwise take minutes and gigabytes.
+ */
+function parseBounded(text: string, issues: YamlIssue[]): CST.Token[] {
+  const parser = new Parser();
+  const tokens: CST.Token[] = [];
+  let lexemes = 0;
+  let offset = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    lexemes += 1;
+    if (lexemes > MAX_LEXEMES) {
+      issues.push({
+        offset: Math.min(offset, text.length),
+        message: `the config has more than ${MAX_LEXEMES} YAML tokens (keys, values, indicators, line breaks); it stops here`,
+      });
+      return tokens;
+    }
+    for (const token of parser.next(lexeme)) tokens.push(token);
+    offset += lexeme.length;
+  }
+  for (const token of parser.end()) tokens.push(token);
+  return tokens;
+}
+
 /** Parses `text` as one YAML document within the bounds above. */
 export function readYaml(text: string): YamlSource {
   const issues: YamlIssue[] = [];
   const none = (): YamlSource => ({ doc: null, aliases: new Map(), issues });
   checkCharacters(text, issues);
   if (issues.length > 0) return none();
-  const tokens = [...new Parser().parse(text)];
-  checkTokens(tokens, issues);
+  const tokens = parseBounded(text, issues);
+  if (issues.length > 0) return none();
+  const aliasCount = checkTokens(tokens, issues);
   if (issues.length > 0) return none();
   const docs = [
     ...new Composer({ uniqueKeys: false, prettyErrors: false }).compose(tokens, true, text.length),
@@ -202,7 +236,9 @@ export function readYaml(text: string): YamlSource {
       issues.push({ offset: error.pos[0], message: `invalid YAML: ${error.message}` });
   }
   if (doc === undefined || issues.length > 0) return none();
-  const aliases = doc.contents === null ? new Map() : resolveAliases(doc.contents as Node, issues);
+  // Most configs have no alias: nothing to resolve or expand then.
+  const aliases =
+    doc.contents === null || aliasCount === 0 ? new Map() : resolveAliases(doc.contents as Node, issues);
   if (issues.length > 0) return none();
   return { doc, aliases, issues };
 }
