@@ -38,6 +38,7 @@ import { createMetricsServer } from '../metrics/http.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { registerVrrpMetrics } from '../metrics/vrrp-metrics.js';
 import { serviceKeyString } from '../model/ipvs.js';
+import { settleChildren } from '../sys/child-process.js';
 import { componentLogger, createLogger } from '../sys/logger.js';
 import { createSdNotify } from '../sys/sd-notify.js';
 import { createSysctl } from '../sys/sysctl.js';
@@ -45,6 +46,8 @@ import { VERSION } from '../version.js';
 import { createVrrpSpeaker, type VrrpSpeaker } from '../vrrp/speaker.js';
 
 const log = createLogger();
+/** How long a stop waits for running scripts (a STOP notify) before killing them (TimeoutStopSec=15s). */
+const STOP_SCRIPT_GRACE_MS = 3000;
 
 /** Reads and validates; every problem as FILE:LINE:COL: message. */
 async function readConfig(file: string): Promise<{ config: Config } | { errors: string[] }> {
@@ -248,6 +251,8 @@ async function main(file: string, stateDir: string | null): Promise<void> {
       },
       config.director.ipvs.onStop === 'remove',
     );
+    // Notify scripts for STOP get a moment to finish; then every script and what it left goes.
+    await settleChildren(STOP_SCRIPT_GRACE_MS);
     (backend as IpvsBackend | null)?.close();
     (syncBackend as IpvsBackend | null)?.close();
     log.info({ signal }, 'ipvsd stopped');
