@@ -88,6 +88,15 @@ export function openCappedListener(options: CappedListenerOptions): CappedListen
     server?.close();
   }
 
+  function retryLater(): void {
+    if (retry !== null || fd === null) return;
+    retry = setTimeout(() => {
+      retry = null;
+      resume();
+    }, RESUME_RETRY_MS);
+    retry.unref();
+  }
+
   function resume(): void {
     if (fd === null || accepting !== null || retry !== null || sockets.size >= max) return;
     let dup: number;
@@ -95,15 +104,18 @@ export function openCappedListener(options: CappedListenerOptions): CappedListen
       dup = native.dupFd(fd);
     } catch (error) {
       report(error as Error);
-      retry = setTimeout(() => {
-        retry = null;
-        resume();
-      }, RESUME_RETRY_MS);
-      retry.unref();
+      retryLater();
       return;
     }
     const server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, onConnection);
-    server.on('error', report);
+    server.on('error', (error) => {
+      report(error);
+      // A listen that failed (Node closed the dup): try again later rather than never accept.
+      if (accepting === server && !server.listening) {
+        accepting = null;
+        retryLater();
+      }
+    });
     server.listen({ fd: dup, backlog });
     accepting = server;
     if (address === null && !('path' in options.endpoint)) {
