@@ -78,7 +78,6 @@ const running = new Map<number, Running>();
 let subreaper: 'unset' | 'on' | 'unavailable' = 'unset';
 let reapChild: ((pid: number) => boolean) | null = null;
 let ownSession: number | null = null;
-let exitHookInstalled = false;
 let runs = 0;
 /** Set in every script's environment; inherited by what it starts (see the module comment). */
 const RUN_ENV = 'IPVSD_SCRIPT_RUN';
@@ -99,11 +98,8 @@ function ensureSubreaper(): void {
   } catch {
     ownSession = null;
   }
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A process that exits without settleChildren() (a crash path) still takes its scripts along.
-    process.on('exit', killEverythingNow);
-  }
+  // A process that exits without settleChildren() (a crash path) still takes its scripts along.
+  process.on('exit', killEverythingNow);
 }
 
 /** Runs argv as a bounded child; resolves (never rejects) once it and its leftovers are gone. */
