@@ -51,7 +51,8 @@ export async function probeScript(check: ScriptProbeCheck, signal: AbortSignal):
       return { ok: false, latencyMs, reason: withStderr(ABORTED_REASON, r.stderr) };
     case 'exited':
       if (r.code === 0) return { ok: true, latencyMs, reason: 'exit code 0' };
-      if (r.code !== null) return { ok: false, latencyMs, reason: withStderr(`exit code ${r.code}`, r.stderr) };
+      if (r.code !== null)
+        return { ok: false, latencyMs, reason: withStderr(`exit code ${r.code}`, r.stderr) };
       return { ok: false, latencyMs, reason: withStderr(`killed by ${r.signal ?? 'a signal'}`, r.stderr) };
   }
 }

@@ -6,12 +6,22 @@
  * that died is replaced; one a live daemon answers on is not (two daemons on one kernel table would
  * fight). Nothing a client sends can crash the daemon: every callback here catches, and a handler's
  * failure becomes an error response.
+ *
+ * Clients are bounded so that none can take what VRRP, the checks and the scripts need: at most
+ * `maxConnections` are served at once and the next ones wait in the kernel's backlog (not
+ * accepted, so they hold no descriptor of ours: src/sys/capped-listener.ts); a connection has
+ * `requestTimeoutMs` from its accept to deliver its request line — an absolute deadline, which
+ * trickling bytes cannot push back — then the handler's timeout, then `RESPONSE_DRAIN_MS` to take
+ * its answer; the request line is at most MAX_REQUEST_BYTES. So a slot is never held longer than
+ * the sum, and a client waiting behind a full house is served within about
+ * ceil(waiting ahead / maxConnections) × requestTimeoutMs when the others only trickle.
  */
 import { chmodSync } from 'node:fs';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { IpvsdError } from '../errors.js';
+import { type CappedListener, openCappedListener } from '../sys/capped-listener.js';
 import type {
   ControlCommand,
   ControlErrorBody,
@@ -52,12 +62,17 @@ export interface ControlServerOptions {
   readonly path: string;
   readonly handlers: ControlHandlers;
   readonly logger?: ControlLogger;
-  /** How long a client may take to send its request line. Default 5 s. */
+  /**
+   * How long after its accept a client may take to send its request line: absolute, not reset by
+   * each byte. Default 2 s (ipvsctl sends its line at once).
+   */
   readonly requestTimeoutMs?: number;
   /** How long a handler may take before the client gets a timeout error. Defaults: reload 30 s, others 10 s. */
   readonly handlerTimeoutMs?: Partial<Record<ControlCommand, number>>;
-  /** Connections served at once; more are refused by the kernel backlog. Default 32. */
+  /** Connections served at once; more wait in the kernel's backlog until one closes. Default 32. */
   readonly maxConnections?: number;
+  /** The kernel's queue of connections not yet accepted (then connect() fails with EAGAIN). Default 511. */
+  readonly backlog?: number;
 }
 
 export interface ControlServer {
@@ -75,6 +90,11 @@ const DEFAULT_HANDLER_TIMEOUT_MS: Record<ControlCommand, number> = {
   undrain: 10_000,
   failover: 10_000,
 };
+
+export const DEFAULT_MAX_CONTROL_CONNECTIONS = 32;
+export const DEFAULT_CONTROL_REQUEST_TIMEOUT_MS = 2000;
+/** After the answer is written, how long a client has to read it before the connection is cut. */
+const RESPONSE_DRAIN_MS = 5000;
 
 /** How long start() waits for an existing socket to answer before calling it dead. */
 const PROBE_TIMEOUT_MS = 1000;
@@ -130,10 +150,9 @@ function errorBody(err: unknown): ControlErrorBody {
 export function createControlServer(options: ControlServerOptions): ControlServer {
   const { path, handlers } = options;
   const log = options.logger ?? silentLogger;
-  const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_CONTROL_REQUEST_TIMEOUT_MS;
   const handlerTimeoutMs = { ...DEFAULT_HANDLER_TIMEOUT_MS, ...options.handlerTimeoutMs };
-  const connections = new Set<Socket>();
-  let server: Server | null = null;
+  let server: CappedListener | null = null;
   let starting = false;
   /** The inode we bound, so stop() never unlinks a socket some other process put there since. */
   let boundIno: number | null = null;
@@ -200,49 +219,46 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     log.info({ path }, 'stale control socket removed');
   }
 
-  function listen(srv: Server): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => {
-        srv.off('listening', onListening);
-        const message =
-          errnoOf(err) === 'EADDRINUSE'
-            ? `another ipvsd is already running (it took ${path} while this one started)`
-            : `cannot listen on ${path}: ${err.message}`;
-        reject(new IpvsdError('IPVSD_ERR_CONTROL', message, { cause: err }));
-      };
-      const onListening = () => {
-        srv.off('error', onError);
-        try {
-          // Runs before the event loop polls the listener, so before the first accept.
-          chmodSync(path, 0o600);
-        } catch (err) {
-          srv.close();
-          reject(
-            new IpvsdError('IPVSD_ERR_CONTROL', `cannot chmod ${path}: ${(err as Error).message}`, {
-              cause: err,
-            }),
-          );
-          return;
-        }
-        resolve();
-      };
-      srv.once('error', onError);
-      srv.once('listening', onListening);
-      // The bind happens synchronously inside listen(): with umask 0177 the socket file is born 0600.
-      // process.umask() cannot be set in a worker thread; the chmod above (and the 0700 directory)
-      // then carry the protection alone.
-      let previous: number | null = null;
-      try {
-        previous = process.umask(0o177);
-      } catch {
-        previous = null;
-      }
-      try {
-        srv.listen(path);
-      } finally {
-        if (previous !== null) process.umask(previous);
-      }
-    });
+  /** Binds and listens (0600 from birth where the umask can be set, chmod'ed before any accept). */
+  function listen(): CappedListener {
+    // The bind happens inside openCappedListener: with umask 0177 the socket file is born 0600.
+    // process.umask() cannot be set in a worker thread; the chmod below (and the 0700 directory)
+    // then carry the protection alone.
+    let previous: number | null = null;
+    try {
+      previous = process.umask(0o177);
+    } catch {
+      previous = null;
+    }
+    let listener: CappedListener;
+    try {
+      listener = openCappedListener({
+        endpoint: { path },
+        maxConnections: options.maxConnections ?? DEFAULT_MAX_CONTROL_CONNECTIONS,
+        backlog: options.backlog,
+        allowHalfOpen: true,
+        onConnection,
+        onError: (err) => log.error({ err: err.message }, 'control server error'),
+      });
+    } catch (err) {
+      const message =
+        errnoOf(err) === 'EADDRINUSE'
+          ? `another ipvsd is already running (it took ${path} while this one started)`
+          : `cannot listen on ${path}: ${(err as Error).message}`;
+      throw new IpvsdError('IPVSD_ERR_CONTROL', message, { cause: err });
+    } finally {
+      if (previous !== null) process.umask(previous);
+    }
+    try {
+      // Synchronous, before the event loop polls the listener: before the first accept.
+      chmodSync(path, 0o600);
+    } catch (err) {
+      listener.close();
+      throw new IpvsdError('IPVSD_ERR_CONTROL', `cannot chmod ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return listener;
   }
 
   function respond(socket: Socket, response: ControlResponse): void {
@@ -254,8 +270,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       log.error({ err }, 'control response not serializable');
       line = `${JSON.stringify({ ok: false, error: errorBody(err) })}\n`;
     }
-    // AF_UNIX delivers what was written before the close, so the client reads the whole line.
+    // AF_UNIX delivers what was written before the close, so the client reads the whole line. A
+    // client that does not read it loses the connection (and its slot) after RESPONSE_DRAIN_MS.
     socket.end(line, () => socket.destroy());
+    setTimeout(() => socket.destroy(), RESPONSE_DRAIN_MS).unref();
   }
 
   async function dispatch(request: ControlRequest): Promise<unknown> {
@@ -306,8 +324,6 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   }
 
   function onConnection(socket: Socket): void {
-    connections.add(socket);
-    socket.on('close', () => connections.delete(socket));
     socket.on('error', (err) => log.debug({ err: err.message }, 'control connection error'));
     const chunks: Buffer[] = [];
     let size = 0;
@@ -315,12 +331,13 @@ export function createControlServer(options: ControlServerOptions): ControlServe
 
     const refuse = (message: string) => {
       received = true;
+      clearTimeout(deadline);
       log.warn({ reason: message }, 'control request refused');
       respond(socket, { ok: false, error: { code: 'IPVSD_ERR_USAGE', message } });
     };
     const accept = (line: string) => {
       received = true;
-      socket.setTimeout(0);
+      clearTimeout(deadline);
       socket.pause();
       serve(socket, line).catch((err: unknown) => {
         log.error({ err }, 'control request crashed');
@@ -328,10 +345,11 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       });
     };
 
-    socket.setTimeout(requestTimeoutMs, () => {
+    // From the accept, whatever arrives meanwhile: a trickling client cannot hold its slot longer.
+    const deadline = setTimeout(() => {
       if (!received) refuse(`no request line within ${requestTimeoutMs / 1000} s`);
-      else socket.destroy();
-    });
+    }, requestTimeoutMs);
+    socket.once('close', () => clearTimeout(deadline));
     socket.on('data', (chunk: Buffer) => {
       if (received) return;
       const nl = chunk.indexOf(0x0a);
@@ -350,6 +368,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       if (received) return;
       if (size === 0) {
         received = true;
+        clearTimeout(deadline);
         socket.destroy();
       } else accept(Buffer.concat(chunks).toString('utf8'));
     });
@@ -358,23 +377,13 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   async function startListening(): Promise<void> {
     await prepareDirectory();
     await removeStaleSocket();
-    const srv = createServer({ allowHalfOpen: true }, (socket) => {
-      try {
-        onConnection(socket);
-      } catch (err) {
-        log.error({ err }, 'control connection setup failed');
-        socket.destroy();
-      }
-    });
-    srv.maxConnections = options.maxConnections ?? 32;
-    await listen(srv);
-    srv.on('error', (err) => log.error({ err: err.message }, 'control server error'));
+    const listener = listen();
     try {
       boundIno = (await lstat(path)).ino;
     } catch {
       boundIno = null;
     }
-    server = srv;
+    server = listener;
     log.info({ path }, 'control socket listening');
   }
 
@@ -394,11 +403,8 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       const srv = server;
       if (srv === null) return;
       server = null;
-      await new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        for (const socket of connections) socket.destroy();
-      });
-      // libuv unlinks the path when the listener closes; this catches the case where it could not.
+      srv.close();
+      // The listener was not bound by libuv, so closing it leaves the file: remove it if it is ours.
       try {
         const st = await lstat(path);
         if (boundIno !== null && st.ino === boundIno) await unlink(path);

@@ -5,14 +5,26 @@
  * else is 404 (405 for other methods). A request handler never throws: a rendering that fails
  * before the first byte is a 500 and a log line; one that fails later cuts the response, which the
  * scraper sees as a failed scrape.
+ *
+ * Clients are bounded so that none can take what VRRP, the checks and the scripts need (anyone on
+ * the host can connect to this port): at most `maxConnections` are served at once and the next
+ * ones wait in the kernel's backlog, unaccepted, holding no descriptor of ours
+ * (src/sys/capped-listener.ts); each connection carries one request (answered with `Connection:
+ * close`), whose head must arrive within `requestTimeoutMs` of the accept and whose answer must be
+ * sent within `responseTimeoutMs` of it — absolute deadlines, which trickling bytes cannot push
+ * back; a request head over `maxRequestBytes` is refused (431); the body of a request is never
+ * read. Node's own http timers are not used: they are checked only every 30 s.
  */
+import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGzip, gzip as gzipCallback } from 'node:zlib';
 import { IpvsdError } from '../errors.js';
 import { hostPort } from '../model/ipvs.js';
+import { type CappedListener, openCappedListener } from '../sys/capped-listener.js';
 import type { MetricsExposition, MetricsLogger } from './types.js';
 
 const gzip = promisify(gzipCallback);
@@ -24,7 +36,19 @@ export interface MetricsServerOptions {
   readonly port: number;
   readonly metrics: MetricsExposition;
   readonly logger?: MetricsLogger;
+  /** Connections served at once; more wait in the kernel's backlog. Default 16. */
+  readonly maxConnections?: number;
+  /** The kernel's queue of connections not yet accepted. Default 511. */
+  readonly backlog?: number;
+  /** From the accept to the end of the request head. Default 5 s. */
+  readonly requestTimeoutMs?: number;
+  /** From the accept to the last byte of the answer. Default 30 s. */
+  readonly responseTimeoutMs?: number;
+  /** The request line and headers, at most (more: 431). Default 8 KiB. */
+  readonly maxRequestBytes?: number;
 }
+
+export const DEFAULT_MAX_METRICS_CONNECTIONS = 16;
 
 export interface MetricsServer {
   /** Resolves once listening; rejects (IPVSD_ERR_USAGE, or _PERMISSION) when the address cannot be bound. */
@@ -40,7 +64,36 @@ const INDEX_PAGE = 'ipvsd metrics exporter\n\nMetrics: /metrics\n';
 export function createMetricsServer(options: MetricsServerOptions): MetricsServer {
   const host = options.host.replace(/^\[(.*)\]$/, '$1');
   const { metrics, logger } = options;
-  let server: Server | null = null;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  const responseTimeoutMs = options.responseTimeoutMs ?? 30_000;
+  let listener: CappedListener | null = null;
+  let starting = false;
+  /** Each connection's request-head deadline, cleared when its request arrives. */
+  const headDeadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  const http = createServer({ maxHeaderSize: options.maxRequestBytes ?? 8192 }, handle);
+  // One request per connection: pipelined ones get a 503 and the connection closes.
+  http.maxRequestsPerSocket = 1;
+  http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && error.code === 'HPE_HEADER_OVERFLOW')
+      socket.end(
+        'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+    else if (socket.writable && error.code !== 'ECONNRESET')
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  function onConnection(socket: Socket): void {
+    socket.on('error', () => {});
+    const head = setTimeout(() => socket.destroy(), requestTimeoutMs);
+    const whole = setTimeout(() => socket.destroy(), responseTimeoutMs);
+    headDeadlines.set(socket, head);
+    socket.once('close', () => {
+      clearTimeout(head);
+      clearTimeout(whole);
+    });
+    http.emit('connection', socket);
+  }
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const acceptsGzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
@@ -107,6 +160,8 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    clearTimeout(headDeadlines.get(req.socket));
+    res.setHeader('Connection', 'close');
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path !== '/metrics' && path !== '/') {
       send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics\n', req.method === 'HEAD');
@@ -129,49 +184,55 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
   }
 
   function address(): { host: string; port: number } | null {
-    const bound = server?.address();
-    if (!bound || typeof bound === 'string') return null;
-    return { host: bound.address, port: bound.port };
+    return listener?.address ?? null;
+  }
+
+  function bindError(error: unknown): IpvsdError {
+    if (error instanceof IpvsdError) return error;
+    const code =
+      (error as NodeJS.ErrnoException).code === 'EACCES' ? 'IPVSD_ERR_PERMISSION' : 'IPVSD_ERR_USAGE';
+    return new IpvsdError(
+      code,
+      `metrics listener on ${hostPort(host, options.port)}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   return {
-    start(): Promise<{ host: string; port: number }> {
-      if (server)
-        return Promise.reject(new IpvsdError('IPVSD_ERR_INTERNAL', 'metrics server already started'));
-      const created = createServer(handle);
-      // A scraper that stalls must not hold a socket for Node's default 5 minutes.
-      created.headersTimeout = 10_000;
-      created.requestTimeout = 30_000;
-      server = created;
-      return new Promise((resolve, reject) => {
-        const onError = (error: NodeJS.ErrnoException): void => {
-          server = null;
-          const code = error.code === 'EACCES' ? 'IPVSD_ERR_PERMISSION' : 'IPVSD_ERR_USAGE';
-          reject(
-            new IpvsdError(code, `metrics listener on ${hostPort(host, options.port)}: ${error.message}`, {
-              cause: error,
-            }),
-          );
-        };
-        created.once('error', onError);
-        created.listen({ host, port: options.port }, () => {
-          created.off('error', onError);
-          created.on('error', (error) => logger?.warn({ err: error }, 'metrics listener error'));
-          const bound = address() ?? { host, port: options.port };
-          logger?.info({ address: hostPort(bound.host, bound.port) }, 'metrics listener started');
-          resolve(bound);
-        });
-      });
+    async start(): Promise<{ host: string; port: number }> {
+      if (listener !== null || starting)
+        throw new IpvsdError('IPVSD_ERR_INTERNAL', 'metrics server already started');
+      starting = true;
+      try {
+        let numeric: string;
+        try {
+          numeric = isIP(host) !== 0 ? host : (await lookup(host)).address;
+        } catch (error) {
+          throw bindError(error);
+        }
+        try {
+          listener = openCappedListener({
+            endpoint: { address: numeric, port: options.port },
+            maxConnections: options.maxConnections ?? DEFAULT_MAX_METRICS_CONNECTIONS,
+            backlog: options.backlog,
+            onConnection,
+            onError: (error) => logger?.warn({ err: error }, 'metrics listener error'),
+          });
+        } catch (error) {
+          throw bindError(error);
+        }
+      } finally {
+        starting = false;
+      }
+      const bound = address() ?? { host, port: options.port };
+      logger?.info({ address: hostPort(bound.host, bound.port) }, 'metrics listener started');
+      return bound;
     },
 
-    stop(): Promise<void> {
-      const current = server;
-      server = null;
-      if (!current) return Promise.resolve();
-      return new Promise((resolve) => {
-        current.close(() => resolve());
-        current.closeAllConnections();
-      });
+    async stop(): Promise<void> {
+      const current = listener;
+      listener = null;
+      current?.close();
     },
 
     address,

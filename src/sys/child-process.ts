@@ -9,10 +9,12 @@
  * reaches everything that stays in the group). A descendant can leave the group and the session
  * (`setsid`), but this process is a child subreaper (PR_SET_CHILD_SUBREAPER, set before the first
  * spawn), so when the descendant's parent dies it is reparented to us, not to init, and shows up
- * among our children in /proc. After a script ends, its group gets SIGKILL, then sweeps of our
- * children kill every process a script left: one in the session of a script that no longer runs,
- * or in a session of its own that no running script could have started. Killing a parent makes
- * its children ours in turn, so the sweeps repeat until nothing is left. libuv waits only for the
+ * among our children in /proc. Each run also gets IPVSD_SCRIPT_RUN=<run id> in its environment,
+ * which its descendants inherit. After a script ends, its group gets SIGKILL, then sweeps of our
+ * children kill every process a script left: one whose run id (read from /proc/PID/environ) is
+ * not running; one without (it cleared its environment) in the session of a script that no longer
+ * runs, or in a session of its own that no running script could have started. Killing a parent
+ * makes its children ours in turn, so the sweeps repeat until nothing is left. libuv waits only for the
  * pids it spawned, so the adopted ones are reaped here (waitpid on that pid only).
  *
  * A child whose session is ours was not started by a script (sessions can be left, never
@@ -64,6 +66,7 @@ const SWEEP_PAUSE_MS = 5;
 
 interface Running {
   readonly pid: number;
+  readonly runId: string;
   /** Clock ticks since boot (/proc stat field 22); 0 until read, which counts as "earliest". */
   startTicks: number;
   readonly kill: (why: 'timeout' | 'aborted') => void;
@@ -75,7 +78,9 @@ const running = new Map<number, Running>();
 let subreaper: 'unset' | 'on' | 'unavailable' = 'unset';
 let reapChild: ((pid: number) => boolean) | null = null;
 let ownSession: number | null = null;
-let exitHookInstalled = false;
+let runs = 0;
+/** Set in every script's environment; inherited by what it starts (see the module comment). */
+const RUN_ENV = 'IPVSD_SCRIPT_RUN';
 
 /** Makes this process a child subreaper, once, before its first script (see the module comment). */
 function ensureSubreaper(): void {
@@ -93,11 +98,8 @@ function ensureSubreaper(): void {
   } catch {
     ownSession = null;
   }
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A process that exits without settleChildren() (a crash path) still takes its scripts along.
-    process.on('exit', killEverythingNow);
-  }
+  // A process that exits without settleChildren() (a crash path) still takes its scripts along.
+  process.on('exit', killEverythingNow);
 }
 
 /** Runs argv as a bounded child; resolves (never rejects) once it and its leftovers are gone. */
@@ -117,6 +119,7 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
   ensureSubreaper();
   const stderrLimit = Math.max(0, options.stderrLimit ?? 0);
 
+  const runId = `${process.pid}.${++runs}`;
   let child: ChildProcess;
   try {
     child = spawn(command, args, {
@@ -124,6 +127,7 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
       detached: true,
       shell: false,
       cwd: options.cwd ?? '/',
+      env: { ...process.env, [RUN_ENV]: runId },
     });
   } catch (error) {
     return Promise.resolve(failed(error as Error));
@@ -188,7 +192,7 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
     const timer = setTimeout(() => kill('timeout'), options.timeoutMs);
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const entry: Running = { pid, startTicks: 0, kill, ended };
+    const entry: Running = { pid, runId, startTicks: 0, kill, ended };
     running.set(pid, entry);
     readStat(pid).then(
       (stat) => {
@@ -292,6 +296,22 @@ async function readStat(pid: number): Promise<ProcStat | null> {
   }
 }
 
+async function readRunId(pid: number): Promise<string | null> {
+  try {
+    return runIdOf(await readFile(`/proc/${pid}/environ`, 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
+function readRunIdSync(pid: number): string | null {
+  try {
+    return runIdOf(readFileSync(`/proc/${pid}/environ`, 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
 /** Our children, from /proc/self/task/TID/children (or a scan of /proc where the kernel lacks it). */
 async function ourChildren(): Promise<number[]> {
   const pids = new Set<number>();
@@ -312,10 +332,24 @@ async function ourChildren(): Promise<number[]> {
   return [...pids];
 }
 
-/** A leftover of a script: ours now, from a script's session, and no running script may own it. */
-function isLeftover(stat: ProcStat): boolean {
+/** The run id in a process's environment (as it was at its exec), null when it has none. */
+export function runIdOf(environ: string): string | null {
+  const prefix = `${RUN_ENV}=`;
+  for (const entry of environ.split('\0')) if (entry.startsWith(prefix)) return entry.slice(prefix.length);
+  return null;
+}
+
+/**
+ * A leftover of a script: ours now, not started otherwise (our session), and its run has ended —
+ * known from its run id, or without one, because no running script may own it.
+ */
+function isLeftover(stat: ProcStat, runId: string | null): boolean {
   if (running.has(stat.pid)) return false;
   if (ownSession !== null && stat.session === ownSession) return false;
+  if (runId !== null) {
+    for (const r of running.values()) if (r.runId === runId) return false;
+    return true;
+  }
   if (running.has(stat.session)) return false;
   for (const r of running.values()) if (r.startTicks <= stat.startTicks) return false;
   return true;
@@ -349,11 +383,13 @@ async function sweepPasses(): Promise<void> {
     let pending = 0;
     for (const pid of await ourChildren()) {
       const stat = await readStat(pid);
-      if (stat === null || stat.ppid !== process.pid || !isLeftover(stat)) continue;
+      if (stat === null || stat.ppid !== process.pid) continue;
       if (stat.state === 'Z' || stat.state === 'X') {
-        reapChild?.(pid);
+        // A dead one a script left: nothing to attribute, only reap (never one libuv waits for).
+        if (!running.has(pid) && stat.session !== ownSession) reapChild?.(pid);
         continue;
       }
+      if (!isLeftover(stat, await readRunId(pid))) continue;
       pending++;
       // Our child: its pid (and a group it leads) cannot be reused until we reap it.
       if (stat.pgrp === stat.pid) killGroup(stat.pid);
@@ -378,7 +414,7 @@ function killEverythingNow(): void {
       for (const word of readFileSync(`/proc/self/task/${tid}/children`, 'latin1').split(' ')) {
         if (word === '') continue;
         const stat = parseStat(readFileSync(`/proc/${word}/stat`, 'latin1'));
-        if (stat === null || !isLeftover(stat)) continue;
+        if (stat === null || !isLeftover(stat, readRunIdSync(stat.pid))) continue;
         if (stat.pgrp === stat.pid) killGroup(stat.pid);
         process.kill(stat.pid, 'SIGKILL');
       }

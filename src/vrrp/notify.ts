@@ -6,8 +6,9 @@
  * script that hangs must never hold up the state machine, nor pile up processes with every
  * transition). Nothing is awaited: a slow script never delays the next transition.
  */
-import type { Logger } from '../sys/logger.js';
+
 import { runBoundedChild } from '../sys/child-process.js';
+import type { Logger } from '../sys/logger.js';
 import type { NotifyState } from './types.js';
 
 export type NotifyKind = 'INSTANCE' | 'GROUP';

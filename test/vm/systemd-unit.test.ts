@@ -125,6 +125,8 @@ describe('systemd/ipvsd.service under systemd as PID 1', () => {
     expect(probe.vm_sysctl).toMatchObject({ ok: false, code: 'EROFS' });
     expect(probe.etc).toMatchObject({ ok: false, code: 'EROFS' });
     expect(probe.script).toEqual({ ok: true, value: 'script ran' });
+    // A script killed at its timeout takes its setsid'ed and double-forked descendants along.
+    expect(probe.bounded_child).toEqual({ ok: true, value: { end: 'timeout', survivors: [] } });
     // RuntimeDirectoryMode=0700 and UMask=0077.
     expect(probe.control_socket).toEqual({ ok: true, value: ['700', '700'] });
     // StateDirectory=ipvsd: drains are saved in /var/lib/ipvsd (0700) through the real drain store.

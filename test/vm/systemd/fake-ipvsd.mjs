@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { createDrainStore } from '../../../dist/src/director/drain-store.js';
+import { runBoundedChild } from '../../../dist/src/sys/child-process.js';
 import { createSdNotify } from '../../../dist/src/sys/sd-notify.js';
 
 const runtime = process.env.RUNTIME_DIRECTORY ?? '/run/ipvsd';
@@ -47,6 +48,33 @@ attempt('state_mode', () =>
     .toString()
     .trim(),
 );
+// Bounded children under the unit's sandbox (seccomp filter, two capabilities): a script killed
+// at its timeout takes along a setsid'ed child and a double-forked daemon (child subreaper and
+// the /proc sweep of src/sys/child-process.ts).
+try {
+  const pidFiles = [`${runtime}/escapee-1.pid`, `${runtime}/escapee-2.pid`];
+  const outcome = await runBoundedChild({
+    argv: [
+      '/bin/sh',
+      '-c',
+      `setsid sleep 3031 & echo $! > ${pidFiles[0]}; setsid -f sh -c 'echo $$ > ${pidFiles[1]}; exec sleep 3032'; sleep 3033`,
+    ],
+    timeoutMs: 3000,
+  });
+  const survivors = pidFiles
+    .map((f) => Number(readFileSync(f, 'utf8')))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    });
+  probe.bounded_child = { ok: true, value: { end: outcome.end, survivors } };
+} catch (error) {
+  probe.bounded_child = { ok: false, message: error.message };
+}
 let sum = 0;
 for (let i = 0; i < 1e6; i++) sum += Math.sqrt(i); // V8 compiles this loop: JIT works
 probe.jit = sum > 0;

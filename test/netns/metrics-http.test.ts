@@ -1,12 +1,18 @@
+/**
+ * The metrics endpoint over real TCP on loopback: content, gzip, streaming, failures, and bounded
+ * clients (a connection cap that leaves connections in the backlog, absolute deadlines that
+ * trickling bytes cannot push back, a request size cap). In the netns tier because the listener
+ * is the native addon's (src/sys/capped-listener.ts).
+ */
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetricsServer, type MetricsServer } from '../../../src/metrics/http.js';
-import { createMetrics } from '../../../src/metrics/metrics.js';
-import type { MetricsExposition } from '../../../src/metrics/types.js';
-import type { ServiceState } from '../../../src/model/ipvs.js';
-import { deferred, fakeTable, sample, serviceName } from '../../support/metrics.js';
+import { createMetricsServer, type MetricsServer } from '../../src/metrics/http.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import type { MetricsExposition } from '../../src/metrics/types.js';
+import type { ServiceState } from '../../src/model/ipvs.js';
+import { deferred, fakeTable, sample, serviceName } from '../support/metrics.js';
 
 interface Reply {
   status: number;
@@ -254,5 +260,83 @@ describe('metrics HTTP endpoint', () => {
     await server.stop();
     expect(server.address()).toBeNull();
     await expect(get('127.0.0.1', port, '/metrics')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+describe('metrics HTTP endpoint: bounded clients', () => {
+  function open(port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+      socket.on('error', reject);
+    });
+  }
+
+  /** Everything the server sends on `socket` until it closes, and when it closed. */
+  function collect(socket: Socket): Promise<{ text: string; closedAt: number; reset: boolean }> {
+    return new Promise((resolve) => {
+      let text = '';
+      let reset = false;
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => {
+        text += d;
+      });
+      socket.on('error', () => {
+        reset = true;
+      });
+      socket.once('close', () => resolve({ text, closedAt: performance.now(), reset }));
+    });
+  }
+
+  async function serveBounded(extra: Record<string, number>) {
+    const server = createMetricsServer({ host: '127.0.0.1', port: 0, metrics: fakeMetrics(), ...extra });
+    started.push(server);
+    return (await server.start()).port;
+  }
+
+  it('past the cap, connections wait in the backlog and are served once others close', async () => {
+    const port = await serveBounded({ maxConnections: 3, requestTimeoutMs: 30_000 });
+    const holders = await Promise.all([open(port), open(port), open(port)]);
+    await new Promise((r) => setTimeout(r, 200));
+    const waiting = await open(port);
+    const result = collect(waiting);
+    waiting.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+    const early = await Promise.race([result, new Promise((r) => setTimeout(() => r('pending'), 500))]);
+    // Connected (the kernel completed the handshake into the backlog), neither served nor reset.
+    expect(early).toBe('pending');
+    holders[0]?.destroy();
+    const { text, reset } = await result;
+    expect(reset).toBe(false);
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).toContain('ipvsd_build_info');
+    for (const h of holders) h.destroy();
+  });
+
+  it('a client trickling one byte every 200 ms is cut at the absolute deadline; a scrape then works', async () => {
+    const requestTimeoutMs = 1000;
+    const port = await serveBounded({ requestTimeoutMs });
+    const socket = await open(port);
+    const openedAt = performance.now();
+    const result = collect(socket);
+    const request = `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ${'a'.repeat(200)}`;
+    let i = 0;
+    const timer = setInterval(() => {
+      if (!socket.destroyed) socket.write(request[i++ % request.length] ?? 'a');
+    }, 200);
+    const { text, closedAt } = await result;
+    clearInterval(timer);
+    expect(text).toBe('');
+    expect(closedAt - openedAt).toBeGreaterThanOrEqual(requestTimeoutMs - 50);
+    expect(closedAt - openedAt).toBeLessThan(requestTimeoutMs + 500);
+    expect((await get('127.0.0.1', port, '/metrics')).status).toBe(200);
+  });
+
+  it('a request head over the size cap is refused with 431; a scrape then works', async () => {
+    const port = await serveBounded({ maxRequestBytes: 4096 });
+    const socket = await open(port);
+    const result = collect(socket);
+    socket.write(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(6000)}\r\n\r\n`);
+    const { text } = await result;
+    expect(text).toMatch(/^HTTP\/1\.1 431 /);
+    expect((await get('127.0.0.1', port, '/metrics')).status).toBe(200);
   });
 });

@@ -1,23 +1,21 @@
 /**
- * The control server and client over a real Unix socket in a temp directory (no root needed):
- * permissions, stale and live sockets, malformed requests, handler failures, timeouts.
+ * The control server and client over a real Unix socket in a temp directory: permissions, stale
+ * and live sockets, malformed requests, handler failures, timeouts, and bounded clients (the cap
+ * leaves connections in the backlog; trickling clients are cut at an absolute deadline). In the
+ * netns tier because the listener is the native addon's (src/sys/capped-listener.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { controlRequest } from '../../../src/control/client.js';
-import type { ControlResponse, DrainResult } from '../../../src/control/protocol.js';
-import { MAX_REQUEST_BYTES } from '../../../src/control/protocol.js';
-import {
-  type ControlHandlers,
-  type ControlServer,
-  createControlServer,
-} from '../../../src/control/server.js';
-import { IpvsdError } from '../../../src/errors.js';
-import { STATUS } from '../../support/status-fixture.js';
+import { controlRequest } from '../../src/control/client.js';
+import type { ControlResponse, DrainResult } from '../../src/control/protocol.js';
+import { MAX_REQUEST_BYTES } from '../../src/control/protocol.js';
+import { type ControlHandlers, type ControlServer, createControlServer } from '../../src/control/server.js';
+import { IpvsdError } from '../../src/errors.js';
+import { STATUS } from '../support/status-fixture.js';
 
 let base: string;
 const servers: ControlServer[] = [];
@@ -351,6 +349,98 @@ describe('control server', () => {
       ),
     );
     expect(answers.every((a) => a.ok)).toBe(true);
+  });
+});
+
+describe('control server: bounded clients', () => {
+  /** A connection that sends one byte of a request line every `everyMs` and never finishes it. */
+  function trickler(path: string, everyMs: number): { socket: Socket; closed: Promise<number> } {
+    const socket = createConnection({ path });
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('connect', () => {
+      const connectedAt = performance.now();
+      timer = setInterval(() => socket.write('{'), everyMs);
+      socket.once('close', () => clearInterval(timer));
+      socket.emit('connectedAt', connectedAt);
+    });
+    socket.on('error', () => {});
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    return { socket, closed };
+  }
+
+  it('past the cap, connections wait in the backlog (not accepted and closed) and are served when a slot frees', async () => {
+    const path = join(base, 'control.sock');
+    const handlers = fakeHandlers();
+    await started(path, handlers, { maxConnections: 2, requestTimeoutMs: 30_000 });
+    const holders = [createConnection({ path }), createConnection({ path })];
+    await Promise.all(holders.map((h) => new Promise((r) => h.once('connect', r))));
+    // Give the server time to accept both (it then stops accepting).
+    await new Promise((r) => setTimeout(r, 200));
+
+    const waiting = createConnection({ path });
+    let answer = '';
+    let closedEarly = false;
+    waiting.setEncoding('utf8');
+    waiting.on('data', (d: string) => {
+      answer += d;
+    });
+    waiting.on('close', () => {
+      if (answer === '') closedEarly = true;
+    });
+    await new Promise((r) => waiting.once('connect', r));
+    waiting.write('{"cmd":"status"}\n');
+    await new Promise((r) => setTimeout(r, 500));
+    // Connected (the kernel queued it), not closed, and not served: the server did not accept it.
+    expect(closedEarly).toBe(false);
+    expect(answer).toBe('');
+    expect(handlers.calls).toEqual([]);
+
+    holders[0]?.destroy();
+    const servedAt = performance.now();
+    await new Promise((r) => waiting.once('close', r));
+    expect(parse(answer)).toMatchObject({ ok: true });
+    expect(performance.now() - servedAt).toBeLessThan(2000);
+    holders[1]?.destroy();
+  });
+
+  it('40 clients trickling a byte every 200 ms (and reconnecting) hold no slot past the deadline: status answers', async () => {
+    const path = join(base, 'control.sock');
+    const requestTimeoutMs = 1000;
+    await started(path, fakeHandlers(), { maxConnections: 32, requestTimeoutMs });
+    let running = true;
+    const cuts: number[] = [];
+    const keep = (): void => {
+      if (!running) return;
+      const t = trickler(path, 200);
+      let connectedAt = 0;
+      t.socket.once('connectedAt', (at: number) => {
+        connectedAt = at;
+      });
+      void t.closed.then((at) => {
+        if (connectedAt > 0) cuts.push(at - connectedAt);
+        keep();
+      });
+    };
+    for (let i = 0; i < 40; i++) keep();
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const asked = performance.now();
+      const answer = await controlRequest(path, { cmd: 'status' }, { timeoutMs: 10_000 });
+      const tookMs = performance.now() - asked;
+      expect(answer.ok).toBe(true);
+      // The bound: every slot is freed within requestTimeoutMs of its accept, and the reconnecting
+      // tricklers queue behind us: two deadlines at worst.
+      expect(tookMs).toBeLessThan(2 * requestTimeoutMs + 1000);
+    } finally {
+      running = false;
+    }
+    await new Promise((r) => setTimeout(r, requestTimeoutMs + 500));
+    // Trickling did not extend the deadline: each trickler was cut about requestTimeoutMs after
+    // its accept (measured from the connect, which may precede the accept while it waited).
+    expect(cuts.length).toBeGreaterThanOrEqual(32);
+    const first32 = cuts.slice(0, 32);
+    expect(Math.min(...first32)).toBeGreaterThanOrEqual(requestTimeoutMs - 50);
+    expect(Math.max(...first32)).toBeLessThan(requestTimeoutMs + 800);
   });
 });
 
