@@ -225,6 +225,7 @@ describe('process isolation on a NAT pair: the checks child fails, nothing else 
 
   afterAll(async () => {
     if (figures.length > 0) console.log(`process isolation figures (qemu TCG):\n  ${figures.join('\n  ')}`);
+    figures.length = 0;
     await pair?.cleanup();
   });
 
