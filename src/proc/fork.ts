@@ -5,6 +5,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cpuTimeMs } from './cpu-time.js';
 import type { ChildRole } from './protocol.js';
 import type { ChildHandle } from './supervisor.js';
 
@@ -20,12 +21,16 @@ export function forkChild(role: ChildRole): ChildHandle {
     send(message) {
       if (!child.connected) return false;
       try {
-        return child.send(message as object, (err) => void err);
+        // child.send() answers false also when its queue is long (a big config or target list):
+        // the message is queued all the same, so only a closed channel counts as not sent.
+        child.send(message as object, (err) => void err);
+        return true;
       } catch {
         return false;
       }
     },
     kill: (signal) => void child.kill(signal),
+    cpuTimeMs: () => (child.pid === undefined ? null : cpuTimeMs(child.pid)),
     disconnect() {
       if (child.connected) child.disconnect();
     },

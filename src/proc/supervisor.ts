@@ -1,12 +1,15 @@
 /**
  * Keeps one child process running, as keepalived's parent keeps its VRRP and checker children: a
- * child that exits (crash, signal) or hangs (no message for `heartbeatTimeoutMs`, after a
- * generous `startupTimeoutMs` for its first) is logged, killed if need be, counted and started
+ * child that exits (crash, signal) or hangs is logged, killed if need be, counted and started
  * again after a delay that doubles from `initialBackoffMs` to `maxBackoffMs` and falls back to the
  * start once a child has run `stableMs`, so a child that dies at once cannot spin the CPU while
  * one that crashes once a week comes back in half a second. Every message from the child counts
- * as a sign of life. Spawning, time and timers are injected: the unit tests run it on a fake clock
- * with fake children.
+ * as a sign of life. Hung means silent for `heartbeatTimeoutMs` while using no CPU (stopped,
+ * blocked in a system call), or silent for `busyTimeoutMs` while using CPU (a loop that never
+ * ends): a burst of work on a slow machine (thousands of first probes under emulation) is not a
+ * hang, and killing it would only start the same burst again. Before its first message a child has
+ * `startupTimeoutMs`. Spawning, time, timers and CPU time are injected: the unit tests run it on a
+ * fake clock with fake children.
  */
 import type { Logger } from '../sys/logger.js';
 import type { ProcessInfo } from './protocol.js';
@@ -21,12 +24,15 @@ export interface ChildHandle {
   disconnect(): void;
   onMessage(listener: (message: unknown) => void): void;
   onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  /** CPU time the child has used (ms); null or absent when unknown (then silence alone decides). */
+  cpuTimeMs?(): number | null;
 }
 
 export interface SupervisorOptions {
   /** `checks`, `vrrp`: in logs, metrics and status. */
   readonly name: string;
   readonly heartbeatTimeoutMs?: number;
+  readonly busyTimeoutMs?: number;
   readonly startupTimeoutMs?: number;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -69,6 +75,7 @@ const defaultSetTimer = (fn: () => void, ms: number): (() => void) => {
 
 export function createSupervisor(options: SupervisorOptions, deps: SupervisorDeps): Supervisor {
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 3000;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
   const startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
   const initialBackoffMs = options.initialBackoffMs ?? 500;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
@@ -82,6 +89,8 @@ export function createSupervisor(options: SupervisorOptions, deps: SupervisorDep
   let startedAt: number | null = null;
   let lastSeenAt = 0;
   let heardFrom = false;
+  /** The child's CPU time at the last watch tick. */
+  let lastCpuMs: number | null = null;
   let restarts = 0;
   let lastRestartAt: number | null = null;
   let backoffMs = initialBackoffMs;
@@ -105,9 +114,12 @@ export function createSupervisor(options: SupervisorOptions, deps: SupervisorDep
         return;
       }
       const silentMs = now() - lastSeenAt;
-      const limit = heardFrom ? heartbeatTimeoutMs : startupTimeoutMs;
+      const cpuMs = child.cpuTimeMs?.() ?? null;
+      const busy = cpuMs !== null && lastCpuMs !== null && cpuMs > lastCpuMs;
+      lastCpuMs = cpuMs;
+      const limit = !heardFrom ? startupTimeoutMs : busy ? busyTimeoutMs : heartbeatTimeoutMs;
       if (silentMs >= limit) {
-        log.error({ process: name, childPid: child.pid, silentMs }, 'process hung: killed');
+        log.error({ process: name, childPid: child.pid, silentMs, busy }, 'process hung: killed');
         child.kill('SIGKILL');
         return; // the exit restarts it
       }
@@ -130,6 +142,7 @@ export function createSupervisor(options: SupervisorOptions, deps: SupervisorDep
     startedAt = now();
     lastSeenAt = startedAt;
     heardFrom = false;
+    lastCpuMs = null;
     if (restart) {
       restarts++;
       lastRestartAt = startedAt;

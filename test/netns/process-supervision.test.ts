@@ -153,7 +153,7 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
     process.kill(stopped as number, 'SIGSTOP');
     const stoppedAt = Date.now();
     await ipvsdA.waitForOutput(
-      /"process":"checks","childPid":\d+,"silentMs":\d+,"msg":"process hung: killed"/,
+      /"process":"checks","childPid":\d+,"silentMs":\d+,"busy":false,"msg":"process hung: killed"/,
       15_000,
     );
     expect(Date.now() - stoppedAt).toBeLessThan(6000);

@@ -94,6 +94,41 @@ describe('status text', () => {
     );
   });
 
+  it('lists the processes, a child that is down and when each last restarted', () => {
+    const text = formatStatusText({
+      ...STATUS,
+      virtual_servers: [],
+      vrrp: { instances: [], sync_groups: [] },
+      last_reconcile: null,
+      processes: [
+        { name: 'ipvsd', pid: 100, restarts: 0, started_at: '2025-01-01T00:00:00.000Z', last_restart: null },
+        {
+          name: 'checks',
+          pid: 4242,
+          restarts: 2,
+          started_at: '2025-01-01T00:05:00.000Z',
+          last_restart: '2025-01-01T00:05:00.000Z',
+        },
+        { name: 'vrrp', pid: null, restarts: 1, started_at: null, last_restart: '2025-01-01T00:04:00.000Z' },
+      ],
+    });
+    expect(text).toBe(
+      [
+        'config /etc/ipvsd/ipvsd.yaml, loaded 2025-01-01T00:00:00.000Z',
+        'last reconcile: none yet',
+        '',
+        'processes',
+        '  PROCESS  PID   RESTARTS  STARTED                   LAST RESTART',
+        '  ipvsd    100   0         2025-01-01T00:00:00.000Z  never',
+        '  checks   4242  2         2025-01-01T00:05:00.000Z  2025-01-01T00:05:00.000Z',
+        '  vrrp     down  1         -                         2025-01-01T00:04:00.000Z',
+        '',
+        'no virtual servers',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('pieces', () => {
     expect(formatLatency(0.04)).toBe('0 ms');
     expect(formatLatency(9.94)).toBe('9.9 ms');

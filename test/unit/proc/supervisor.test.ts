@@ -39,6 +39,8 @@ interface FakeChild extends ChildHandle {
   message(m: unknown): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
   disconnected: boolean;
+  /** CPU ms used so far (the test moves it). */
+  cpu: number;
 }
 
 function fakeChildren() {
@@ -52,6 +54,8 @@ function fakeChildren() {
       signals: [],
       sent: [],
       disconnected: false,
+      cpu: 0,
+      cpuTimeMs: () => child.cpu,
       send(m) {
         child.sent.push(m);
         return true;
@@ -164,6 +168,24 @@ describe('createSupervisor', () => {
     clock.advance(500);
     expect(children.all).toHaveLength(2);
     expect(sup.info().restarts).toBe(1);
+  });
+
+  it('a silent child that uses CPU is busy, not hung: killed only after the busy timeout', () => {
+    const { clock, children, sup } = setUp();
+    sup.start();
+    const child = children.all[0] as FakeChild;
+    child.message({ t: 'hb' });
+    // Silent, but working: 100 ms of CPU every 100 ms.
+    for (let t = 0; t < 29_000; t += 100) {
+      child.cpu += 100;
+      clock.advance(100);
+    }
+    expect(child.signals).toEqual([]);
+    for (let t = 0; t < 2000; t += 100) {
+      child.cpu += 100;
+      clock.advance(100);
+    }
+    expect(child.signals).toEqual(['SIGKILL']);
   });
 
   it('does not take its own stall for a hang of the child', () => {
