@@ -13,9 +13,13 @@ import { createVrrpFollower, type VrrpFollower } from '../director/vrrp-follower
 import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import { createKernelBackend } from '../ipvs/kernel-backend.js';
+import { settleChildren } from '../sys/child-process.js';
 import { componentLogger, type Logger } from '../sys/logger.js';
 import { createVrrpSpeaker, type VrrpSpeaker } from '../vrrp/speaker.js';
 import type { FromVrrp, ToVrrp, VrrpRequest } from './protocol.js';
+
+/** How long a stop waits for running scripts (a STOP notify) before killing them (TimeoutStopSec=15s). */
+const STOP_SCRIPT_GRACE_MS = 3000;
 
 export interface VrrpChildDeps {
   readonly send: (message: FromVrrp) => void;
@@ -107,6 +111,8 @@ export function runVrrpChild(deps: VrrpChildDeps): void {
         for (const t of timers) clearInterval(t);
         timers = [];
         await speaker.stop();
+        // The STOP notify scripts get a moment to finish; then every script and what it left goes.
+        await settleChildren(STOP_SCRIPT_GRACE_MS);
         return {};
       case 'finish-stop':
         await follower.finishStop(req.removeServices);
