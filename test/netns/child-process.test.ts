@@ -13,7 +13,7 @@ import { runBoundedChild, settleChildren } from '../../src/sys/child-process.js'
 import type { Logger } from '../../src/sys/logger.js';
 import { createRunNotify } from '../../src/vrrp/notify.js';
 import { runScriptProcess } from '../../src/vrrp/script-runner.js';
-import { sleep } from './netns.js';
+import { sleep } from '../support/wait.js';
 
 let dir: string;
 beforeAll(() => {

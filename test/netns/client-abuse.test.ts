@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
-import { createNetnsLab, type NetnsLab, type SpawnedProcess, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { sleep } from '../support/wait.js';
 
 const IPVSD = 'dist/src/bin/ipvsd.js';
 const IPVSCTL = 'dist/src/bin/ipvsctl.js';

@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IPVSCTL, IPVSD } from './ipvsd-daemon.js';
-import { createNetnsLab, run } from './netns.js';
+import { IPVSCTL, IPVSD } from '../support/ipvsd-daemon.js';
+import { createNetnsLab, run } from '../support/netns.js';
 
 const lab = createNetnsLab();
 const dir = mkdtempSync(join(tmpdir(), 'ipvsd-fifo-'));

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, StatusResult } from '../../src/control/protocol.js';
-import { createNetnsLab, type NetnsLab, run, type SpawnedProcess, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, run, type SpawnedProcess } from '../support/netns.js';
+import { sleep } from '../support/wait.js';
 
 const IPVSD = 'dist/src/bin/ipvsd.js';
 const IPVSCTL = 'dist/src/bin/ipvsctl.js';

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
 import { encodeAdvert } from '../../src/vrrp/codec.js';
-import { createNetnsLab, type NetnsLab, type NodeAgent, type SpawnedProcess, sleep } from './netns.js';
+import { createNetnsLab, type NetnsLab, type NodeAgent, type SpawnedProcess } from '../support/netns.js';
+import { sleep } from '../support/wait.js';
 
 const IPVSD = 'dist/src/bin/ipvsd.js';
 const IPVSCTL = 'dist/src/bin/ipvsctl.js';

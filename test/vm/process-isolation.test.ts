@@ -17,16 +17,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
-import { createNetnsLab, run, type SpawnedProcess, sleep } from '../netns/netns.js';
 import {
   CLIENT_VIP,
   createNatPair,
   type DirectorNode,
-  monotonicMs,
   type NatPair,
   PROBER,
   SERVICE_PORT,
-} from './nat-pair.js';
+} from '../support/nat-pair.js';
+import { createNetnsLab, run, type SpawnedProcess } from '../support/netns.js';
+import { monotonicMs, sleep } from '../support/wait.js';
 
 const GUEST = resolve(PROBER, '..');
 const MANY_PORTS = resolve(GUEST, 'many-ports.mjs');
