@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, StatusResult } from '../../src/control/protocol.js';
+import { daemonChildren } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, run, type SpawnedProcess } from '../support/netns.js';
 import { sleep } from '../support/wait.js';
 
@@ -57,18 +58,8 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
     (await status(nsA, 'a')).processes?.find((p) => p.name === name);
   const vrrpA = async () => (await status(nsA, 'a')).vrrp.instances[0];
 
-  /** `ps --ppid`: the daemon's children as pid → title. */
-  async function children(parent: number): Promise<Map<number, string>> {
-    const r = await run('ps', ['-o', 'pid=,args=', '--ppid', String(parent)]);
-    const out = new Map<number, string>();
-    for (const line of r.stdout.split('\n')) {
-      const m = /^\s*(\d+)\s+(.*)$/.exec(line);
-      if (m) out.set(Number(m[1]), (m[2] ?? '').trim());
-    }
-    return out;
-  }
   const childPid = async (title: string): Promise<number | undefined> =>
-    [...(await children(ipvsdA.pid))].find(([, t]) => t === title)?.[0];
+    [...(await daemonChildren(ipvsdA.pid))].find(([, t]) => t === title)?.[0];
 
   async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
     const started = Date.now();
@@ -115,7 +106,7 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
   });
 
   it('ps shows ipvsd with its two children, each named; status lists all three', async () => {
-    const titles = [...(await children(ipvsdA.pid)).values()].sort();
+    const titles = [...(await daemonChildren(ipvsdA.pid)).values()].sort();
     expect(titles).toEqual(['ipvsd: checks', 'ipvsd: vrrp']);
     const processes = (await status(nsA, 'a')).processes ?? [];
     expect(processes.map((p) => [p.name, p.restarts, p.last_restart])).toEqual([
@@ -197,7 +188,7 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
   }, 60_000);
 
   it('SIGTERM of the daemon ends its children too and removes the VIP', async () => {
-    const kids = [...(await children(ipvsdA.pid)).keys()];
+    const kids = [...(await daemonChildren(ipvsdA.pid)).keys()];
     expect(kids).toHaveLength(2);
     const exit = await ipvsdA.kill('SIGTERM', 15_000);
     expect(exit.code).toBe(0);

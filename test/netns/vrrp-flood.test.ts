@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
 import { encodeAdvert } from '../../src/vrrp/codec.js';
+import { daemonChildren } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, type NodeAgent, type SpawnedProcess } from '../support/netns.js';
-import { sleep } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const IPVSD = 'dist/src/bin/ipvsd.js';
 const IPVSCTL = 'dist/src/bin/ipvsctl.js';
@@ -185,20 +186,30 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
   it('counts the kernel drops on its socket in ipvsd_vrrp_socket_drops_total', async () => {
     const initial = await socketDrops();
     expect(initial).not.toBeNull();
-    // Make the overrun certain: nothing reads the socket while a flood arrives.
-    ipvsd.child.kill('SIGSTOP');
+    // Make the overrun certain: nothing reads the socket while a flood arrives. The socket is
+    // the vrrp process's (`ipvsd: vrrp`), so that is the one to stop.
+    const vrrpPid = [...(await daemonChildren(ipvsd.pid))].find(([, title]) => title === 'ipvsd: vrrp')?.[0];
+    expect(vrrpPid).toBeDefined();
+    process.kill(vrrpPid as number, 'SIGSTOP');
     let sent = 0;
     try {
       sent = (await flooder.call<{ sent: number }>('flood', 'flood', lowerPriorityAdvert(), 5000)).sent;
     } finally {
-      ipvsd.child.kill('SIGCONT');
+      process.kill(vrrpPid as number, 'SIGCONT');
     }
     expect(sent).toBeGreaterThan(1000);
     // The kernel reports the count with each packet queued after the drops: a few more.
     await sleep(200);
     await flooder.call('flood', 'flood', lowerPriorityAdvert(), 10);
-    await sleep(500);
-    const drops = await socketDrops();
+    // The vrrp process pushes its counters to the parent once a second: poll the scrape.
+    const drops = await waitFor(
+      'the drop count to grow',
+      async () => {
+        const now = await socketDrops();
+        return now !== null && now > (initial ?? 0) ? now : undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 250 },
+    ).catch(() => socketDrops());
     console.info(`drops: ${initial} before, ${drops} after ${sent} adverts sent to a stopped daemon`);
     expect(drops).toBeGreaterThan(initial ?? 0);
     expect((await instance())?.state).toBe('MASTER');

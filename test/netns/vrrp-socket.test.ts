@@ -256,7 +256,8 @@ describe('VRRP raw sockets and address announcements between two namespaces', ()
       rmSync(flag, { force: true });
       let sent = 0;
       try {
-        const blocked = a.call('blockFor', 1500, flag);
+        // Long enough for the flood to be sent on a loaded machine while nothing reads.
+        const blocked = a.call('blockFor', 4000, flag);
         for (let i = 0; i < 500 && !existsSync(flag); i++) await sleep(20);
         expect(existsSync(flag)).toBe(true);
         // Far more than the default receive buffer holds, while nothing reads it.

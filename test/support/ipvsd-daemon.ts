@@ -86,3 +86,14 @@ export async function startIpvsd(
   };
   return daemon;
 }
+
+/** `ps --ppid`: a daemon's children (`ipvsd: checks`, `ipvsd: vrrp`) as pid → title. */
+export async function daemonChildren(parent: number): Promise<Map<number, string>> {
+  const r = await run('ps', ['-o', 'pid=,args=', '--ppid', String(parent)]);
+  const out = new Map<number, string>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (m) out.set(Number(m[1]), (m[2] ?? '').trim());
+  }
+  return out;
+}
