@@ -16,11 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
+import { captureAdverts, gapsMs, IPVSCTL, IPVSD, ipvsctlStatus } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, type SpawnedProcess } from '../support/netns.js';
-import { sleep } from '../support/wait.js';
+import { sleep, waitFor as waitUntil } from '../support/wait.js';
 
-const IPVSD = 'dist/src/bin/ipvsd.js';
-const IPVSCTL = 'dist/src/bin/ipvsctl.js';
 const A4 = '192.0.2.71';
 const B4 = '192.0.2.72';
 const VIP = '192.0.2.170';
@@ -97,20 +96,12 @@ describe('client abuse: caps, trickle and descriptor exhaustion by an unprivileg
   const ctl = (ns: string, node: string, args: string[]) =>
     lab.runNode(ns, IPVSCTL, ['--socket', join(dir, `${node}.sock`), ...args]);
 
-  async function status(ns: string, node: string): Promise<StatusResult> {
-    const r = await ctl(ns, node, ['status', '--json']);
-    if (r.code !== 0) throw new Error(`ipvsctl status: ${r.stderr}`);
-    return JSON.parse(r.stdout) as StatusResult;
-  }
+  const status = (ns: string, node: string): Promise<StatusResult> =>
+    ipvsctlStatus(lab, ns, join(dir, `${node}.sock`));
 
-  async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-      if (await predicate().catch(() => false)) return;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  /** A probe that fails (ipvsctl cut off by the caps) counts as not yet. */
+  const waitFor = (what: string, predicate: () => Promise<boolean>): Promise<boolean> =>
+    waitUntil(what, () => predicate().catch(() => false), { timeoutMs: 30_000 });
 
   beforeAll(async () => {
     lab = createNetnsLab();
@@ -150,7 +141,7 @@ describe('client abuse: caps, trickle and descriptor exhaustion by an unprivileg
     const pidA = ipvsdA.pid;
     expect(readFileSync(`/proc/${pidA}/comm`, 'latin1').trim()).toBe('node');
 
-    const tcpdump = lab.spawn(nsB, 'tcpdump', ['-i', 'cab0', '-n', '-tt', '-l', '-p', 'ip proto 112']);
+    const tcpdump = captureAdverts(lab, nsB, 'cab0');
     await sleep(1000);
     const abuseStarted = Date.now() / 1000;
     const abusers = [1, 2].map(() =>
@@ -204,21 +195,15 @@ describe('client abuse: caps, trickle and descriptor exhaustion by an unprivileg
     for (const s of tricklers) s.destroy();
     const abuseEnded = Date.now() / 1000;
     await sleep(1000);
-    await tcpdump.kill('SIGTERM');
+    await tcpdump.stop();
 
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const opened = results.map((r) => (JSON.parse(r.stdout.trim()) as { opened: number }).opened);
 
     // Adverts from a during the abuse: their gaps stay near the interval.
-    const times = tcpdump
-      .stdout()
-      .split('\n')
-      .filter((l) => l.includes(`${A4} > `))
-      .map((l) => Number(l.split(' ')[0]))
-      .filter((t) => t >= abuseStarted && t <= abuseEnded);
+    const times = tcpdump.times(A4, abuseStarted, abuseEnded);
     expect(times.length).toBeGreaterThan(10);
-    const gaps = times.slice(1).map((t, i) => (t - (times[i] ?? t)) * 1000);
-    const maxGap = Math.max(...gaps);
+    const maxGap = Math.max(...gapsMs(times));
 
     const after = [(await status(nsA, 'a')).vrrp.instances[0], (await status(nsB, 'b')).vrrp.instances[0]];
     const log = ipvsdA.stdout();

@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
+import { IPVSCTL, IPVSD, ipvsctlStatus } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, type SpawnedProcess } from '../support/netns.js';
 import { timeUntil } from '../support/wait.js';
 
-const IPVSD = 'dist/src/bin/ipvsd.js';
-const IPVSCTL = 'dist/src/bin/ipvsctl.js';
 const A4 = '192.0.2.61';
 const B4 = '192.0.2.62';
 const VIP = '192.0.2.160';
@@ -49,12 +48,8 @@ describe('ipvsctl failover and the VRRP status between two ipvsd daemons', () =>
   const ctl = (ns: string, node: string, args: string[]) =>
     lab.runNode(ns, IPVSCTL, ['--socket', join(dir, `${node}.sock`), ...args]);
 
-  async function status(ns: string, node: string): Promise<StatusResult> {
-    const r = await ctl(ns, node, ['status', '--json']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    return JSON.parse(r.stdout) as StatusResult;
-  }
+  const status = (ns: string, node: string): Promise<StatusResult> =>
+    ipvsctlStatus(lab, ns, join(dir, `${node}.sock`));
 
   const stateOf = async (ns: string, node: string) => (await status(ns, node)).vrrp.instances[0]?.state;
 

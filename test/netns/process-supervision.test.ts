@@ -11,12 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, StatusResult } from '../../src/control/protocol.js';
-import { daemonChildren } from '../support/ipvsd-daemon.js';
+import { daemonChild, daemonChildren, IPVSD, ipvsctlStatus, scrapedValue } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, run, type SpawnedProcess } from '../support/netns.js';
-import { sleep } from '../support/wait.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 
-const IPVSD = 'dist/src/bin/ipvsd.js';
-const IPVSCTL = 'dist/src/bin/ipvsctl.js';
 const A4 = '192.0.2.71';
 const B4 = '192.0.2.72';
 const VIP = '192.0.2.170';
@@ -48,34 +46,18 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
   let ipvsdA: SpawnedProcess;
   let ipvsdB: SpawnedProcess;
 
-  async function status(ns: string, node: string): Promise<StatusResult> {
-    const r = await lab.runNode(ns, IPVSCTL, ['--socket', join(dir, `${node}.sock`), 'status', '--json']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    return JSON.parse(r.stdout) as StatusResult;
-  }
+  const status = (ns: string, node: string): Promise<StatusResult> =>
+    ipvsctlStatus(lab, ns, join(dir, `${node}.sock`));
   const processOf = async (name: string): Promise<ProcessStatus | undefined> =>
     (await status(nsA, 'a')).processes?.find((p) => p.name === name);
   const vrrpA = async () => (await status(nsA, 'a')).vrrp.instances[0];
 
-  const childPid = async (title: string): Promise<number | undefined> =>
-    [...(await daemonChildren(ipvsdA.pid))].find(([, t]) => t === title)?.[0];
+  const childPid = (title: string): Promise<number | undefined> => daemonChild(ipvsdA.pid, title);
 
-  async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-      if (await predicate()) return;
-      await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  const waitFor = (what: string, predicate: () => Promise<boolean>): Promise<boolean> =>
+    waitUntil(what, predicate, { timeoutMs: 20_000 });
 
-  async function metric(ns: string, series: string): Promise<number | undefined> {
-    const r = await lab.exec(ns, 'curl', ['-sS', '--max-time', '10', 'http://127.0.0.1:9469/metrics']);
-    expect(r.code).toBe(0);
-    const line = r.stdout.split('\n').find((l) => l.startsWith(`${series} `));
-    return line === undefined ? undefined : Number(line.slice(series.length + 1));
-  }
+  const metric = (ns: string, series: string): Promise<number | undefined> => scrapedValue(lab, ns, series);
 
   const hasVip = async (ns: string) => (await lab.ipAddresses(ns, 'dps0')).some((x) => x.local === VIP);
 

@@ -12,8 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusResult } from '../../src/control/protocol.js';
-import { IPVSCTL, IPVSD } from '../support/ipvsd-daemon.js';
+import { captureAdverts, gapsMs, IPVSCTL, IPVSD, ipvsctlStatus } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab } from '../support/netns.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -57,11 +56,8 @@ describe('a reload of a config with 3,000 aliases on the master', () => {
   const ctl = (ns: string, node: string, args: string[]) =>
     lab.runNode(ns, IPVSCTL, ['--socket', join(dir, `${node}.sock`), ...args], { timeoutMs: 60_000 });
 
-  async function instance(ns: string, node: string) {
-    const r = await ctl(ns, node, ['status', '--json']);
-    if (r.code !== 0) throw new Error(`ipvsctl status: ${r.stderr}`);
-    return (JSON.parse(r.stdout) as StatusResult).vrrp.instances[0];
-  }
+  const instance = async (ns: string, node: string) =>
+    (await ipvsctlStatus(lab, ns, join(dir, `${node}.sock`), { timeoutMs: 60_000 })).vrrp.instances[0];
 
   beforeAll(async () => {
     lab = createNetnsLab();
@@ -99,24 +95,19 @@ describe('a reload of a config with 3,000 aliases on the master', () => {
     const check = await ctl(nsA, 'a', ['check', join(dir, 'a.yaml')]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
 
-    const tcpdump = lab.spawn(nsB, 'tcpdump', ['-i', 'rel0', '-n', '-tt', '-l', '-p', 'ip proto 112']);
+    const tcpdump = captureAdverts(lab, nsB, 'rel0');
     await sleep(1000);
     const started = Date.now() / 1000;
     const reload = await ctl(nsA, 'a', ['reload']);
     // Adverts on both sides of the reload.
     await sleep(1000);
     const ended = Date.now() / 1000;
-    await tcpdump.kill('SIGTERM');
+    await tcpdump.stop();
     expect(reload.code, reload.stdout + reload.stderr).toBe(0);
 
-    const times = tcpdump
-      .stdout()
-      .split('\n')
-      .filter((l) => l.includes(`${A4} > `))
-      .map((l) => Number(l.split(' ')[0]))
-      .filter((t) => t >= started && t <= ended);
+    const times = tcpdump.times(A4, started, ended);
     expect(times.length).toBeGreaterThan(4);
-    const maxGapMs = Math.max(...times.slice(1).map((t, i) => (t - (times[i] ?? t)) * 1000));
+    const maxGapMs = Math.max(...gapsMs(times));
     console.log(
       JSON.stringify({
         reloadSpanS: Math.round((ended - started) * 10) / 10,

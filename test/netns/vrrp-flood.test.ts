@@ -12,14 +12,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusResult } from '../../src/control/protocol.js';
 import { encodeAdvert } from '../../src/vrrp/codec.js';
-import { daemonChildren } from '../support/ipvsd-daemon.js';
+import { daemonChild, IPVSD, ipvsctlStatus, scrapedValue } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, type NodeAgent, type SpawnedProcess } from '../support/netns.js';
 import { sleep, waitFor } from '../support/wait.js';
 
-const IPVSD = 'dist/src/bin/ipvsd.js';
-const IPVSCTL = 'dist/src/bin/ipvsctl.js';
 const SOCKET_DRIVER = 'test/netns/drivers/vrrp-socket.mjs';
 const A4 = '198.51.100.71';
 const B4 = '198.51.100.72';
@@ -82,24 +79,11 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
   let flooder: NodeAgent;
   let watcher: NodeAgent;
 
-  async function status(): Promise<StatusResult> {
-    const r = await lab.runNode(nsA, IPVSCTL, ['--socket', join(dir, 'a.sock'), 'status', '--json']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    return JSON.parse(r.stdout) as StatusResult;
-  }
-
-  const instance = async () => (await status()).vrrp.instances[0];
+  const instance = async () => (await ipvsctlStatus(lab, nsA, join(dir, 'a.sock'))).vrrp.instances[0];
   const hasVip = async () => (await lab.ipAddresses(nsA, 'fl0')).some((x) => x.local === VIP);
 
-  async function socketDrops(): Promise<number | null> {
-    const r = await lab.exec(nsA, 'curl', ['-sS', '--max-time', '10', 'http://127.0.0.1:9469/metrics']);
-    expect(r.code).toBe(0);
-    const line = r.stdout
-      .split('\n')
-      .find((l) => l.startsWith('ipvsd_vrrp_socket_drops_total{interface="fl0",family="inet"}'));
-    return line === undefined ? null : Number(line.split(' ').at(-1));
-  }
+  const socketDrops = (): Promise<number | undefined> =>
+    scrapedValue(lab, nsA, 'ipvsd_vrrp_socket_drops_total{interface="fl0",family="inet"}');
 
   /** The master's adverts the watcher saw since the last call, with their kernel receive times. */
   async function masterAdverts(): Promise<number[]> {
@@ -139,11 +123,7 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
   });
 
   it('answers at most once per advert interval, keeps its cadence and stays master', async () => {
-    const started = Date.now();
-    while ((await instance())?.state !== 'MASTER') {
-      if (Date.now() - started > 20_000) throw new Error('ipvsd did not become MASTER');
-      await sleep(100);
-    }
+    await waitFor('ipvsd MASTER', async () => (await instance())?.state === 'MASTER', { timeoutMs: 20_000 });
     expect(await hasVip()).toBe(true);
     // A quiet interval, to see the cadence before the flood.
     await sleep(2500);
@@ -185,10 +165,10 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
 
   it('counts the kernel drops on its socket in ipvsd_vrrp_socket_drops_total', async () => {
     const initial = await socketDrops();
-    expect(initial).not.toBeNull();
+    expect(initial).toBeDefined();
     // Make the overrun certain: nothing reads the socket while a flood arrives. The socket is
     // the vrrp process's (`ipvsd: vrrp`), so that is the one to stop.
-    const vrrpPid = [...(await daemonChildren(ipvsd.pid))].find(([, title]) => title === 'ipvsd: vrrp')?.[0];
+    const vrrpPid = await daemonChild(ipvsd.pid, 'ipvsd: vrrp');
     expect(vrrpPid).toBeDefined();
     process.kill(vrrpPid as number, 'SIGSTOP');
     let sent = 0;
@@ -206,7 +186,7 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
       'the drop count to grow',
       async () => {
         const now = await socketDrops();
-        return now !== null && now > (initial ?? 0) ? now : undefined;
+        return now !== undefined && now > (initial ?? 0) ? now : undefined;
       },
       { timeoutMs: 5000, intervalMs: 250 },
     ).catch(() => socketDrops());

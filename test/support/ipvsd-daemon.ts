@@ -5,14 +5,15 @@
  * read its VRRP state, as an operator would.
  */
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { StatusResult } from '../../src/control/protocol.js';
 import type { VrrpInstanceStatus, VrrpSpeakerStatus } from '../../src/vrrp/speaker.js';
-import { type NetnsLab, type ProcessExit, run, type SpawnedProcess } from './netns.js';
-import { DIST_DIR, PROJECT_ROOT } from './paths.js';
+import { type NetnsLab, type ProcessExit, type RunOptions, run, type SpawnedProcess } from './netns.js';
+import { IPVSCTL, IPVSD, PROJECT_ROOT } from './paths.js';
 import { ipvsdYaml, type PeerRouter } from './vrrp-peer-config.js';
 
-export const IPVSD = resolve(DIST_DIR, 'src/bin/ipvsd.js');
-export const IPVSCTL = resolve(DIST_DIR, 'src/bin/ipvsctl.js');
+export { IPVSCTL, IPVSD };
 
 export interface IpvsdStatus {
   readonly vrrp: VrrpSpeakerStatus;
@@ -97,3 +98,65 @@ export async function daemonChildren(parent: number): Promise<Map<number, string
   }
   return out;
 }
+
+/** The pid of a daemon's child with this process title (`ipvsd: checks`, `ipvsd: vrrp`), if any. */
+export async function daemonChild(parent: number, title: string): Promise<number | undefined> {
+  for (const [pid, t] of await daemonChildren(parent)) if (t === title) return pid;
+  return undefined;
+}
+
+/**
+ * `ipvsctl --socket SOCKET status --json` run in `ns`, parsed. Fails the test when ipvsctl writes
+ * to stderr or exits non-zero.
+ */
+export async function ipvsctlStatus(
+  lab: NetnsLab,
+  ns: string,
+  socket: string,
+  options: RunOptions = {},
+): Promise<StatusResult> {
+  const r = await lab.runNode(ns, IPVSCTL, ['--socket', socket, 'status', '--json'], options);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as StatusResult;
+}
+
+/**
+ * The value of one series (its name and labels as the daemon prints them) on the metrics endpoint
+ * at 127.0.0.1:9469 in `ns`, scraped with curl; undefined when the series is not there. Fails the
+ * test when curl does.
+ */
+export async function scrapedValue(lab: NetnsLab, ns: string, series: string): Promise<number | undefined> {
+  const r = await lab.exec(ns, 'curl', ['-sS', '--max-time', '10', 'http://127.0.0.1:9469/metrics']);
+  expect(r.code).toBe(0);
+  const line = r.stdout.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** tcpdump of VRRP (IP protocol 112) on `ifname` in `ns`, with the wire times of what it saw. */
+export interface AdvertCapture {
+  /** Ends the capture. */
+  stop(): Promise<void>;
+  /** Epoch seconds of the packets from `source` seen between `fromS` and `toS`. */
+  times(source: string, fromS: number, toS: number): number[];
+}
+
+export function captureAdverts(lab: NetnsLab, ns: string, ifname: string): AdvertCapture {
+  const tcpdump = lab.spawn(ns, 'tcpdump', ['-i', ifname, '-n', '-tt', '-l', '-p', 'ip proto 112']);
+  return {
+    async stop() {
+      await tcpdump.kill('SIGTERM');
+    },
+    times: (source, fromS, toS) =>
+      tcpdump
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes(`${source} > `))
+        .map((l) => Number(l.split(' ')[0]))
+        .filter((t) => t >= fromS && t <= toS),
+  };
+}
+
+/** The gaps between successive times in epoch seconds, in ms. */
+export const gapsMs = (timesS: readonly number[]): number[] =>
+  timesS.slice(1).map((t, i) => (t - (timesS[i] ?? t)) * 1000);
