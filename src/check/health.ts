@@ -8,7 +8,7 @@
  * the interval is followed at once by the next, never overlapped). Time is a parameter, so tests
  * are tables.
  */
-import type { CheckTiming } from '../config/types.js';
+import type { CheckConfig, CheckTiming } from '../config/types.js';
 import type { ProbeResult } from './result.js';
 
 export type Health = 'up' | 'down';
@@ -35,6 +35,21 @@ export interface HealthStep {
 
 export function initialHealth(start: Health): HealthState {
   return { health: start, consecutiveOk: 0, consecutiveFail: 0, lastResult: null, lastCheckedAt: null };
+}
+
+/** What a `check: none` target always reports: it is never probed. */
+export const NO_CHECK_RESULT: ProbeResult = { ok: true, latencyMs: 0, reason: 'no check' };
+
+/**
+ * A target's state when a monitor takes it on: `none` is up with its fixed result as of now(); any
+ * other check starts at `start` (default the check's `initialState`) with no result yet. Here, not
+ * in monitor.ts, so the parent's copy of the checks child's verdicts (proc/remote-monitor.ts)
+ * starts a target the same way without loading the probes.
+ */
+export function startHealth(check: CheckConfig, start: Health | undefined, now: () => number): HealthState {
+  if (check.type === 'none')
+    return { ...initialHealth('up'), consecutiveOk: 1, lastResult: NO_CHECK_RESULT, lastCheckedAt: now() };
+  return initialHealth(start ?? check.initialState);
 }
 
 export function stepHealth(

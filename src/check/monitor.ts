@@ -13,14 +13,13 @@ import type { CheckConfig } from '../config/types.js';
 import {
   type Health,
   type HealthState,
-  initialHealth,
   type MutableHealthState,
+  startHealth,
   stepHealthInPlace,
 } from './health.js';
 import {
   type CancelProbe,
   fromPromiseProbe,
-  NO_CHECK_RESULT,
   type Probe,
   type ProbeDone,
   startProbe as startRealProbe,
@@ -246,19 +245,10 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
 
   function add(target: CheckTarget): void {
     const { check } = target;
-    if (check.type === 'none') {
-      const state: HealthState = {
-        ...initialHealth('up'),
-        consecutiveOk: 1,
-        lastResult: NO_CHECK_RESULT,
-        lastCheckedAt: now(),
-      };
-      entries.set(target.id, newEntry(target.id, check, target.tag, state));
-      return;
-    }
-    const entry = newEntry(target.id, check, target.tag, initialHealth(target.start ?? check.initialState));
+    const entry = newEntry(target.id, check, target.tag, startHealth(check, target.start, now));
     entries.set(target.id, entry);
-    queue.schedule(entry, warmupDelay(check.warmupMs, random));
+    // `none` is never probed.
+    if (check.type !== 'none') queue.schedule(entry, warmupDelay(check.warmupMs, random));
   }
 
   return {

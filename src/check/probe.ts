@@ -11,6 +11,7 @@
  * unhandled rejection or a throw in a timer.
  */
 import type { CheckConfig } from '../config/types.js';
+import { NO_CHECK_RESULT } from './health.js';
 import { startHttpProbe } from './http.js';
 import { ABORTED_REASON, describeError, type ProbeResult, stopwatch } from './result.js';
 import { probeScript } from './script.js';
@@ -27,7 +28,7 @@ export type CancelProbe = () => undefined | Promise<void>;
 /** Starts a probe; `done` is called once, never synchronously, unless cancelled first. */
 export type StartProbe = (check: CheckConfig, done: ProbeDone) => CancelProbe;
 
-export const NO_CHECK_RESULT: ProbeResult = { ok: true, latencyMs: 0, reason: 'no check' };
+export { NO_CHECK_RESULT };
 
 const internalFailure = (err: unknown): ProbeResult => ({
   ok: false,

@@ -7,7 +7,7 @@
  * list with each target's last known health as its start, so the checks resume without taking out
  * anything healthy (a down one still needs its `rise` successes).
  */
-import { type HealthState, initialHealth, type MutableHealthState } from '../check/health.js';
+import { type HealthState, type MutableHealthState, startHealth } from '../check/health.js';
 import type {
   ChangeListener,
   CheckTarget,
@@ -34,25 +34,6 @@ export interface RemoteHealthMonitor extends HealthMonitor {
 interface Entry {
   readonly target: CheckTarget;
   readonly state: MutableHealthState;
-}
-
-/**
- * The monitor's result for `check: none` (check/probe.ts's NO_CHECK_RESULT), spelled here so the
- * parent does not load the probes (and the native checker) it never runs.
- */
-const NO_CHECK_RESULT: ProbeResult = { ok: true, latencyMs: 0, reason: 'no check' };
-
-/** As the monitor starts a target: `none` is up with its fixed result, the rest at their start. */
-function startState(target: CheckTarget): MutableHealthState {
-  const check = target.check;
-  if (check.type === 'none')
-    return {
-      ...initialHealth('up'),
-      consecutiveOk: 1,
-      lastResult: NO_CHECK_RESULT,
-      lastCheckedAt: Date.now(),
-    };
-  return { ...initialHealth(target.start ?? check.initialState) };
 }
 
 export function createRemoteHealthMonitor(deps: RemoteHealthMonitorDeps): RemoteHealthMonitor {
@@ -103,7 +84,11 @@ export function createRemoteHealthMonitor(deps: RemoteHealthMonitorDeps): Remote
       for (const target of targets) {
         if (next.has(target.id)) continue;
         const before = entries.get(target.id);
-        next.set(target.id, { target, state: before?.state ?? startState(target) });
+        // As the monitor starts a target (check/health.ts, which loads no probe).
+        next.set(target.id, {
+          target,
+          state: before?.state ?? startHealth(target.check, target.start, Date.now),
+        });
       }
       entries = next;
       sendTargets();
