@@ -12,9 +12,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAdvert } from '../../src/vrrp/codec.js';
 import { daemonChild, IPVSD, ipvsctlStatus, scrapedValue } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, type NetnsLab, type NodeAgent, type SpawnedProcess } from '../support/netns.js';
+import { advertBytes } from '../support/vrrp-advert.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const SOCKET_DRIVER = 'test/netns/drivers/vrrp-socket.mjs';
@@ -45,20 +45,14 @@ vrrp_instances:
 
 /** A valid v2 advert from B4 for our VRID and VIP, at a lower priority than the master's 200. */
 function lowerPriorityAdvert(): string {
-  const r = encodeAdvert(
-    {
-      version: 2,
-      vrid: VRID,
-      priority: 100,
-      advertIntervalCs: 100,
-      addresses: [VIP],
-      authType: 'none',
-      password: '',
-    },
-    { srcAddress: B4, dstAddress: '224.0.0.18' },
-  );
-  if (!r.ok) throw new Error(r.detail);
-  return Buffer.from(r.bytes).toString('hex');
+  const bytes = advertBytes(B4, {
+    version: 2,
+    vrid: VRID,
+    priority: 100,
+    advertIntervalCs: 100,
+    addresses: [VIP],
+  });
+  return Buffer.from(bytes).toString('hex');
 }
 
 interface Packet {

@@ -4,13 +4,13 @@
  * clock offset from the monotonic one so that a stamp used without conversion would show).
  */
 import { describe, expect, it, vi } from 'vitest';
-import { encodeAdvert } from '../../../src/vrrp/codec.js';
 import {
   CLOCK_STEP_MS,
   createArrivalClock,
   MAX_PACKET_AGE_MS,
   packetArrivalTime,
 } from '../../../src/vrrp/receive-time.js';
+import { advertBytes } from '../../support/vrrp-advert.js';
 import {
   createFakeNode,
   type FakeLink,
@@ -109,22 +109,14 @@ describe('VRRP speaker: the master-down timer runs from the advert’s arrival',
     return node;
   }
 
-  function advert(version: 2 | 3, intervalCs: number): Uint8Array {
-    const r = encodeAdvert(
-      {
-        version,
-        vrid: 51,
-        priority: 200,
-        advertIntervalCs: intervalCs,
-        addresses: ['203.0.113.100'],
-        authType: 'none',
-        password: '',
-      },
-      { srcAddress: B, dstAddress: '224.0.0.18' },
-    );
-    if (!r.ok) throw new Error(r.detail);
-    return r.bytes;
-  }
+  const advert = (version: 2 | 3, intervalCs: number): Uint8Array =>
+    advertBytes(B, {
+      version,
+      vrid: 51,
+      priority: 200,
+      advertIntervalCs: intervalCs,
+      addresses: ['203.0.113.100'],
+    });
 
   // v2 at 1 s, priority 100: Master_Down_Interval 3610 ms.
   it('an advert that arrived 300 ms before it was read: takeover 3610 ms after the arrival', async () => {

@@ -7,7 +7,7 @@
  * trace that was read from the environment.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { encodeAdvert } from '../../../src/vrrp/codec.js';
+import { advertBytes } from '../../support/vrrp-advert.js';
 import {
   createFakeNode,
   type FakeLink,
@@ -19,22 +19,8 @@ import {
 const A = '203.0.113.2';
 const B = '203.0.113.3';
 
-function lowerAdvert(priority: number): Uint8Array {
-  const r = encodeAdvert(
-    {
-      version: 2,
-      vrid: 51,
-      priority,
-      advertIntervalCs: 100,
-      addresses: ['203.0.113.100'],
-      authType: 'none',
-      password: '',
-    },
-    { srcAddress: B, dstAddress: '224.0.0.18' },
-  );
-  if (!r.ok) throw new Error(r.detail);
-  return r.bytes;
-}
+const lowerAdvert = (priority: number): Uint8Array =>
+  advertBytes(B, { version: 2, vrid: 51, priority, advertIntervalCs: 100, addresses: ['203.0.113.100'] });
 
 describe('VRRP speaker under a flood of lower-priority adverts', () => {
   let link: FakeLink;

@@ -4,8 +4,8 @@
  * announcements and notify calls.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { encodeAdvert } from '../../../src/vrrp/codec.js';
 import type { VrrpStateChange } from '../../../src/vrrp/speaker.js';
+import { advertBytes } from '../../support/vrrp-advert.js';
 import {
   createFakeLink,
   createFakeNode,
@@ -164,22 +164,8 @@ describe('VRRP speaker', () => {
 
   it('counts malformed adverts by reason and ignores them', async () => {
     const a = await start(createFakeNode(link, 'a', { eth0: A }, yaml(instanceYaml({ priority: 100 }))));
-    const good = (priority: number, vip = '203.0.113.100') => {
-      const r = encodeAdvert(
-        {
-          version: 2,
-          vrid: 51,
-          priority,
-          advertIntervalCs: 100,
-          addresses: [vip],
-          authType: 'none',
-          password: '',
-        },
-        { srcAddress: B, dstAddress: '224.0.0.18' },
-      );
-      if (!r.ok) throw new Error(r.detail);
-      return r.bytes;
-    };
+    const good = (priority: number, vip = '203.0.113.100') =>
+      advertBytes(B, { version: 2, vrid: 51, priority, advertIntervalCs: 100, addresses: [vip] });
     const corrupt = Buffer.from(good(250));
     corrupt[2] = 251; // priority changed after the checksum: bad_checksum
     link.inject('eth0', corrupt, B);
