@@ -39,7 +39,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type CommandResult, type NetnsLab, run, type SpawnedProcess } from './netns.js';
 import { IPVSCTL, IPVSD, PROJECT_ROOT as ROOT } from './paths.js';
-import { monotonicMs, sleep } from './wait.js';
+import { monotonicMs, sleep, waitFor } from './wait.js';
 
 export const PAIR_SERVER = resolve(ROOT, 'test/vm/guest/pair-server.mjs');
 export const PROBER = resolve(ROOT, 'test/vm/guest/prober.mjs');
@@ -618,4 +618,35 @@ ${servers
   .join('\n')}
 }
 `;
+}
+
+/** PROBER in the client namespace and the attempts it has printed so far. */
+export interface Prober {
+  readonly proc: SpawnedProcess;
+  attempts(): ProbeAttempt[];
+}
+
+/**
+ * Starts PROBER in the client namespace (a new request to the service every `intervalMs`, each
+ * given `timeoutMs`) and resolves once one request has succeeded. Closing its stdin ends it.
+ */
+export async function startProber(pair: NatPair, intervalMs: number, timeoutMs: number): Promise<Prober> {
+  const proc = pair.lab.spawn(pair.client, process.execPath, [
+    PROBER,
+    CLIENT_VIP,
+    String(SERVICE_PORT),
+    String(intervalMs),
+    String(timeoutMs),
+  ]);
+  await proc.waitForOutput('ready', 120_000);
+  const attempts = () =>
+    proc
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as ProbeAttempt);
+  await waitFor('a first successful request', async () => attempts().find((a) => a.ok), {
+    timeoutMs: 60_000,
+  });
+  return { proc, attempts };
 }

@@ -21,9 +21,11 @@ import {
   createNatPair,
   type DirectorNode,
   type NatPair,
-  PROBER,
+  type ProbeAttempt,
+  type Prober,
   SERVICE_PORT,
   STREAM_CLIENT,
+  startProber as startPairProber,
 } from '../support/nat-pair.js';
 import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
 import { monotonicMs, sleep, waitFor as waitUntil } from '../support/wait.js';
@@ -33,14 +35,6 @@ const PROBE_TIMEOUT_MS = 1000;
 /** The slow response: 100 lines, one every 200 ms (20 s), long enough to outlast sync + takeover. */
 const STREAM_CHUNKS = 100;
 const STREAM_INTERVAL_MS = 200;
-
-interface Attempt {
-  s: number;
-  e: number;
-  ok: boolean;
-  rs?: string;
-  err?: string;
-}
 
 interface StreamResult {
   ok: boolean;
@@ -72,24 +66,7 @@ const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs
   waitUntil(what, probe, { timeoutMs, intervalMs: 100 });
 
 /** prober.mjs in the client: a new request every PROBE_INTERVAL_MS; its attempts so far. */
-async function startProber(): Promise<{ proc: SpawnedProcess; attempts: () => Attempt[] }> {
-  const proc = pair.lab.spawn(pair.client, process.execPath, [
-    PROBER,
-    CLIENT_VIP,
-    String(SERVICE_PORT),
-    String(PROBE_INTERVAL_MS),
-    String(PROBE_TIMEOUT_MS),
-  ]);
-  await proc.waitForOutput('ready', 120_000);
-  const attempts = () =>
-    proc
-      .stdout()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Attempt);
-  await waitFor('a first successful request', async () => attempts().find((a) => a.ok), 60_000);
-  return { proc, attempts };
-}
+const startProber = (): Promise<Prober> => startPairProber(pair, PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS);
 
 /**
  * Stops the prober and sums up the failover it watched, which began at `t0` and was complete (no
@@ -98,10 +75,10 @@ async function startProber(): Promise<{ proc: SpawnedProcess; attempts: () => At
  * of a request started after `done`.
  */
 async function finishProber(
-  prober: { proc: SpawnedProcess; attempts: () => Attempt[] },
+  prober: Prober,
   t0: number,
   done: number,
-): Promise<{ failed: number; outageMs: number; after: Attempt[] }> {
+): Promise<{ failed: number; outageMs: number; after: ProbeAttempt[] }> {
   const first = await waitFor(
     'a successful request after the failover',
     async () => prober.attempts().find((a) => a.ok && a.s >= done),

@@ -17,16 +17,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
+import { daemonChild } from '../support/ipvsd-daemon.js';
 import {
   CLIENT_VIP,
   createNatPair,
   type DirectorNode,
   type NatPair,
   PROBER,
-  SERVICE_PORT,
+  startProber,
 } from '../support/nat-pair.js';
-import { createNetnsLab, run, type SpawnedProcess } from '../support/netns.js';
-import { monotonicMs, sleep } from '../support/wait.js';
+import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { monotonicMs, sleep, waitFor as waitUntil } from '../support/wait.js';
 
 const GUEST = resolve(PROBER, '..');
 const MANY_PORTS = resolve(GUEST, 'many-ports.mjs');
@@ -35,13 +36,6 @@ const SCRAPE_LOOP = resolve(GUEST, 'scrape-loop.mjs');
 const PROBE_INTERVAL_MS = 200;
 const PROBE_TIMEOUT_MS = 2000;
 const figures: string[] = [];
-
-interface Attempt {
-  s: number;
-  e: number;
-  ok: boolean;
-  err?: string;
-}
 
 async function status(pair: NatPair, node: DirectorNode): Promise<StatusResult> {
   const r = await pair.ipvsctl(node, ['status', '--json']);
@@ -58,15 +52,8 @@ async function transitions(pair: NatPair, node: DirectorNode): Promise<Record<st
   return out;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = monotonicMs() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (monotonicMs() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 200 });
 
 /**
  * Checks done per real server so far (`ipvsd_checks_total`, successes and failures summed), from
@@ -94,36 +81,6 @@ async function checkCounts(pair: NatPair, node: DirectorNode): Promise<Map<strin
   return counts;
 }
 
-/** The daemon's children by process title (`ps --ppid`). */
-async function childPid(node: DirectorNode, title: string): Promise<number | undefined> {
-  const daemon = node.daemon as SpawnedProcess;
-  const r = await run('ps', ['-o', 'pid=,args=', '--ppid', String(daemon.pid)]);
-  for (const line of r.stdout.split('\n')) {
-    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
-    if (m && (m[2] ?? '').trim() === title) return Number(m[1]);
-  }
-  return undefined;
-}
-
-async function startProber(pair: NatPair): Promise<{ proc: SpawnedProcess; attempts: () => Attempt[] }> {
-  const proc = pair.lab.spawn(pair.client, process.execPath, [
-    PROBER,
-    CLIENT_VIP,
-    String(SERVICE_PORT),
-    String(PROBE_INTERVAL_MS),
-    String(PROBE_TIMEOUT_MS),
-  ]);
-  await proc.waitForOutput('ready', 120_000);
-  const attempts = () =>
-    proc
-      .stdout()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Attempt);
-  await waitFor('a first successful request', async () => attempts().find((a) => a.ok), 60_000);
-  return { proc, attempts };
-}
-
 /**
  * Runs `fault` on the master's checks child under traffic and watches for `watchMs`: returns what
  * the test asserts on. `fault` returns the monotonic time the fault began.
@@ -149,10 +106,10 @@ async function underFault(
   const tables = [await tableOf(lb1), await tableOf(lb2)];
   const restartsBefore = (await status(pair, lb1)).processes?.find((p) => p.name === 'checks')?.restarts ?? 0;
   const logFrom = pair.logLines(lb1).length;
-  const prober = await startProber(pair);
+  const prober = await startProber(pair, PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS);
   await sleep(2000);
 
-  const pid = await childPid(lb1, 'ipvsd: checks');
+  const pid = await daemonChild((lb1.daemon as SpawnedProcess).pid, 'ipvsd: checks');
   expect(pid, 'ipvsd: checks under lb1').toBeDefined();
   const faultAt = await fault(pid as number);
   // Results the old child had already written are read within this; none can come after.
