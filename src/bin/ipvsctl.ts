@@ -3,7 +3,6 @@
 import { Command, CommanderError } from 'commander';
 import type { ControlCall } from '../cli/daemon.js';
 import { EXIT_FAILED, EXIT_USAGE, processOutput } from '../cli/output.js';
-import { mark } from '../cli/timing.js';
 import { DEFAULT_CONTROL_SOCKET } from '../control/protocol.js';
 import { IpvsdError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -141,7 +140,6 @@ function program(): Command {
 
 /** Runs the command line, then exits (see below). */
 async function main(): Promise<void> {
-  mark('ipvsctl main');
   try {
     await program().parseAsync(process.argv);
   } catch (err) {
@@ -159,7 +157,6 @@ async function main(): Promise<void> {
   // seconds after a big apply on a slow machine, for nothing. Everything written is flushed first (the
   // empty writes call back once what was queued before them is out; on Linux, pipes and files are
   // written synchronously anyway).
-  mark('exiting');
   const flushed = (stream: NodeJS.WriteStream) =>
     new Promise<void>((resolve) => stream.write('', () => resolve()));
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);

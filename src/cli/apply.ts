@@ -11,7 +11,6 @@ import type { IpvsOperation } from '../model/ipvs.js';
 import { operationJson, operationText } from './format-operations.js';
 import { readConfigFile } from './load.js';
 import { type CliOutput, EXIT_FAILED, EXIT_OK } from './output.js';
-import { mark } from './timing.js';
 
 export interface ApplyOptions {
   readonly dryRun: boolean;
@@ -28,28 +27,21 @@ export async function applyCommand(
   openBackend: () => Promise<IpvsBackend>,
   io: CliOutput,
 ): Promise<number> {
-  mark('apply command start');
   const opening = openBackend();
   const table = opening.then((b) => b.dump());
   table.catch(() => {}); // awaited after the config, whose errors come first
   try {
     const config = await readConfigFile(file, io);
-    mark('config read and validated');
     if (typeof config === 'number') return config;
     const backend = await opening;
     const actual = await table;
-    mark('kernel table dumped');
     const desired = desiredServices(config);
-    mark('desired table built');
     const operations: IpvsOperation[] = diff(desired, actual, {
       unmanaged: config.director.ipvs.unmanaged,
     });
-    mark('diff done');
     const timeouts = await timeoutOperation(() => backend.timeouts(), config.director.ipvs.timeouts);
     if (timeouts) operations.push(timeouts);
-    mark('timeouts read');
     const results = options.dryRun ? [] : await backend.apply(operations);
-    mark('operations applied');
     const failed = results.filter((r) => r.error !== null);
     if (options.json) {
       io.out(
@@ -69,7 +61,6 @@ export async function applyCommand(
         io.out(`${operations.length - failed.length} of ${operations.length} operations applied\n`);
     }
     for (const r of failed) io.err(`ipvsctl: ${r.error?.message}\n`);
-    mark('output written');
     return failed.length ? EXIT_FAILED : EXIT_OK;
   } finally {
     // Closed once opened, also when the config was refused before anyone awaited it.
