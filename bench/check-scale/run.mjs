@@ -75,9 +75,8 @@ const o = {
   ipvsdMode: opt('ipvsd-mode', 'daemon'),
   ipvsdBind: opt('ipvsd-bind', null),
   cpuProf: flag('cpu-prof'),
-  // The flags ipvsd ships with, then extra node/V8 flags for what-if runs.
+  // ipvsd ships with none: node/V8 flags for what-if runs only.
   ipvsdNodeArgs: (opt('ipvsd-node-args', '') ?? '').split(' ').filter(Boolean),
-  // The environment ipvsd ships with (malloc settings), on top of this process's.
   out: resolve(opt('out', join(root, 'bench/results'))),
 };
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
