@@ -10,14 +10,13 @@
  * a's stop leaves no script process behind (setsid'ed or not).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
 import { captureAdverts, gapsMs, IPVSCTL, IPVSD, ipvsctlStatus } from '../support/ipvsd-daemon.js';
-import { createNetnsLab, type NetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { createNetnsLab, type NetnsLab, namespacePair, type SpawnedProcess } from '../support/netns.js';
 import { sleep, waitFor as waitUntil } from '../support/wait.js';
 
 const A4 = '192.0.2.71';
@@ -105,13 +104,8 @@ describe('client abuse: caps, trickle and descriptor exhaustion by an unprivileg
 
   beforeAll(async () => {
     lab = createNetnsLab();
-    dir = await mkdtemp(join(tmpdir(), 'ipvsd-abuse-'));
-    nsA = await lab.namespace('abuse-a');
-    nsB = await lab.namespace('abuse-b');
-    await lab.veth(
-      { ns: nsA, ifname: 'cab0', cidr: `${A4}/24` },
-      { ns: nsB, ifname: 'cab0', cidr: `${B4}/24` },
-    );
+    dir = await lab.tempDir('ipvsd-abuse-');
+    [nsA, nsB] = await namespacePair(lab, 'abuse', 'cab0', A4, B4);
     await lab.linkUp(nsA, 'lo');
     await writeFile(join(dir, 'a.yaml'), config(dir, 'a', 200, true));
     await writeFile(join(dir, 'b.yaml'), config(dir, 'b', 100, false));
@@ -127,10 +121,7 @@ describe('client abuse: caps, trickle and descriptor exhaustion by an unprivileg
     await ipvsdB.waitForOutput('ipvsd started', 60_000);
   }, 120_000);
 
-  afterAll(async () => {
-    await lab?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab?.cleanup());
 
   it('VRRP, the tracked script and the operator keep working while clients sit at every limit', async () => {
     await waitFor('a MASTER, b BACKUP', async () => {

@@ -5,13 +5,12 @@
  * One daemon also has `director.sync_daemon`: without IPVS it must still run VRRP and report why
  * the sync daemon is not running.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResult } from '../../src/control/protocol.js';
 import { IPVSCTL, IPVSD, ipvsctlStatus } from '../support/ipvsd-daemon.js';
-import { createNetnsLab, type NetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { createNetnsLab, type NetnsLab, namespacePair, type SpawnedProcess } from '../support/netns.js';
 import { timeUntil } from '../support/wait.js';
 
 const A4 = '192.0.2.61';
@@ -60,13 +59,8 @@ describe('ipvsctl failover and the VRRP status between two ipvsd daemons', () =>
 
   beforeAll(async () => {
     lab = createNetnsLab();
-    dir = await mkdtemp(join(tmpdir(), 'ipvsd-dfollow-'));
-    nsA = await lab.namespace('dfollow-a');
-    nsB = await lab.namespace('dfollow-b');
-    await lab.veth(
-      { ns: nsA, ifname: 'dfo0', cidr: `${A4}/24` },
-      { ns: nsB, ifname: 'dfo0', cidr: `${B4}/24` },
-    );
+    dir = await lab.tempDir('ipvsd-dfollow-');
+    [nsA, nsB] = await namespacePair(lab, 'dfollow', 'dfo0', A4, B4);
     await writeFile(join(dir, 'a.yaml'), config(dir, 'a', 200, false));
     await writeFile(join(dir, 'b.yaml'), config(dir, 'b', 100, true));
     ipvsdA = lab.spawn(nsA, process.execPath, [IPVSD, '--config', join(dir, 'a.yaml')]);
@@ -75,10 +69,7 @@ describe('ipvsctl failover and the VRRP status between two ipvsd daemons', () =>
     await ipvsdB.waitForOutput('ipvsd started', 30_000);
   }, 90_000);
 
-  afterAll(async () => {
-    await lab?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab?.cleanup());
 
   it('elects a, refuses failover on the backup and for unknown names, hands over on the master', async () => {
     await waitFor('a MASTER, b BACKUP', async () => {

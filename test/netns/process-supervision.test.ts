@@ -6,13 +6,12 @@
  * the daemon takes its children with it. The operator's tools are the oracles: ps, ipvsctl, curl,
  * ip addr.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, StatusResult } from '../../src/control/protocol.js';
 import { daemonChild, daemonChildren, IPVSD, ipvsctlStatus, scrapedValue } from '../support/ipvsd-daemon.js';
-import { createNetnsLab, type NetnsLab, run, type SpawnedProcess } from '../support/netns.js';
+import { createNetnsLab, type NetnsLab, namespacePair, run, type SpawnedProcess } from '../support/netns.js';
 import { waitFor as waitUntil } from '../support/wait.js';
 
 const A4 = '192.0.2.71';
@@ -63,13 +62,8 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
 
   beforeAll(async () => {
     lab = createNetnsLab();
-    dir = await mkdtemp(join(tmpdir(), 'ipvsd-procs-'));
-    nsA = await lab.namespace('procs-a');
-    nsB = await lab.namespace('procs-b');
-    await lab.veth(
-      { ns: nsA, ifname: 'dps0', cidr: `${A4}/24` },
-      { ns: nsB, ifname: 'dps0', cidr: `${B4}/24` },
-    );
+    dir = await lab.tempDir('ipvsd-procs-');
+    [nsA, nsB] = await namespacePair(lab, 'procs', 'dps0', A4, B4);
     await writeFile(join(dir, 'a.yaml'), config(dir, 'a', 200));
     await writeFile(join(dir, 'b.yaml'), config(dir, 'b', 100));
     ipvsdA = lab.spawn(nsA, process.execPath, [IPVSD, '--config', join(dir, 'a.yaml')]);
@@ -82,10 +76,7 @@ describe('ipvsd supervises its checks and vrrp processes', () => {
     );
   }, 90_000);
 
-  afterAll(async () => {
-    await lab?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab?.cleanup());
 
   it('ps shows ipvsd with its two children, each named; status lists all three', async () => {
     const titles = [...(await daemonChildren(ipvsdA.pid)).values()].sort();

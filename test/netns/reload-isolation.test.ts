@@ -8,12 +8,11 @@
  * vrrp_scripts, which never run), tcpdump in b's namespace times a's adverts on the wire: their
  * gaps stay far below b's master-down interval (≈ 720 ms) and neither daemon changes state.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureAdverts, gapsMs, IPVSCTL, IPVSD, ipvsctlStatus } from '../support/ipvsd-daemon.js';
-import { createNetnsLab, type NetnsLab } from '../support/netns.js';
+import { createNetnsLab, type NetnsLab, namespacePair } from '../support/netns.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const A4 = '192.0.2.81';
@@ -61,13 +60,8 @@ describe('a reload of a config with 3,000 aliases on the master', () => {
 
   beforeAll(async () => {
     lab = createNetnsLab();
-    dir = await mkdtemp(join(tmpdir(), 'ipvsd-reload-'));
-    nsA = await lab.namespace('reload-a');
-    nsB = await lab.namespace('reload-b');
-    await lab.veth(
-      { ns: nsA, ifname: 'rel0', cidr: `${A4}/24` },
-      { ns: nsB, ifname: 'rel0', cidr: `${B4}/24` },
-    );
+    dir = await lab.tempDir('ipvsd-reload-');
+    [nsA, nsB] = await namespacePair(lab, 'reload', 'rel0', A4, B4);
     await writeFile(join(dir, 'a.yaml'), config(dir, 'a', 200, false));
     await writeFile(join(dir, 'b.yaml'), config(dir, 'b', 100, false));
     const a = lab.spawn(nsA, process.execPath, [IPVSD, '--config', join(dir, 'a.yaml')]);
@@ -76,10 +70,7 @@ describe('a reload of a config with 3,000 aliases on the master', () => {
     await b.waitForOutput('ipvsd started', 60_000);
   }, 120_000);
 
-  afterAll(async () => {
-    await lab?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab?.cleanup());
 
   it('keeps the adverts on time and moves nothing', async () => {
     await waitFor(

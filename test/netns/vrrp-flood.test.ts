@@ -8,12 +8,17 @@
  * ipvsd_vrrp_socket_drops_total, which must count what the kernel dropped on the master's socket
  * once the flood overruns it (made certain by stopping the daemon for a moment during a flood).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonChild, IPVSD, ipvsctlStatus, scrapedValue } from '../support/ipvsd-daemon.js';
-import { createNetnsLab, type NetnsLab, type NodeAgent, type SpawnedProcess } from '../support/netns.js';
+import {
+  createNetnsLab,
+  type NetnsLab,
+  type NodeAgent,
+  namespacePair,
+  type SpawnedProcess,
+} from '../support/netns.js';
 import { advertBytes } from '../support/vrrp-advert.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -92,13 +97,8 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
 
   beforeAll(async () => {
     lab = createNetnsLab();
-    dir = await mkdtemp(join(tmpdir(), 'ipvsd-flood-'));
-    nsA = await lab.namespace('flood-a');
-    nsB = await lab.namespace('flood-b');
-    await lab.veth(
-      { ns: nsA, ifname: 'fl0', cidr: `${A4}/24` },
-      { ns: nsB, ifname: 'fl0', cidr: `${B4}/24` },
-    );
+    dir = await lab.tempDir('ipvsd-flood-');
+    [nsA, nsB] = await namespacePair(lab, 'flood', 'fl0', A4, B4);
     await writeFile(join(dir, 'a.yaml'), config(dir));
     ipvsd = lab.spawn(nsA, process.execPath, [IPVSD, '--config', join(dir, 'a.yaml')]);
     await ipvsd.waitForOutput('ipvsd started', 30_000);
@@ -111,10 +111,7 @@ describe('a flood of lower-priority adverts against an ipvsd master', () => {
     await watcher.call('open', 'watch', { family: 'inet', ifname: 'fl0' });
   }, 90_000);
 
-  afterAll(async () => {
-    await lab?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab?.cleanup());
 
   it('answers at most once per advert interval, keeps its cadence and stays master', async () => {
     await waitFor('ipvsd MASTER', async () => (await instance())?.state === 'MASTER', { timeoutMs: 20_000 });

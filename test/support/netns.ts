@@ -16,7 +16,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { PROJECT_ROOT } from './paths.js';
 import { sleep } from './wait.js';
 
@@ -513,11 +515,31 @@ export interface NetnsLab {
    * to the project root, normally test/netns/drivers/*.mjs importing from dist/).
    */
   nodeAgent(ns: string, driver: string, options?: { callTimeoutMs?: number }): Promise<NodeAgent>;
+  /** A new directory under the system's temporary one, named PREFIX + random; cleanup() removes it. */
+  tempDir(prefix: string): Promise<string>;
   /**
    * Ends processes (ours first, then anything left inside our namespaces), deletes the namespaces
-   * and checks they are gone. Idempotent; throws an AggregateError listing what failed.
+   * and checks they are gone, then removes the temporary directories. Idempotent; throws an
+   * AggregateError listing what failed.
    */
   cleanup(): Promise<void>;
+}
+
+/**
+ * Two new namespaces, TAG-a and TAG-b, joined by a veth named `ifname` at both ends, with
+ * `addressA`/24 and `addressB`/24: the frame of the tests that run two daemons side by side.
+ */
+export async function namespacePair(
+  lab: NetnsLab,
+  tag: string,
+  ifname: string,
+  addressA: string,
+  addressB: string,
+): Promise<[string, string]> {
+  const nsA = await lab.namespace(`${tag}-a`);
+  const nsB = await lab.namespace(`${tag}-b`);
+  await lab.veth({ ns: nsA, ifname, cidr: `${addressA}/24` }, { ns: nsB, ifname, cidr: `${addressB}/24` });
+  return [nsA, nsB];
 }
 
 let namespaceCounter = 0;
@@ -527,6 +549,7 @@ export function createNetnsLab(): NetnsLab {
   const namespaces: string[] = [];
   const processes: SpawnedProcess[] = [];
   const agents: NodeAgent[] = [];
+  const tempDirs: string[] = [];
 
   const ipn = (ns: string, args: readonly string[]) => runOk('ip', ['-n', ns, ...args]);
 
@@ -629,6 +652,12 @@ export function createNetnsLab(): NetnsLab {
       return agent;
     },
 
+    async tempDir(prefix) {
+      const dir = await mkdtemp(join(tmpdir(), prefix));
+      tempDirs.push(dir);
+      return dir;
+    },
+
     async cleanup() {
       const failures: unknown[] = [];
       for (const agent of agents.splice(0)) {
@@ -645,6 +674,9 @@ export function createNetnsLab(): NetnsLab {
         } catch (e) {
           failures.push(e);
         }
+      }
+      for (const dir of tempDirs.splice(0)) {
+        await rm(dir, { recursive: true, force: true }).catch((e: unknown) => failures.push(e));
       }
       if (failures.length > 0)
         throw new AggregateError(failures, `netns cleanup failed: ${failures.map(String).join('; ')}`);
