@@ -249,11 +249,6 @@ export async function settleChildren(graceMs: number): Promise<void> {
   await sweep();
 }
 
-/** How many scripts of this process run now (tests, metrics). */
-export function runningChildren(): number {
-  return running.size;
-}
-
 function killGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGKILL');
