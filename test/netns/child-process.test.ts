@@ -13,7 +13,7 @@ import { runBoundedChild, settleChildren } from '../../src/sys/child-process.js'
 import type { Logger } from '../../src/sys/logger.js';
 import { createRunNotify } from '../../src/vrrp/notify.js';
 import { runScriptProcess } from '../../src/vrrp/script-runner.js';
-import { sleep } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 let dir: string;
 beforeAll(() => {
@@ -31,17 +31,15 @@ function alive(pid: number): boolean {
   }
 }
 
-async function pidFrom(file: string, timeoutMs = 5000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  do {
-    if (existsSync(file)) {
-      const text = readFileSync(file, 'utf8').trim();
-      if (text !== '') return Number(text);
-    }
-    await sleep(20);
-  } while (Date.now() < deadline);
-  throw new Error(`no pid in ${file}`);
-}
+const pidFrom = (file: string, timeoutMs = 5000): Promise<number> =>
+  waitFor(
+    `a pid in ${file}`,
+    () => {
+      const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+      return text === '' ? undefined : Number(text);
+    },
+    { timeoutMs, intervalMs: 20 },
+  );
 
 /**
  * A shell script that starts (1) a background child that calls setsid(2) and sleeps, and (2) a
