@@ -6,19 +6,15 @@
  * runs in a namespace of its own so its metrics port and sysctls are nobody else's.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IPVSCTL, IPVSD } from '../support/ipvsd-daemon.js';
 import { createNetnsLab, run } from '../support/netns.js';
 
 const lab = createNetnsLab();
-const dir = mkdtempSync(join(tmpdir(), 'ipvsd-fifo-'));
-afterAll(async () => {
-  await lab.cleanup();
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = await lab.tempDir('ipvsd-fifo-');
+afterAll(() => lab.cleanup());
 
 function fifo(name: string): string {
   const path = join(dir, name);
