@@ -135,7 +135,7 @@ export function createSupervisor(options: SupervisorOptions, deps: SupervisorDep
       c = deps.spawn();
     } catch (err) {
       log.error({ process: name, err: (err as Error).message }, 'process could not start');
-      scheduleRestart(now());
+      scheduleRestart();
       return;
     }
     child = c;
@@ -174,7 +174,7 @@ export function createSupervisor(options: SupervisorOptions, deps: SupervisorDep
     deps.onStart?.(c, restart);
   }
 
-  function scheduleRestart(_at?: number): void {
+  function scheduleRestart(): void {
     const delay = backoffMs;
     backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
     cancelRestart = setTimer(() => spawn(true), delay);
