@@ -51,7 +51,7 @@ node -e '
 server_pid=$!
 sleep 2
 
-keepalived -n -l -f "$work/keepalived.conf" -p "$work/keepalived.pid" -c "$work/checkers.pid" \
+keepalived -n -f "$work/keepalived.conf" -p "$work/keepalived.pid" -c "$work/checkers.pid" \
   -r "$work/vrrp.pid" >"$work/keepalived.log" 2>&1 &
 keepalived_pid=$!
 sleep "$warmup"
