@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Check-scale benchmark (issue 3 item 9): ipvsd's health checks next to HAProxy's, same real servers
-# on loopback, interval 1 s; then ipvsd's RSS with 10,000 real servers. See bench/check-scale/run.mjs.
+# Check-scale benchmark: ipvsd's health checks next to HAProxy's, same real servers on loopback,
+# interval 1 s; then ipvsd's memory (PSS of all its processes) with 10,000 real servers. See
+# bench/check-scale/run.mjs and bench/README.md.
 # Needs: root for apt-get (only if haproxy is missing) and for raising the open-files limit.
 # Usage: [CHECK_SCALE_NICE=-10] bash bench/check-scale.sh [run.mjs options, e.g. --window 60 --cpu-prof]
 # (npm run bench:checks -- --window 60 passes options through npm)

@@ -81,3 +81,41 @@ export function haproxyConfig(tcp, http, { statsSocket, threads = 1 }) {
   }
   return `${l.join('\n')}\n`;
 }
+
+/**
+ * keepalived.conf for the same real servers (bench/keepalived-pss.sh, in the VM: keepalived needs
+ * IPVS): one virtual server per 100, NAT, TCP_CHECK / HTTP_GET /health (status 200), every
+ * `intervalS`, 1 s connect timeout, one failure to go down (retry 0) and one success to come back.
+ */
+export function keepalivedConfig(tcp, http, { intervalS = 1 } = {}) {
+  const l = ['global_defs {', '  router_id bench', '}'];
+  let vsPort = 10000;
+  const vs = (addrs, check) => {
+    l.push(`virtual_server 203.0.113.10 ${vsPort++} {`, `  delay_loop ${intervalS}`, '  lb_algo rr');
+    l.push('  lb_kind NAT', '  protocol TCP');
+    for (const a of addrs) l.push(`  real_server ${a} ${PORT} {`, ...check, '  }');
+    l.push('}');
+  };
+  const tcpCheck = ['    TCP_CHECK {', '      connect_timeout 1', '      retry 0', '    }'];
+  const httpCheck = [
+    '    HTTP_GET {',
+    '      url {',
+    '        path /health',
+    '        status_code 200',
+    '      }',
+    '      connect_timeout 1',
+    '      retry 0',
+    '    }',
+  ];
+  for (const [a, b] of groups(tcp, PER_VS))
+    vs(
+      range(b - a, (i) => tcpAddr(a + i)),
+      tcpCheck,
+    );
+  for (const [a, b] of groups(http, PER_VS))
+    vs(
+      range(b - a, (i) => httpAddr(a + i)),
+      httpCheck,
+    );
+  return `${l.join('\n')}\n`;
+}

@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 /**
- * Check-scale benchmark (issue 3 item 9): ipvsd's health checks and HAProxy's, side by side in the
- * same run, against the same real servers on loopback, interval 1 s. Phase 1 runs both checkers at
- * once over the same targets (default 5,000 TCP + 1,000 HTTP GET /health) and, over a fixed window
- * after a warmup, compares CPU seconds (utime+stime from /proc/PID/stat, all threads) per 1,000
- * checks actually performed; it also reports ipvsd's event-loop delay and both RSS. Phase 2 runs
- * ipvsd alone with 10,000 real servers and reports its RSS (target < 150 MiB): at 1 s as asked, in
- * monitor-only mode, and at 2 s, where a daemon that cannot keep up at 1 s does.
+ * Check-scale benchmark: ipvsd's health checks and HAProxy's, side by side in the same run, against
+ * the same real servers on loopback, interval 1 s. Phase 1 runs both checkers at once over the same
+ * targets (default 5,000 TCP + 1,000 HTTP GET /health) and, over a fixed window after a warmup,
+ * compares CPU seconds per 1,000 checks actually performed; it also reports the event-loop delay of
+ * ipvsd's parent process and the memory of both. Phase 2 runs ipvsd alone with 10,000 real servers,
+ * scraping its metrics endpoint, and reports its memory (bound: PSS < 200 MiB): at 1 s as asked, in
+ * monitor-only mode, and at 2 s.
+ *
+ * ipvsd is a process tree, as the daemon is (`ipvsd` + `ipvsd: checks` + `ipvsd: vrrp`; see
+ * ipvsd-checker.mjs): its CPU is utime+stime from /proc/PID/stat (all threads) summed over the
+ * harness process and every descendant, and its memory is the proportional set size summed over
+ * them (`Pss:` of /proc/PID/smaps_rollup: pages shared between the three node processes counted
+ * once in all, unlike a sum of RSS). HAProxy is measured the same way (one process here).
  *
  * Who does what (all children of this process, all ended by it):
  *   servers.mjs        the real servers: one listening socket per real server address (127.1.x.y and
  *                      127.2.x.y, port 8080); counts accepted connections per source address.
- *   ipvsd-checker.mjs  ipvsd's monitor + director + metrics with an in-memory IPVS backend (this host
- *                      has no IPVS, so `ipvsd --config` cannot run here; see that file).
+ *   ipvsd-checker.mjs  ipvsd's parent (director + metrics + remote monitor, in-memory IPVS backend) and
+ *                      its forked `ipvsd: checks` and `ipvsd: vrrp` children (this host has no IPVS, so
+ *                      `ipvsd --config` cannot run here; see that file).
  *   haproxy            Debian's haproxy, `check inter 1s`, `option httpchk GET /health`, no frontend,
  *                      checks from source 127.0.0.3 so the servers can tell its checks apart.
  *
@@ -27,13 +34,18 @@
  *        window, as Prometheus would; 0: none)
  *        [--skip-rss] [--skip-compare] [--haproxy-threads 1] [--server-procs 2]
  *        [--ipvsd-mode daemon|monitor] [--ipvsd-bind IP] [--ipvsd-node-args "--max-semi-space-size=4"]
- *        [--cpu-prof] [--out bench/results]
+ *        [--cpu-prof] [--out bench/results] [--project DIR]
  * ipvsd's process runs on plain node, as `ipvsd` does; --ipvsd-node-args adds flags for an experiment.
+ * --project DIR measures another checkout (built) with this benchmark: its own
+ * bench/check-scale/ipvsd-checker.mjs (which wires that tree's dist/ as its daemon did), started
+ * with the environment and node flags on the first line of its src/bin/ipvsd.ts when that line is
+ * `#!/usr/bin/env -S [NAME=VALUE ...] node [FLAGS]` (as older trees shipped them). Before/after in
+ * one method: the same CPU and PSS readings for both.
  * (bench/check-scale.sh raises the fd limit, builds and installs haproxy first; results are JSON in
  * --out, not meant to be committed. bench/check-scale/profile-summary.mjs reads --cpu-prof output.)
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -78,7 +90,24 @@ const o = {
   // ipvsd ships with none: node/V8 flags for what-if runs only.
   ipvsdNodeArgs: (opt('ipvsd-node-args', '') ?? '').split(' ').filter(Boolean),
   out: resolve(opt('out', join(root, 'bench/results'))),
+  project: resolve(opt('project', root)),
 };
+// The checker of the measured tree, and how that tree's ipvsd started node.
+const checkerScript = join(o.project, 'bench/check-scale/ipvsd-checker.mjs');
+const shipped = (() => {
+  const first = readFileSync(join(o.project, 'src/bin/ipvsd.ts'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env -S((?: [A-Z_][A-Z0-9_]*=\S*)*) node((?: --\S+)*)\s*$/.exec(first);
+  if (!m) return { env: {}, flags: [] };
+  const env = Object.fromEntries(
+    m[1]
+      .split(' ')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { env, flags: m[2].split(' ').filter(Boolean) };
+})();
+o.ipvsdNodeArgs = [...shipped.flags, ...o.ipvsdNodeArgs];
+o.ipvsdEnv = shipped.env;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const MiB = 1024 * 1024;
 
@@ -97,6 +126,82 @@ function procCpu(pid) {
   return [Number(f[11]) / CLK_TCK, Number(f[12]) / CLK_TCK];
 }
 const procCpuS = (pid) => procCpu(pid).reduce((a, b) => a + b, 0);
+
+/** pid and every descendant of it (from the ppid field of /proc/N/stat). */
+function treePids(root) {
+  const parent = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {} // gone since readdir
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, pp] of parent) if (pp === out[i]) out.push(pid);
+  return out;
+}
+/** What a process calls itself in ps (its process title: `ipvsd: checks`), else its command line. */
+function procName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 60);
+  } catch {
+    return '?';
+  }
+}
+/**
+ * CPU of a process tree: `{ user, sys, byPid: { pid: [user, sys] } }`. A process that exits between
+ * two readings takes its CPU with it; run.mjs reports the children's restarts, which should be 0.
+ */
+function treeCpu(root) {
+  const byPid = {};
+  let user = 0;
+  let sys = 0;
+  for (const pid of treePids(root)) {
+    try {
+      const [u, s] = procCpu(pid);
+      byPid[pid] = [u, s];
+      user += u;
+      sys += s;
+    } catch {}
+  }
+  return { user, sys, byPid };
+}
+/** Seconds the tree's processes spent runnable but waiting for a CPU. */
+const treeRunqueueWaitS = (root) =>
+  treePids(root).reduce((a, pid) => {
+    try {
+      return a + procRunqueueWaitS(pid);
+    } catch {
+      return a;
+    }
+  }, 0);
+/** Proportional set size of a process, KiB (smaps_rollup: one read for the whole address space). */
+function procPssKiB(pid) {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+/** Per process of the tree: `{ total, rssTotal, byProcess: [{ pid, name, pssMiB, rssMiB }] }` (KiB totals). */
+function treeMemory(root) {
+  const byProcess = [];
+  let total = 0;
+  let rssTotal = 0;
+  for (const pid of treePids(root)) {
+    const pss = procPssKiB(pid);
+    let rss = 0;
+    try {
+      rss = procStatusKiB(pid, 'VmRSS') ?? 0;
+    } catch {}
+    total += pss;
+    rssTotal += rss;
+    byProcess.push({ pid, name: procName(pid), pssMiB: r3(pss / 1024), rssMiB: r3(rss / 1024) });
+  }
+  return { total, rssTotal, byProcess };
+}
 /** Seconds the process spent runnable but waiting for a CPU (other load on the machine). */
 function procRunqueueWaitS(pid) {
   return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
@@ -257,9 +362,10 @@ function startIpvsd(tcp, http, tag, mode, intervalS = 1, extraNodeArgs = []) {
       `ipvsd-${tag}-${stamp}.cpuprofile`,
     );
   return spawnNode(
-    join(here, 'ipvsd-checker.mjs'),
+    checkerScript,
     [file, '--mode', mode, '--log', join(work, `ipvsd-${tag}.log`)],
     nodeArgs,
+    o.ipvsdEnv,
   );
 }
 
@@ -290,16 +396,36 @@ function stamp_() {
 }
 const stamp = stamp_();
 
-/** Samples RSS of the given pids every 0.2 s until `ms` passed; returns max and last (KiB). */
-async function watchRss(pids, ms) {
-  const max = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
+/**
+ * Samples the memory of the given process trees until `ms` passed: the peak of the summed RSS every
+ * 0.2 s (a peak that lasts a GC cycle, the periodic IPVS resync's, must not fall between samples)
+ * and of the summed PSS every second (smaps_rollup walks the page tables: dearer to read). KiB.
+ */
+async function watchMemory(roots, ms) {
+  const rssMax = Object.fromEntries(Object.keys(roots).map((k) => [k, 0]));
+  const pssMax = { ...rssMax };
   const end = Date.now() + ms;
+  let nextPss = 0;
   while (Date.now() < end) {
-    for (const [k, pid] of Object.entries(pids)) max[k] = Math.max(max[k], procStatusKiB(pid, 'VmRSS') ?? 0);
-    // Every 0.2 s: a peak that lasts a GC cycle (the periodic IPVS resync's) must not fall between samples.
+    const pss = Date.now() >= nextPss;
+    if (pss) nextPss = Date.now() + 1000;
+    for (const [k, root] of Object.entries(roots)) {
+      const pids = treePids(root);
+      let rss = 0;
+      for (const pid of pids)
+        try {
+          rss += procStatusKiB(pid, 'VmRSS') ?? 0;
+        } catch {}
+      rssMax[k] = Math.max(rssMax[k], rss);
+      if (pss)
+        pssMax[k] = Math.max(
+          pssMax[k],
+          pids.reduce((a, pid) => a + procPssKiB(pid), 0),
+        );
+    }
     await sleep(Math.min(200, Math.max(0, end - Date.now())));
   }
-  return max;
+  return { rssMax, pssMax };
 }
 
 const r3 = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 1000) / 1000);
@@ -331,23 +457,23 @@ async function compare(servers) {
       ...hapSide,
       ipvsd: sample,
       ipvsdT: performance.now(),
-      ipvsdCpu: procCpu(ipvsd.pid),
-      ipvsdWait: procRunqueueWaitS(ipvsd.pid),
+      ipvsdCpu: treeCpu(ipvsd.pid),
+      ipvsdWait: treeRunqueueWaitS(ipvsd.pid),
       ipvsdServers: sample ? null : await serverCounts(servers),
     };
   };
   ipvsd.send('reset');
   const a = await snap();
   log(`measuring for ${o.windowS} s`);
-  const rssMax = await watchRss({ ipvsd: ipvsd.pid, haproxy: hap.child.pid }, o.windowS * 1000);
+  const { rssMax, pssMax } = await watchMemory(
+    { ipvsd: ipvsd.pid, haproxy: hap.child.pid },
+    o.windowS * 1000,
+  );
   const b = await snap();
+  const procNames = Object.fromEntries(treePids(ipvsd.pid).map((pid) => [pid, procName(pid)]));
   const states = await haproxyServerStates(hap.sock);
+  const mem = { ipvsd: treeMemory(ipvsd.pid), haproxy: treeMemory(hap.child.pid) };
   const scrape = await scrapeMetrics(ipvsd);
-  const rss = {
-    ipvsd: procStatusKiB(ipvsd.pid, 'VmRSS'),
-    haproxy: procStatusKiB(hap.child.pid, 'VmRSS'),
-  };
-  const hwm = { ipvsd: procStatusKiB(ipvsd.pid, 'VmHWM'), haproxy: procStatusKiB(hap.child.pid, 'VmHWM') };
   await stopChild(ipvsd);
   await stopChild(hap.child, null);
 
@@ -377,7 +503,21 @@ async function compare(servers) {
   const hapTcp = hapTcpSeen + dMib('ActiveOpens') - dMib('PassiveOpens') - ipvsdTcpUnseen;
   const hapChecks = hapTcp + hapHttp;
   const hapTcpCrossCheck = dMib('ActiveOpens') - ipvsdChecks - hapHttp;
-  const [userIpvsd, sysIpvsd] = [0, 1].map((i) => b.ipvsdCpu[i] - a.ipvsdCpu[i]);
+  const userIpvsd = b.ipvsdCpu.user - a.ipvsdCpu.user;
+  const sysIpvsd = b.ipvsdCpu.sys - a.ipvsdCpu.sys;
+  // Per process of the tree (processes present at both readings), named as ps shows them.
+  const cpuByProcess = Object.keys(b.ipvsdCpu.byPid)
+    .filter((pid) => a.ipvsdCpu.byPid[pid])
+    .map((pid) => ({
+      pid: Number(pid),
+      name: procNames[pid] ?? '?',
+      cpuS: r3(
+        b.ipvsdCpu.byPid[pid][0] +
+          b.ipvsdCpu.byPid[pid][1] -
+          a.ipvsdCpu.byPid[pid][0] -
+          a.ipvsdCpu.byPid[pid][1],
+      ),
+    }));
   const [userHap, sysHap] = [0, 1].map((i) => b.cpu[i] - a.cpu[i]);
   const cpuIpvsd = userIpvsd + sysIpvsd;
   const cpuHap = userHap + sysHap;
@@ -390,6 +530,9 @@ async function compare(servers) {
     targets: { tcp: o.tcp, http: o.http },
     ipvsd: {
       mode: o.ipvsdMode,
+      processes: cpuByProcess.length,
+      cpuByProcess,
+      childRestarts: b.ipvsd?.processes?.reduce((n, p) => n + p.restarts, 0) ?? null,
       windowS: r3(ipvsdSecs),
       eventLoopStalledOver15s: stalled,
       countedBy: stalled ? 'servers (ipvsd did not answer)' : 'onResult',
@@ -413,9 +556,11 @@ async function compare(servers) {
       eventLoopDelayMs: b.ipvsd
         ? Object.fromEntries(Object.entries(b.ipvsd.eld).map(([k, v]) => [k, r3(v)]))
         : { p50Ms: null, p99Ms: null, maxMs: null, meanMs: null },
-      rssMiB: r3(rss.ipvsd / 1024),
+      pssMiB: r3(mem.ipvsd.total / 1024),
+      pssMaxMiB: r3(Math.max(pssMax.ipvsd, mem.ipvsd.total) / 1024),
+      rssMiB: r3(mem.ipvsd.rssTotal / 1024),
       rssMaxMiB: r3(rssMax.ipvsd / 1024),
-      hwmMiB: r3(hwm.ipvsd / 1024),
+      memoryByProcess: mem.ipvsd.byProcess,
       heapUsedMiB: b.ipvsd ? r3(b.ipvsd.memory.heapUsed / MiB) : null,
       heapTotalMiB: b.ipvsd ? r3(b.ipvsd.memory.heapTotal / MiB) : null,
       heapSpacesMiB: b.ipvsd?.heapSpacesMiB ?? null,
@@ -442,7 +587,9 @@ async function compare(servers) {
       sysSPer1kChecks: r3(per1k(sysHap, hapChecks)),
       runqueueWaitPct: r3(((b.wait - a.wait) / secs) * 100),
       cpuSPer1kChecks: r3(hapPer1k),
-      rssMiB: r3(rss.haproxy / 1024),
+      pssMiB: r3(mem.haproxy.total / 1024),
+      pssMaxMiB: r3(Math.max(pssMax.haproxy, mem.haproxy.total) / 1024),
+      rssMiB: r3(mem.haproxy.rssTotal / 1024),
       rssMaxMiB: r3(rssMax.haproxy / 1024),
     },
     ratioCpuPerCheck: ipvsdPer1k !== null && hapPer1k ? r3(ipvsdPer1k / hapPer1k) : null,
@@ -498,7 +645,8 @@ async function rssRun({ mode, intervalS }) {
   ipvsd.send('reset');
   const sample = async () => {
     const s = await ipvsd.ask('sample', 'sample', 15000).catch(() => null);
-    return { t: performance.now(), cpu: procCpuS(ipvsd.pid), s };
+    const cpu = treeCpu(ipvsd.pid);
+    return { t: performance.now(), cpu: cpu.user + cpu.sys, s };
   };
   const a = await sample();
   // A daemon is scraped in real life: the RSS window includes Prometheus-like scrapes.
@@ -511,9 +659,10 @@ async function rssRun({ mode, intervalS }) {
       if (scraping) await sleep(o.rssScrapeS * 1000);
     }
   })();
-  const max = await watchRss({ ipvsd: ipvsd.pid }, o.rssWindowS * 1000);
+  const { rssMax, pssMax } = await watchMemory({ ipvsd: ipvsd.pid }, o.rssWindowS * 1000);
   scraping = false;
   const b = await sample();
+  const mem = treeMemory(ipvsd.pid);
   const ok = a.s !== null && b.s !== null;
   const checks = ok ? b.s.ok + b.s.fail - a.s.ok - a.s.fail : null;
   const result = {
@@ -529,9 +678,13 @@ async function rssRun({ mode, intervalS }) {
     eventLoopDelayMs: ok
       ? Object.fromEntries(Object.entries(b.s.eld).map(([k, v]) => [k, r3(v)]))
       : { p50Ms: null, p99Ms: null, maxMs: null, meanMs: null },
-    rssMiB: r3(procStatusKiB(ipvsd.pid, 'VmRSS') / 1024),
-    rssMaxMiB: r3(max.ipvsd / 1024),
-    hwmMiB: r3(procStatusKiB(ipvsd.pid, 'VmHWM') / 1024),
+    processes: mem.byProcess.length,
+    childRestarts: ok ? (b.s.processes?.reduce((n, p) => n + p.restarts, 0) ?? null) : null,
+    pssMiB: r3(mem.total / 1024),
+    pssMaxMiB: r3(Math.max(pssMax.ipvsd, mem.total) / 1024),
+    rssMiB: r3(mem.rssTotal / 1024),
+    rssMaxMiB: r3(rssMax.ipvsd / 1024),
+    memoryByProcess: mem.byProcess,
     heapUsedMiB: ok ? r3(b.s.memory.heapUsed / MiB) : null,
     heapTotalMiB: ok ? r3(b.s.memory.heapTotal / MiB) : null,
     heapSpacesMiB: ok ? b.s.heapSpacesMiB : null,
@@ -542,7 +695,7 @@ async function rssRun({ mode, intervalS }) {
     const g = await ipvsd.ask('gc', 'gc', 15000).catch(() => null);
     if (g?.collected) {
       result.liveHeapAfterGcMiB = r3(g.memory.heapUsed / MiB);
-      result.rssAfterGcMiB = r3(procStatusKiB(ipvsd.pid, 'VmRSS') / 1024);
+      result.pssAfterParentGcMiB = r3(treeMemory(ipvsd.pid).total / 1024);
     }
   }
   await scraper;
@@ -555,6 +708,14 @@ function printTable(res) {
   const out = [];
   const c = res.compare;
   const fmt = (x, d = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(d));
+  out.push(
+    `ipvsd measured: ${res.options.project} (${res.commit}); node flags ${res.options.ipvsdNodeArgs.join(' ') || '(none)'}; ` +
+      `environment ${
+        Object.entries(res.options.ipvsdEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') || '(none added)'
+      }`,
+  );
   if (c) {
     out.push('');
     out.push(
@@ -562,7 +723,6 @@ function printTable(res) {
         `window ${fmt(c.windowS, 1)} s, ${c.machine.cpus} CPUs (machine ${fmt(c.machine.busyPct, 0)}% busy, ` +
         `load ${c.machine.loadavg ?? '-'})`,
     );
-    out.push(`  ipvsd's node flags: ${res.options.ipvsdNodeArgs.join(' ') || '(none)'}`);
     const rows = [
       [
         '',
@@ -584,7 +744,7 @@ function printTable(res) {
         'CPU s per 1,000 checks',
         fmt(c.ipvsd.cpuSPer1kChecks, 4),
         fmt(c.haproxy.cpuSPer1kChecks, 4),
-        `${fmt(c.ratioCpuPerCheck, 2)} (target <= 1.0)`,
+        `${fmt(c.ratioCpuPerCheck, 2)} (bounds: TCP-only <= 1.0, mixed <= 1.2)`,
       ],
       [
         '  user / sys s per 1,000',
@@ -598,14 +758,21 @@ function printTable(res) {
         fmt(c.haproxy.runqueueWaitPct, 1),
         '',
       ],
+      ['processes', `${c.ipvsd.processes} (${c.ipvsd.childRestarts ?? '-'} restarts)`, '1', ''],
       [
-        'RSS MiB (end / max)',
+        'PSS MiB, all processes (end / max)',
+        `${fmt(c.ipvsd.pssMiB, 1)} / ${fmt(c.ipvsd.pssMaxMiB, 1)}`,
+        `${fmt(c.haproxy.pssMiB, 1)} / ${fmt(c.haproxy.pssMaxMiB, 1)}`,
+        '',
+      ],
+      [
+        'RSS MiB, summed (end / max)',
         `${fmt(c.ipvsd.rssMiB, 1)} / ${fmt(c.ipvsd.rssMaxMiB, 1)}`,
         `${fmt(c.haproxy.rssMiB, 1)} / ${fmt(c.haproxy.rssMaxMiB, 1)}`,
         '',
       ],
       [
-        'event-loop delay ms p50/p99/max',
+        'parent event-loop delay p50/p99/max ms',
         `${fmt(c.ipvsd.eventLoopDelayMs.p50Ms, 1)} / ${fmt(c.ipvsd.eventLoopDelayMs.p99Ms, 1)} / ${fmt(c.ipvsd.eventLoopDelayMs.maxMs, 1)}`,
         'n/a',
         '',
@@ -624,13 +791,17 @@ function printTable(res) {
         '  ipvsd did not answer within 15 s (event loop stalled): its checks were counted at the servers',
       );
     out.push(
+      `  ipvsd CPU s by process: ${c.ipvsd.cpuByProcess.map((p) => `${p.name} ${fmt(p.cpuS, 2)}`).join('; ')}`,
+    );
+    out.push(
       `  ipvsd metrics scrape after the window: ${fmt(c.ipvsd.metricsScrape.ms, 0)} ms, ${c.ipvsd.metricsScrape.bytes ?? '-'} bytes`,
     );
   }
   for (const r of res.rss ?? []) {
     out.push(
-      `ipvsd (${r.mode}) with ${r.realServers} real servers every ${r.intervalS} s: RSS ${fmt(r.rssMiB, 1)} MiB (max ${fmt(r.rssMaxMiB, 1)}, ` +
-        `HWM ${fmt(r.hwmMiB, 1)}; target < 150), V8 heap ${fmt(r.heapUsedMiB, 1)} used / ${fmt(r.heapTotalMiB, 1)} MiB, ${fmt(r.checksPerS, 0)} checks/s, ` +
+      `ipvsd (${r.mode}, ${r.processes} processes, ${r.childRestarts ?? '-'} restarts) with ${r.realServers} real servers every ${r.intervalS} s: ` +
+        `PSS ${fmt(r.pssMiB, 1)} MiB (max ${fmt(r.pssMaxMiB, 1)}; bound < 200), RSS summed ${fmt(r.rssMiB, 1)} (max ${fmt(r.rssMaxMiB, 1)}); ` +
+        `by process: ${r.memoryByProcess.map((p) => `${p.name} ${fmt(p.pssMiB, 1)}`).join(', ')}; parent's V8 heap ${fmt(r.heapUsedMiB, 1)} used / ${fmt(r.heapTotalMiB, 1)} MiB, ${fmt(r.checksPerS, 0)} checks/s, ` +
         `${r.failed ?? '-'} failed, ${r.healthTransitions ?? '-'} health changes, ` +
         `${fmt(r.cpuSPer1kChecks, 4)} CPU s/1k checks, loop delay p99 ${fmt(r.eventLoopDelayMs.p99Ms, 1)} ms` +
         (r.scrapes?.length
@@ -638,7 +809,7 @@ function printTable(res) {
           : '') +
         (r.liveHeapAfterGcMiB === undefined
           ? ''
-          : `; after a full GC: live heap ${fmt(r.liveHeapAfterGcMiB, 1)} MiB, RSS ${fmt(r.rssAfterGcMiB, 1)} MiB`) +
+          : `; after a full GC of the parent: its live heap ${fmt(r.liveHeapAfterGcMiB, 1)} MiB, PSS of all ${fmt(r.pssAfterParentGcMiB, 1)} MiB`) +
         (r.eventLoopStalledOver15s ? ' (event loop stalled > 15 s)' : ''),
     );
   }
@@ -658,7 +829,11 @@ try {
   );
   log(`starting ${nTcp} tcp + ${nHttp} http servers in ${o.serverProcs} processes`);
   const servers = await startServers(nTcp, nHttp);
-  const results = { date: new Date().toISOString(), node: process.version, options: o };
+  let commit = '?';
+  try {
+    commit = execFileSync('git', ['-C', o.project, 'rev-parse', '--short', 'HEAD']).toString().trim();
+  } catch {}
+  const results = { date: new Date().toISOString(), node: process.version, commit, options: o };
   if (!o.skipCompare) results.compare = await compare(servers);
   if (!o.skipRss) {
     results.rss = [];
