@@ -92,12 +92,27 @@ const o = {
   out: resolve(opt('out', join(root, 'bench/results'))),
   project: resolve(opt('project', root)),
 };
-// The checker of the measured tree, and how that tree's ipvsd started node.
+// The checker of the measured tree, and how that tree's ipvsd starts node: from the launcher's
+// first line (older trees), else from the systemd unit's Environment= and ExecStart= (where the
+// node flags and malloc settings live now), so the daemon is measured as it is deployed.
 const checkerScript = join(o.project, 'bench/check-scale/ipvsd-checker.mjs');
 const shipped = (() => {
   const first = readFileSync(join(o.project, 'src/bin/ipvsd.ts'), 'utf8').split('\n', 1)[0];
   const m = /^#!\/usr\/bin\/env -S((?: [A-Z_][A-Z0-9_]*=\S*)*) node((?: --\S+)*)\s*$/.exec(first);
-  if (!m) return { env: {}, flags: [] };
+  if (!m) {
+    let unit = '';
+    try {
+      unit = readFileSync(join(o.project, 'systemd/ipvsd.service'), 'utf8');
+    } catch {
+      return { env: {}, flags: [] };
+    }
+    const env = {};
+    for (const [, list] of unit.matchAll(/^Environment=(.*)$/gm))
+      for (const kv of list.split(' ').filter(Boolean))
+        env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+    const exec = /^ExecStart=\S*node((?: --\S+)*) /m.exec(unit);
+    return { env, flags: (exec?.[1] ?? '').split(' ').filter(Boolean) };
+  }
   const env = Object.fromEntries(
     m[1]
       .split(' ')

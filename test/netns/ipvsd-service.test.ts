@@ -40,9 +40,14 @@ describe('systemd/ipvsd.service', () => {
     // verify checks that ExecStart's program exists; /usr/bin/ipvsd is where a package installs it,
     // not on a build machine, so a copy runs the built entry point with this node instead.
     const copy = join(tmp, 'ipvsd.service');
-    const execStart = `ExecStart=${process.execPath} ${IPVSD} `;
-    expect(text).toContain('\nExecStart=/usr/bin/ipvsd --config /etc/ipvsd/ipvsd.yaml\n');
-    writeFileSync(copy, text.replace('\nExecStart=/usr/bin/ipvsd ', `\n${execStart}`));
+    // node's own flags are the unit's to choose (they are not pinned here); the program is node.
+    const line =
+      /^ExecStart=\/usr\/bin\/node((?: --\S+)*) \/usr\/bin\/ipvsd --config \/etc\/ipvsd\/ipvsd\.yaml$/m.exec(
+        text,
+      );
+    expect(line, 'ExecStart runs /usr/bin/ipvsd through /usr/bin/node').not.toBeNull();
+    const execStart = `ExecStart=${process.execPath}${line?.[1] ?? ''} ${IPVSD} --config /etc/ipvsd/ipvsd.yaml`;
+    writeFileSync(copy, text.replace(line?.[0] ?? '', execStart));
     const result = spawnSync('systemd-analyze', ['verify', copy], { env: ENV, encoding: 'utf8' });
     expect(result.error).toBeUndefined();
     // Unknown keys and bad values are only warnings (exit 0): any output at all fails the test.
