@@ -26,6 +26,8 @@ DEBIAN_PACKAGES=(
   systemd           # systemd-analyze verify|security on the unit; systemd as PID 1 in the VM test
   openssl           # self-signed certificates for the https check tests
   procps            # pkill (the demo kills a real server)
+  frr bird2         # routing daemons that import ipvsd's announcements and speak BGP (N active directors)
+  nftables          # nft: full NAT's source-NAT table (the ecosystem's own interface, as kube-proxy uses)
 )
 
 debian_only=0
