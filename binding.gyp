@@ -8,6 +8,7 @@
         "native/src/addon.cc",
         "native/src/errno_error.cc",
         "native/src/garp.cc",
+        "native/src/icmp_socket.cc",
         "native/src/listen_fd.cc",
         "native/src/sd_notify.cc",
         "native/src/subreaper.cc",

@@ -9,9 +9,11 @@
 // - tcp_connect.cc: TCP connect health checks in batches on one private epoll set.
 // - listen_fd.cc: listening sockets whose accepting can pause without losing the backlog.
 // - subreaper.cc: child subreaper and reaping, for killing every descendant of a script.
+// - icmp_socket.cc: raw ICMP / ICMPv6 sockets for the ping check.
 #include <napi.h>
 
 #include "garp.h"
+#include "icmp_socket.h"
 #include "listen_fd.h"
 #include "sd_notify.h"
 #include "subreaper.h"
@@ -27,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipvsd::RegisterTcpConnector(env, exports);
   ipvsd::RegisterListenFd(env, exports);
   ipvsd::RegisterSubreaper(env, exports);
+  ipvsd::RegisterIcmpSocket(env, exports);
   return exports;
 }
 

@@ -2,6 +2,9 @@
  * The health-check component's public surface: probes, the pure rise/fall step, target ids and
  * the monitor that schedules them. The director imports from here; nothing here imports ipvs or vrrp.
  */
+
+export { type DnsProbeCheck, probeDns, startDnsProbe } from './dns.js';
+export { type FileProbeCheck, probeFile } from './file.js';
 export {
   type Health,
   type HealthState,
@@ -23,6 +26,7 @@ export {
   type TargetStatus,
   warmupDelay,
 } from './monitor.js';
+export { icmpDroppedReplies, type PingProbeCheck, probePing, startPingProbe } from './ping.js';
 export {
   type CancelProbe,
   fromPromiseProbe,
@@ -35,5 +39,16 @@ export {
 } from './probe.js';
 export { describeError, type ProbeResult } from './result.js';
 export { probeScript, type ScriptProbeCheck } from './script.js';
+export { probeSmtp, type SmtpProbeCheck, startSmtpProbe } from './smtp.js';
 export { checkTargetId } from './target-id.js';
 export { probeTcp, startTcpProbe, type TcpProbeCheck } from './tcp.js';
+export {
+  fileCheckVerdict,
+  parseTrackFileValue,
+  readTrackFile,
+  type TrackFileRead,
+  type TrackFileVerdict,
+  type TrackFileWeight,
+  trackFileStatus,
+} from './track-file.js';
+export { probeUdp, startUdpProbe, type UdpProbeCheck } from './udp.js';

@@ -11,11 +11,16 @@
  * unhandled rejection or a throw in a timer.
  */
 import type { CheckConfig } from '../config/types.js';
+import { startDnsProbe } from './dns.js';
+import { probeFile } from './file.js';
 import { NO_CHECK_RESULT } from './health.js';
 import { startHttpProbe } from './http.js';
+import { startPingProbe } from './ping.js';
 import { ABORTED_REASON, describeError, type ProbeResult, stopwatch } from './result.js';
 import { probeScript } from './script.js';
+import { startSmtpProbe } from './smtp.js';
 import { startTcpProbe } from './tcp.js';
+import { startUdpProbe } from './udp.js';
 
 export type Probe = (check: CheckConfig, signal: AbortSignal) => Promise<ProbeResult>;
 
@@ -69,6 +74,12 @@ const startScriptProbe = fromPromiseProbe(async (check, signal) =>
     : internalFailure(new Error(`no promise probe for ${check.type} checks`)),
 );
 
+const startFileProbe = fromPromiseProbe(async (check, signal) =>
+  check.type === 'file'
+    ? probeFile(check, signal)
+    : internalFailure(new Error(`no promise probe for ${check.type} checks`)),
+);
+
 export const startProbe: StartProbe = (check, done) => {
   try {
     switch (check.type) {
@@ -91,6 +102,16 @@ export const startProbe: StartProbe = (check, done) => {
         return startHttpProbe(check, done) as CancelProbe;
       case 'script':
         return startScriptProbe(check, done);
+      case 'dns':
+        return startDnsProbe(check, done) as CancelProbe;
+      case 'udp':
+        return startUdpProbe(check, done) as CancelProbe;
+      case 'ping':
+        return startPingProbe(check, done) as CancelProbe;
+      case 'smtp':
+        return startSmtpProbe(check, done) as CancelProbe;
+      case 'file':
+        return startFileProbe(check, done);
     }
   } catch (err) {
     return startFailed(err, done);

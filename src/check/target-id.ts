@@ -51,7 +51,44 @@ function canonicalParameters(check: CheckConfig): unknown[] {
     }
     case 'script':
       return ['script', [...check.argv], ...timing(check)];
+    case 'dns':
+      return [...connectParameters(check), ...timing(check), check.queryType, check.queryName];
+    case 'udp':
+      return [
+        ...connectParameters(check),
+        ...timing(check),
+        hex(check.payload),
+        check.requireReply,
+        hex(check.replyData),
+        hex(check.replyMask),
+        check.minReplyLength,
+        check.maxReplyLength,
+      ];
+    case 'ping':
+      return [
+        'ping',
+        canonicalAddress(check.connectIp),
+        check.bindIp === null ? null : canonicalAddress(check.bindIp),
+        ...timing(check),
+      ];
+    case 'smtp':
+      return [...connectParameters(check), ...timing(check), check.heloName];
+    case 'file':
+      return ['file', check.path, check.weight, check.reverse, ...timing(check)];
   }
+}
+
+function hex(bytes: Uint8Array | null): string | null {
+  return bytes === null ? null : Buffer.from(bytes).toString('hex');
+}
+
+function connectParameters(check: Extract<CheckConfig, { connectPort: number }>): unknown[] {
+  return [
+    check.type,
+    canonicalAddress(check.connectIp),
+    check.connectPort,
+    check.bindIp === null ? null : canonicalAddress(check.bindIp),
+  ];
 }
 
 function summary(check: CheckConfig): string {
@@ -65,6 +102,14 @@ function summary(check: CheckConfig): string {
       return `${check.type}/${hostPort(canonicalAddress(check.connectIp), check.connectPort)}${check.path}`;
     case 'script':
       return `script/${check.argv[0] ?? ''}`;
+    case 'dns':
+    case 'udp':
+    case 'smtp':
+      return `${check.type}/${hostPort(canonicalAddress(check.connectIp), check.connectPort)}`;
+    case 'ping':
+      return `ping/${canonicalAddress(check.connectIp)}`;
+    case 'file':
+      return `file/${check.path}`;
   }
 }
 

@@ -17,7 +17,17 @@ export type SchedulerFlag = 'sh-fallback' | 'sh-port' | 'mh-fallback' | 'mh-port
 /** What a config may ask for; the kernel's `local` is only ever reported, never configured. */
 export type ConfigForwarding = Exclude<Forwarding, 'local'>;
 export type UnmanagedPolicy = 'remove' | 'keep';
-export type CheckType = 'tcp' | 'http' | 'https' | 'script' | 'none';
+export type CheckType =
+  | 'tcp'
+  | 'http'
+  | 'https'
+  | 'script'
+  | 'dns'
+  | 'udp'
+  | 'ping'
+  | 'smtp'
+  | 'file'
+  | 'none';
 
 export interface Config {
   /** The file name given to the parser, as used in issue positions. */
@@ -109,7 +119,16 @@ export interface RealServerConfig {
   readonly source: SourcePos;
 }
 
-export type CheckConfig = NoCheck | TcpCheck | HttpCheck | ScriptCheck;
+export type CheckConfig =
+  | NoCheck
+  | TcpCheck
+  | HttpCheck
+  | ScriptCheck
+  | DnsCheck
+  | UdpCheck
+  | PingCheck
+  | SmtpCheck
+  | FileCheck;
 
 export interface NoCheck {
   readonly type: 'none';
@@ -170,6 +189,54 @@ export interface ScriptCheck extends CheckTiming {
   readonly type: 'script';
   /** argv[0] is an absolute path; run without a shell. */
   readonly argv: readonly string[];
+}
+
+/** keepalived's DNS_CHECK: one query over UDP, up on a reply with its ID, QR set and RCODE 0. */
+export interface DnsCheck extends CheckTiming, CheckTarget {
+  readonly type: 'dns';
+  /** QTYPE number (6 = SOA, keepalived's default). */
+  readonly queryType: number;
+  /** The name queried, as written ("." or "" is the root). */
+  readonly queryName: string;
+}
+
+/**
+ * keepalived's UDP_CHECK: send `payload`; an ICMP unreachable fails; without `requireReply` a
+ * timeout passes.
+ */
+export interface UdpCheck extends CheckTiming, CheckTarget {
+  readonly type: 'udp';
+  /** Bytes sent; null: keepalived's 32-byte filler. */
+  readonly payload: Uint8Array | null;
+  readonly requireReply: boolean;
+  /** Compared with the reply up to the shorter of the two; null: any reply passes. */
+  readonly replyData: Uint8Array | null;
+  /** Per byte of replyData, bits that are ignored (x nibbles); null: none. */
+  readonly replyMask: Uint8Array | null;
+  readonly minReplyLength: number;
+  readonly maxReplyLength: number;
+}
+
+/** keepalived's PING_CHECK: one ICMP (or ICMPv6) echo, up on the matching echo reply. */
+export interface PingCheck extends CheckTiming {
+  readonly type: 'ping';
+  readonly connectIp: string;
+  readonly bindIp: string | null;
+}
+
+/** keepalived's SMTP_CHECK: banner 220, `HELO name` answered 250, QUIT. */
+export interface SmtpCheck extends CheckTiming, CheckTarget {
+  readonly type: 'smtp';
+  readonly heloName: string;
+}
+
+/** keepalived's FILE_CHECK: a number in a file, judged by ../check/track-file.ts. */
+export interface FileCheck extends CheckTiming {
+  readonly type: 'file';
+  readonly path: string;
+  /** Multiplier of the value; 0: any non-zero value is a failure. */
+  readonly weight: number;
+  readonly reverse: boolean;
 }
 
 export interface VrrpScriptConfig {

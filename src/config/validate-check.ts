@@ -7,6 +7,16 @@
  */
 
 import { isScalar, isSeq } from 'yaml';
+import { DNS_QUERY_TYPES, type DnsQueryTypeName, dnsNameProblem } from '../check/dns-message.js';
+import { SMTP_DEFAULT_HELO } from '../check/smtp-reply.js';
+import { INT32_MAX } from '../check/track-file.js';
+import {
+  type HexBytes,
+  readHexString,
+  UDP_DEFAULT_MAX_REPLY,
+  UDP_MAX_PAYLOAD,
+  UDP_MAX_REPLY_LIMIT,
+} from '../check/udp-payload.js';
 import { quote } from '../errors.js';
 import {
   type Fields,
@@ -18,10 +28,32 @@ import {
   type ValueType,
 } from './keywords.js';
 import type { CheckConfig, CheckType, SourcePos, StatusRange, TcpCheck } from './types.js';
-import { bool, command, duration, int, ip, oneOf, patterned, string, tableSchema } from './value-types.js';
+import {
+  absolutePath,
+  bool,
+  command,
+  duration,
+  int,
+  ip,
+  oneOf,
+  patterned,
+  string,
+  tableSchema,
+} from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
-export const CHECK_TYPES: readonly CheckType[] = ['tcp', 'http', 'https', 'script', 'none'];
+export const CHECK_TYPES: readonly CheckType[] = [
+  'tcp',
+  'http',
+  'https',
+  'script',
+  'dns',
+  'udp',
+  'ping',
+  'smtp',
+  'file',
+  'none',
+];
 
 /** Check timings: an hour between checks is already a check that tells nothing for an hour. */
 export const MAX_CHECK_DURATION_MS = 3_600_000;
@@ -53,6 +85,16 @@ interface CheckValues {
   sni?: string;
   verify_tls?: boolean;
   script?: string[];
+  query_type?: DnsQueryTypeName;
+  query_name?: string;
+  payload?: HexBytes;
+  require_reply?: boolean | HexBytes;
+  min_reply_length?: number;
+  max_reply_length?: number;
+  helo_name?: string;
+  file?: string;
+  weight?: number;
+  reverse?: boolean;
 }
 
 type CheckKey = Exclude<keyof CheckValues, 'type'>;
@@ -116,6 +158,53 @@ const STATUS: ValueType<StatusRange[]> = {
   show: (ranges) => ranges.map((r) => (r.min === r.max ? r.min : `${r.min}-${r.max}`)),
 };
 
+/** A hex string as keepalived's UDP_CHECK reads it (../check/udp-payload.ts readHexString). */
+function hexBytes(wildcards: boolean, label: string): ValueType<HexBytes> {
+  const pattern = wildcards ? '^[0-9a-fA-FxX \\t]+$' : '^[0-9a-fA-F \\t]+$';
+  return {
+    read: (value) => {
+      const text = value.string(2 * UDP_MAX_PAYLOAD + 1024);
+      if (text === undefined) return undefined;
+      const bytes = readHexString(text, wildcards);
+      if (bytes === null)
+        return value.fail(
+          `${label} must be hex digits${wildcards ? ' (x for a nibble to ignore)' : ''} in groups separated by blanks, got ${quote(text)}`,
+        );
+      if (bytes.data.length > UDP_MAX_PAYLOAD)
+        return value.fail(`${label} must be at most ${UDP_MAX_PAYLOAD} bytes, got ${bytes.data.length}`);
+      return bytes;
+    },
+    schema: () => ({ type: 'string', pattern }),
+    summary: wildcards
+      ? 'hex string, `x` ignores a nibble (e.g. `"0a 1x ff"`)'
+      : 'hex string (e.g. `"0a1b ff"`)',
+  };
+}
+
+const REPLY_HEX = hexBytes(true, 'require_reply');
+const REQUIRE_REPLY: ValueType<boolean | HexBytes> = {
+  read: (value) =>
+    isScalar(value.node) && typeof value.node.value === 'boolean' ? value.node.value : REPLY_HEX.read(value),
+  schema: () => ({ anyOf: [{ type: 'boolean' }, REPLY_HEX.schema()] }),
+  summary: "`true`, `false`, or the reply's first bytes as a hex string (`x` ignores a nibble)",
+};
+
+function dnsName(value: Value): string | undefined {
+  const text = value.string(254);
+  if (text === undefined) return undefined;
+  const problem = dnsNameProblem(text);
+  return problem === null ? text : value.fail(`query_name ${quote(text)} ${problem}`);
+}
+
+/** A HELO argument goes on one line of the SMTP dialogue. */
+function heloName(value: Value): string | undefined {
+  const text = value.string(255);
+  if (text === undefined) return undefined;
+  return /^\S+$/.test(text)
+    ? text
+    : value.fail(`helo_name must be one word without blanks, got ${quote(text)}`);
+}
+
 const TIMING_KEYS: readonly CheckKey[] = [
   'interval',
   'timeout',
@@ -135,6 +224,11 @@ const KEYS_BY_TYPE: Readonly<Record<CheckType, readonly CheckKey[]>> = {
   http: [...TIMING_KEYS, ...TARGET_KEYS, ...HTTP_KEYS],
   https: [...TIMING_KEYS, ...TARGET_KEYS, ...HTTP_KEYS, 'sni', 'verify_tls'],
   script: [...TIMING_KEYS, 'script'],
+  dns: [...TIMING_KEYS, ...TARGET_KEYS, 'query_type', 'query_name'],
+  udp: [...TIMING_KEYS, ...TARGET_KEYS, 'payload', 'require_reply', 'min_reply_length', 'max_reply_length'],
+  ping: [...TIMING_KEYS, 'connect_ip', 'bind_ip'],
+  smtp: [...TIMING_KEYS, ...TARGET_KEYS, 'helo_name'],
+  file: [...TIMING_KEYS, 'file', 'weight', 'reverse'],
 };
 
 /** The check types that take `key`, for the docs. */
@@ -229,6 +323,51 @@ export const CHECK_KEYWORDS = {
     description:
       'program run without a shell in its own process group (killed at the timeout); exit 0 passes',
   }),
+  query_type: checkKey('query_type', oneOf(Object.keys(DNS_QUERY_TYPES) as DnsQueryTypeName[]), {
+    description: 'DNS query type (keepalived DNS_CHECK `type`)',
+    default: 'SOA',
+  }),
+  query_name: checkKey(
+    'query_name',
+    patterned(String.raw`^(\.|[^.\s]+(\.[^.\s]+)*\.?)$`, 'DNS name', dnsName),
+    {
+      description: 'DNS name queried; `.` is the root',
+      default: '.',
+    },
+  ),
+  payload: checkKey('payload', hexBytes(false, 'payload'), {
+    description: "bytes sent; without it keepalived's 32-byte filler",
+    defaultText: '"keepalived check - …" (32 bytes)',
+  }),
+  require_reply: checkKey('require_reply', REQUIRE_REPLY, {
+    description:
+      'fail without a reply; with hex bytes the reply must also match them up to the shorter of the two, and its length lie in min/max_reply_length',
+    default: false,
+  }),
+  min_reply_length: checkKey('min_reply_length', int(0, UDP_MAX_REPLY_LIMIT), {
+    description: 'shortest matching reply, in bytes (with `require_reply` bytes)',
+    default: 0,
+  }),
+  max_reply_length: checkKey('max_reply_length', int(0, UDP_MAX_REPLY_LIMIT), {
+    description: 'longest matching reply, in bytes (with `require_reply` bytes)',
+    default: UDP_DEFAULT_MAX_REPLY,
+  }),
+  helo_name: checkKey('helo_name', patterned(String.raw`^\S+$`, 'one word', heloName), {
+    description: 'argument of the HELO command',
+    default: SMTP_DEFAULT_HELO,
+  }),
+  file: checkKey('file', absolutePath(), {
+    description: 'file holding a number (read at every interval, as keepalived track_file)',
+  }),
+  weight: checkKey('weight', int(-INT32_MAX, INT32_MAX), {
+    description:
+      'multiplier of the number; 0: non-zero fails, zero passes; otherwise fails only when the product reaches -2147483648',
+    default: 1,
+  }),
+  reverse: checkKey('reverse', bool(), {
+    description: 'negate the product (with weight 0: zero fails, non-zero passes)',
+    default: false,
+  }),
 } satisfies KeywordTable<CheckValues>;
 
 /** A check block as a keyword's value: read into a draft; its type fit is checked by the caller. */
@@ -278,6 +417,17 @@ export function validateCheck(draft: CheckDraft, parent: CheckDraft | null): voi
   if (type === 'script' && !draft.fields.has('script') && parent?.fields.has('script') !== true) {
     draft.value.fail('script check is missing required key "script"');
   }
+  if (type === 'file' && !draft.fields.has('file') && parent?.fields.has('file') !== true) {
+    draft.value.fail('file check is missing required key "file"');
+  }
+  if (type === 'udp') {
+    const min = draft.values.min_reply_length ?? parent?.values.min_reply_length ?? 0;
+    const max = draft.values.max_reply_length ?? parent?.values.max_reply_length ?? UDP_DEFAULT_MAX_REPLY;
+    if (min > max && (draft.fields.has('min_reply_length') || draft.fields.has('max_reply_length')))
+      draft.value.fail(
+        `min_reply_length ${min} is greater than max_reply_length ${max}: no reply could pass`,
+      );
+  }
 }
 
 /** The check a real server at `target` runs: `own` over `parent` over the defaults. */
@@ -319,6 +469,44 @@ export function effectiveCheck(
   if (type === 'script') {
     const { connectIp: _ip, connectPort: _port, bindIp: _bind, ...timing } = timingAndConnect;
     return { type, ...timing, argv: m.script ?? [] };
+  }
+  switch (type) {
+    case 'dns':
+      return {
+        type,
+        ...timingAndConnect,
+        queryType: DNS_QUERY_TYPES[m.query_type ?? k.query_type.default],
+        queryName: m.query_name ?? k.query_name.default,
+      };
+    case 'udp': {
+      const reply = m.require_reply ?? k.require_reply.default;
+      return {
+        type,
+        ...timingAndConnect,
+        payload: m.payload?.data ?? null,
+        requireReply: reply !== false,
+        replyData: typeof reply === 'object' ? reply.data : null,
+        replyMask: typeof reply === 'object' ? reply.mask : null,
+        minReplyLength: m.min_reply_length ?? k.min_reply_length.default,
+        maxReplyLength: m.max_reply_length ?? k.max_reply_length.default,
+      };
+    }
+    case 'ping': {
+      const { connectPort: _port, ...rest } = timingAndConnect;
+      return { type, ...rest };
+    }
+    case 'smtp':
+      return { type, ...timingAndConnect, heloName: m.helo_name ?? k.helo_name.default };
+    case 'file': {
+      const { connectIp: _ip, connectPort: _port, bindIp: _bind, ...timing } = timingAndConnect;
+      return {
+        type,
+        ...timing,
+        path: m.file ?? '',
+        weight: m.weight ?? k.weight.default,
+        reverse: m.reverse ?? k.reverse.default,
+      };
+    }
   }
   return {
     type,

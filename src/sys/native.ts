@@ -99,7 +99,25 @@ export interface NativeTcpConnector {
   readonly inFlight: number;
 }
 
+/** An open raw ICMP / ICMPv6 socket that passes echo replies only (native/src/icmp_socket.cc). */
+export interface NativeIcmpSocket {
+  /** One ICMP message (header included) to `destination`. Throws NativeErrnoError or TypeError. */
+  send(message: Uint8Array, destination: string): void;
+  /** Stops receiving and closes the descriptor; no callback runs afterwards. Idempotent. */
+  close(): void;
+}
+
 export interface NativeAddon {
+  /**
+   * Opens a raw ICMP (family 4) or ICMPv6 (6) socket, bound to `source` if given, and polls it on
+   * the event loop. `onPacket` gets each echo reply's ICMP message (the IPv4 header cut off) and
+   * its source address. Throws NativeErrnoError (EPERM without CAP_NET_RAW) or TypeError.
+   */
+  IcmpSocket: new (
+    options: { readonly family: 4 | 6; readonly source?: string },
+    onPacket: (message: Buffer, source: string) => void,
+    onError: (error: Error) => void,
+  ) => NativeIcmpSocket;
   /**
    * Sends `message` as one datagram over AF_UNIX SOCK_DGRAM to `socketPath` (an absolute path,
    * or '@name' for the abstract namespace), as sd_notify(3) does. Throws NativeErrnoError.

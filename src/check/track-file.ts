@@ -1,0 +1,102 @@
+/**
+ * keepalived's track files, the pure part: how the number in the file is read and what it means
+ * for whoever tracks it with a weight (keepalived/trackers/track_file.c). The file check
+ * (./file.ts) and VRRP's track_file both use it; nothing here knows about either.
+ *
+ * Reading (process_track_file): at most the first 127 bytes, strtol(buf, NULL, 0) — leading
+ * blanks, a sign, 0x/0 prefixes for hex/octal, trailing text ignored, no digits at all read as 0;
+ * a missing or empty file reads as 0. A number outside [INT32_MIN, INT32_MAX + 1] is logged and
+ * ignored: the last value stays.
+ *
+ * Meaning (update_track_file_status): with weight 0, a non-zero value is a failure and 0 is
+ * success (`reverse` swaps them); otherwise the status is value × weight (× −1 with `reverse`),
+ * clamped to the int range, and INT_MIN (IPVS_WEIGHT_FAULT for real servers,
+ * process_update_checker_track_file_status) is the failure; any other status is added to the
+ * real server's weight (VRRP: to the priority, with its own limits in vrrp_track.c).
+ */
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+/** process_track_file: `char buf[128]`, one read of sizeof(buf) − 1. */
+export const TRACK_FILE_READ_BYTES = 127;
+export const INT32_MIN = -2147483648;
+export const INT32_MAX = 2147483647;
+
+/**
+ * strtol(text, NULL, 0) over the text (stopping at a NUL, as C does); null when the result lies
+ * outside [INT32_MIN, INT32_MAX + 1] (process_track_file ignores such a value). LONG overflow
+ * (ERANGE) is out of range too.
+ */
+export function parseTrackFileValue(text: string): number | null {
+  const s = text.split('\0', 1)[0] ?? '';
+  // isspace(): space, \t, \n, \v, \f, \r.
+  const m = /^[ \t\n\v\f\r]*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?/.exec(s);
+  const digits = m?.[2];
+  if (m === null || digits === undefined) return 0;
+  const negative = m[1] === '-';
+  let magnitude: bigint;
+  if (/^0[xX]/.test(digits)) magnitude = BigInt(digits);
+  else if (digits.startsWith('0') && digits.length > 1) magnitude = BigInt(`0o${digits.slice(1)}`);
+  else magnitude = BigInt(digits);
+  const value = negative ? -magnitude : magnitude;
+  if (value < BigInt(INT32_MIN) || value > BigInt(INT32_MAX) + 1n) return null;
+  return Number(value);
+}
+
+export interface TrackFileWeight {
+  /** The multiplier; 0: the value only says up (0) or down (non-zero). */
+  readonly weight: number;
+  /** keepalived's `reverse`: the multiplier's sign (weight_multiplier −1), or swapped sense for 0. */
+  readonly reverse: boolean;
+}
+
+/** INT_MIN: keepalived's IPVS_WEIGHT_FAULT (ip_vs.h), the status that means failure. */
+export const TRACK_FILE_FAULT = INT32_MIN;
+
+/** update_track_file_status: the status a tracker sees for `value`. */
+export function trackFileStatus(value: number, w: TrackFileWeight): number {
+  if (w.weight === 0) return (value === 0) === w.reverse ? TRACK_FILE_FAULT : 0;
+  const product = value * w.weight * (w.reverse ? -1 : 1);
+  // weight_range(): clamp the 64-bit product to int.
+  return Math.min(Math.max(product, INT32_MIN), INT32_MAX);
+}
+
+export interface TrackFileVerdict {
+  readonly ok: boolean;
+  /** What keepalived adds to the real server's weight while ok (0 when failed). */
+  readonly weightDelta: number;
+}
+
+/** A real server's FILE_CHECK verdict for `value` (process_update_checker_track_file_status). */
+export function fileCheckVerdict(value: number, w: TrackFileWeight): TrackFileVerdict {
+  const status = trackFileStatus(value, w);
+  return status === TRACK_FILE_FAULT ? { ok: false, weightDelta: 0 } : { ok: true, weightDelta: status };
+}
+
+export type TrackFileRead =
+  | { readonly kind: 'value'; readonly value: number }
+  /** The file holds a number out of range: keepalived keeps the last value. */
+  | { readonly kind: 'ignored'; readonly text: string };
+
+/**
+ * Reads the file as process_track_file does: a file that cannot be opened or read, or is empty,
+ * reads as 0. Bounded: one read of 127 bytes, O_NONBLOCK so a FIFO cannot hang it.
+ */
+export async function readTrackFile(path: string): Promise<TrackFileRead> {
+  let text = '';
+  try {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const buffer = Buffer.alloc(TRACK_FILE_READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, TRACK_FILE_READ_BYTES, null);
+      text = buffer.subarray(0, bytesRead).toString('latin1');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // keepalived: open() failing or read() < 1 leaves new_status 0.
+    return { kind: 'value', value: 0 };
+  }
+  const value = parseTrackFileValue(text);
+  return value === null ? { kind: 'ignored', text: text.trim().slice(0, 40) } : { kind: 'value', value };
+}
