@@ -125,7 +125,12 @@ describe('UDP hex strings (lib/parser.c read_hex_str)', () => {
 describe('UDP replies (check_udp.c check_udp_reply)', () => {
   const rule = (data: string | null, min = 0, max = 255) => {
     const b = data === null ? null : readHexString(data, true);
-    return { replyData: b?.data ?? null, replyMask: b?.mask ?? null, minReplyLength: min, maxReplyLength: max };
+    return {
+      replyData: b?.data ?? null,
+      replyMask: b?.mask ?? null,
+      minReplyLength: min,
+      maxReplyLength: max,
+    };
   };
   const bytes = (h: string) => Buffer.from(h, 'hex');
 
@@ -142,7 +147,9 @@ describe('UDP replies (check_udp.c check_udp_reply)', () => {
 
   it('length outside [min, max] fails', () => {
     expect(udpReplyProblem(bytes('0a'), 1, rule('0a', 2, 4))).toBe('reply of 1 bytes, expected 2-4');
-    expect(udpReplyProblem(bytes('0a0000000000'), 6, rule('0a', 0, 4))).toBe('reply of 6 bytes, expected 0-4');
+    expect(udpReplyProblem(bytes('0a0000000000'), 6, rule('0a', 0, 4))).toBe(
+      'reply of 6 bytes, expected 0-4',
+    );
   });
 });
 

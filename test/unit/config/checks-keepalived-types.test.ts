@@ -43,7 +43,9 @@ describe('dns check', () => {
     expect(issuesOf(service('{ type: dns, query_name: a..b }'))).toEqual([
       'test.yaml:5:37: query_name "a..b" has an empty label',
     ]);
-    expect(issuesOf(service('{ type: dns, query_type: SPF }'))[0]).toMatch(/^test\.yaml:5:37: query_type "SPF" is not one of A, NS/);
+    expect(issuesOf(service('{ type: dns, query_type: SPF }'))[0]).toMatch(
+      /^test\.yaml:5:37: query_type "SPF" is not one of A, NS/,
+    );
   });
 });
 
@@ -70,7 +72,10 @@ describe('udp check', () => {
   });
 
   it('require_reply: true wants a reply without looking at it', () => {
-    expect(checkOf('{ type: udp, require_reply: true }')).toMatchObject({ requireReply: true, replyData: null });
+    expect(checkOf('{ type: udp, require_reply: true }')).toMatchObject({
+      requireReply: true,
+      replyData: null,
+    });
   });
 
   it('refuses bad hex and min > max', () => {
@@ -80,7 +85,9 @@ describe('udp check', () => {
     expect(issuesOf(service('{ type: udp, min_reply_length: 9, max_reply_length: 3 }'))).toEqual([
       'test.yaml:5:12: min_reply_length 9 is greater than max_reply_length 3: no reply could pass',
     ]);
-    expect(issuesOf(service('{ type: udp, max_reply_length: 70000 }'))[0]).toMatch(/^test\.yaml:5:43: max_reply_length must be an integer from 0 to 65535/);
+    expect(issuesOf(service('{ type: udp, max_reply_length: 70000 }'))[0]).toMatch(
+      /^test\.yaml:5:43: max_reply_length must be an integer from 0 to 65535/,
+    );
   });
 });
 
@@ -122,7 +129,9 @@ describe('file check', () => {
       weight: 1,
       reverse: false,
     });
-    expect(issuesOf(service('{ type: file }'))).toEqual(['test.yaml:5:12: file check is missing required key "file"']);
+    expect(issuesOf(service('{ type: file }'))).toEqual([
+      'test.yaml:5:12: file check is missing required key "file"',
+    ]);
   });
 
   it('reads weight and reverse; the real server may inherit them', () => {
@@ -130,7 +139,9 @@ describe('file check', () => {
       weight: 0,
       reverse: true,
     });
-    expect(issuesOf(service('{ type: file, file: /run/x, weight: 2147483648 }'))[0]).toMatch(/^test\.yaml:5:48: /);
+    expect(issuesOf(service('{ type: file, file: /run/x, weight: 2147483648 }'))[0]).toMatch(
+      /^test\.yaml:5:48: /,
+    );
   });
 
   it('keys of other types are refused by name', () => {
