@@ -9,6 +9,19 @@
 import { quote } from '../../errors.js';
 import { SCHEDULERS } from '../../model/ipvs.js';
 import { parseIp } from '../addresses.js';
+import {
+  EXTRA_CHECKER_DROPPED,
+  EXTRA_CHECKER_KINDS,
+  EXTRA_TYPE,
+  type ExtraCheckerFields,
+  type ExtraCheckerKind,
+  extraCheckerHandlers,
+  extraCheckOut,
+  fileCheckOut,
+  isExtraCheckerKind,
+  readFileCheck,
+  type TrackFileDraft,
+} from './convert-checkers.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
@@ -26,7 +39,7 @@ interface CheckerOptions {
   virtualhost?: string;
 }
 
-type CheckerKind = 'TCP_CHECK' | 'HTTP_GET' | 'SSL_GET' | 'MISC_CHECK';
+type CheckerKind = 'TCP_CHECK' | 'HTTP_GET' | 'SSL_GET' | 'MISC_CHECK' | ExtraCheckerKind | 'FILE_CHECK';
 
 interface UrlDraft {
   path?: string;
@@ -36,7 +49,7 @@ interface UrlDraft {
   at: Place;
 }
 
-interface CheckerDraft extends CheckerOptions {
+interface CheckerDraft extends CheckerOptions, ExtraCheckerFields {
   readonly kind: CheckerKind;
   readonly at: Place;
   connectIp?: string;
@@ -180,12 +193,14 @@ const CHECKER_DROPPED: DroppedTable = {
   tls_compliant: warn('ipvsd closes TLS connections its own way'),
   misc_dynamic: refuse('ipvsd does not set weights from a script exit status; the weights would stay fixed'),
   user: warn('ipvsd runs check scripts as its own user (root)'),
+  ...EXTRA_CHECKER_DROPPED,
 };
 
 const CHECKER_HANDLERS = register<CheckerDraft>(
-  ['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK'],
+  ['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', ...EXTRA_CHECKER_KINDS],
   {
     ...optionHandlers<CheckerDraft>(),
+    ...extraCheckerHandlers<CheckerDraft>(),
     connect_ip: (s, x, d) => {
       x.connectIp = ip(single(s, d), d, 'connect_ip')?.address;
     },
@@ -226,11 +241,6 @@ const RS_DROPPED: DroppedTable = {
   snmp_name: warn('ipvsd has no SNMP agent; real servers are named by address in its metrics'),
   notify_up: refuse('ipvsd runs no script when a real server comes up; it would never run'),
   notify_down: refuse('ipvsd runs no script when a real server goes down; it would never run'),
-  SMTP_CHECK: refuse('ipvsd has no SMTP check (it has tcp, http, https and script checks)'),
-  DNS_CHECK: refuse('ipvsd has no DNS check (it has tcp, http, https and script checks)'),
-  UDP_CHECK: refuse('ipvsd has no UDP check (it has tcp, http, https and script checks)'),
-  PING_CHECK: refuse('ipvsd has no ping check (it has tcp, http, https and script checks)'),
-  FILE_CHECK: refuse('ipvsd has no file check (it has tcp, http, https and script checks)'),
   BFD_CHECK: refuse('ipvsd has no BFD'),
 };
 
@@ -274,7 +284,7 @@ const RS_HANDLERS = register<RealServerDraft>(
       x.lower = int(single(s, d), d, 'lthreshold', 0, 2 ** 32 - 1);
     },
     ...Object.fromEntries(
-      (['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK'] as const).map((kind) => [
+      (['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', ...EXTRA_CHECKER_KINDS] as const).map((kind) => [
         kind,
         (s: Statement, x: RealServerDraft, d: Diagnostics) => {
           if (!arity(s, d, 0) || !needsBlock(s, d)) return;
@@ -284,6 +294,10 @@ const RS_HANDLERS = register<RealServerDraft>(
         },
       ]),
     ),
+    FILE_CHECK: (s, x, d) => {
+      const file = readFileCheck(s, d);
+      if (file !== undefined) x.checkers.push({ kind: 'FILE_CHECK', at: s.keyword, urls: [], file });
+    },
   },
   RS_DROPPED,
 );
@@ -445,7 +459,12 @@ function pick<T>(...values: (T | undefined)[]): T | undefined {
 }
 
 /** One real server's check, in ipvsd's keys, or { type: none } when keepalived checks nothing. */
-function checkOf(vs: VirtualServerDraft, rs: RealServerDraft, d: Diagnostics): Obj | undefined {
+function checkOf(
+  vs: VirtualServerDraft,
+  rs: RealServerDraft,
+  d: Diagnostics,
+  trackFiles: ReadonlyMap<string, TrackFileDraft>,
+): Obj | undefined {
   if (rs.checkers.length === 0) return { type: 'none' };
   if (rs.checkers.length > 1) {
     return d.error(
@@ -454,6 +473,8 @@ function checkOf(vs: VirtualServerDraft, rs: RealServerDraft, d: Diagnostics): O
     );
   }
   const c = rs.checkers[0] as CheckerDraft;
+  if (c.kind === 'FILE_CHECK') return c.file === undefined ? undefined : fileCheckOut(c.file, trackFiles, d);
+  const dns = c.kind === 'DNS_CHECK';
   const interval = pick(c.delayLoopMs, rs.delayLoopMs, vs.delayLoopMs) ?? KA_DELAY_LOOP_MS;
   const misc = c.kind === 'MISC_CHECK';
   const http = c.kind === 'HTTP_GET' || c.kind === 'SSL_GET';
@@ -463,14 +484,27 @@ function checkOf(vs: VirtualServerDraft, rs: RealServerDraft, d: Diagnostics): O
   if (misc && c.connectTimeoutMs !== undefined)
     d.warn(c.at, 'connect_timeout of a MISC_CHECK is dropped: misc_timeout bounds the script');
   // keepalived's retry counts the attempts after the first failure; ipvsd's counts them all.
-  const retry = (pick(c.retry, rs.retry, vs.retry) ?? (misc ? 0 : 1)) + 1;
+  // Per-kind defaults: check_misc.c default_retry 0, check_dns.c DNS_DEFAULT_RETRY 3.
+  const retry = (pick(c.retry, rs.retry, vs.retry) ?? (misc ? 0 : dns ? 3 : 1)) + 1;
+  // check_http.c 3 s, check_dns.c delay_loop (default_delay_before_retry 0), check_api.c 1 s.
   const delayBeforeRetry =
-    pick(c.delayBeforeRetryMs, rs.delayBeforeRetryMs, vs.delayBeforeRetryMs) ?? (http ? 3000 : 1000);
+    pick(c.delayBeforeRetryMs, rs.delayBeforeRetryMs, vs.delayBeforeRetryMs) ??
+    (http ? 3000 : dns ? interval : 1000);
   // keepalived spreads the first checks over up to one delay_loop unless told otherwise.
   const warmup = pick(c.warmupMs, rs.warmupMs, vs.warmupMs) ?? interval;
   const alpha = pick(c.alpha, rs.alpha, vs.alpha) ?? false;
+  const extra = isExtraCheckerKind(c.kind) ? c.kind : undefined;
   const check: Obj = {
-    type: misc ? 'script' : c.kind === 'TCP_CHECK' ? 'tcp' : c.kind === 'HTTP_GET' ? 'http' : 'https',
+    type:
+      extra !== undefined
+        ? EXTRA_TYPE[extra]
+        : misc
+          ? 'script'
+          : c.kind === 'TCP_CHECK'
+            ? 'tcp'
+            : c.kind === 'HTTP_GET'
+              ? 'http'
+              : 'https',
     interval: duration(interval),
     timeout: duration(timeout),
     retry,
@@ -484,8 +518,15 @@ function checkOf(vs: VirtualServerDraft, rs: RealServerDraft, d: Diagnostics): O
     return check;
   }
   if (c.connectIp !== undefined) check.connect_ip = c.connectIp;
-  if (c.connectPort !== undefined) check.connect_port = c.connectPort;
+  if (c.connectPort !== undefined) {
+    if (c.kind === 'PING_CHECK') d.warn(c.at, 'connect_port of a PING_CHECK is dropped: ICMP has no ports');
+    else check.connect_port = c.connectPort;
+  }
   if (c.bindIp !== undefined) check.bind_ip = c.bindIp;
+  if (extra !== undefined) {
+    extraCheckOut(c, check, d);
+    return check;
+  }
   if (!http) return check;
   if (c.urls.length === 0) return d.error(c.at, `${c.kind} has no url { path ... }`);
   if (c.urls.length > 1) {
@@ -554,7 +595,11 @@ function schedulerFlags(vs: VirtualServerDraft, d: Diagnostics): string[] {
 }
 
 /** The YAML entry of one virtual server; undefined when something in it cannot be converted. */
-export function virtualServerOut(vs: VirtualServerDraft, d: Diagnostics): Obj | undefined {
+export function virtualServerOut(
+  vs: VirtualServerDraft,
+  d: Diagnostics,
+  trackFiles: ReadonlyMap<string, TrackFileDraft> = new Map(),
+): Obj | undefined {
   const out: Obj = {};
   if (vs.fwmark !== undefined) {
     out.fwmark = vs.fwmark;
@@ -588,7 +633,7 @@ export function virtualServerOut(vs: VirtualServerDraft, d: Diagnostics): Obj | 
     );
   } else if (inhibits[0] === true || (inhibits.length === 0 && vs.inhibit === true))
     out.inhibit_on_failure = true;
-  const checks = vs.realServers.map((rs) => checkOf(vs, rs, d));
+  const checks = vs.realServers.map((rs) => checkOf(vs, rs, d, trackFiles));
   const same = checks.length > 0 && checks.every((c) => JSON.stringify(c) === JSON.stringify(checks[0]));
   if (same && checks[0] !== undefined) out.check = checks[0];
   out.real_servers = vs.realServers.map((rs, i) => {

@@ -6,6 +6,7 @@
  * tracking, and the sync daemon's instance and id.
  */
 
+import { readTrackFileBlock, type TrackFileDraft } from './convert-checkers.js';
 import { type GlobalDraft, readGlobal } from './convert-global.js';
 import { readVirtualServer, type VirtualServerDraft, virtualServerOut } from './convert-lvs.js';
 import {
@@ -44,6 +45,8 @@ interface Drafts {
   instances: InstanceDraft[];
   groups: GroupDraft[];
   virtualServers: VirtualServerDraft[];
+  /** Top-level track_file blocks (FILE_CHECK names them). */
+  trackFiles: TrackFileDraft[];
 }
 
 const TOP_DROPPED: DroppedTable = {
@@ -65,8 +68,6 @@ const TOP_DROPPED: DroppedTable = {
   bfd_instance: refuse('ipvsd has no BFD'),
   vrrp_track_process: refuse('ipvsd has no tracked processes; track them with a vrrp_script'),
   track_process: refuse('ipvsd has no tracked processes; track them with a vrrp_script'),
-  track_file: refuse('ipvsd has no track files'),
-  vrrp_track_file: refuse('ipvsd has no track files'),
   net_namespace: refuse('ipvsd runs in the namespace it is started in (use systemd NetworkNamespacePath=)'),
 };
 
@@ -79,6 +80,8 @@ const TOP_HANDLERS = register<Drafts>([], {
   vrrp_instance: (s, x, d) => push(x.instances, readInstance(s, d)),
   vrrp_sync_group: (s, x, d) => push(x.groups, readGroup(s, d)),
   virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
+  track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
+  vrrp_track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
 });
 
 function push<T>(list: T[], item: T | undefined): void {
@@ -86,7 +89,14 @@ function push<T>(list: T[], item: T | undefined): void {
 }
 
 export function convert(statements: readonly Statement[], d: Diagnostics): Conversion {
-  const x: Drafts = { global: { timeouts: {} }, scripts: [], instances: [], groups: [], virtualServers: [] };
+  const x: Drafts = {
+    global: { timeouts: {} },
+    scripts: [],
+    instances: [],
+    groups: [],
+    virtualServers: [],
+    trackFiles: [],
+  };
   const plain = statements.filter((s) => {
     const word = s.keyword.text;
     if (s.keyword.quoted) return true;
@@ -175,7 +185,8 @@ function build(x: Drafts, d: Diagnostics): Conversion {
     for (const g of groups)
       comments.push({ path: ['vrrp_sync_groups', g.name], at: g.at, what: `vrrp_sync_group ${g.name}` });
   }
-  const virtualServers = x.virtualServers.map((vs) => virtualServerOut(vs, d));
+  const trackFiles = new Map(duplicates(x.trackFiles, 'track_file', d).map((t) => [t.name, t]));
+  const virtualServers = x.virtualServers.map((vs) => virtualServerOut(vs, d, trackFiles));
   if (virtualServers.length > 0) {
     config.virtual_servers = virtualServers;
     x.virtualServers.forEach((vs, i) => {
