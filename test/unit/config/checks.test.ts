@@ -154,10 +154,10 @@ describe('check merging', () => {
       'test.yaml:4:26: key "verify_tls" is not valid for http checks; it is for https checks',
     ]);
     expect(issuesOf(service('{ type: none, interval: 1s }', null))).toEqual([
-      'test.yaml:4:26: key "interval" is not valid for none checks; it is for tcp, http, https and script checks',
+      'test.yaml:4:26: key "interval" is not valid for none checks; it is for tcp, http, https, script, dns, udp, ping, smtp and file checks',
     ]);
     expect(issuesOf(service('{ type: script, script: /bin/x, connect_port: 80 }', null))).toEqual([
-      'test.yaml:4:44: key "connect_port" is not valid for script checks; it is for tcp, http and https checks',
+      'test.yaml:4:44: key "connect_port" is not valid for script checks; it is for tcp, http, https, dns, udp and smtp checks',
     ]);
   });
 
@@ -177,7 +177,7 @@ describe('check merging', () => {
 
   it('reports an unknown check type once and no follow-up fit errors', () => {
     expect(issuesOf(service('{ type: htp, path: /x }', null))).toEqual([
-      'test.yaml:4:20: type "htp" is not one of tcp, http, https, script, none',
+      'test.yaml:4:20: type "htp" is not one of tcp, http, https, script, dns, udp, ping, smtp, file, none',
     ]);
   });
 });
