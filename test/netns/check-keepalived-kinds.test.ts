@@ -313,6 +313,50 @@ describe('keepalived checker kinds against real servers in a namespace', () => {
     });
   });
 
+  describe('in the daemon: the checks child process', () => {
+    it('runs every kind as ipvsd runs checks, health going down and up with the servers', async () => {
+      const path = join(tmp, 'child-state');
+      writeFileSync(path, '0');
+      const fast = { intervalMs: 200, timeoutMs: 300 };
+      const ids = await agent.call<string[]>('childStart', [
+        dns({ ...fast, queryName: 'refused.test' }),
+        dns({ ...fast }),
+        udp({ ...fast, payload: '0102', requireReply: true, replyData: '01' }),
+        udp({ ...fast, connectPort: CLOSED_PORT }),
+        ping({ ...fast }),
+        ping({ ...fast, connectIp: BLACKHOLE }),
+        smtp(SMTP.ok, fast),
+        smtp(SMTP.heloRejected, fast),
+        { type: 'file', path, weight: 0, reverse: false, ...timing, ...fast },
+      ]);
+      try {
+        type Rec = [string, boolean, number, string, 'up' | 'down', number, number, number, boolean];
+        const lastHealth = async () => {
+          const recs = await agent.call<Rec[]>('childRecords');
+          return ids.map((id) => recs.filter((r) => r[0] === id).at(-1)?.[4]);
+        };
+        const expected = ['down', 'up', 'up', 'down', 'up', 'down', 'up', 'down', 'up'];
+        let health: (string | undefined)[] = [];
+        for (let waited = 0; waited < 5000; waited += 100) {
+          health = await lastHealth();
+          if (JSON.stringify(health) === JSON.stringify(expected)) break;
+          await sleep(100);
+        }
+        expect(health).toEqual(expected);
+        // The file goes non-zero: that target, and only it, goes down.
+        writeFileSync(path, '1');
+        for (let waited = 0; waited < 3000; waited += 100) {
+          health = await lastHealth();
+          if (health[8] === 'down') break;
+          await sleep(100);
+        }
+        expect(health).toEqual([...expected.slice(0, 8), 'down']);
+      } finally {
+        await agent.call('childStop');
+      }
+    });
+  });
+
   describe('file (track_file.c)', () => {
     const file = (path: string, weight: number, reverse = false) => ({
       type: 'file',
