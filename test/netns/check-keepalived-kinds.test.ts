@@ -260,6 +260,10 @@ describe('keepalived checker kinds against real servers in a namespace', () => {
       expect(results.map((r) => r.ok)).toEqual([true, false, true, true]);
     });
 
+    it('ICMPv6: is up when ::1 answers (the loopback of the namespace)', async () => {
+      expect(await probe(ping({ connectIp: '::1' }))).toMatchObject({ ok: true, reason: 'echo reply' });
+    });
+
     it('is down when nothing answers before the deadline', async () => {
       expect(await probe(ping({ connectIp: BLACKHOLE }))).toMatchObject({
         ok: false,
