@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../../../src/config/types.js';
-import { configFrom, convertFile, memoryFs } from './helpers.js';
+import { configFrom, convertFile, fixture, memoryFs } from './helpers.js';
 
 const FILE = '/etc/keepalived/keepalived.conf';
 
@@ -295,5 +295,22 @@ describe('checker keywords in the wrong checker', () => {
       ),
     );
     expect(r.errors).toEqual([`${FILE}:10:13: error: helo_name belongs in SMTP_CHECK, not DNS_CHECK`]);
+  });
+});
+
+describe('fixtures/checkers.conf (keepalived -t accepts it: test/netns/keepalived-config-test.test.ts)', () => {
+  it('converts without a message and every real server keeps its checker', () => {
+    const { config, converted } = configFrom(fixture('checkers.conf'));
+    expect(converted.messages).toEqual([]);
+    const [udp53, smtp25] = config.virtualServers;
+    expect(udp53?.realServers.map((rs) => rs.check.type)).toEqual(['dns', 'udp', 'ping', 'file']);
+    expect(udp53?.realServers.map((rs) => rs.check.intervalMs)).toEqual([6000, 6000, 6000, 1000]);
+    expect(smtp25?.realServers[0]?.check).toMatchObject({
+      type: 'smtp',
+      heloName: 'director.example.com',
+      intervalMs: 10000,
+      timeoutMs: 5000,
+      retry: 2,
+    });
   });
 });
