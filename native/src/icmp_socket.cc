@@ -7,8 +7,10 @@
 // only moves bytes.
 //
 // Why each option:
-// - ICMP_FILTER / ICMP6_FILTER: pass echo replies only. A raw ICMP socket otherwise gets a copy of
-//   every ICMP message the host receives; the filter drops the rest in the kernel.
+// - ICMP_FILTER / ICMP6_FILTER: pass echo replies only, or with `unreachable: true` destination
+//   unreachable messages only (the UDP check's ICMP errors, see src/check/udp.ts). A raw ICMP
+//   socket otherwise gets a copy of every ICMP message the host receives; the filter drops the rest
+//   in the kernel.
 // - bind() to `source` when given: the echo's source address (the check's bind_ip).
 // - The IPv4 header that raw IPv4 sockets hand over is cut off here; ICMPv6 never has one. The
 //   kernel fills in the ICMPv6 checksum (RFC 3542 §3.1); the IPv4 one is JavaScript's.
@@ -41,7 +43,8 @@ namespace ipvsd {
 namespace {
 
 constexpr int kMaxPacketsPerWakeup = 64;
-// IPv4 header (at most 60) + ICMP header + keepalived's 128-byte echo payload, with room to spare.
+// IPv4 header (at most 60) + ICMP header + keepalived's 128-byte echo payload, or an ICMP error's
+// quoted IP and UDP headers, with room to spare.
 constexpr size_t kReceiveBufferSize = 512;
 
 class IcmpSocket;
@@ -84,7 +87,7 @@ class IcmpSocket : public Napi::ObjectWrap<IcmpSocket> {
  private:
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  bool Open(Napi::Env env, const std::string& source);
+  bool Open(Napi::Env env, const std::string& source, bool unreachable);
   void Receive();
   void Deliver(const uint8_t* data, size_t size, const char* source);
   void ReportErrno(int err, const char* syscall);
@@ -109,7 +112,8 @@ IcmpSocket::IcmpSocket(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<IcmpSocket>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   const char* usage =
-      "new IcmpSocket({ family: 4 | 6, source?: string }, onPacket: function, onError: function)";
+      "new IcmpSocket({ family: 4 | 6, source?: string, unreachable?: boolean }, onPacket: function, "
+      "onError: function)";
   if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction()) {
     ThrowArgError(env, usage);
     return;
@@ -117,7 +121,9 @@ IcmpSocket::IcmpSocket(const Napi::CallbackInfo& info)
   Napi::Object options = info[0].As<Napi::Object>();
   Napi::Value family = options.Get("family");
   Napi::Value source = options.Get("source");
-  if (!family.IsNumber() || (!source.IsUndefined() && !source.IsNull() && !source.IsString())) {
+  Napi::Value unreachable = options.Get("unreachable");
+  if (!family.IsNumber() || (!source.IsUndefined() && !source.IsNull() && !source.IsString()) ||
+      (!unreachable.IsUndefined() && !unreachable.IsBoolean())) {
     ThrowArgError(env, usage);
     return;
   }
@@ -128,7 +134,7 @@ IcmpSocket::IcmpSocket(const Napi::CallbackInfo& info)
   }
   family_ = f == 4 ? AF_INET : AF_INET6;
   const std::string from = source.IsString() ? source.As<Napi::String>().Utf8Value() : "";
-  if (!Open(env, from)) return;
+  if (!Open(env, from, unreachable.IsBoolean() && unreachable.As<Napi::Boolean>().Value())) return;
   on_packet_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "ipvsd:IcmpSocket");
@@ -137,7 +143,7 @@ IcmpSocket::IcmpSocket(const Napi::CallbackInfo& info)
   self_referenced_ = true;
 }
 
-bool IcmpSocket::Open(Napi::Env env, const std::string& source) {
+bool IcmpSocket::Open(Napi::Env env, const std::string& source, bool unreachable) {
   const bool v4 = family_ == AF_INET;
   const int protocol = v4 ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6);
   fd_ = socket(family_, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
@@ -148,12 +154,12 @@ bool IcmpSocket::Open(Napi::Env env, const std::string& source) {
   int rc;
   if (v4) {
     icmp_filter filter = {};
-    filter.data = ~(1U << ICMP_ECHOREPLY);  // set bits are blocked
+    filter.data = ~(1U << (unreachable ? ICMP_DEST_UNREACH : ICMP_ECHOREPLY));  // set bits block
     rc = setsockopt(fd_, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
   } else {
     icmp6_filter filter;
     ICMP6_FILTER_SETBLOCKALL(&filter);
-    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+    ICMP6_FILTER_SETPASS(unreachable ? ICMP6_DST_UNREACH : ICMP6_ECHO_REPLY, &filter);
     rc = setsockopt(fd_, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter));
   }
   if (rc != 0) {

@@ -8,6 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { describeError, type ProbeResult, stopwatch } from './result.js';
+import { watchUdpUnreachable } from './udp-unreachable.js';
 
 export interface DatagramExchange {
   readonly address: string;
@@ -21,6 +22,11 @@ export interface DatagramExchange {
   readonly onTimeout: (latencyMs: number) => ProbeResult;
   /** The verdict when the socket reports an error (ICMP unreachable and the like). */
   readonly onError?: (err: unknown, latencyMs: number) => ProbeResult;
+  /**
+   * Also fail on any ICMP destination unreachable about this datagram (./udp-unreachable.ts), with
+   * this verdict; without it only what the socket reports (port unreachable) counts.
+   */
+  readonly onUnreachable?: (family: 4 | 6, code: number, latencyMs: number) => ProbeResult;
 }
 
 /** Datagrams judged per exchange at most: a flood of strays ends the check instead of the loop. */
@@ -30,12 +36,15 @@ export function startDatagramExchange(x: DatagramExchange, done: (result: ProbeR
   const elapsed = stopwatch();
   let socket: Socket | null = createSocket({ type: isIPv6(x.address) ? 'udp6' : 'udp4' });
   let timer: NodeJS.Timeout | null = null;
+  let unwatch: (() => void) | null = null;
   let seen = 0;
+  const family = isIPv6(x.address) ? 6 : 4;
   const finish = (result: ProbeResult | null): void => {
     if (socket === null) return;
     const s = socket;
     socket = null;
     if (timer !== null) clearTimeout(timer);
+    unwatch?.();
     s.removeAllListeners('message');
     s.on('error', () => {});
     try {
@@ -66,6 +75,17 @@ export function startDatagramExchange(x: DatagramExchange, done: (result: ProbeR
     if (socket === null) return;
     socket.connect(x.port, x.address, () => {
       if (socket === null) return;
+      const onUnreachable = x.onUnreachable;
+      if (onUnreachable !== undefined) {
+        // connect() bound the socket: its local address and port identify the datagram in an ICMP
+        // error's quote. Watched before the send, so no answer can come first.
+        const local = socket.address();
+        unwatch = watchUdpUnreachable(
+          family,
+          { source: local.address, sourcePort: local.port, destination: x.address, destinationPort: x.port },
+          (code) => finish(onUnreachable(family, code, elapsed())),
+        );
+      }
       socket.send(x.payload, (err) => {
         if (err) fail(err);
       });

@@ -4,13 +4,13 @@
  * ECONNREFUSED) fails; a reply passes unless reply data is configured and does not match
  * (./udp-payload.ts); silence until the deadline passes, unless `require_reply` asks for a reply.
  *
- * keepalived sets IP_RECVERR and so also fails on ICMP host and network unreachable; Node's
- * dgram cannot set it, and without it Linux reports only the "hard" ICMP errors (port and protocol
- * unreachable) on a connected UDP socket, so an unreachable host fails here only through the
- * deadline, and only with `require_reply`.
+ * keepalived sets IP_RECVERR and so fails on every ICMP destination unreachable (host and network
+ * unreachable too, which a connected socket does not report without it); those are read from a
+ * raw ICMP socket instead (./udp-unreachable.ts).
  */
 import type { UdpCheck } from '../config/types.js';
 import { startDatagramExchange } from './datagram.js';
+import { unreachableReason } from './icmp-message.js';
 import { type ProbeResult, probeAsPromise, timeoutReason } from './result.js';
 import { UDP_DEFAULT_PAYLOAD, udpReplyProblem } from './udp-payload.js';
 
@@ -43,6 +43,11 @@ export function startUdpProbe(check: UdpProbeCheck, done: (result: ProbeResult) 
           ? { ok: true, latencyMs, reason: `reply of ${message.length} bytes` }
           : { ok: false, latencyMs, reason: problem };
       },
+      onUnreachable: (family, code, latencyMs) => ({
+        ok: false,
+        latencyMs,
+        reason: unreachableReason(family, code),
+      }),
       onTimeout: (latencyMs) =>
         check.requireReply
           ? { ok: false, latencyMs, reason: timeoutReason(check.timeoutMs, 'no reply') }

@@ -1,6 +1,6 @@
 /**
- * Raw ICMP / ICMPv6 sockets for the ping check (native/src/icmp_socket.cc): echo replies only,
- * polled on the event loop. The check (src/check/ping.ts) builds the requests and matches the
+ * Raw ICMP / ICMPv6 sockets (native/src/icmp_socket.cc), polled on the event loop: echo replies
+ * for the ping check, or destination unreachable messages for the UDP check. The check (src/check/ping.ts) builds the requests and matches the
  * replies; this is only the typed door to the addon, which is loaded on first use.
  */
 import { loadNative, type NativeIcmpSocket } from './native.js';
@@ -13,6 +13,11 @@ export function openIcmpSocket(
   source: string | null,
   onPacket: (message: Buffer, source: string) => void,
   onError: (error: Error) => void,
+  unreachable = false,
 ): IcmpSocket {
-  return new (loadNative().IcmpSocket)({ family, ...(source === null ? {} : { source }) }, onPacket, onError);
+  return new (loadNative().IcmpSocket)(
+    { family, unreachable, ...(source === null ? {} : { source }) },
+    onPacket,
+    onError,
+  );
 }

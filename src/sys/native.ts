@@ -111,10 +111,11 @@ export interface NativeAddon {
   /**
    * Opens a raw ICMP (family 4) or ICMPv6 (6) socket, bound to `source` if given, and polls it on
    * the event loop. `onPacket` gets each echo reply's ICMP message (the IPv4 header cut off) and
-   * its source address. Throws NativeErrnoError (EPERM without CAP_NET_RAW) or TypeError.
+   * its source address; with `unreachable`, each destination unreachable message instead. Throws
+   * NativeErrnoError (EPERM without CAP_NET_RAW) or TypeError.
    */
   IcmpSocket: new (
-    options: { readonly family: 4 | 6; readonly source?: string },
+    options: { readonly family: 4 | 6; readonly source?: string; readonly unreachable?: boolean },
     onPacket: (message: Buffer, source: string) => void,
     onError: (error: Error) => void,
   ) => NativeIcmpSocket;

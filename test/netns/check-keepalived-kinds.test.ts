@@ -25,6 +25,8 @@ const DIRECTOR = '192.0.2.1';
 const SERVER = '192.0.2.2';
 const BLACKHOLE = '192.0.2.99';
 const ROUTE_UNREACHABLE = '192.0.2.201';
+/** Routed through the servers namespace, which has an `unreachable` route for it: ICMP host unreachable. */
+const REMOTE_UNREACHABLE = '192.0.2.202';
 const DNS_PORT = 53;
 const UDP_PORT = 7007;
 const CLOSED_PORT = 7999;
@@ -125,6 +127,9 @@ describe('keepalived checker kinds against real servers in a namespace', () => {
       { ns: servers, ifname: 'eth0', cidr: `${SERVER}/24` },
     );
     await lab.execOk(director, 'ip', ['route', 'add', 'unreachable', `${ROUTE_UNREACHABLE}/32`]);
+    await lab.execOk(director, 'ip', ['route', 'add', `${REMOTE_UNREACHABLE}/32`, 'via', SERVER]);
+    await lab.execOk(servers, 'ip', ['route', 'add', 'unreachable', `${REMOTE_UNREACHABLE}/32`]);
+    await lab.execOk(servers, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     await lab.execOk(director, 'ip', [
       'neigh',
       'add',
@@ -234,9 +239,17 @@ describe('keepalived checker kinds against real servers in a namespace', () => {
       ).toMatchObject({ ok: false, reason: 'reply of 4 bytes, expected 0-3' });
     });
 
-    it('a closed port is down (ICMP port unreachable as ECONNREFUSED on the connected socket)', async () => {
+    it('a closed port is down (ICMP port unreachable: ECONNREFUSED on the connected socket, or the ICMP itself)', async () => {
       const r = await probe(udp({ connectPort: CLOSED_PORT }));
-      expect(r).toMatchObject({ ok: false, reason: 'connection refused (ECONNREFUSED)' });
+      expect(r.ok).toBe(false);
+      expect(r.reason).toMatch(/^(connection refused \(ECONNREFUSED\)|port unreachable \(ICMP\))$/);
+      expect(r.latencyMs).toBeLessThan(500);
+    });
+
+    it('a host unreachable from a router is down at once, as keepalived with IP_RECVERR (layer4.c udp_socket_error)', async () => {
+      const r = await probe(udp({ connectIp: REMOTE_UNREACHABLE }));
+      expect(r).toMatchObject({ ok: false, reason: 'host unreachable (ICMP)' });
+      expect(r.latencyMs).toBeLessThan(500);
     });
 
     it('silence passes without require_reply and fails with it (udp_socket_state: read timeout)', async () => {

@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dnsNameProblem, encodeDnsQuery, judgeDnsReply, rcodeName } from '../../../src/check/dns-message.js';
-import { decodeEchoReply, encodeEchoRequest, internetChecksum } from '../../../src/check/icmp-message.js';
+import {
+  decodeEchoReply,
+  decodeUdpUnreachable,
+  encodeEchoRequest,
+  internetChecksum,
+  unreachableReason,
+} from '../../../src/check/icmp-message.js';
 import { SmtpLineReader, smtpReplyCode } from '../../../src/check/smtp-reply.js';
 import {
   fileCheckVerdict,
@@ -225,5 +231,59 @@ describe('ICMP echo (check_ping.c ping_it, recv_it)', () => {
     expect(decodeEchoReply(4, r.subarray(0, 7))).toEqual({ kind: 'malformed' });
     expect(decodeEchoReply(4, Buffer.from('0800000012340005', 'hex'))).toEqual({ kind: 'malformed' });
     expect(decodeEchoReply(4, Buffer.from('0001000012340005', 'hex'))).toEqual({ kind: 'malformed' });
+  });
+});
+
+describe('ICMP destination unreachable about a UDP datagram (layer4.c udp_socket_error)', () => {
+  const v4 = (type: number, code: number, proto = 17, ihl = 5) => {
+    const ip = Buffer.alloc(ihl * 4 + 8);
+    ip[0] = 0x40 | ihl;
+    ip[9] = proto;
+    ip.set([192, 0, 2, 1], 12);
+    ip.set([192, 0, 2, 202], 16);
+    ip.writeUInt16BE(40000, ihl * 4);
+    ip.writeUInt16BE(7007, ihl * 4 + 2);
+    return Buffer.concat([Buffer.from([type, code, 0, 0, 0, 0, 0, 0]), ip]);
+  };
+
+  it('reads code and the quoted addresses and ports (IPv4, with and without IP options)', () => {
+    const expected = {
+      code: 1,
+      source: '192.0.2.1',
+      sourcePort: 40000,
+      destination: '192.0.2.202',
+      destinationPort: 7007,
+    };
+    expect(decodeUdpUnreachable(4, v4(3, 1))).toEqual(expected);
+    expect(decodeUdpUnreachable(4, v4(3, 1, 17, 6))).toEqual(expected);
+    expect(unreachableReason(4, 1)).toBe('host unreachable (ICMP)');
+    expect(unreachableReason(4, 99)).toBe('destination unreachable, code 99 (ICMP)');
+  });
+
+  it('IPv6: reads the quoted IPv6 and UDP headers', () => {
+    const ip = Buffer.alloc(48);
+    ip[0] = 0x60;
+    ip[6] = 17;
+    ip[23] = 1; // ::1
+    ip[39] = 1;
+    ip.writeUInt16BE(5000, 40);
+    ip.writeUInt16BE(53, 42);
+    const m = Buffer.concat([Buffer.from([1, 4, 0, 0, 0, 0, 0, 0]), ip]);
+    expect(decodeUdpUnreachable(6, m)).toEqual({
+      code: 4,
+      source: '::1',
+      sourcePort: 5000,
+      destination: '::1',
+      destinationPort: 53,
+    });
+    expect(unreachableReason(6, 4)).toBe('port unreachable (ICMPv6)');
+  });
+
+  it('other types, other protocols and truncated quotes are not one (malformed: dropped)', () => {
+    expect(decodeUdpUnreachable(4, v4(11, 0))).toBeNull();
+    expect(decodeUdpUnreachable(4, v4(3, 1, 6))).toBeNull();
+    expect(decodeUdpUnreachable(4, v4(3, 1).subarray(0, 30))).toBeNull();
+    expect(decodeUdpUnreachable(4, new Uint8Array(4))).toBeNull();
+    expect(decodeUdpUnreachable(6, v4(3, 1))).toBeNull();
   });
 });
