@@ -1,12 +1,13 @@
 /**
  * The file check (keepalived's FILE_CHECK): read the number in a file and judge it with the
- * file's weight (./track-file.ts). keepalived watches the file with inotify; here it is read
+ * file's weight (src/model/track-file.ts). keepalived watches the file with inotify; here it is read
  * every `interval` instead. A number out of range is ignored and the last value read for this check
  * object is judged again (0 before any: keepalived's last_status starts at 0).
  */
 import type { FileCheck } from '../config/types.js';
+import { fileCheckVerdict } from '../model/track-file.js';
+import { readTrackFile } from '../sys/track-file.js';
 import { ABORTED_REASON, type ProbeResult, stopwatch } from './result.js';
-import { fileCheckVerdict, readTrackFile } from './track-file.js';
 
 export type FileProbeCheck = Pick<FileCheck, 'path' | 'weight' | 'reverse'>;
 

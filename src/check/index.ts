@@ -42,13 +42,4 @@ export { probeScript, type ScriptProbeCheck } from './script.js';
 export { probeSmtp, type SmtpProbeCheck, startSmtpProbe } from './smtp.js';
 export { checkTargetId } from './target-id.js';
 export { probeTcp, startTcpProbe, type TcpProbeCheck } from './tcp.js';
-export {
-  fileCheckVerdict,
-  parseTrackFileValue,
-  readTrackFile,
-  type TrackFileRead,
-  type TrackFileVerdict,
-  type TrackFileWeight,
-  trackFileStatus,
-} from './track-file.js';
 export { probeUdp, startUdpProbe, type UdpProbeCheck } from './udp.js';

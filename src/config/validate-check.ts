@@ -9,7 +9,6 @@
 import { isScalar, isSeq } from 'yaml';
 import { DNS_QUERY_TYPES, type DnsQueryTypeName, dnsNameProblem } from '../check/dns-message.js';
 import { SMTP_DEFAULT_HELO } from '../check/smtp-reply.js';
-import { INT32_MAX } from '../check/track-file.js';
 import {
   type HexBytes,
   readHexString,
@@ -18,6 +17,7 @@ import {
   UDP_MAX_REPLY_LIMIT,
 } from '../check/udp-payload.js';
 import { quote } from '../errors.js';
+import { INT32_MAX } from '../model/track-file.js';
 import {
   type Fields,
   type KeyDoc,

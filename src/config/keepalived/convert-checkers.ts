@@ -21,9 +21,9 @@
  */
 
 import { DNS_QUERY_TYPES, dnsNameProblem } from '../../check/dns-message.js';
-import { INT32_MAX } from '../../check/track-file.js';
 import { readHexString, UDP_MAX_REPLY_LIMIT } from '../../check/udp-payload.js';
 import { quote } from '../../errors.js';
+import { INT32_MAX } from '../../model/track-file.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';

@@ -17,7 +17,7 @@ import {
   parseTrackFileValue,
   TRACK_FILE_FAULT,
   trackFileStatus,
-} from '../../../src/check/track-file.js';
+} from '../../../src/model/track-file.js';
 import {
   formatHexBytes,
   readHexString,

@@ -1,7 +1,8 @@
 /**
  * keepalived's track files, the pure part: how the number in the file is read and what it means
  * for whoever tracks it with a weight (keepalived/trackers/track_file.c). The file check
- * (./file.ts) and VRRP's track_file both use it; nothing here knows about either.
+ * (src/check/file.ts) and VRRP's track_file can both use it (and the reader in
+ * src/sys/track-file.ts), since it sits below both; nothing here knows about either.
  *
  * Reading (process_track_file): at most the first 127 bytes, strtol(buf, NULL, 0) — leading
  * blanks, a sign, 0x/0 prefixes for hex/octal, trailing text ignored, no digits at all read as 0;
@@ -14,8 +15,6 @@
  * process_update_checker_track_file_status) is the failure; any other status is added to the
  * real server's weight (VRRP: to the priority, with its own limits in vrrp_track.c).
  */
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 
 /** process_track_file: `char buf[128]`, one read of sizeof(buf) − 1. */
 export const TRACK_FILE_READ_BYTES = 127;
@@ -71,32 +70,4 @@ export interface TrackFileVerdict {
 export function fileCheckVerdict(value: number, w: TrackFileWeight): TrackFileVerdict {
   const status = trackFileStatus(value, w);
   return status === TRACK_FILE_FAULT ? { ok: false, weightDelta: 0 } : { ok: true, weightDelta: status };
-}
-
-export type TrackFileRead =
-  | { readonly kind: 'value'; readonly value: number }
-  /** The file holds a number out of range: keepalived keeps the last value. */
-  | { readonly kind: 'ignored'; readonly text: string };
-
-/**
- * Reads the file as process_track_file does: a file that cannot be opened or read, or is empty,
- * reads as 0. Bounded: one read of 127 bytes, O_NONBLOCK so a FIFO cannot hang it.
- */
-export async function readTrackFile(path: string): Promise<TrackFileRead> {
-  let text = '';
-  try {
-    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const buffer = Buffer.alloc(TRACK_FILE_READ_BYTES);
-      const { bytesRead } = await handle.read(buffer, 0, TRACK_FILE_READ_BYTES, null);
-      text = buffer.subarray(0, bytesRead).toString('latin1');
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // keepalived: open() failing or read() < 1 leaves new_status 0.
-    return { kind: 'value', value: 0 };
-  }
-  const value = parseTrackFileValue(text);
-  return value === null ? { kind: 'ignored', text: text.trim().slice(0, 40) } : { kind: 'value', value };
 }
