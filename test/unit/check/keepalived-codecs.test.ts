@@ -13,17 +13,17 @@ import {
 } from '../../../src/check/icmp-message.js';
 import { SmtpLineReader, smtpReplyCode } from '../../../src/check/smtp-reply.js';
 import {
-  fileCheckVerdict,
-  parseTrackFileValue,
-  TRACK_FILE_FAULT,
-  trackFileStatus,
-} from '../../../src/model/track-file.js';
-import {
   formatHexBytes,
   readHexString,
   UDP_DEFAULT_PAYLOAD,
   udpReplyProblem,
 } from '../../../src/check/udp-payload.js';
+import {
+  fileCheckVerdict,
+  parseTrackFileValue,
+  TRACK_FILE_FAULT,
+  trackFileStatus,
+} from '../../../src/model/track-file.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
