@@ -74,21 +74,32 @@ export function startDatagramExchange(x: DatagramExchange, done: (result: ProbeR
   const send = (): void => {
     if (socket === null) return;
     socket.connect(x.port, x.address, () => {
-      if (socket === null) return;
-      const onUnreachable = x.onUnreachable;
-      if (onUnreachable !== undefined) {
-        // connect() bound the socket: its local address and port identify the datagram in an ICMP
-        // error's quote. Watched before the send, so no answer can come first.
-        const local = socket.address();
-        unwatch = watchUdpUnreachable(
-          family,
-          { source: local.address, sourcePort: local.port, destination: x.address, destinationPort: x.port },
-          (code) => finish(onUnreachable(family, code, elapsed())),
-        );
+      // An event callback: anything thrown here would take the process down, so it becomes the
+      // check's failure instead.
+      try {
+        if (socket === null) return;
+        const onUnreachable = x.onUnreachable;
+        if (onUnreachable !== undefined) {
+          // connect() bound the socket: its local address and port identify the datagram in an
+          // ICMP error's quote. Watched before the send, so no answer can come first.
+          const local = socket.address();
+          unwatch = watchUdpUnreachable(
+            family,
+            {
+              source: local.address,
+              sourcePort: local.port,
+              destination: x.address,
+              destinationPort: x.port,
+            },
+            (code) => finish(onUnreachable(family, code, elapsed())),
+          );
+        }
+        socket.send(x.payload, (err) => {
+          if (err) fail(err);
+        });
+      } catch (err) {
+        fail(err);
       }
-      socket.send(x.payload, (err) => {
-        if (err) fail(err);
-      });
     });
   };
   try {

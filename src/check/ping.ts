@@ -1,8 +1,10 @@
 /**
  * The ping check (keepalived's PING_CHECK): one ICMP echo per attempt over the native addon's raw
- * ICMP sockets (src/sys/icmp-socket.ts), up on the matching echo reply before the deadline. One socket per family and source address, shared by every echo in flight from it, open
- * while any is (a raw ICMP socket sees every echo reply the host receives, so one per check would
- * copy each reply to all of them). Echoes are told apart by identifier (one per process) and
+ * ICMP sockets (src/sys/icmp-socket.ts), up on the matching echo reply before the deadline.
+ *
+ * One socket per family and source address, shared by every echo in flight from it, open while any
+ * is (a raw ICMP socket sees every echo reply the host receives, so one per check would copy each
+ * reply to all of them). Echoes are told apart by identifier (one per process) and
  * sequence number (a counter); a reply is taken only from the address the request went to.
  * Replies that match nothing, come from elsewhere or do not decode are counted and dropped.
  *
