@@ -1,7 +1,8 @@
 /**
  * Bounded child processes: the one way ipvsd runs a script (tracked scripts, notify scripts, the
- * script check). A run is bounded in time (killed at its timeout), in output (stdout discarded,
- * at most `stderrLimit` bytes of stderr kept) and in reach: when it ends — exit, timeout, abort or
+ * script check) or a program (`nft`, src/nat). A run is bounded in time (killed at its timeout), in
+ * output (at most `stdoutLimit` bytes of stdout and `stderrLimit` of stderr kept, both discarded by
+ * default) and in reach: when it ends — exit, timeout, abort or
  * the daemon's stop — every process it started goes with it, whether or not that process left the
  * script's process group or session.
  *
@@ -37,6 +38,10 @@ export interface BoundedChildOptions {
   readonly timeoutMs: number;
   /** Keep at most this many bytes of stderr (default 0: stderr goes to /dev/null). */
   readonly stderrLimit?: number;
+  /** Keep at most this many bytes of stdout (default 0: stdout goes to /dev/null). */
+  readonly stdoutLimit?: number;
+  /** Written to stdin, which is then closed (default: stdin is /dev/null). */
+  readonly input?: string;
   readonly cwd?: string;
   /** Aborting kills the tree at once. */
   readonly signal?: AbortSignal;
@@ -53,12 +58,15 @@ export interface ChildOutcome {
   readonly error: Error | null;
   /** The first `stderrLimit` bytes of stderr (UTF-8, possibly cut inside a character). */
   readonly stderr: string;
+  /** The first `stdoutLimit` bytes of stdout, the same way; `stdoutTruncated` when there was more. */
+  readonly stdout: string;
+  readonly stdoutTruncated: boolean;
   readonly durationMs: number;
 }
 
 /** After SIGKILL, how long to wait for the exit before giving the outcome anyway (D state). */
 const KILL_GRACE_MS = 2000;
-/** After the exit, how long to wait for stderr to close (a leftover child may hold it open). */
+/** After the exit, how long to wait for stdout and stderr to close (a leftover child may hold them open). */
 const STDERR_GRACE_MS = 100;
 /** Sweeps after one script's end: each kills a level of leftovers that became our children. */
 const MAX_SWEEPS = 30;
@@ -111,6 +119,8 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
     signal: null,
     error,
     stderr: '',
+    stdout: '',
+    stdoutTruncated: false,
     durationMs: performance.now() - startedAt,
   });
   const [command, ...args] = options.argv;
@@ -118,12 +128,17 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
   if (options.signal?.aborted) return Promise.resolve({ ...failed(new Error('stopped')), end: 'aborted' });
   ensureSubreaper();
   const stderrLimit = Math.max(0, options.stderrLimit ?? 0);
+  const stdoutLimit = Math.max(0, options.stdoutLimit ?? 0);
 
   const runId = `${process.pid}.${++runs}`;
   let child: ChildProcess;
   try {
     child = spawn(command, args, {
-      stdio: ['ignore', 'ignore', stderrLimit > 0 ? 'pipe' : 'ignore'],
+      stdio: [
+        options.input === undefined ? 'ignore' : 'pipe',
+        stdoutLimit > 0 ? 'pipe' : 'ignore',
+        stderrLimit > 0 ? 'pipe' : 'ignore',
+      ],
       detached: true,
       shell: false,
       cwd: options.cwd ?? '/',
@@ -143,6 +158,9 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
 
   return new Promise((resolve) => {
     let stderr = '';
+    const stdoutChunks: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stdoutTruncated = false;
     let killedFor: 'timeout' | 'aborted' | null = null;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let settled = false;
@@ -159,6 +177,8 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
       clearTimeout(killGuard);
       options.signal?.removeEventListener('abort', onAbort);
       proc.stderr?.destroy();
+      proc.stdout?.destroy();
+      proc.stdin?.destroy();
       running.delete(pid);
       if (exit === null) killGroup(pid);
       const outcome: ChildOutcome = {
@@ -167,6 +187,8 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
         signal: exit?.signal ?? null,
         error: null,
         stderr,
+        stdout: Buffer.concat(stdoutChunks).toString('utf8'),
+        stdoutTruncated,
         durationMs: performance.now() - startedAt,
       };
       // The outcome waits for the leftovers, so that the next run cannot overlap this one's.
@@ -205,6 +227,18 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
       if (stderr.length < stderrLimit) stderr += chunk.toString('utf8', 0, stderrLimit - stderr.length);
     });
     proc.stderr?.on('error', () => {});
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      const room = stdoutLimit - stdoutBytes;
+      if (chunk.length > room) stdoutTruncated = true;
+      if (room <= 0) return;
+      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      stdoutChunks.push(kept);
+      stdoutBytes += kept.length;
+    });
+    proc.stdout?.on('error', () => {});
+    // A child that exits without reading its input makes the write fail with EPIPE: the exit says how it ended.
+    proc.stdin?.on('error', () => {});
+    if (options.input !== undefined) proc.stdin?.end(options.input);
     proc.on('error', () => {
       // After a successful spawn only kill() errors arrive here: the exit still follows.
     });
@@ -212,16 +246,22 @@ export function runBoundedChild(options: BoundedChildOptions): Promise<ChildOutc
       exit = { code, signal };
       // Right away, while the group id cannot have been reused: the group goes with its leader.
       killGroup(pid);
-      const stream = proc.stderr;
-      if (stream === null || stream.readableEnded || stream.destroyed) {
+      // Output still in the pipes arrives after the exit: wait for both streams to close.
+      const open = [proc.stdout, proc.stderr].filter(
+        (stream) => stream !== null && !stream.readableEnded && !stream.destroyed,
+      );
+      if (open.length === 0) {
         finish();
         return;
       }
       const grace = setTimeout(finish, STDERR_GRACE_MS);
-      stream.once('close', () => {
-        clearTimeout(grace);
-        finish();
-      });
+      let left = open.length;
+      for (const stream of open)
+        stream?.once('close', () => {
+          if (--left > 0) return;
+          clearTimeout(grace);
+          finish();
+        });
     });
   });
 }

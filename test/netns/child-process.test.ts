@@ -129,6 +129,31 @@ describe('bounded children', () => {
     }
   });
 
+  it('feeds the input to stdin and keeps stdout up to its cap', async () => {
+    const echoed = await runBoundedChild({
+      argv: ['/bin/cat'],
+      timeoutMs: 5000,
+      input: 'table inet ipvsd {}\n',
+      stdoutLimit: 1000,
+    });
+    expect(echoed).toMatchObject({
+      end: 'exited',
+      code: 0,
+      stdout: 'table inet ipvsd {}\n',
+      stdoutTruncated: false,
+    });
+    const capped = await runBoundedChild({
+      argv: ['/bin/sh', '-c', `head -c 100000 /dev/zero | tr '\\0' y`],
+      timeoutMs: 5000,
+      stdoutLimit: 1000,
+    });
+    expect(capped).toMatchObject({ end: 'exited', code: 0, stdoutTruncated: true });
+    expect(capped.stdout).toBe('y'.repeat(1000));
+    // A program that never reads its input still ends as itself, not as a broken pipe.
+    const deaf = await runBoundedChild({ argv: ['/bin/true'], timeoutMs: 5000, input: 'x'.repeat(1 << 20) });
+    expect(deaf).toMatchObject({ end: 'exited', code: 0, stdout: '' });
+  });
+
   it('a command that cannot run is a value, not a throw', async () => {
     const outcome = await runBoundedChild({ argv: ['/nonexistent/chk'], timeoutMs: 1000 });
     expect(outcome).toMatchObject({ end: 'failed' });

@@ -158,6 +158,8 @@ modules=(
   '!ip_vs'
   '!ip_vs_rr' '!ip_vs_wrr' '!ip_vs_lc' '!ip_vs_wlc' '!ip_vs_lblc' '!ip_vs_lblcr' '!ip_vs_dh'
   '!ip_vs_sh' '!ip_vs_sed' '!ip_vs_nq' ip_vs_fo ip_vs_ovf ip_vs_mh ip_vs_twos
+  # nftables for full NAT (src/nat: a nat chain with ct matches and snat; masquerade for tests)
+  '!nf_tables' '!nft_ct' '!nft_nat' '!nft_chain_nat' nft_masq
   # links the tests build
   '!veth' bridge dummy nlmon macvlan
   # real SCTP sockets (IPVS' own SCTP support is built into ip_vs); cheap
