@@ -12,6 +12,9 @@ const f = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const fs = (list) => list.map(f).join(', ');
 const target = (value, max, failed) =>
   failed ? 'not comparable: ipvsctl failed' : value <= max ? 'meets the target' : 'misses the target';
+/** node's start, loading yaml, and its Lexer+Parser+Composer on the file: what any apply pays first. */
+const yamlFloorMs = (x) =>
+  x.nodeStartupMs + x.yamlFloor.importYamlMs + x.yamlFloor.lexerParserMs + x.yamlFloor.composerMs;
 const row = (label, value, rest) => `  ${label.padEnd(34)}${value.padStart(9)}   ${rest}`;
 const lines = [
   '',
@@ -61,6 +64,15 @@ const lines = [
   '',
   `  context: node -e 0 ${f(r.nodeStartupMs)}; ipvsctl --version ${f(r.ipvsctlVersionMs)} ` +
     `(from the 9p tree: ${f(r.ipvsctlVersion9pMs)}); ipvsadm -Sn of the full table ${f(r.ipvsadmSaveMs)}`,
+  ...(r.yamlFloor
+    ? [
+        `  yaml alone on the file, cold, fresh process (bench/yaml-floor.mjs, median of ${r.yamlFloor.runs}): ` +
+          `import ${f(r.yamlFloor.importYamlMs)}, Lexer ${f(r.yamlFloor.lexerMs)}, Lexer+Parser ` +
+          `${f(r.yamlFloor.lexerParserMs)}, Composer ${f(r.yamlFloor.composerMs)}; node -e 0 + import + ` +
+          `Lexer+Parser + Composer = ${f(yamlFloorMs(r))} = ${(yamlFloorMs(r) / r.ipvsadmRestoreMs).toFixed(2)}× ` +
+          'ipvsadm -R (the floor under ipvsctl apply before any validation or kernel work)',
+      ]
+    : []),
   `  tables identical (sorted ipvsadm -Sn, ${r.services} services / ${r.destinations} destinations): ` +
     `${r.tablesIdentical}; problems: ${r.failures}`,
 ];

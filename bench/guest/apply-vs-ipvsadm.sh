@@ -25,7 +25,8 @@
 # Interleaved per repetition (adm first on odd ones, ctl first on even ones; the ratio is also taken
 # per repetition, which cancels slow drift of the host's load). Context, measured once or a few times:
 # `node -e 0`; `ipvsctl --version` (startup + the CLI's imports) from the copy and from 9p;
-# `ipvsadm -Sn` of the full table; and, only when measuring this tree, a step-by-step profile
+# `ipvsadm -Sn` of the full table; the yaml library alone on the file, cold (bench/yaml-floor.mjs: the
+# floor under the config half of ipvsctl's time); and, only when measuring this tree, a step-by-step profile
 # (bench/profile-apply.mjs, which imports this tree's modules) run under `node --cpu-prof`, whose
 # profile lands next to the results (bench-apply.cpuprofile).
 # Each repetition checks that `ipvsadm -Sn` (sorted) of the three namespaces is identical and holds
@@ -178,6 +179,21 @@ done
 log "node -e 0: median $(ms "$(median "${node_us[@]}")") ms; ipvsctl --version: median $(ms "$(median "${ver_us[@]}")") ms" \
   "(from 9p: $(ms "$(median "${ver9p_us[@]}")") ms)"
 
+# The floor under the config half: the yaml library alone (import, Lexer, Parser, Composer) on the
+# same file, cold, in fresh processes (bench/yaml-floor.mjs; medians of 3), from the local copy.
+floor_runs=()
+for i in 1 2 3; do
+  if line=$(node bench/yaml-floor.mjs "$cfg" "$copy"); then floor_runs+=("$line"); else fail "yaml-floor.mjs exited $?"; fi
+done
+yaml_floor=$(printf '%s\n' "${floor_runs[@]}" | node -e '
+  const runs = require("fs").readFileSync(0, "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+  const med = (k) => { const v = runs.map((r) => r[k]).sort((a, b) => a - b); return v.length ? v[(v.length - 1) >> 1] : null; };
+  const out = {};
+  for (const k of ["importYamlMs", "lexerMs", "lexerParserMs", "composerMs", "lexemes"]) out[k] = med(k);
+  out.runs = runs.length;
+  process.stdout.write(JSON.stringify(out));' || echo null)
+log "yaml alone, cold (median of 3): $yaml_floor"
+
 # ------------------------------------------------------------------------------------ repetitions
 adm_us=() adm_cpu=() adm_rss=() ctl_us=() ctl_cpu=() ctl_rss=() noop_us=() noop_cpu=() save_us=()
 p9_us=() p9_cpu=() rep_ratio=() rep_9p_ratio=() rep_noop_ratio=() identical=true noop_failed=0 apply_failed=0
@@ -318,6 +334,7 @@ noop_med=$(median "${noop_us[@]}")
   printf '  "nodeStartupMs": %s, "ipvsctlVersionMs": %s, "ipvsctlVersion9pMs": %s,\n' \
     "$(ms "$(median "${node_us[@]}")")" "$(ms "$(median "${ver_us[@]}")")" "$(ms "$(median "${ver9p_us[@]}")")"
   printf '  "ipvsadmSaveMs": %s,\n' "$(ms "$(median "${save_us[@]}")")"
+  printf '  "yamlFloor": %s,\n' "${yaml_floor:-null}"
   printf '  "tablesIdentical": %s, "failures": %d,\n' "$identical" "${#failures[@]}"
   printf '  "profile": %s\n' "$(cat "$work/profile.json")"
   printf '}\n'
