@@ -285,14 +285,14 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
       void schedule();
     },
 
-    withdraw(address) {
+    async withdraw(address) {
       if (address === null) return change(null, true, { ...withdrawals, all: true });
       const vip = vipArgument(address, 'withdraw');
       const addresses = [...new Set([...withdrawals.addresses, vip])].sort();
       return change(vip, true, { ...withdrawals, addresses });
     },
 
-    announce(address) {
+    async announce(address) {
       if (address === null) return change(null, false, NO_WITHDRAWALS);
       const vip = vipArgument(address, 'announce');
       return change(
