@@ -75,6 +75,8 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   let withdrawals: Withdrawals = NO_WITHDRAWALS;
   let quorum = new Map<string, AnnouncedService['quorum']>();
   let notReconciled: string | null = 'no reconcile yet';
+  /** VIPs a reload added: announced only after the reconcile that puts their services in the kernel. */
+  let newAddresses = new Set<string>();
   const faults = new Map<string, string>();
   /** Per VIP, why its route is not as decided (the kernel refused, another's route is there). */
   let routeErrors = new Map<string, string>();
@@ -97,6 +99,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
       running,
       fault: faults.size === 0 ? null : [...faults.values()].join(', '),
       notReconciled,
+      pending: newAddresses,
       services,
       withdrawnAll: withdrawals.all,
       withdrawn: new Set(withdrawals.addresses),
@@ -256,9 +259,12 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     },
 
     async reload(next) {
+      const before = new Set(addressesOf(config));
       config = next;
+      for (const address of addressesOf(next)) if (!before.has(address)) newAddresses.add(address);
       await ensureAddresses();
-      await schedule();
+      // No run here: the director's decision on the new config comes next (decided()), with the
+      // quorum of any new service; a run now would judge new services without one.
       armResync();
     },
 
@@ -273,7 +279,9 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     },
 
     reconciled(problem) {
-      if (problem === notReconciled) return;
+      const cleared = problem === null && newAddresses.size > 0;
+      if (cleared) newAddresses = new Set();
+      if (problem === notReconciled && !cleared) return;
       notReconciled = problem;
       void schedule();
     },
