@@ -112,7 +112,10 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     else log.warn(fields, 'vip withdrawn');
   }
 
-  async function runOnce(): Promise<void> {
+  /** What the table was last made equal to, without an error: an event run that wants the same skips the kernel. */
+  let synced: { key: string; table: number; protocol: number } | null = null;
+
+  async function runOnce(full: boolean): Promise<void> {
     const t = now();
     const update = state.update(inputs(), t);
     for (const a of update.changed) logChange(a);
@@ -125,7 +128,18 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     }
     const settings = config.director.announce;
     const wanted = update.announcements.filter((a) => a.announced).map((a) => a.address);
+    // A health change that moves no VIP costs no route dump; drift waits for the periodic resync.
+    const key = [...wanted].sort().join(' ');
+    if (
+      !full &&
+      leaving.length === 0 &&
+      synced?.key === key &&
+      synced.table === settings.table &&
+      synced.protocol === settings.protocol
+    )
+      return;
     const result = await deps.kernel.syncRoutes(settings, wanted);
+    synced = result.errors.size === 0 ? { key, table: settings.table, protocol: settings.protocol } : null;
     const errors = new Map<string, string>();
     const tableError = result.errors.get('');
     for (const a of update.announcements) {
@@ -149,14 +163,19 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   }
 
   let pending = false;
+  let pendingFull = false;
   let runningRun: Promise<void> | null = null;
-  function schedule(): Promise<void> {
+  /** `full`: read the kernel table even when nothing seems to have changed (start, resync). */
+  function schedule(full = false): Promise<void> {
     pending = true;
+    pendingFull ||= full;
     runningRun ??= (async () => {
       while (pending) {
+        const thisFull = pendingFull;
         pending = false;
+        pendingFull = false;
         try {
-          await runOnce();
+          await runOnce(thisFull);
         } catch (err) {
           log.error({ err: (err as Error).message }, 'announce sync failed');
         }
@@ -180,7 +199,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   async function resync(): Promise<void> {
     if (!running) return;
     await ensureAddresses();
-    await schedule();
+    await schedule(true);
   }
 
   function status(): AnnouncementStatus[] {
@@ -254,7 +273,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
         );
       }
       await ensureAddresses();
-      await schedule();
+      await schedule(true);
       armResync();
     },
 
@@ -319,7 +338,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     async stop() {
       running = false;
       if (resyncTimer) clearInterval(resyncTimer);
-      await schedule();
+      await schedule(true);
       const delay = config.director.announce.withdrawDelayMs;
       const t = now();
       // Only VIPs that were announced need the routers to converge; one withdrawn long ago has.

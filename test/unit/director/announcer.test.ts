@@ -286,3 +286,17 @@ describe('announcer', () => {
     expect([...t.routes].sort()).toEqual([VIP, VIP2, '203.0.113.103']);
   });
 });
+
+describe('announcer kernel reads', () => {
+  it('an event that moves no VIP reads no routes; a resync always does and repairs drift', async () => {
+    const t = await setup();
+    await t.ready();
+    const before = t.calls.length;
+    await t.announcer.decided(allMet);
+    await t.announcer.decided(allMet);
+    expect(t.calls.length).toBe(before);
+    t.routes.delete(VIP); // removed by hand
+    await t.announcer.resync();
+    expect([...t.routes].sort()).toEqual([VIP, VIP2]);
+  });
+});
