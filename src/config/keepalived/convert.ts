@@ -85,42 +85,11 @@ function push<T>(list: T[], item: T | undefined): void {
   if (item !== undefined) list.push(item);
 }
 
-export function convert(statements: readonly Statement[], d: Diagnostics): Conversion {
+/** Converts the statements as they come (each top-level block is read, then let go). */
+export function convert(statements: Iterable<Statement>, d: Diagnostics): Conversion {
   const x: Drafts = { global: { timeouts: {} }, scripts: [], instances: [], groups: [], virtualServers: [] };
-  const plain = statements.filter((s) => {
-    const word = s.keyword.text;
-    if (s.keyword.quoted) return true;
-    if (word.startsWith('@')) {
-      d.error(
-        s.keyword,
-        `conditional configuration (${word}) is not supported: pick this director's lines and remove the @ prefixes`,
-      );
-      return false;
-    }
-    if (word.startsWith('$')) {
-      d.error(s.keyword, 'parameter definitions ($NAME=...) are not supported: substitute the values first');
-      return false;
-    }
-    return true;
-  });
-  walk(plain, 'the top level', TOP_HANDLERS, TOP_DROPPED, x, d);
-  for (const s of allTokensWithDollar(plain)) {
-    d.error(s, `parameter substitution (${s.text}) is not supported: substitute the values first`);
-  }
+  walk(statements, 'the top level', TOP_HANDLERS, TOP_DROPPED, x, d);
   return build(x, d);
-}
-
-/** Words that use ${PARAM} substitution, anywhere in the tree. */
-function allTokensWithDollar(statements: readonly Statement[]): Statement['keyword'][] {
-  const out: Statement['keyword'][] = [];
-  const visit = (list: readonly Statement[]) => {
-    for (const s of list) {
-      for (const t of [s.keyword, ...s.args]) if (/\$\{[A-Za-z_][A-Za-z0-9_]*/.test(t.text)) out.push(t);
-      if (s.block !== null) visit(s.block);
-    }
-  };
-  visit(statements);
-  return out;
 }
 
 function duplicates<T extends { name: string; at: Place }>(

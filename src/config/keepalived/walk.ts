@@ -44,7 +44,7 @@ export function splitsAt(enclosing: string, word: string): boolean {
 }
 
 export function walk<D>(
-  statements: readonly Statement[],
+  statements: Iterable<Statement>,
   section: string,
   handlers: Handlers<D>,
   dropped: DroppedTable,
@@ -59,7 +59,12 @@ export function walk<D>(
       continue;
     }
     const drop = Object.hasOwn(dropped, key) ? dropped[key] : undefined;
-    if (drop === undefined) {
+    if (drop === undefined && /^\$[A-Za-z_]/.test(key) && !s.keyword.quoted) {
+      d.error(
+        s.keyword,
+        `${quote(key)} is neither a parameter definition keepalived reads ($NAME=VALUE, no blank before "=") nor a defined parameter`,
+      );
+    } else if (drop === undefined) {
       d.error(s.keyword, `unknown keyword ${quote(key)} in ${section}: not converted`);
     } else if (drop.severity === 'error') {
       d.error(s.keyword, `${quote(key)} in ${section} is not supported: ${drop.why}`);
