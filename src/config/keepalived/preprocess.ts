@@ -26,8 +26,6 @@ export interface LogicalLine {
   colAt(i: number): number;
 }
 
-/** keepalived's `\` at the end of a definition line; its stand-in inside a stored value. */
-const LINE_SEP = '\n';
 const MAX_REPLACEMENTS = 1000;
 const MAX_LINE = 64 * 1024;
 const MAX_GENERATED = 100_000;

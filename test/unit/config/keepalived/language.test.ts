@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is keepalived syntax under test, not a template
 /**
  * keepalived's config language below the keywords, as lib/parser.c (keepalived 2.2.7) reads it in
  * read_line(): `@ID` / `@^ID` lines against the config id, `$NAME=VALUE` definitions
