@@ -36,9 +36,11 @@ export function convertCommand(
   fs: SourceFs = nodeSourceFs,
   configId: string = defaultConfigId(),
 ): number {
-  let result: ReturnType<typeof convertKeepalived>;
+  // Only what is printed is kept: the converted objects are let go before the YAML is checked.
+  let result: Pick<ReturnType<typeof convertKeepalived>, 'yaml' | 'diagnostics' | 'sourceOf'>;
   try {
-    result = convertKeepalived(file, fs, { configId });
+    const { yaml, diagnostics, sourceOf } = convertKeepalived(file, fs, { configId });
+    result = { yaml, diagnostics, sourceOf };
   } catch (err) {
     io.err(`ipvsctl: cannot read ${boundedMessage(file, 200)}: ${boundedMessage((err as Error).message)}\n`);
     return EXIT_USAGE;

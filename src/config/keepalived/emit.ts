@@ -18,6 +18,9 @@ export interface EmittedYaml {
   sourceOf(line: number): SourceComment | null;
 }
 
+/** Virtual servers per YAML document: big enough that a document's fixed cost vanishes, small enough to bound memory. */
+const ITEMS_PER_CHUNK = 500;
+
 const commentText = (c: SourceComment) => ` ${escapeControl(`${c.at.file}:${c.at.line} ${c.what}`)}`;
 
 /** `value` under `key` (or a list's item, `key` null) as YAML, with the comments whose paths are given relative to it. */
@@ -80,10 +83,13 @@ export function emitYaml(conversion: Conversion, header: string): EmittedYaml {
       perItem.set(index, list);
     }
     parts.push(`${key}:\n`);
-    value.forEach((item, i) => {
-      const text = chunk([item], perItem.get(i) ?? []);
-      parts.push(text.replace(/^(?=.)/gm, '  '));
-    });
+    for (let first = 0; first < value.length; first += ITEMS_PER_CHUNK) {
+      const items = value.slice(first, first + ITEMS_PER_CHUNK);
+      const comments = items.flatMap((_, k) =>
+        (perItem.get(first + k) ?? []).map((c) => ({ path: [k, ...c.path.slice(1)], text: c.text })),
+      );
+      parts.push(chunk(items, comments).replace(/^(?=.)/gm, '  '));
+    }
   }
   const text = parts.join('');
   return { text, sourceOf: lineOwners(text, conversion.comments) };

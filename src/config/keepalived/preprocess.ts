@@ -155,6 +155,12 @@ export class Preprocessor {
       return;
     }
     if (first.text === '') return;
+    const c = first.text[0];
+    if (c !== '@' && c !== '~' && !first.text.includes('$')) {
+      // the plain line, as almost every line is: no copy of its text or columns
+      yield { ...first, id: this.nextId++ };
+      return;
+    }
     const at: Place = { file, line, col: first.colAt(0) };
     // A stack, not recursion: ~SEQ lines may nest and multi-line values hold further references.
     const stack: (Pending | Sequence)[] = [{ text: first.text, cols: working(first).cols, at }];
