@@ -13,7 +13,7 @@
 import { posix } from 'node:path';
 import { quote } from '../../errors.js';
 import type { Diagnostics, Place } from './diagnostics.js';
-import { type GlobFs, glob } from './glob.js';
+import { expandBraces, type GlobFs, glob, MAX_BRACE_PATTERNS } from './glob.js';
 import { Preprocessor } from './preprocess.js';
 import { type Token, tokenizeLine } from './tokenizer.js';
 
@@ -27,8 +27,6 @@ export interface SourceOptions {
   readonly configId: string | null;
 }
 
-/** keepalived's include keywords; the variants only differ in which errors they report. */
-const INCLUDE_KEYWORDS = new Set(['include', 'includer', 'includem', 'includew', 'includeb', 'includea']);
 const MAX_DEPTH = 16;
 
 export interface Source {
@@ -73,21 +71,17 @@ function* fileTokens(r: Reader, text: string, shown: string, stack: readonly str
     const raw = text.slice(start, end);
     start = end + 1;
     for (const logical of r.pre.lines(raw, shown, lineNo, dir)) {
-      const words = tokenizeLine(logical, r.d);
-      const [first, ...rest] = words;
-      if (first === undefined) continue;
-      if (first.quoted || !INCLUDE_KEYWORDS.has(first.text)) {
-        yield* words;
+      // keepalived's check_include/is_include: "include" (or includer/m/w/b/a) and a blank start
+      // the line, and the rest of the line, braces and all, is one glob pattern.
+      const include = /^include[rmwba]?[ \t]+/.exec(logical.text);
+      if (include === null) {
+        yield* tokenizeLine(logical, r.d);
         continue;
       }
-      const pattern = rest[0];
-      if (pattern === undefined || pattern.text === '{' || pattern.text === '}') {
-        r.d.error(first, `${first.text} needs a file name`);
-        yield* rest;
-        continue;
-      }
-      if (rest.length > 1) r.d.error(rest[1] as Token, `${first.text} takes one file name (or glob)`);
-      yield* included(r, pattern, stack);
+      let pattern = logical.text.slice(include[0].length);
+      if (/^"[^"]*"$/.test(pattern)) pattern = pattern.slice(1, -1);
+      const at: Place = { file: logical.file, line: logical.line, col: logical.colAt(include[0].length) };
+      yield* included(r, pattern, at, stack);
     }
   }
   r.pre.endFile();
@@ -104,18 +98,24 @@ function displayName(path: string, mainAbsolute: string, mainGiven: string): str
   return posix.join(posix.dirname(mainGiven), relative);
 }
 
-function* included(r: Reader, pattern: Token, stack: readonly string[]): Generator<Token> {
-  const at: Place = pattern;
+function* included(r: Reader, pattern: string, at: Place, stack: readonly string[]): Generator<Token> {
   if (stack.length > MAX_DEPTH) {
     r.d.error(at, `includes nest deeper than ${MAX_DEPTH} files`);
     return;
   }
   const current = stack[stack.length - 1] as string;
-  const absolute = posix.resolve(posix.dirname(current), pattern.text);
+  const absolute = posix.resolve(posix.dirname(current), pattern);
+  if (expandBraces(absolute) === null) {
+    r.d.error(
+      at,
+      `include ${quote(pattern)} makes more than ${MAX_BRACE_PATTERNS} patterns from its {...} lists`,
+    );
+    return;
+  }
   const matches = glob(absolute, r.fs);
   if (matches.length === 0) {
     // keepalived's plain include skips a pattern that matches nothing; say so rather than stay silent.
-    r.d.warn(at, `include ${quote(pattern.text)} matches no file (${absolute})`);
+    r.d.warn(at, `include ${quote(pattern)} matches no file (${absolute})`);
     return;
   }
   for (const path of matches) {
