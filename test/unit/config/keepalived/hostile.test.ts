@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is keepalived syntax under test, not a template
 /**
  * convert against odd and hostile keepalived.conf input: messages never carry a raw control
  * character, nesting and expansion are bounded with a positioned error (never "Maximum call stack
