@@ -22,7 +22,7 @@ import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
 import { duration } from './values.js';
-import { type DroppedTable, refuse, register, walk, warn } from './walk.js';
+import { type DroppedTable, refuse, register, TOP_LEVEL, walk, warn } from './walk.js';
 
 type Obj = Record<string, unknown>;
 
@@ -71,16 +71,20 @@ const TOP_DROPPED: DroppedTable = {
   net_namespace: refuse('ipvsd runs in the namespace it is started in (use systemd NetworkNamespacePath=)'),
 };
 
-const TOP_HANDLERS = register<Drafts>([], {
-  global_defs: (s, x, d) => {
-    x.globalAt ??= s.keyword;
-    readGlobal(s, x.global, d);
+const TOP_HANDLERS = register<Drafts>(
+  [TOP_LEVEL],
+  {
+    global_defs: (s, x, d) => {
+      x.globalAt ??= s.keyword;
+      readGlobal(s, x.global, d);
+    },
+    vrrp_script: (s, x, d) => push(x.scripts, readScript(s, d)),
+    vrrp_instance: (s, x, d) => push(x.instances, readInstance(s, d)),
+    vrrp_sync_group: (s, x, d) => push(x.groups, readGroup(s, d)),
+    virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
   },
-  vrrp_script: (s, x, d) => push(x.scripts, readScript(s, d)),
-  vrrp_instance: (s, x, d) => push(x.instances, readInstance(s, d)),
-  vrrp_sync_group: (s, x, d) => push(x.groups, readGroup(s, d)),
-  virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
-});
+  TOP_DROPPED,
+);
 
 function push<T>(list: T[], item: T | undefined): void {
   if (item !== undefined) list.push(item);
