@@ -19,7 +19,7 @@ export interface EmittedYaml {
 }
 
 /** Virtual servers per YAML document: big enough that a document's fixed cost vanishes, small enough to bound memory. */
-const ITEMS_PER_CHUNK = 500;
+const ITEMS_PER_CHUNK = 100;
 
 const commentText = (c: SourceComment) => ` ${escapeControl(`${c.at.file}:${c.at.line} ${c.what}`)}`;
 

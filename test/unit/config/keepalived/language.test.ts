@@ -90,6 +90,12 @@ describe('parameters ($NAME), conditionals (@ID) and ~SEQ', () => {
       '/k/k.conf': `global_defs {\n  router_id "\${_INSTANCE}-\${_HASH}\${_BANG}"\n}\n`,
     });
     expect(configFrom('/k/k.conf', f, 'lb7').config.director.routerId).toBe('lb7-#!');
+    // $_PWD: keepalived's getcwd(), after it changed into the directory of the file it reads
+    const pwd = memoryFs({
+      '/etc/k/k.conf': 'include sub/v.conf\n',
+      '/etc/k/sub/v.conf': 'global_defs {\n  router_id "${_PWD}"\n}\n',
+    });
+    expect(configFrom('/etc/k/k.conf', pwd).config.director.routerId).toBe('/etc/k/sub');
   });
 
   it('nests ~SEQ lines, counts down, and writes ~SEQx in hex', () => {
