@@ -109,12 +109,17 @@ function parseDump(log: string): Map<string, Dumped> {
       continue;
     }
     if (current === null) continue;
-    let m: RegExpExecArray | null;
-    if ((m = /^Wantstate = (\S+)/.exec(body))) current.wantstate = m[1] as string;
-    else if ((m = /^Priority = (\d+)/.exec(body))) current.priority = Number(m[1]);
-    else if ((m = /^Preempt = (\S+)/.exec(body))) current.preempt = m[1] === 'enabled';
-    else if ((m = /^Preempt delay = ([\d.]+)/.exec(body))) current.preemptDelayS = Number(m[1]);
-    else if ((m = /^Authentication type = (.+)$/.exec(body))) current.auth = m[1] as string;
+    const value = (re: RegExp) => re.exec(body)?.[1];
+    const wantstate = value(/^Wantstate = (\S+)/);
+    const priority = value(/^Priority = (\d+)/);
+    const preempt = value(/^Preempt = (\S+)/);
+    const delay = value(/^Preempt delay = ([\d.]+)/);
+    const auth = value(/^Authentication type = (.+)$/);
+    if (wantstate !== undefined) current.wantstate = wantstate;
+    else if (priority !== undefined) current.priority = Number(priority);
+    else if (preempt !== undefined) current.preempt = preempt === 'enabled';
+    else if (delay !== undefined) current.preemptDelayS = Number(delay);
+    else if (auth !== undefined) current.auth = auth;
     else if (/^Virtual IP \(\d+\):$/.test(body)) inVips = true;
     else if (inVips && /^[0-9a-f:.]+\/\d+ dev /.test(body)) current.vips.push(body.split(' ')[0] as string);
     else inVips = false;
