@@ -136,9 +136,13 @@ function program(): Command {
       'convert a keepalived.conf (with its includes) to ipvsd YAML on stdout; dropped keywords on stderr',
     )
     .argument('<keepalived.conf>')
-    .action(async (file: string) => {
+    .option(
+      '--config-id <id>',
+      "keepalived's config id for @ID lines (keepalived -i); default: this host's name up to the first dot",
+    )
+    .action(async (file: string, opts: { configId?: string }) => {
       const { convertCommand } = await import('../cli/convert.js');
-      process.exitCode = convertCommand(file, processOutput);
+      process.exitCode = convertCommand(file, processOutput, undefined, opts.configId);
     });
 
   cmd

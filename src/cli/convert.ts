@@ -2,12 +2,19 @@
  * `ipvsctl convert keepalived.conf`: the converted config as YAML on stdout; every keyword that
  * was dropped (warning) or refused (error) on stderr as FILE:LINE:COL. Exit 0 when converted (even
  * with warnings), 1 when refused, 2 when the file cannot be read. The YAML is validated with the
- * same parser `ipvsctl check` uses before it is printed, so what comes out always loads.
+ * same parser `ipvsctl check` uses before it is printed, so what comes out always loads; a problem
+ * found there is reported at the keepalived.conf block it came from (the operator never saw the
+ * YAML, so a YAML line would point nowhere).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { convertKeepalived, formatDiagnostic, type SourceFs } from '../config/keepalived/index.js';
+import {
+  convertKeepalived,
+  defaultConfigId,
+  formatDiagnostic,
+  type SourceFs,
+} from '../config/keepalived/index.js';
 import { parseConfig, readTextFile } from '../config/load.js';
-import { boundedMessage, formatConfigIssue } from '../errors.js';
+import { boundedMessage } from '../errors.js';
 import { type CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
 
 export const nodeSourceFs: SourceFs = {
@@ -23,10 +30,17 @@ export const nodeSourceFs: SourceFs = {
   exists: (path) => existsSync(path),
 };
 
-export function convertCommand(file: string, io: CliOutput, fs: SourceFs = nodeSourceFs): number {
-  let result: ReturnType<typeof convertKeepalived>;
+export function convertCommand(
+  file: string,
+  io: CliOutput,
+  fs: SourceFs = nodeSourceFs,
+  configId: string = defaultConfigId(),
+): number {
+  // Only what is printed is kept: the converted objects are let go before the YAML is checked.
+  let result: Pick<ReturnType<typeof convertKeepalived>, 'yaml' | 'diagnostics' | 'sourceOf'>;
   try {
-    result = convertKeepalived(file, fs);
+    const { yaml, diagnostics, sourceOf } = convertKeepalived(file, fs, { configId });
+    result = { yaml, diagnostics, sourceOf };
   } catch (err) {
     io.err(`ipvsctl: cannot read ${boundedMessage(file, 200)}: ${boundedMessage((err as Error).message)}\n`);
     return EXIT_USAGE;
@@ -43,9 +57,16 @@ export function convertCommand(file: string, io: CliOutput, fs: SourceFs = nodeS
   // A converter bug must never hand out a config the daemon would refuse.
   const { issues } = parseConfig(result.yaml, '<converted>', { hostname: 'localhost' });
   if (issues.length > 0) {
-    for (const issue of issues) io.err(`${formatConfigIssue(issue)}\n`);
+    for (const issue of issues) {
+      const from = result.sourceOf(issue.line);
+      const at = from?.at ?? { file, line: 1, col: 1 };
+      const what = from === null ? 'the converted config' : `the conversion of ${from.what}`;
+      io.err(
+        `${formatDiagnostic({ ...at, severity: 'error', message: `${what} does not validate: ${issue.message}` })}\n`,
+      );
+    }
     io.err(
-      `${boundedMessage(file, 200)}: the converted config does not validate (${issues.length} issue${issues.length === 1 ? '' : 's'} above, positions in the converted YAML)\n`,
+      `${boundedMessage(file, 200)}: not converted: the converted config does not validate (${issues.length} issue${issues.length === 1 ? '' : 's'} above)\n`,
     );
     return EXIT_FAILED;
   }

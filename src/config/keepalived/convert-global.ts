@@ -166,6 +166,14 @@ const GLOBAL_HANDLERS = register<GlobalDraft>(
 
 /** `lvs_sync_daemon IFACE [[inst] VI] [id N] [maxlen N] [port N] [ttl N] [group ADDR]`. */
 function readSyncDaemon(s: Statement, x: GlobalDraft, d: Diagnostics): void {
+  if (x.syncDaemon !== undefined) {
+    // keepalived's lvs_syncd_handler (core/global_parser.c): "has already been specified - ignoring"
+    d.warn(
+      s.keyword,
+      `a second lvs_sync_daemon is ignored, as keepalived ignores it: the first (line ${x.syncDaemon.at.line}) stays`,
+    );
+    return;
+  }
   if (!arity(s, d, 1, 14)) return;
   const [iface, ...rest] = s.args as Token[];
   let instance: string | null = null;

@@ -246,12 +246,21 @@ const RS_DROPPED: DroppedTable = {
 
 const FORWARDING: Readonly<Record<string, string>> = { NAT: 'nat', DR: 'dr', TUN: 'tun' };
 
+/**
+ * keepalived's forwarding_handler (check/check_parser.c) compares the exact words: `lb_kind dr`
+ * is reported and ignored there, leaving the method as it was (NAT unless set before).
+ */
 function forwarding(s: Statement, d: Diagnostics): string | undefined {
   if (!arity(s, d, 1, 6)) return undefined;
   const method = s.args[0] as Token;
-  const mapped = FORWARDING[method.text.toUpperCase()];
-  if (mapped === undefined)
-    return d.error(method, `${s.keyword.text} must be NAT, DR or TUN, got ${quote(method.text)}`);
+  const mapped = Object.hasOwn(FORWARDING, method.text) ? FORWARDING[method.text] : undefined;
+  if (mapped === undefined) {
+    d.warn(
+      method,
+      `${s.keyword.text} ${quote(method.text)} is ignored, as keepalived ignores it (it knows only NAT, DR and TUN, in capitals): the method stays as it was (NAT by default)`,
+    );
+    return undefined;
+  }
   const [, type, value] = s.args;
   if (type !== undefined) {
     if (mapped === 'tun' && type.text === 'type' && value?.text === 'ipip' && s.args.length === 3)
@@ -269,10 +278,15 @@ const RS_HANDLERS = register<RealServerDraft>(
       x.weight = int(single(s, d), d, 'weight', 0, 2 ** 31 - 1);
     },
     lvs_method: (s, x, d) => {
-      x.forwarding = forwarding(s, d);
+      x.forwarding = forwarding(s, d) ?? x.forwarding;
     },
-    lb_kind: (s, x, d) => {
-      x.forwarding = forwarding(s, d);
+    // keepalived installs only lvs_method in real_server (check_parser.c): lb_kind there is an
+    // unknown keyword it reports and ignores, so the real server keeps the virtual server's method.
+    lb_kind: (s, _x, d) => {
+      d.warn(
+        s.keyword,
+        "lb_kind in a real_server is ignored, as keepalived ignores it (it takes lvs_method there): the real server uses the virtual server's method",
+      );
     },
     inhibit_on_failure: (s, x, d) => {
       x.inhibit = flag(s, d);
@@ -327,14 +341,32 @@ const VS_HANDLERS = register<VirtualServerDraft>(
     lb_algo: (s, x, d) => readScheduler(s, x, d),
     lvs_sched: (s, x, d) => readScheduler(s, x, d),
     lb_kind: (s, x, d) => {
-      x.forwarding = forwarding(s, d);
+      x.forwarding = forwarding(s, d) ?? x.forwarding;
     },
     lvs_method: (s, x, d) => {
-      x.forwarding = forwarding(s, d);
+      x.forwarding = forwarding(s, d) ?? x.forwarding;
+    },
+    // vs_alpha_handler reads no argument: `alpha 1` (or any word) on a virtual server is `alpha`.
+    alpha: (s, x, d) => {
+      const extra = s.args[0];
+      if (extra !== undefined)
+        d.warn(
+          extra,
+          `${quote(extra.text)} after alpha is ignored, as keepalived ignores it on a virtual server: alpha is on`,
+        );
+      x.alpha = true;
     },
     persistence_timeout: (s, x, d) => {
       if (!arity(s, d, 0, 1)) return;
       // keepalived: the keyword alone means 6 minutes.
+      if (s.args[0]?.text === '0') {
+        // pto_handler reads 1..LVS_MAX_TIMEOUT: 0 is reported and ignored
+        d.warn(
+          s.args[0],
+          'persistence_timeout 0 is ignored, as keepalived ignores it (it takes 1 or more seconds): no persistence unless set elsewhere',
+        );
+        return;
+      }
       x.persistenceTimeoutS =
         s.args[0] === undefined ? 360 : int(s.args[0], d, 'persistence_timeout', 1, 2_147_483);
     },
@@ -415,7 +447,17 @@ export function readVirtualServer(s: Statement, d: Diagnostics): VirtualServerDr
   if (!needsBlock(s, d)) return undefined;
   const [first, second, extra] = s.args;
   if (first === undefined) return d.error(s.keyword, 'virtual_server needs ADDRESS PORT or fwmark N');
-  if (extra !== undefined) return d.error(extra, `unexpected ${quote(extra.text)} after virtual_server`);
+  // vs_handler (check/check_parser.c) reads two words: the rest (`dev eth0`) is ignored there
+  if (extra !== undefined)
+    d.warn(
+      extra,
+      `${quote(
+        s.args
+          .slice(2)
+          .map((a) => a.text)
+          .join(' '),
+      )} after virtual_server ${first.text} ${second?.text ?? ''} is ignored, as keepalived ignores it`,
+    );
   const vs: VirtualServerDraft = {
     at: s.keyword,
     label: s.args.map((a) => a.text).join(' '),
@@ -609,7 +651,14 @@ export function virtualServerOut(
   } else {
     out.address = vs.address;
     out.port = vs.port;
-    out.protocol = vs.protocol ?? 'tcp';
+    if (vs.protocol === undefined) {
+      // validate_check_config (check/check_data.c): "no protocol set - defaulting to UDP"
+      d.warn(
+        vs.at,
+        `virtual_server ${vs.label} has no protocol: UDP, as keepalived defaults to UDP (add "protocol TCP" if TCP was meant, on both)`,
+      );
+    }
+    out.protocol = vs.protocol ?? 'udp';
   }
   out.scheduler = vs.scheduler ?? 'wlc';
   const flags = schedulerFlags(vs, d);
@@ -618,8 +667,27 @@ export function virtualServerOut(
   out.forwarding = fwd;
   const persist = persistence(vs, d);
   if (persist !== undefined) out.persistence = persist;
-  if (vs.quorum !== undefined) out.quorum = vs.quorum;
-  if (vs.hysteresis !== undefined) out.hysteresis = vs.hysteresis;
+  // validate_check_config (check/check_data.c): a quorum above the real servers' total weight
+  // is lowered to it, then a hysteresis >= quorum to quorum - 1.
+  const weightSum = vs.realServers.reduce((sum, rs) => sum + (rs.weight ?? 1), 0);
+  let quorum = vs.quorum;
+  if (quorum !== undefined && quorum > weightSum && weightSum > 0) {
+    d.warn(
+      vs.at,
+      `quorum ${quorum} exceeds the real servers' total weight ${weightSum}: lowered to ${weightSum}, as keepalived lowers it`,
+    );
+    quorum = weightSum;
+  }
+  let hysteresis = vs.hysteresis;
+  if (hysteresis !== undefined && hysteresis > 0 && hysteresis >= (quorum ?? 1)) {
+    d.warn(
+      vs.at,
+      `hysteresis ${hysteresis} >= quorum ${quorum ?? 1}: lowered to ${(quorum ?? 1) - 1}, as keepalived lowers it`,
+    );
+    hysteresis = (quorum ?? 1) - 1;
+  }
+  if (quorum !== undefined) out.quorum = quorum;
+  if (hysteresis !== undefined) out.hysteresis = hysteresis;
   if (vs.sorry !== undefined) out.sorry_server = vs.sorry;
   if (vs.sorry !== undefined && vs.sorry.port === undefined && vs.fwmark !== undefined) {
     d.error(vs.at, 'sorry_server of a fwmark virtual_server needs a port');
@@ -638,7 +706,15 @@ export function virtualServerOut(
   if (same && checks[0] !== undefined) out.check = checks[0];
   out.real_servers = vs.realServers.map((rs, i) => {
     const r: Obj = { address: rs.address };
-    if (rs.port !== undefined) r.port = rs.port;
+    const rsFwd = rs.forwarding ?? fwd;
+    if (rs.port !== undefined && rsFwd !== 'nat' && vs.port !== undefined && rs.port !== vs.port) {
+      // validate_check_config: DR and TUN cannot change the port; keepalived resets it
+      d.warn(
+        rs.at,
+        `real server port ${rs.port} differs from the virtual server's ${vs.port}, which ${rsFwd.toUpperCase()} cannot change: set to ${vs.port}, as keepalived sets it`,
+      );
+      r.port = vs.port;
+    } else if (rs.port !== undefined) r.port = rs.port;
     else if (vs.fwmark !== undefined) d.error(rs.at, 'a real_server of a fwmark virtual_server needs a port');
     if (rs.family !== undefined && vs.family !== undefined && rs.family !== vs.family) {
       d.error(rs.at, `real server ${rs.address} is not of the virtual server's address family`);

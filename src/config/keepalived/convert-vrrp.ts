@@ -62,7 +62,11 @@ export interface InstanceDraft {
   version?: 2 | 3;
   preempt?: boolean;
   preemptDelayMs?: number;
-  authentication?: { type?: 'pass' | 'ah'; password?: string; at: Place };
+  /** Where nopreempt / preempt_delay were written (keepalived may clear them, with a warning there). */
+  nopreemptAt?: Place;
+  preemptDelayAt?: Place;
+  stateAt?: Place;
+  authentication?: { type?: 'pass' | 'ah'; unknownType?: boolean; password?: string; at: Place };
   vips: Vip[];
   unicastSrcIp?: string;
   unicastPeers: string[];
@@ -314,12 +318,27 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
   ['vrrp_instance'],
   {
     ...notifyHandlers<InstanceDraft>(),
+    // keepalived's vrrp_state_handler (vrrp/vrrp_parser.c): exact words; MASTER always wins,
+    // BACKUP after MASTER is ignored, anything else (`master`, `SLAVE`) is taken as BACKUP.
     state: (s, x, d) => {
       const t = single(s, d);
       if (t === undefined) return;
-      const state = t.text.toUpperCase();
-      if (state === 'MASTER' || state === 'BACKUP') x.state = state === 'MASTER' ? 'master' : 'backup';
-      else d.error(t, `state must be MASTER or BACKUP, got ${quote(t.text)}`);
+      x.stateAt ??= s.keyword;
+      if (t.text === 'MASTER') x.state = 'master';
+      else if (t.text === 'BACKUP') {
+        if (x.state === 'master')
+          d.warn(
+            t,
+            'state BACKUP after state MASTER is ignored, as keepalived ignores it: the state stays MASTER',
+          );
+        else x.state = 'backup';
+      } else {
+        d.warn(
+          t,
+          `unknown state ${quote(t.text)} is taken as BACKUP, as keepalived takes it (it knows only MASTER and BACKUP, in capitals)`,
+        );
+        x.state = 'backup';
+      }
     },
     interface: (s, x, d) => {
       const t = single(s, d);
@@ -339,14 +358,19 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
     version: (s, x, d) => {
       x.version = int(single(s, d), d, 'version', 2, 3) as 2 | 3 | undefined;
     },
+    // keepalived's handlers read no argument: `nopreempt 1` is `nopreempt` (vrrp_nopreempt_handler).
     nopreempt: (s, x, d) => {
-      if (arity(s, d, 0)) x.preempt = false;
+      ignoredWords(s, d);
+      x.preempt = false;
+      x.nopreemptAt = s.keyword;
     },
     preempt: (s, x, d) => {
-      if (arity(s, d, 0)) x.preempt = true;
+      ignoredWords(s, d);
+      x.preempt = true;
     },
     preempt_delay: (s, x, d) => {
       x.preemptDelayMs = timerMs(single(s, d), d, 'preempt_delay');
+      x.preemptDelayAt = s.keyword;
     },
     authentication: (s, x, d) => {
       if (!needsBlock(s, d)) return;
@@ -415,13 +439,26 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
   INSTANCE_DROPPED,
 );
 
+/** Words after a keyword whose keepalived handler reads none: ignored there, so here too, with a warning. */
+function ignoredWords(s: Statement, d: Diagnostics): void {
+  const extra = s.args[0];
+  if (extra !== undefined)
+    d.warn(extra, `${quote(extra.text)} after ${s.keyword.text} is ignored, as keepalived ignores it`);
+}
+
 const AUTH_HANDLERS = register<NonNullable<InstanceDraft['authentication']>>(['authentication'], {
   auth_type: (s, x, d) => {
     const t = single(s, d);
     if (t === undefined) return;
-    const type = t.text.toUpperCase();
-    if (type === 'PASS' || type === 'AH') x.type = type === 'PASS' ? 'pass' : 'ah';
-    else d.error(t, `auth_type must be PASS or AH, got ${quote(t.text)}`);
+    // vrrp_auth_type_handler: exact words; anything else leaves the instance without authentication
+    if (t.text === 'PASS' || t.text === 'AH') x.type = t.text === 'PASS' ? 'pass' : 'ah';
+    else {
+      x.unknownType = true;
+      d.warn(
+        t,
+        `unknown auth_type ${quote(t.text)}: keepalived then sends adverts without authentication (it knows only PASS and AH, in capitals), and so does the converted instance`,
+      );
+    }
   },
   auth_pass: (s, x, d) => {
     const t = single(s, d);

@@ -21,8 +21,9 @@ import {
 } from './convert-vrrp.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
+import type { Token } from './tokenizer.js';
 import { duration } from './values.js';
-import { type DroppedTable, refuse, register, walk, warn } from './walk.js';
+import { type DroppedTable, refuse, register, TOP_LEVEL, walk, warn } from './walk.js';
 
 type Obj = Record<string, unknown>;
 
@@ -71,24 +72,29 @@ const TOP_DROPPED: DroppedTable = {
   net_namespace: refuse('ipvsd runs in the namespace it is started in (use systemd NetworkNamespacePath=)'),
 };
 
-const TOP_HANDLERS = register<Drafts>([], {
-  global_defs: (s, x, d) => {
-    x.globalAt ??= s.keyword;
-    readGlobal(s, x.global, d);
+const TOP_HANDLERS = register<Drafts>(
+  [TOP_LEVEL],
+  {
+    global_defs: (s, x, d) => {
+      x.globalAt ??= s.keyword;
+      readGlobal(s, x.global, d);
+    },
+    vrrp_script: (s, x, d) => push(x.scripts, readScript(s, d)),
+    vrrp_instance: (s, x, d) => push(x.instances, readInstance(s, d)),
+    vrrp_sync_group: (s, x, d) => push(x.groups, readGroup(s, d)),
+    virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
+    track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
+    vrrp_track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
   },
-  vrrp_script: (s, x, d) => push(x.scripts, readScript(s, d)),
-  vrrp_instance: (s, x, d) => push(x.instances, readInstance(s, d)),
-  vrrp_sync_group: (s, x, d) => push(x.groups, readGroup(s, d)),
-  virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
-  track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
-  vrrp_track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
-});
+  TOP_DROPPED,
+);
 
 function push<T>(list: T[], item: T | undefined): void {
   if (item !== undefined) list.push(item);
 }
 
-export function convert(statements: readonly Statement[], d: Diagnostics): Conversion {
+/** Converts the statements as they come (each top-level block is read, then let go). */
+export function convert(statements: Iterable<Statement>, d: Diagnostics): Conversion {
   const x: Drafts = {
     global: { timeouts: {} },
     scripts: [],
@@ -97,40 +103,8 @@ export function convert(statements: readonly Statement[], d: Diagnostics): Conve
     virtualServers: [],
     trackFiles: [],
   };
-  const plain = statements.filter((s) => {
-    const word = s.keyword.text;
-    if (s.keyword.quoted) return true;
-    if (word.startsWith('@')) {
-      d.error(
-        s.keyword,
-        `conditional configuration (${word}) is not supported: pick this director's lines and remove the @ prefixes`,
-      );
-      return false;
-    }
-    if (word.startsWith('$')) {
-      d.error(s.keyword, 'parameter definitions ($NAME=...) are not supported: substitute the values first');
-      return false;
-    }
-    return true;
-  });
-  walk(plain, 'the top level', TOP_HANDLERS, TOP_DROPPED, x, d);
-  for (const s of allTokensWithDollar(plain)) {
-    d.error(s, `parameter substitution (${s.text}) is not supported: substitute the values first`);
-  }
+  walk(statements, 'the top level', TOP_HANDLERS, TOP_DROPPED, x, d);
   return build(x, d);
-}
-
-/** Words that use ${PARAM} substitution, anywhere in the tree. */
-function allTokensWithDollar(statements: readonly Statement[]): Statement['keyword'][] {
-  const out: Statement['keyword'][] = [];
-  const visit = (list: readonly Statement[]) => {
-    for (const s of list) {
-      for (const t of [s.keyword, ...s.args]) if (/\$\{[A-Za-z_][A-Za-z0-9_]*/.test(t.text)) out.push(t);
-      if (s.block !== null) visit(s.block);
-    }
-  };
-  visit(statements);
-  return out;
 }
 
 function duplicates<T extends { name: string; at: Place }>(
@@ -186,10 +160,16 @@ function build(x: Drafts, d: Diagnostics): Conversion {
       comments.push({ path: ['vrrp_sync_groups', g.name], at: g.at, what: `vrrp_sync_group ${g.name}` });
   }
   const trackFiles = new Map(duplicates(x.trackFiles, 'track_file', d).map((t) => [t.name, t]));
-  const virtualServers = x.virtualServers.map((vs) => virtualServerOut(vs, d, trackFiles));
+  // validate_check_config (check/check_data.c): "has no real servers - ignoring"
+  const withReal = x.virtualServers.filter((vs) => {
+    if (vs.realServers.length > 0) return true;
+    d.warn(vs.at, `virtual_server ${vs.label} has no real servers: dropped, as keepalived drops it`);
+    return false;
+  });
+  const virtualServers = withReal.map((vs) => virtualServerOut(vs, d, trackFiles));
   if (virtualServers.length > 0) {
     config.virtual_servers = virtualServers;
-    x.virtualServers.forEach((vs, i) => {
+    withReal.forEach((vs, i) => {
       comments.push({ path: ['virtual_servers', i], at: vs.at, what: `virtual_server ${vs.label}` });
       vs.realServers.forEach((rs, j) => {
         comments.push({
@@ -226,22 +206,29 @@ function directorOut(x: Drafts, instances: readonly InstanceDraft[], d: Diagnost
   ) {
     director.ipvs = ipvs;
   }
-  let sync = g.syncDaemon;
-  for (const i of instances) {
-    if (i.syncDaemonInterface === undefined) continue;
-    if (sync !== undefined) {
-      d.error(
-        i.syncDaemonInterface.at,
-        'a second lvs_sync_daemon: the kernel runs one sync daemon per director',
-      );
-      continue;
-    }
-    sync = {
-      interface: i.syncDaemonInterface.value,
-      instance: i.name,
-      syncId: null,
-      at: i.syncDaemonInterface.at,
-    };
+  // keepalived keeps the first sync daemon it reads, global or in an instance (lvs_syncd_handler,
+  // vrrp_lvs_syncd_handler): "has already been specified - ignoring" for the others.
+  const candidates = [
+    ...(g.syncDaemon === undefined ? [] : [g.syncDaemon]),
+    ...instances.flatMap((i) =>
+      i.syncDaemonInterface === undefined
+        ? []
+        : [
+            {
+              interface: i.syncDaemonInterface.value,
+              instance: i.name,
+              syncId: null,
+              at: i.syncDaemonInterface.at,
+            },
+          ],
+    ),
+  ].sort((a, b) => readingOrder(a.at) - readingOrder(b.at));
+  const sync = candidates[0];
+  for (const other of candidates.slice(1)) {
+    d.warn(
+      other.at,
+      `a second lvs_sync_daemon is ignored, as keepalived ignores it: the first (${sync?.at.file}:${sync?.at.line}) stays`,
+    );
   }
   if (sync !== undefined) {
     const followed = instances.find((i) => i.name === sync.instance);
@@ -262,6 +249,11 @@ function directorOut(x: Drafts, instances: readonly InstanceDraft[], d: Diagnost
     }
   }
   return Object.keys(director).length > 0 ? director : undefined;
+}
+
+/** Where a place comes in the reading order (tokens carry their logical line's number). */
+function readingOrder(at: Place): number {
+  return (at as Partial<Token>).lineId ?? 0;
 }
 
 function scriptOut(s: ScriptDraft): Obj {
@@ -344,11 +336,44 @@ function instanceOut(i: InstanceDraft, g: GlobalDraft, tracked: Map<string, stri
   const ipv6 = i.vips.some((v) => v.family === 'inet6');
   // keepalived always runs IPv6 instances as version 3, whatever the setting says.
   const version = ipv6 ? 3 : (i.version ?? g.vrrpVersion ?? 2);
+  // keepalived's vrrp_complete_instance (vrrp/vrrp.c): no priority means 255 for state MASTER,
+  // else 100; no state means MASTER for priority 255, else BACKUP.
+  const priority = i.priority ?? (i.state === 'master' ? 255 : 100);
+  const state = i.state ?? (priority === 255 ? 'master' : 'backup');
+  let preempt = i.preempt;
+  let preemptDelayMs = i.preemptDelayMs;
+  if (preempt === false && priority === 255) {
+    d.warn(
+      i.nopreemptAt ?? i.at,
+      'nopreempt is cleared: keepalived resets it for priority 255 (the address owner always preempts)',
+    );
+    preempt = undefined;
+  }
+  if (state === 'master') {
+    if (preempt === false) {
+      d.warn(
+        i.nopreemptAt ?? i.at,
+        'nopreempt is cleared: keepalived clears it for an instance that starts as MASTER',
+      );
+      preempt = undefined;
+    }
+    if (preemptDelayMs !== undefined && preemptDelayMs > 0) {
+      d.warn(
+        i.preemptDelayAt ?? i.at,
+        'preempt_delay is cleared: keepalived clears it for an instance that starts as MASTER',
+      );
+      preemptDelayMs = undefined;
+    }
+  }
+  if (preemptDelayMs !== undefined && preemptDelayMs > 0 && preempt === false) {
+    d.warn(i.preemptDelayAt ?? i.at, 'preempt_delay is cleared: keepalived resets it in nopreempt mode');
+    preemptDelayMs = undefined;
+  }
   const out: Obj = {
-    state: i.state ?? 'backup',
+    state,
     interface: i.interface?.value,
     virtual_router_id: i.virtualRouterId,
-    priority: i.priority ?? 100,
+    priority,
   };
   const advert = i.advertMs?.value ?? 1000;
   if (version === 2 && advert % 1000 !== 0 && i.advertMs !== undefined) {
@@ -359,10 +384,12 @@ function instanceOut(i: InstanceDraft, g: GlobalDraft, tracked: Map<string, stri
   }
   out.advert_int = duration(advert);
   out.version = version;
-  if (i.preempt !== undefined) out.preempt = i.preempt;
-  if (i.preemptDelayMs !== undefined) out.preempt_delay = duration(i.preemptDelayMs);
+  if (preempt !== undefined) out.preempt = preempt;
+  if (preemptDelayMs !== undefined) out.preempt_delay = duration(preemptDelayMs);
   const auth = i.authentication;
-  if (auth !== undefined) {
+  if (auth !== undefined && auth.unknownType === true && auth.type === undefined) {
+    // warned where auth_type is: keepalived runs the instance without authentication
+  } else if (auth !== undefined) {
     if (auth.type === undefined || auth.password === undefined) {
       d.error(auth.at, 'authentication needs auth_type and auth_pass');
     } else if (version === 3) {

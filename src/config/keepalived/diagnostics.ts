@@ -5,7 +5,7 @@
  * traffic (mail, SNMP, process tuning). Nothing is ever dropped without one of the two.
  */
 
-import { boundedMessage } from '../../errors.js';
+import { boundedMessage, escapeControl } from '../../errors.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -26,28 +26,57 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${boundedMessage(d.file, 200)}:${d.line}:${d.col}: ${d.severity}: ${boundedMessage(d.message)}`;
 }
 
+/** Messages kept; past this, one summary line says how many more there were (a ~SEQ of errors). */
+export const MAX_DIAGNOSTICS = 1000;
+
 export class Diagnostics {
   readonly list: Diagnostic[] = [];
+  private errors = 0;
+  private dropped = 0;
+  private firstDropped: Place | null = null;
 
+  // Messages quote the input; control characters are escaped as they are recorded, so no reader
+  // of the list (the CLI, a test, a future JSON output) can meet a raw one.
   error(at: Place, message: string): undefined {
-    this.list.push({ file: at.file, line: at.line, col: at.col, severity: 'error', message });
+    this.errors++;
+    this.add(at, 'error', message);
     return undefined;
   }
 
   warn(at: Place, message: string): void {
-    this.list.push({ file: at.file, line: at.line, col: at.col, severity: 'warning', message });
+    this.add(at, 'warning', message);
+  }
+
+  private add(at: Place, severity: Severity, message: string): void {
+    if (this.list.length >= MAX_DIAGNOSTICS) {
+      this.dropped++;
+      this.firstDropped ??= { file: at.file, line: at.line, col: at.col };
+      return;
+    }
+    this.list.push({ file: at.file, line: at.line, col: at.col, severity, message: escapeControl(message) });
   }
 
   get failed(): boolean {
-    return this.list.some((d) => d.severity === 'error');
+    return this.errors > 0;
   }
 
   /** In the order of the files as read (includes in place), then line and column. */
   sorted(fileOrder: readonly string[]): Diagnostic[] {
-    const rank = (file: string) => {
-      const i = fileOrder.indexOf(file);
-      return i === -1 ? fileOrder.length : i;
-    };
-    return [...this.list].sort((a, b) => rank(a.file) - rank(b.file) || a.line - b.line || a.col - b.col);
+    const rank = new Map<string, number>();
+    fileOrder.forEach((file, i) => {
+      if (!rank.has(file)) rank.set(file, i);
+    });
+    const order = (file: string) => rank.get(file) ?? fileOrder.length;
+    const out = [...this.list].sort(
+      (a, b) => order(a.file) - order(b.file) || a.line - b.line || a.col - b.col,
+    );
+    if (this.firstDropped !== null) {
+      out.push({
+        ...this.firstDropped,
+        severity: this.errors > 0 ? 'error' : 'warning',
+        message: `${this.dropped} more messages from here on are not shown (the first ${MAX_DIAGNOSTICS} are above)`,
+      });
+    }
+    return out;
   }
 }

@@ -12,8 +12,28 @@ export interface GlobFs {
   exists(path: string): boolean;
 }
 
-/** `a{b,c{d,e}}f` → abf, acdf, acef (nested, left to right). */
-export function expandBraces(pattern: string): string[] {
+/** More patterns than this from one include is refused: `{a,b}` twenty times over is a million. */
+export const MAX_BRACE_PATTERNS = 1024;
+
+/**
+ * `a{b,c{d,e}}f` → abf, acdf, acef (nested, left to right); null when that makes more than
+ * MAX_BRACE_PATTERNS patterns. A work stack, not recursion, so no pattern can exhaust the stack.
+ */
+export function expandBraces(pattern: string): string[] | null {
+  const results: string[] = [];
+  const stack = [pattern];
+  while (stack.length > 0) {
+    const p = stack.pop() as string;
+    const alternatives = firstGroup(p);
+    if (alternatives === null) results.push(p);
+    else for (let k = alternatives.length - 1; k >= 0; k--) stack.push(alternatives[k] as string);
+    if (results.length + stack.length > MAX_BRACE_PATTERNS) return null;
+  }
+  return results;
+}
+
+/** The patterns made by the first brace group with two or more alternatives; null: none. */
+function firstGroup(pattern: string): string[] | null {
   let depth = 0;
   let open = -1;
   for (let i = 0; i < pattern.length; i++) {
@@ -28,16 +48,15 @@ export function expandBraces(pattern: string): string[] {
     } else if (c === '}' && depth > 0) {
       depth--;
       if (depth === 0) {
-        const inner = pattern.slice(open + 1, i);
-        const alternatives = splitTop(inner);
+        const alternatives = splitTop(pattern.slice(open + 1, i));
         if (alternatives.length < 2) continue;
         const head = pattern.slice(0, open);
         const tail = pattern.slice(i + 1);
-        return alternatives.flatMap((alt) => expandBraces(`${head}${alt}${tail}`));
+        return alternatives.map((alt) => `${head}${alt}${tail}`);
       }
     }
   }
-  return [pattern];
+  return null;
 }
 
 function splitTop(text: string): string[] {
@@ -87,7 +106,7 @@ function segmentRegex(segment: string): RegExp {
 /** Absolute paths matching `pattern` (absolute); a pattern without magic matches if it exists. */
 export function glob(pattern: string, fs: GlobFs): string[] {
   const results: string[] = [];
-  for (const expanded of expandBraces(pattern)) {
+  for (const expanded of expandBraces(pattern) ?? []) {
     const segments = expanded.split('/').filter((s) => s !== '');
     let paths = ['/'];
     for (const segment of segments) {

@@ -63,15 +63,23 @@ export function timerMs(t: Token | undefined, d: Diagnostics, what: string): num
 const TRUE_WORDS = new Set(['on', 'true', 'yes']);
 const FALSE_WORDS = new Set(['off', 'false', 'no']);
 
-/** A flag keyword with an optional <BOOL> (`inhibit_on_failure`, `alpha on`): no word means true. */
+/**
+ * A flag keyword with an optional <BOOL> (`inhibit_on_failure`, `alpha on`): no word means true.
+ * keepalived's check_true_false (lib/parser.c) takes the exact lower-case words; its handlers
+ * report any other word (`alpha 1`, `alpha YES`) and ignore the line, so this warns and returns
+ * undefined (the setting stays unset).
+ */
 export function flag(s: Statement, d: Diagnostics): boolean | undefined {
   if (!arity(s, d, 0, 1)) return undefined;
   const word = s.args[0];
   if (word === undefined) return true;
-  const text = word.text.toLowerCase();
-  if (TRUE_WORDS.has(text)) return true;
-  if (FALSE_WORDS.has(text)) return false;
-  return d.error(word, `${name(s)} takes on|off|true|false|yes|no, got ${quote(word.text)}`);
+  if (TRUE_WORDS.has(word.text)) return true;
+  if (FALSE_WORDS.has(word.text)) return false;
+  d.warn(
+    word,
+    `${name(s)} ${quote(word.text)} is ignored, as keepalived ignores it (it takes on|off|true|false|yes|no, in lower case)`,
+  );
+  return undefined;
 }
 
 export function ip(t: Token | undefined, d: Diagnostics, what: string): IpAddress | undefined {

@@ -25,6 +25,16 @@ export const refuse = (why: string): Dropped => ({ severity: 'error', why });
 /** Every block's keywords, by the keyword that opens the block, for splitting one-line blocks. */
 const BLOCK_KEYWORDS = new Map<string, Set<string>>();
 
+/** What each block converts, drops and refuses, for the generated reference (reference.ts). */
+export interface Section {
+  readonly converted: Set<string>;
+  readonly dropped: Map<string, Dropped>;
+}
+const SECTIONS = new Map<string, Section>();
+
+/** The name the top level is registered under (it opens no block, so it never splits one). */
+export const TOP_LEVEL = '(top level)';
+
 /** Registers the keywords of the block(s) opened by `openers`; returns the handlers unchanged. */
 export function register<D>(
   openers: readonly string[],
@@ -35,8 +45,20 @@ export function register<D>(
     const set = BLOCK_KEYWORDS.get(opener) ?? new Set<string>();
     for (const key of [...Object.keys(handlers), ...Object.keys(dropped)]) set.add(key);
     BLOCK_KEYWORDS.set(opener, set);
+    const section = SECTIONS.get(opener) ?? {
+      converted: new Set<string>(),
+      dropped: new Map<string, Dropped>(),
+    };
+    for (const key of Object.keys(handlers)) section.converted.add(key);
+    for (const [key, why] of Object.entries(dropped)) section.dropped.set(key, why);
+    SECTIONS.set(opener, section);
   }
   return handlers;
+}
+
+/** Every registered block, in registration order. */
+export function registeredSections(): ReadonlyMap<string, Section> {
+  return SECTIONS;
 }
 
 export function splitsAt(enclosing: string, word: string): boolean {
@@ -44,7 +66,7 @@ export function splitsAt(enclosing: string, word: string): boolean {
 }
 
 export function walk<D>(
-  statements: readonly Statement[],
+  statements: Iterable<Statement>,
   section: string,
   handlers: Handlers<D>,
   dropped: DroppedTable,
@@ -59,7 +81,12 @@ export function walk<D>(
       continue;
     }
     const drop = Object.hasOwn(dropped, key) ? dropped[key] : undefined;
-    if (drop === undefined) {
+    if (drop === undefined && /^\$[A-Za-z_]/.test(key) && !s.keyword.quoted) {
+      d.error(
+        s.keyword,
+        `${quote(key)} is neither a parameter definition keepalived reads ($NAME=VALUE, no blank before "=") nor a defined parameter`,
+      );
+    } else if (drop === undefined) {
       d.error(s.keyword, `unknown keyword ${quote(key)} in ${section}: not converted`);
     } else if (drop.severity === 'error') {
       d.error(s.keyword, `${quote(key)} in ${section} is not supported: ${drop.why}`);

@@ -308,15 +308,4 @@ describe('keywords ipvsd does not carry over', () => {
     );
     expect(converted.warnings).toHaveLength(1); // smtp_alert: still listed next to the errors
   });
-
-  it('refuses conditional lines and parameter substitution instead of guessing', () => {
-    const fs = memoryFs({
-      '/k/k.conf': `$PRIO=150\n@lb1 global_defs {\n router_id lb1\n}\nvrrp_script s {\n script "\${CHECK}"\n}\n`,
-    });
-    expect(convertFile('/k/k.conf', fs).errors).toEqual([
-      '/k/k.conf:1:1: error: parameter definitions ($NAME=...) are not supported: substitute the values first',
-      "/k/k.conf:2:1: error: conditional configuration (@lb1) is not supported: pick this director's lines and remove the @ prefixes",
-      `/k/k.conf:6:9: error: parameter substitution (\${CHECK}) is not supported: substitute the values first`,
-    ]);
-  });
 });

@@ -24,11 +24,15 @@ export interface Converted {
   readonly warnings: string[];
 }
 
-export function convertFile(file: string, fs: SourceFs = nodeSourceFs): Converted {
+export function convertFile(
+  file: string,
+  fs: SourceFs = nodeSourceFs,
+  configId: string | null = null,
+): Converted {
   const cwd = process.cwd();
   process.chdir(ROOT);
   try {
-    const result = convertKeepalived(file, fs);
+    const result = convertKeepalived(file, fs, { configId });
     const messages = result.diagnostics.map(formatDiagnostic);
     return {
       yaml: result.yaml,
@@ -42,8 +46,12 @@ export function convertFile(file: string, fs: SourceFs = nodeSourceFs): Converte
 }
 
 /** Converts and loads the result with the parser `ipvsctl check` uses; fails on any issue. */
-export function configFrom(file: string, fs?: SourceFs): { config: Config; converted: Converted } {
-  const converted = convertFile(file, fs);
+export function configFrom(
+  file: string,
+  fs?: SourceFs,
+  configId: string | null = null,
+): { config: Config; converted: Converted } {
+  const converted = convertFile(file, fs, configId);
   if (converted.yaml === null) throw new Error(`conversion refused:\n${converted.messages.join('\n')}`);
   const { config, issues } = parseConfig(converted.yaml, 'converted.yaml', { hostname: 'node1' });
   if (config === null) {
