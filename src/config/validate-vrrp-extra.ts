@@ -343,7 +343,7 @@ export const ROUTE_KEYWORDS = {
   ),
   scope: key(
     oneOf<'global' | 'link' | 'host'>(['global', 'link', 'host']),
-    { description: 'route scope', defaultText: '`global` (`link` without `via`)' },
+    { description: 'route scope', default: 'global' },
     (d: RouteDraft, x) => {
       d.scope = x;
     },

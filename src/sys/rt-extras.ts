@@ -114,12 +114,9 @@ const RULE_ACTIONS = {
 export function routeRequest(route: RouteSpec, oif: number | null): { data: rt.Route; attrs: rt.RouteAttrs } {
   const dst: ParsedCidr = parseCidr(route.to);
   const table = route.table ?? RT_TABLE_MAIN;
+  // keepalived's default is RT_SCOPE_UNIVERSE whatever the gateway (vrrp_iproute.c alloc_route).
   const scope =
-    route.scope === 'host'
-      ? RT_SCOPE_HOST
-      : route.scope === 'link' || (route.scope === null && route.via === null && route.type === 'unicast')
-        ? RT_SCOPE_LINK
-        : RT_SCOPE_UNIVERSE;
+    route.scope === 'host' ? RT_SCOPE_HOST : route.scope === 'link' ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   const attrs: rt.RouteAttrs = { table };
   if (dst.prefixLength > 0) attrs.dst = Buffer.from(dst.bytes);
   if (route.via !== null) attrs.gateway = addressBytes(route.via);
