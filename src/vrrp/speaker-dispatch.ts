@@ -211,8 +211,7 @@ export function runNotifies(
 }
 
 function sendAdvert(rt: Runtime, priority: number): void {
-  // use_vmac: adverts leave from the VMAC (keepalived vrrp.c vrrp_build_pkt: the vmac's MAC).
-  const socket = rt.sendSocket ?? rt.entry.socket;
+  const socket = rt.entry.socket;
   if (socket === null) return;
   const group = rt.config.mcastGroup ?? (rt.family === 'inet' ? VRRP_GROUP_INET : VRRP_GROUP_INET6);
   const destinations = rt.config.unicastPeers.length > 0 ? rt.config.unicastPeers : [group];

@@ -101,19 +101,26 @@ async function prepare(
     throw new IpvsdError('IPVSD_ERR_CONFIG_INVALID', `VRRP instance ${instance.name}: ${problem}`);
   }
   await ensureVmac(s, instance, family);
-  const key = `${instance.interface}|${family}|${instance.unicastSrcIp ?? ''}|${instance.mcastGroup ?? ''}`;
+  // use_vmac: the socket lives on the VMAC. Adverts leave with its MAC, and a peer's adverts
+  // (sent from the same virtual MAC) are handed by the kernel's macvlan to the VMAC only, never
+  // to the base (drivers/net/macvlan.c, multicast from a source MAC of a local macvlan). Its
+  // source is pinned to the base's address: the VMAC has none, and when master holds the VIPs.
+  const onVmac = instance.useVmac !== undefined && instance.vmacXmitBase !== true;
+  const ifname = onVmac ? (instance.useVmac as string) : instance.interface;
+  const source = onVmac ? (instance.unicastSrcIp ?? primary) : instance.unicastSrcIp;
+  const key = `${ifname}|${family}|${source ?? ''}|${instance.mcastGroup ?? ''}`;
   let entry = s.sockets.get(key);
   if (entry === undefined) {
-    const linkState = links === null ? undefined : await links.watch(instance.interface);
-    if (linkState !== undefined && !s.currentLinks.has(instance.interface)) {
-      s.currentLinks.set(instance.interface, linkState);
+    const linkState = links === null ? undefined : await links.watch(ifname);
+    if (linkState !== undefined && !s.currentLinks.has(ifname)) {
+      s.currentLinks.set(ifname, linkState);
     }
     const created: SocketEntry = {
       key,
       socket: null,
       family,
-      ifname: instance.interface,
-      sourceAddress: instance.unicastSrcIp,
+      ifname,
+      sourceAddress: source,
       group: instance.mcastGroup ?? null,
       ifindex: linkState?.ifindex ?? null,
       instances: [],
@@ -123,19 +130,6 @@ async function prepare(
     entry = created;
   }
   const name = instance.name;
-  // The VMAC sends (its MAC is the virtual one) from the base's address; what it receives is
-  // the base socket's already, so its own packets are dropped here.
-  const sendSocket =
-    instance.useVmac !== undefined && instance.vmacXmitBase !== true
-      ? env.openSocket({
-          family,
-          ifname: instance.useVmac,
-          sourceAddress: instance.unicastSrcIp ?? primary,
-          ...(instance.mcastGroup !== undefined ? { group: instance.mcastGroup } : {}),
-          onPacket: () => undefined,
-          onError: (error) => log.warn({ err: error, interface: instance.useVmac }, 'vrrp vmac socket error'),
-        })
-      : null;
   const rt: Runtime = {
     config: instance,
     log,
@@ -167,7 +161,6 @@ async function prepare(
     received: 0,
     dropped: emptyDropCounts(),
     lastSendError: null,
-    sendSocket,
   };
   entry.instances.push(rt);
   s.runtimes.set(name, rt);
@@ -243,8 +236,6 @@ export async function stopUnit(s: SpeakerState, unit: VrrpUnit): Promise<void> {
 /** Forgets an instance: its timers, and its socket if no other instance shares it. */
 export function releaseRuntime(s: SpeakerState, rt: Runtime): void {
   rt.timers.cancelAll();
-  rt.sendSocket?.close();
-  rt.sendSocket = null;
   for (const handle of rt.garpTimers) s.env.clearTimer(handle);
   rt.garpTimers.clear();
   if (s.runtimes.get(rt.config.name) === rt) s.runtimes.delete(rt.config.name);
@@ -268,10 +259,6 @@ function closeAll(s: SpeakerState): void {
     rt.garpTimers.clear();
   }
   for (const entry of s.sockets.values()) closeEntrySocket(s, entry);
-  for (const rt of s.runtimes.values()) {
-    rt.sendSocket?.close();
-    rt.sendSocket = null;
-  }
   if (s.env.ownRtExtras) s.env.rtExtras.close();
   if (s.ownRtnl) s.rtnl?.close();
   if (s.ownLinks) s.links?.close();

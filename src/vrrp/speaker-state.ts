@@ -91,8 +91,6 @@ export interface Runtime {
   received: number;
   readonly dropped: Record<DropReason, number>;
   lastSendError: string | null;
-  /** The VMAC's socket adverts leave from (use_vmac without vmac_xmit_base); null: the entry's. */
-  sendSocket: SpeakerSocket | null;
 }
 
 /** An instance that became master, with the epoch it became master in. */

@@ -43,7 +43,9 @@ function ownInterfaceUp(s: SpeakerState, rt: Runtime): boolean {
   const link = s.currentLinks.get(rt.config.interface);
   if (link === undefined) return true;
   if (rt.entry.socket === null) return false;
-  return link.up && (rt.entry.ifindex === null || rt.entry.ifindex === link.ifindex);
+  // The socket may sit on the VMAC: its incarnation is checked against that link.
+  const socketLink = s.currentLinks.get(rt.entry.ifname) ?? link;
+  return link.up && (rt.entry.ifindex === null || rt.entry.ifindex === socketLink.ifindex);
 }
 
 function trackersOf(s: SpeakerState, rt: Runtime): TrackerVerdict[] {
@@ -296,7 +298,10 @@ function onTrackFileChange(s: SpeakerState, name: string, file: TrackFileRuntime
 export async function syncLinks(s: SpeakerState): Promise<void> {
   const links = s.links;
   if (links === null) return;
-  const wanted = new Set(s.config.vrrpInstances.flatMap((i) => [i.interface, ...i.trackInterfaces]));
+  const wanted = new Set([
+    ...s.config.vrrpInstances.flatMap((i) => [i.interface, ...i.trackInterfaces]),
+    ...[...s.sockets.values()].map((e) => e.ifname),
+  ]);
   for (const ifname of [...s.currentLinks.keys()]) {
     if (!wanted.has(ifname)) {
       s.currentLinks.delete(ifname);
