@@ -179,6 +179,10 @@ vrrp_sync_groups:
     expect(text).toMatch(/vrid 71, prio 200/);
     expect(text).toMatch(/addrs\(2\): 203\.0\.113\.100,192\.0\.2\.50/);
     expect(text).not.toContain(EXCLUDED);
+    // The native socket joined the configured group on the VMAC, and not the RFC's.
+    const maddr = await lab.execOk(nsB, 'ip', ['maddr', 'show', 'dev', VMAC]);
+    expect(maddr).toContain('224.0.0.99');
+    expect(maddr).not.toContain('224.0.0.18');
   });
 
   it('virtual routes and rules: present on the master only (keepalived vrrp_iproute.c / vrrp_iprule.c)', async () => {
