@@ -570,6 +570,10 @@ function checkInstance(d: InstanceDraft, version: 2 | 3): void {
     d.vmacXmitBase !== true
   )
     d.useVmacValue?.fail('use_vmac with unicast_peers needs vmac_xmit_base: true (as keepalived sets it)');
+  if (d.useVmac !== undefined && advertFamily === 'inet6')
+    d.useVmacValue?.fail(
+      'use_vmac is IPv4 only in ipvsd (an IPv6 VMAC needs the base link-local address moved onto it, which ipvsd does not do)',
+    );
   const auth = d.authentication;
   if (auth !== undefined && version === 3) {
     auth.value.fail('authentication is VRRP version 2 only (RFC 5798 removed it)');

@@ -100,4 +100,22 @@ describe('the VRRP keys from keepalived', () => {
       `${FILE}:12:50: weight must be an integer from -254 to 254, got 300`,
     ]);
   });
+
+  it('refuses use_vmac on an IPv6 instance', () => {
+    expect(
+      issuesOf(
+        yaml(
+          'vrrp_instances:',
+          '  VI_6:',
+          '    interface: eth0',
+          '    virtual_router_id: 52',
+          '    version: 3',
+          '    virtual_ipaddresses: ["2001:db8::10/64"]',
+          '    use_vmac: true',
+        ),
+      ),
+    ).toEqual([
+      `${FILE}:7:15: use_vmac is IPv4 only in ipvsd (an IPv6 VMAC needs the base link-local address moved onto it, which ipvsd does not do)`,
+    ]);
+  });
 });
