@@ -49,6 +49,29 @@ vrrp_instance VI_1 {
 `;
 }
 
+function trackConf(dir: string): string {
+  return `track_file tf {
+  file ${dir}/tf
+  weight -60
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 72
+  priority 200
+  advert_int 1
+  track_interface {
+    trk0 weight -150
+  }
+  track_file {
+    tf
+  }
+  virtual_ipaddress {
+    203.0.113.110/24
+  }
+}
+`;
+}
+
 describe.skipIf(!HAVE_KEEPALIVED)('keepalived and ipvsd with the same VRRP features', () => {
   let lab: NetnsLab;
   let nsA: string;
@@ -196,6 +219,72 @@ describe.skipIf(!HAVE_KEEPALIVED)('keepalived and ipvsd with the same VRRP featu
       '00:00:5e:00:01:47 > 01:00:5e:00:00:63 → 224.0.0.99 VRRPv2 vrid 71 prio 150 203.0.113.100,192.0.2.50',
     );
     await agent.call('stop');
+  });
+
+  it('weighted track_interface and track_file move the advertised priority the same way (vrrp_track.c, track_file.c)', async () => {
+    await lab.veth({ ns: nsA, ifname: 'trk0' }, { ns: nsA, ifname: 'trk1' }).catch(() => undefined);
+    await lab.veth({ ns: nsB, ifname: 'trk0' }, { ns: nsB, ifname: 'trk1' }).catch(() => undefined);
+    /** The priority in the next advert seen by `observer` (0 within 4 s: none, as in FAULT). */
+    const prio = async (observer: string): Promise<number> => {
+      const r = await lab.exec(observer, 'timeout', [
+        '3',
+        'tcpdump',
+        '-i',
+        'eth0',
+        '-n',
+        '-v',
+        '-l',
+        '-c',
+        '1',
+        '-p',
+        'ip proto 112',
+      ]);
+      return Number(/prio (\d+)/.exec(r.stdout)?.[1] ?? -1);
+    };
+    const steps = async (ns: string, observer: string): Promise<number[]> => {
+      const out: number[] = [];
+      const settle = () => new Promise((r) => setTimeout(r, 1500));
+      writeFileSync(join(dir, 'tf'), '0\n');
+      await settle();
+      out.push(await prio(observer));
+      await lab.execOk(ns, 'ip', ['link', 'set', 'trk0', 'down']);
+      await settle();
+      out.push(await prio(observer)); // 200 − 150
+      await lab.execOk(ns, 'ip', ['link', 'set', 'trk0', 'up']);
+      writeFileSync(join(dir, 'tf'), '2\n');
+      await settle();
+      out.push(await prio(observer)); // 200 + 2 × −60
+      writeFileSync(join(dir, 'tf'), '-1\n');
+      await settle();
+      out.push(await prio(observer)); // 200 + 60 = 260 → 254 (keepalived's cap below the owner)
+      writeFileSync(join(dir, 'tf'), '0\n');
+      return out;
+    };
+    const file = join(dir, 'track.conf');
+    writeFileSync(join(dir, 'tf'), '0\n');
+    writeFileSync(file, trackConf(dir));
+    const k = lab.spawn(nsB, '/usr/sbin/keepalived', [
+      '--dont-fork',
+      '--log-console',
+      '--vrrp',
+      '--use-file',
+      file,
+      '--pid',
+      join(dir, 'kt.pid'),
+      '--vrrp_pid',
+      join(dir, 'kt-vrrp.pid'),
+    ]);
+    await k.waitForOutput(/Entering MASTER STATE/, 15_000);
+    const reference = await steps(nsB, nsA);
+    await k.kill('SIGTERM');
+    const result = convertKeepalived(file, nodeSourceFs);
+    if (result.yaml === null) throw new Error(`not converted: ${JSON.stringify(result.diagnostics)}`);
+    await agent.call('start', result.yaml);
+    await waitFor('ipvsd to become master', async () => (await ipvsdState()) === 'MASTER', 8000);
+    const ours = await steps(nsA, nsB);
+    await agent.call('stop');
+    expect(reference).toEqual([200, 50, 80, 254]);
+    expect(ours).toEqual(reference);
   });
 
   it('together: keepalived hears ipvsd through the shared VMAC and group, stays BACKUP, and takes over when ipvsd stops', async () => {
