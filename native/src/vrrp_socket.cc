@@ -136,7 +136,7 @@ class VrrpSocket : public Napi::ObjectWrap<VrrpSocket> {
   void ReadDrops(const cmsghdr* cmsg);
 
   // Opens and configures the socket and starts polling; on failure throws and leaves fd_ < 0.
-  bool Open(Napi::Env env, const std::string& ifname, int hop_limit);
+  bool Open(Napi::Env env, const std::string& ifname, int hop_limit, const std::string& group);
   bool SetOption(Napi::Env env, int level, int name, const void* value, socklen_t size,
                  const char* what);
   // Stops polling and closes the descriptor; touches no JavaScript. Idempotent.
@@ -189,8 +189,8 @@ VrrpSocket::VrrpSocket(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<VrrpSocket>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   const char* usage =
-      "new VrrpSocket({ family: 4 | 6, ifname: string, hopLimit: 1..255 }, onPacket: function, "
-      "onError: function)";
+      "new VrrpSocket({ family: 4 | 6, ifname: string, hopLimit: 1..255, group?: string }, "
+      "onPacket: function, onError: function)";
   if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction()) {
     ThrowArgError(env, usage);
     return;
@@ -211,7 +211,17 @@ VrrpSocket::VrrpSocket(const Napi::CallbackInfo& info)
     ThrowErrno(env, ENODEV, "if_nametoindex", "interface name " + ifname_);
     return;
   }
-  if (!Open(env, ifname_, hop_limit)) return;
+  // The multicast group to join (keepalived's vrrp_mcast_group4/6); default the RFC's.
+  std::string group = family == 4 ? kGroupV4 : kGroupV6;
+  Napi::Value group_value = options.Get("group");
+  if (!group_value.IsUndefined() && !group_value.IsNull()) {
+    if (!group_value.IsString()) {
+      ThrowArgError(env, usage);
+      return;
+    }
+    group = group_value.As<Napi::String>().Utf8Value();
+  }
+  if (!Open(env, ifname_, hop_limit, group)) return;
 
   on_packet_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
@@ -232,7 +242,7 @@ bool VrrpSocket::SetOption(Napi::Env env, int level, int name, const void* value
   return false;
 }
 
-bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
+bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit, const std::string& group) {
   // The index first: an unknown interface is ENODEV whatever our privileges.
   ifindex_ = if_nametoindex(ifname.c_str());
   if (ifindex_ == 0) {
@@ -257,10 +267,18 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
   ip_mreqn mreq4 = {};
   mreq4.imr_ifindex = index;
   ip_mreqn join4 = mreq4;
-  inet_pton(AF_INET, kGroupV4, &join4.imr_multiaddr);
   ipv6_mreq join6 = {};
   join6.ipv6mr_interface = ifindex_;
-  inet_pton(AF_INET6, kGroupV6, &join6.ipv6mr_multiaddr);
+  const int parsed = family_ == AF_INET ? inet_pton(AF_INET, group.c_str(), &join4.imr_multiaddr)
+                                        : inet_pton(AF_INET6, group.c_str(), &join6.ipv6mr_multiaddr);
+  if (parsed != 1) {
+    ::close(fd_);
+    fd_ = -1;
+    ThrowErrno(env, EINVAL, "inet_pton", "multicast group " + group);
+    return false;
+  }
+  const std::string join_what4 = "IP_ADD_MEMBERSHIP " + group;
+  const std::string join_what6 = "IPV6_ADD_MEMBERSHIP " + group;
 
   struct Option {
     int level;
@@ -271,7 +289,7 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
   };
   const Option v4[] = {
       {IPPROTO_IP, IP_MULTICAST_IF, &mreq4, sizeof(mreq4), "IP_MULTICAST_IF"},
-      {IPPROTO_IP, IP_ADD_MEMBERSHIP, &join4, sizeof(join4), "IP_ADD_MEMBERSHIP 224.0.0.18"},
+      {IPPROTO_IP, IP_ADD_MEMBERSHIP, &join4, sizeof(join4), join_what4.c_str()},
       {IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof(off), "IP_MULTICAST_ALL"},
       {IPPROTO_IP, IP_MULTICAST_TTL, &hops, sizeof(hops), "IP_MULTICAST_TTL"},
       {IPPROTO_IP, IP_TTL, &hops, sizeof(hops), "IP_TTL"},
@@ -284,7 +302,7 @@ bool VrrpSocket::Open(Napi::Env env, const std::string& ifname, int hop_limit) {
   };
   const Option v6[] = {
       {IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index), "IPV6_MULTICAST_IF"},
-      {IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &join6, sizeof(join6), "IPV6_ADD_MEMBERSHIP ff02::12"},
+      {IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &join6, sizeof(join6), join_what6.c_str()},
       {IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops), "IPV6_MULTICAST_HOPS"},
       {IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops), "IPV6_UNICAST_HOPS"},
       {IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof(off), "IPV6_MULTICAST_LOOP"},

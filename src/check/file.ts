@@ -17,7 +17,7 @@ const lastValues = new WeakMap<FileProbeCheck, number>();
 export async function probeFile(check: FileProbeCheck, signal: AbortSignal): Promise<ProbeResult> {
   if (signal.aborted) return { ok: false, latencyMs: 0, reason: ABORTED_REASON };
   const elapsed = stopwatch();
-  const read = await readTrackFile(check.path);
+  const read = readTrackFile(check.path);
   let value: number;
   let note = '';
   if (read.kind === 'value') {

@@ -15,6 +15,7 @@ import {
   VIRTUAL_SERVER_KEYWORDS,
 } from './validate-virtual-servers.js';
 import { GROUP_KEYWORDS, INSTANCE_KEYWORDS, readVrrp, SCRIPT_KEYWORDS } from './validate-vrrp.js';
+import { TRACK_FILE_KEYWORDS } from './validate-vrrp-extra.js';
 import { listOfMaps, mapOf, namedMaps } from './value-types.js';
 import { Value } from './values.js';
 import { readYaml } from './yaml-source.js';
@@ -35,6 +36,7 @@ interface TopLevel {
   director?: Value;
   virtualServers?: Value;
   vrrpScripts?: Value;
+  vrrpTrackFiles?: Value;
   vrrpInstances?: Value;
   vrrpSyncGroups?: Value;
 }
@@ -53,6 +55,17 @@ export const CONFIG_KEYWORDS = {
     { description: 'health scripts that VRRP instances track (`track_scripts`)' },
     (d: TopLevel, _x, v) => {
       d.vrrpScripts = v;
+    },
+  ),
+  vrrp_track_files: key(
+    namedMaps(TRACK_FILE_KEYWORDS, 'vrrp_track_files'),
+    {
+      description:
+        "files holding a number that instances track (keepalived's `track_file`): the number times the weight moves the priority",
+      defaultText: 'none',
+    },
+    (d: TopLevel, _x, v) => {
+      d.vrrpTrackFiles = v;
     },
   ),
   vrrp_instances: key(
@@ -120,6 +133,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   readSection(new Value(ctx, ctx.resolve(contents), 'the config'), 'config', CONFIG_KEYWORDS, top);
   const { director, follow } = readDirector(top.director ?? null, options.hostname);
   const vrrp = readVrrp({
+    trackFiles: top.vrrpTrackFiles ?? null,
     scripts: top.vrrpScripts ?? null,
     instances: top.vrrpInstances ?? null,
     syncGroups: top.vrrpSyncGroups ?? null,
@@ -151,6 +165,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
       vrrpScripts: vrrp.scripts,
       vrrpInstances: vrrp.instances,
       vrrpSyncGroups: vrrp.syncGroups,
+      ...(vrrp.trackFiles.length > 0 ? { vrrpTrackFiles: vrrp.trackFiles } : {}),
       virtualServers,
     },
     issues,

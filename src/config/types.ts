@@ -36,6 +36,8 @@ export interface Config {
   readonly vrrpScripts: readonly VrrpScriptConfig[];
   readonly vrrpInstances: readonly VrrpInstanceConfig[];
   readonly vrrpSyncGroups: readonly VrrpSyncGroupConfig[];
+  /** keepalived's track_file: files holding a number that moves or faults the instances tracking them. */
+  readonly vrrpTrackFiles?: readonly VrrpTrackFileConfig[];
   readonly virtualServers: readonly VirtualServerConfig[];
 }
 
@@ -275,6 +277,75 @@ export interface VirtualIpConfig {
   readonly address: string;
   readonly family: Family;
   readonly prefixLength: number;
+  /** The interface the address goes on (keepalived's `dev`); absent: the instance's. */
+  readonly dev?: string;
+  /** IPv4 only: the address label (keepalived's `label`). */
+  readonly label?: string;
+}
+
+/** One tracked interface: weight 0 faults while it is down; otherwise added while up (> 0) or down (< 0). */
+export interface TrackedInterfaceConfig {
+  readonly name: string;
+  readonly weight: number;
+  /** keepalived's `reverse`: the weight applies the other way round (0: fault while up). */
+  readonly reverse: boolean;
+}
+
+/** A track_file reference with its effective weight (the file's unless the reference sets one). */
+export interface TrackedFileConfig {
+  readonly name: string;
+  readonly weight: number;
+  readonly reverse: boolean;
+}
+
+export interface VrrpTrackFileConfig {
+  readonly name: string;
+  readonly path: string;
+  readonly weight: number;
+  readonly reverse: boolean;
+  /** Written at start when the file is missing (or always, with overwrite); null: never written. */
+  readonly init: { readonly value: number; readonly overwrite: boolean } | null;
+  readonly source: SourcePos;
+}
+
+/** A route added while the instance is MASTER (keepalived's virtual_routes). */
+export interface VirtualRouteConfig {
+  readonly family: Family;
+  /** `address/len`; `0.0.0.0/0` or `::/0` for default. */
+  readonly to: string;
+  readonly via: string | null;
+  readonly dev: string | null;
+  /** Preferred source address (keepalived's `src`). */
+  readonly src: string | null;
+  readonly table: number | null;
+  readonly metric: number | null;
+  readonly scope: 'global' | 'link' | 'host' | null;
+  readonly type: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/** A policy routing rule added while the instance is MASTER (keepalived's virtual_rules). */
+export interface VirtualRuleConfig {
+  readonly family: Family;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly table: number | null;
+  readonly priority: number | null;
+  readonly fwmark: number | null;
+  readonly fwmask: number | null;
+  readonly iif: string | null;
+  readonly oif: string | null;
+  readonly action: 'table' | 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/** argv of the command run on each event; null: none. */
+export interface NotifyScripts {
+  readonly master: readonly string[] | null;
+  readonly backup: readonly string[] | null;
+  readonly fault: readonly string[] | null;
+  /** On shutdown (keepalived's notify_stop). */
+  readonly stop?: readonly string[] | null;
+  /** On every change, with the state as an argument (keepalived's `notify`), after the specific one. */
+  readonly any?: readonly string[] | null;
 }
 
 export interface VrrpInstanceConfig {
@@ -296,16 +367,29 @@ export interface VrrpInstanceConfig {
   readonly trackInterfaces: readonly string[];
   readonly trackScripts: readonly string[];
   /** argv of the command run on entering each state; null: none. */
-  readonly notify: {
-    readonly master: readonly string[] | null;
-    readonly backup: readonly string[] | null;
-    readonly fault: readonly string[] | null;
-  };
+  readonly notify: NotifyScripts;
+  /** Added and removed with the VIPs but not carried in adverts (virtual_ipaddress_excluded). */
+  readonly virtualIpaddressesExcluded?: readonly VirtualIpConfig[];
+  /** The macvlan with the VRRP virtual MAC the instance runs on (use_vmac); absent: none. */
+  readonly useVmac?: string;
+  /** With useVmac: adverts leave from the base interface (keepalived's vmac_xmit_base). */
+  readonly vmacXmitBase?: boolean;
+  /** The instance's own interface going down is no fault (keepalived's dont_track_primary). */
+  readonly dontTrackPrimary?: boolean;
+  /** trackInterfaces with their weights (absent: all weight 0). */
+  readonly trackedInterfaces?: readonly TrackedInterfaceConfig[];
+  readonly trackFiles?: readonly TrackedFileConfig[];
+  /** The multicast group adverts go to; absent: 224.0.0.18 / ff02::12. */
+  readonly mcastGroup?: string;
+  readonly virtualRoutes?: readonly VirtualRouteConfig[];
+  readonly virtualRules?: readonly VirtualRuleConfig[];
   readonly source: SourcePos;
 }
 
 export interface VrrpSyncGroupConfig {
   readonly name: string;
   readonly instances: readonly string[];
+  /** The group's own scripts (keepalived runs them with GROUP NAME STATE 0); absent: none. */
+  readonly notify?: NotifyScripts;
   readonly source: SourcePos;
 }

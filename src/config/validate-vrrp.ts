@@ -4,22 +4,37 @@
  * protocol-level rules beyond what the packet format forces are left to the VRRP module.
  */
 import type { Node } from 'yaml';
-import { IpvsdError, quote } from '../errors.js';
+import { quote } from '../errors.js';
 import type { Family } from '../model/ipvs.js';
-import { type ParsedCidr, parseCidr } from '../sys/ip-address.js';
 import { VRRP_AUTH_DATA_LEN, VRRP_HEADER_LEN } from '../vrrp/packet.js';
 import { formatDuration } from './durations.js';
 import { type KeywordTable, key, readNamed, readSection, type ValueType } from './keywords.js';
 import { formatPos } from './positions.js';
 import type {
+  NotifyScripts,
   SourcePos,
+  TrackedInterfaceConfig,
   VirtualIpConfig,
+  VirtualRouteConfig,
+  VirtualRuleConfig,
   VrrpInstanceConfig,
   VrrpScriptConfig,
   VrrpSyncGroupConfig,
+  VrrpTrackFileConfig,
 } from './types.js';
 import { MAX_CHECK_COUNT } from './validate-check.js';
 import { familyName } from './validate-real-servers.js';
+import {
+  MCAST_GROUP,
+  readTrackFileEntry,
+  resolveTrackFile,
+  TRACKED_FILE,
+  TRACKED_INTERFACE,
+  type TrackFileRef,
+  VIRTUAL_ROUTE,
+  VIRTUAL_RULE,
+  virtualIpType,
+} from './validate-vrrp-extra.js';
 import {
   bool,
   command,
@@ -135,13 +150,16 @@ export const AUTH_KEYWORDS = {
   ),
 } satisfies KeywordTable<AuthDraft>;
 
-type Notify = VrrpInstanceConfig['notify'];
+type Notify = Required<NotifyScripts>;
 type NotifyDraft = { -readonly [K in keyof Notify]?: string[] };
 
-function notifyKey(state: keyof Notify) {
+function notifyKey(state: keyof Notify, description?: string) {
   return key(
     command(),
-    { description: `run when the instance becomes ${state.toUpperCase()}`, defaultText: 'none' },
+    {
+      description: description ?? `run when the instance becomes ${state.toUpperCase()}`,
+      defaultText: 'none',
+    },
     (d: NotifyDraft, x) => {
       d[state] = x;
     },
@@ -152,7 +170,37 @@ export const NOTIFY_KEYWORDS = {
   master: notifyKey('master'),
   backup: notifyKey('backup'),
   fault: notifyKey('fault'),
+  stop: notifyKey(
+    'stop',
+    'run when the instance (or group) is stopped (the daemon stops, or a reload removes it)',
+  ),
+  any: notifyKey(
+    'any',
+    "run on every change, after the specific one, with the arguments `INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY` (keepalived's `notify`)",
+  ),
 } satisfies KeywordTable<NotifyDraft>;
+
+/** The same keys for a sync group (its own table: the reference documents each table once). */
+export const GROUP_NOTIFY_KEYWORDS = {
+  master: notifyKey('master', 'run when the group becomes MASTER'),
+  backup: notifyKey('backup', 'run when the group becomes BACKUP'),
+  fault: notifyKey('fault', 'run when the group becomes FAULT'),
+  stop: notifyKey('stop', 'run when the group is stopped'),
+  any: notifyKey(
+    'any',
+    'run on every change of the group, after the specific one, with `GROUP NAME STATE 0`',
+  ),
+} satisfies KeywordTable<NotifyDraft>;
+
+function notifyOf(d: NotifyDraft | undefined): NotifyScripts {
+  return {
+    master: d?.master ?? null,
+    backup: d?.backup ?? null,
+    fault: d?.fault ?? null,
+    ...(d?.stop !== undefined ? { stop: d.stop } : {}),
+    ...(d?.any !== undefined ? { any: d.any } : {}),
+  };
+}
 
 interface InstanceDraft {
   state?: 'master' | 'backup';
@@ -170,31 +218,32 @@ interface InstanceDraft {
   unicastSrcIp?: string;
   unicastSrcValue?: Value;
   unicastPeers?: { value: Value; address: string }[];
-  trackInterfaces?: string[];
+  trackInterfaces?: TrackedInterfaceConfig[];
   trackScripts?: { name: string; value: Value }[];
   notify?: NotifyDraft;
+  excluded?: { value: Value; vip: VirtualIpConfig }[];
+  useVmac?: string;
+  useVmacValue?: Value;
+  vmacXmitBase?: boolean;
+  dontTrackPrimary?: boolean;
+  trackFiles?: TrackFileRef[];
+  mcastGroup?: { address: string; family: Family; value: Value };
+  virtualRoutes?: VirtualRouteConfig[];
+  virtualRules?: VirtualRuleConfig[];
 }
 
-function virtualIp(value: Value): VirtualIpConfig | undefined {
-  const text = value.string();
-  if (text === undefined) return undefined;
-  let cidr: ParsedCidr;
-  try {
-    cidr = parseCidr(text);
-  } catch (err) {
-    if (!(err instanceof IpvsdError)) throw err;
-    return value.fail(`virtual IP address must be "address" or "address/prefix", got ${quote(text)}`);
-  }
-  return { address: cidr.address, family: cidr.family, prefixLength: cidr.prefixLength };
-}
+const VIRTUAL_IP = virtualIpType('virtual IP address');
 
-const VIRTUAL_IP: ValueType<{ value: Value; vip: VirtualIpConfig }> = {
+/** `true` (the name keepalived picks: `vrrp.VRID`) or the macvlan's name. */
+const USE_VMAC: ValueType<{ name: string | true } | false> = {
   read: (v) => {
-    const vip = virtualIp(v);
-    return vip === undefined ? undefined : { value: v, vip };
+    const b = typeof (v.node as { value?: unknown } | null)?.value === 'boolean' ? v.bool() : undefined;
+    if (b !== undefined) return b ? { name: true } : false;
+    const name = interfaceName().read(v);
+    return name === undefined ? undefined : { name };
   },
-  schema: () => ({ type: 'string', pattern: String.raw`^[0-9A-Fa-f:.]+(/\d{1,3})?$` }),
-  summary: '`address` or `address/prefix`',
+  schema: () => ({ anyOf: [{ type: 'boolean' }, interfaceName().schema()] }),
+  summary: '`true`, `false` or an interface name',
 };
 
 const PEER: ValueType<{ value: Value; address: string }> = {
@@ -212,10 +261,16 @@ const PEER: ValueType<{ value: Value; address: string }> = {
  */
 function eachOf<T>(item: ValueType<T>, itemLabel: string, maxItems: number, counted = false): ValueType<T[]> {
   return {
+    ...(item.nested !== undefined ? { nested: item.nested } : {}),
     read: (v) => v.list(itemLabel, counted ? undefined : maxItems)?.flatMap((i) => item.read(i) ?? []),
     schema: () => ({ type: 'array', items: item.schema(), maxItems }),
     summary: `list of at most ${maxItems} ${item.summary}`,
   };
+}
+
+/** A list type documented with its items' table. */
+function withNested<T, U>(list: ValueType<T>, item: ValueType<U>): ValueType<T> {
+  return item.nested === undefined ? list : { ...list, nested: item.nested };
 }
 
 const TRACKED_SCRIPT: ValueType<{ name: string; value: Value }> = {
@@ -325,8 +380,12 @@ export const INSTANCE_KEYWORDS = {
     },
   ),
   track_interfaces: key(
-    listOf(interfaceName(), 'tracked interface', MAX_TRACKED),
-    { description: 'FAULT while any of these interfaces is down', defaultText: 'none' },
+    withNested(listOf(TRACKED_INTERFACE, 'tracked interface', MAX_TRACKED), TRACKED_INTERFACE),
+    {
+      description:
+        "FAULT while any of these interfaces is down; with a weight, the priority moves instead (keepalived's `track_interface … weight N`)",
+      defaultText: 'none',
+    },
     (d: InstanceDraft, x) => {
       d.trackInterfaces = x;
     },
@@ -346,6 +405,86 @@ export const INSTANCE_KEYWORDS = {
     { description: 'programs run on state changes' },
     (d: InstanceDraft, x) => {
       d.notify = x ?? {};
+    },
+  ),
+  virtual_ipaddresses_excluded: key(
+    eachOf(virtualIpType('excluded virtual IP address'), 'excluded virtual IP address', 4096),
+    {
+      description:
+        "added and removed with the VIPs but not carried in adverts (keepalived's `virtual_ipaddress_excluded`); any family, any number",
+      defaultText: 'none',
+    },
+    (d: InstanceDraft, x) => {
+      d.excluded = x;
+    },
+  ),
+  use_vmac: key(
+    USE_VMAC,
+    {
+      description:
+        'run the instance on a macvlan of `interface` with the VRRP virtual MAC 00:00:5e:00:01:VRID (`true`: named `vrrp.VRID`); the VIPs and adverts go there',
+      default: false,
+    },
+    (d: InstanceDraft, x, v) => {
+      if (x === undefined || x === false) return;
+      d.useVmac = x.name === true ? '' : x.name;
+      d.useVmacValue = v;
+    },
+  ),
+  vmac_xmit_base: key(
+    bool(),
+    { description: 'with `use_vmac`: adverts leave from `interface` itself', default: false },
+    (d: InstanceDraft, x) => {
+      d.vmacXmitBase = x;
+    },
+  ),
+  dont_track_primary: key(
+    bool(),
+    { description: '`interface` going down is no fault (only `track_interfaces` count)', default: false },
+    (d: InstanceDraft, x) => {
+      d.dontTrackPrimary = x;
+    },
+  ),
+  track_files: key(
+    eachOf(TRACKED_FILE, 'tracked file', MAX_TRACKED),
+    {
+      description: 'files of `vrrp_track_files` that move the priority or put the instance in FAULT',
+      defaultText: 'none',
+    },
+    (d: InstanceDraft, x) => {
+      d.trackFiles = x;
+    },
+  ),
+  mcast_group: key(
+    MCAST_GROUP,
+    {
+      description:
+        "multicast group of the adverts (keepalived's `vrrp_mcast_group4`/`6`), of the adverts' family",
+      defaultText: '`224.0.0.18` / `ff02::12`',
+    },
+    (d: InstanceDraft, x) => {
+      d.mcastGroup = x;
+    },
+  ),
+  virtual_routes: key(
+    withNested(listOf(VIRTUAL_ROUTE, 'virtual route', 4096), VIRTUAL_ROUTE),
+    {
+      description: "routes added while MASTER, removed otherwise (keepalived's `virtual_routes`)",
+      defaultText: 'none',
+    },
+    (d: InstanceDraft, x) => {
+      d.virtualRoutes = x;
+    },
+  ),
+  virtual_rules: key(
+    withNested(listOf(VIRTUAL_RULE, 'virtual rule', 4096), VIRTUAL_RULE),
+    {
+      description:
+        "policy routing rules added while MASTER, removed otherwise (keepalived's `virtual_rules`)",
+      defaultText: 'none',
+    },
+    (d: InstanceDraft, x) => {
+      d.virtualRules = x;
     },
   ),
 } satisfies KeywordTable<InstanceDraft>;
@@ -420,6 +559,21 @@ function checkInstance(d: InstanceDraft, version: 2 | 3): void {
       );
     }
   }
+  if (d.mcastGroup !== undefined && d.mcastGroup.family !== advertFamily)
+    d.mcastGroup.value.fail(
+      `mcast_group ${d.mcastGroup.address} is ${familyName(d.mcastGroup.family)} but the instance's adverts are ${familyName(advertFamily)}`,
+    );
+  if (
+    d.useVmac !== undefined &&
+    d.unicastPeers !== undefined &&
+    d.unicastPeers.length > 0 &&
+    d.vmacXmitBase !== true
+  )
+    d.useVmacValue?.fail('use_vmac with unicast_peers needs vmac_xmit_base: true (as keepalived sets it)');
+  if (d.useVmac !== undefined && advertFamily === 'inet6')
+    d.useVmacValue?.fail(
+      'use_vmac is IPv4 only in ipvsd (an IPv6 VMAC needs the base link-local address moved onto it, which ipvsd does not do)',
+    );
   const auth = d.authentication;
   if (auth !== undefined && version === 3) {
     auth.value.fail('authentication is VRRP version 2 only (RFC 5798 removed it)');
@@ -437,6 +591,7 @@ interface InstanceResult {
   /** Interface, advert family and VRID, when all three are valid: unique among instances. */
   readonly link: { readonly key: string; readonly value: Value } | null;
   readonly trackScripts: readonly { name: string; value: Value }[];
+  readonly trackFiles: readonly TrackFileRef[];
 }
 
 function readInstance(name: string, value: Value, source: SourcePos): InstanceResult | undefined {
@@ -464,13 +619,27 @@ function readInstance(name: string, value: Value, source: SourcePos): InstanceRe
     virtualIpaddresses: (d.virtualIps ?? []).map((v) => v.vip),
     unicastSrcIp: d.unicastSrcIp ?? null,
     unicastPeers: (d.unicastPeers ?? []).map((p) => p.address),
-    trackInterfaces: d.trackInterfaces ?? [],
+    trackInterfaces: [...new Set((d.trackInterfaces ?? []).map((t) => t.name))],
     trackScripts: (d.trackScripts ?? []).map((t) => t.name),
-    notify: {
-      master: d.notify?.master ?? null,
-      backup: d.notify?.backup ?? null,
-      fault: d.notify?.fault ?? null,
-    },
+    notify: notifyOf(d.notify),
+    ...(d.trackInterfaces?.some((t) => t.weight !== 0 || t.reverse)
+      ? { trackedInterfaces: d.trackInterfaces }
+      : {}),
+    ...(d.excluded !== undefined && d.excluded.length > 0
+      ? { virtualIpaddressesExcluded: d.excluded.map((v) => v.vip) }
+      : {}),
+    ...(d.useVmac !== undefined
+      ? {
+          useVmac: d.useVmac === '' ? `vrrp.${d.virtualRouterId ?? 0}` : d.useVmac,
+          vmacXmitBase: d.vmacXmitBase ?? false,
+        }
+      : {}),
+    ...(d.dontTrackPrimary === true ? { dontTrackPrimary: true } : {}),
+    ...(d.mcastGroup !== undefined ? { mcastGroup: d.mcastGroup.address } : {}),
+    ...(d.virtualRoutes !== undefined && d.virtualRoutes.length > 0
+      ? { virtualRoutes: d.virtualRoutes }
+      : {}),
+    ...(d.virtualRules !== undefined && d.virtualRules.length > 0 ? { virtualRules: d.virtualRules } : {}),
     source,
   };
   const link =
@@ -480,7 +649,7 @@ function readInstance(name: string, value: Value, source: SourcePos): InstanceRe
           value: d.vridValue,
         }
       : null;
-  return { instance, link, trackScripts: d.trackScripts ?? [] };
+  return { instance, link, trackScripts: d.trackScripts ?? [], trackFiles: d.trackFiles ?? [] };
 }
 
 function readScript(name: string, value: Value, source: SourcePos): VrrpScriptConfig | undefined {
@@ -502,6 +671,7 @@ function readScript(name: string, value: Value, source: SourcePos): VrrpScriptCo
 
 interface GroupDraft {
   instances?: Value[];
+  notify?: NotifyDraft;
 }
 
 const INSTANCE_NAMES: ValueType<Value[]> = {
@@ -525,15 +695,53 @@ export const GROUP_KEYWORDS = {
       d.instances = x;
     },
   ),
+  notify: key(
+    section('notify', GROUP_NOTIFY_KEYWORDS),
+    {
+      description:
+        "programs run on the group's state changes (`any`: with `GROUP NAME STATE 0`, as keepalived's sync group `notify`)",
+    },
+    (d: GroupDraft, x) => {
+      d.notify = x ?? {};
+    },
+  ),
 } satisfies KeywordTable<GroupDraft>;
 
+interface TrackFilesSection {
+  readonly value: Value | null;
+}
+
+/** `vrrp_track_files`: a map of names to `{file, weight, reverse, init_file, init_overwrite}`. */
+export function readTrackFiles(
+  { value }: TrackFilesSection,
+  pos: (v: Value, key: Node) => SourcePos,
+): VrrpTrackFileConfig[] {
+  const out: VrrpTrackFileConfig[] = [];
+  if (!present(value)) return out;
+  readNamed(value, 'vrrp_track_files', (name, v, key) => {
+    const d = readTrackFileEntry(v, `vrrp track file ${quote(name)}`);
+    if (d === undefined || d.path === undefined) return;
+    out.push({
+      name,
+      path: d.path,
+      weight: d.weight ?? 1,
+      reverse: d.reverse ?? false,
+      init: d.init !== undefined ? { value: d.init, overwrite: d.overwrite ?? false } : null,
+      source: pos(v, key),
+    });
+  });
+  return out;
+}
+
 export interface VrrpSections {
+  readonly trackFiles?: Value | null;
   readonly scripts: Value | null;
   readonly instances: Value | null;
   readonly syncGroups: Value | null;
 }
 
 export interface VrrpResult {
+  readonly trackFiles: VrrpTrackFileConfig[];
   readonly scripts: VrrpScriptConfig[];
   readonly instances: VrrpInstanceConfig[];
   readonly syncGroups: VrrpSyncGroupConfig[];
@@ -549,7 +757,9 @@ export function readVrrp(sections: VrrpSections): VrrpResult {
   const instances: VrrpInstanceConfig[] = [];
   const syncGroups: VrrpSyncGroupConfig[] = [];
   const trackRefs: { name: string; value: Value }[] = [];
+  const fileRefs: { instance: number; refs: readonly TrackFileRef[] }[] = [];
   const pos = (v: Value, key: Node): SourcePos => v.ctx.pos(key);
+  const trackFiles = readTrackFiles({ value: sections.trackFiles ?? null }, pos);
   if (present(sections.scripts)) {
     readNamed(sections.scripts, 'vrrp_scripts', (name, v, key) => {
       const script = readScript(name, v, pos(v, key));
@@ -570,9 +780,24 @@ export function readVrrp(sections: VrrpSections): VrrpResult {
           );
         else links.set(result.link.key, { name, pos: result.link.value.pos });
       }
+      if (result.trackFiles.length > 0)
+        fileRefs.push({ instance: instances.length, refs: result.trackFiles });
       instances.push(result.instance);
       trackRefs.push(...result.trackScripts);
     });
+  }
+  const files = new Map(trackFiles.map((f) => [f.name, f]));
+  for (const { instance, refs } of fileRefs) {
+    const resolved = refs.flatMap((ref) => {
+      const file = files.get(ref.name);
+      if (file === undefined) {
+        ref.value.fail(`tracked file ${quote(ref.name)} is not defined in vrrp_track_files`);
+        return [];
+      }
+      return [resolveTrackFile(ref, file)];
+    });
+    const current = instances[instance];
+    if (current !== undefined) instances[instance] = { ...current, trackFiles: resolved };
   }
   const scriptNames = new Set(scripts.map((s) => s.name));
   for (const { name, value } of trackRefs) {
@@ -599,8 +824,14 @@ export function readVrrp(sections: VrrpSections): VrrpResult {
         } else memberOf.set(member, { group: name, pos: item.pos });
         members.push(member);
       }
-      syncGroups.push({ name, instances: members, source: pos(v, key) });
+      const notify = d.notify === undefined ? undefined : notifyOf(d.notify);
+      syncGroups.push({
+        name,
+        instances: members,
+        ...(notify !== undefined ? { notify } : {}),
+        source: pos(v, key),
+      });
     });
   }
-  return { scripts, instances, syncGroups };
+  return { trackFiles, scripts, instances, syncGroups };
 }

@@ -27,6 +27,8 @@ export interface NativeVrrpSocketOptions {
   readonly ifname: string;
   /** TTL / hop limit of what the socket sends, unicast and multicast: 1 to 255. */
   readonly hopLimit: number;
+  /** The multicast group joined (and sent to by default); default 224.0.0.18 / ff02::12. */
+  readonly group?: string;
 }
 
 /**

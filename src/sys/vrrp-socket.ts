@@ -66,6 +66,11 @@ export interface VrrpSocketOptions {
    * tests can send adverts that a receiver must drop.
    */
   readonly hopLimit?: number;
+  /**
+   * The multicast group to join and send to (keepalived's vrrp_mcast_group4/6), of `family`.
+   * Default 224.0.0.18 / ff02::12.
+   */
+  readonly group?: string;
 }
 
 export interface VrrpSocket {
@@ -135,7 +140,17 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
     }
     sourceAddress = parsed.address;
   }
-  const group = family === 'inet' ? VRRP_GROUP_INET : VRRP_GROUP_INET6;
+  let group = family === 'inet' ? VRRP_GROUP_INET : VRRP_GROUP_INET6;
+  if (options.group !== undefined) {
+    const parsed = parseIp(options.group);
+    if (parsed === null || parsed.family !== family) {
+      throw new IpvsdError(
+        'IPVSD_ERR_USAGE',
+        `VRRP socket: group ${JSON.stringify(options.group)} is not an ${family === 'inet' ? 'IPv4' : 'IPv6'} address`,
+      );
+    }
+    group = parsed.address;
+  }
 
   const report = (error: Error): void => {
     try {
@@ -164,7 +179,16 @@ export function openVrrpSocket(options: VrrpSocketOptions, deps: VrrpSocketDeps 
   };
 
   const Native = (deps.native ?? loadNative()).VrrpSocket;
-  const handle = new Native({ family: family === 'inet' ? 4 : 6, ifname, hopLimit }, deliver, report);
+  const handle = new Native(
+    {
+      family: family === 'inet' ? 4 : 6,
+      ifname,
+      hopLimit,
+      ...(options.group !== undefined ? { group } : {}),
+    },
+    deliver,
+    report,
+  );
   let closed = false;
   let dropsAtClose = 0;
   const readDrops = (): number => {

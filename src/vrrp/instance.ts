@@ -21,6 +21,39 @@ export function vipCidrs(config: VrrpInstanceConfig): string[] {
   return config.virtualIpaddresses.map((v) => `${v.address}/${v.prefixLength}`);
 }
 
+/** One address the master holds: where it goes, as rtnetlink takes it. */
+export interface VipTarget {
+  readonly ifname: string;
+  readonly cidr: string;
+  readonly address: string;
+  readonly label?: string;
+}
+
+/**
+ * The interface an instance's own addresses go on: its VMAC when it has one (keepalived adds the
+ * VIPs to the macvlan, vrrp_vmac.c), else its interface.
+ */
+export function vipInterface(config: VrrpInstanceConfig): string {
+  return config.useVmac ?? config.interface;
+}
+
+/**
+ * Every address the master holds: the VIPs (carried in adverts) and the excluded ones (not), each
+ * on its `dev` or the instance's VIP interface (keepalived vrrp_ipaddress.c: `dev` wins).
+ */
+export function vipTargets(config: VrrpInstanceConfig): VipTarget[] {
+  const home = vipInterface(config);
+  return [...config.virtualIpaddresses, ...(config.virtualIpaddressesExcluded ?? [])].map((v) => ({
+    ifname: v.dev ?? home,
+    cidr: `${v.address}/${v.prefixLength}`,
+    address: v.address,
+    ...(v.label !== undefined ? { label: v.label } : {}),
+  }));
+}
+
+/** How two targets compare across a reload. */
+export const targetKey = (t: VipTarget): string => `${t.ifname} ${t.cidr} ${t.label ?? ''}`;
+
 /**
  * The address adverts leave from: unicast_src_ip when set; else the interface's primary IPv4
  * address (what the kernel picks for 224.0.0.18), or its IPv6 link-local address (what it picks
@@ -32,7 +65,7 @@ export function primaryAddress(
   addresses: readonly InterfaceAddress[],
 ): string | null {
   if (config.unicastSrcIp !== null) return config.unicastSrcIp;
-  const vips = new Set(config.virtualIpaddresses.map((v) => v.address));
+  const vips = new Set(vipTargets(config).map((v) => v.address));
   const candidates = addresses.filter(
     (a) => a.family === family && !vips.has(a.address) && !a.tentative && !a.dadFailed,
   );

@@ -63,6 +63,9 @@ export function instanceIdentity(c: VrrpInstanceConfig): string {
     instanceFamily(c),
     c.unicastSrcIp,
     c.priority === VRRP_PRIO_OWNER,
+    c.useVmac ?? null,
+    c.vmacXmitBase ?? false,
+    c.mcastGroup ?? null,
   ]);
 }
 

@@ -14,10 +14,13 @@
  *
  * A takeover is the latency-critical path: its adverts go out before any logging (afterTakeover).
  */
+
+import type { NotifyScripts } from '../config/types.js';
 import type { VrrpPacket } from '../sys/vrrp-socket.js';
 import { VRRP_GROUP_INET, VRRP_GROUP_INET6 } from '../sys/vrrp-socket.js';
 import { advertVrid, decodeAdvert, encodeAdvert } from './codec.js';
 import { expectedAdvert, ownAdvert } from './instance.js';
+import type { NotifyKind } from './notify.js';
 import {
   afterTakeover,
   guarded,
@@ -31,7 +34,7 @@ import type { SpeakerSocket, VrrpStateChange } from './speaker-types.js';
 import { queueHook, queueTakeover, queueVipWork, removeVips } from './speaker-vips.js';
 import { type InstanceState, step } from './state-machine.js';
 import { type SyncGroupState, type SyncGroupStep, stepGroup } from './sync-group.js';
-import type { VrrpAction, VrrpEvent } from './types.js';
+import type { NotifyState, VrrpAction, VrrpEvent } from './types.js';
 
 export function emit(s: SpeakerState, change: VrrpStateChange): void {
   for (const listener of s.listeners) {
@@ -128,6 +131,10 @@ export function commitGroup(s: SpeakerState, before: SyncGroupState, result: Syn
     const actions = result.actions.find((a) => a.member === member.params.name)?.actions ?? [];
     commitMember(s, rt, prev, member, actions, takeovers);
   });
+  const groupConfig = s.config.vrrpSyncGroups.find((g) => g.name === after.name);
+  for (const action of result.groupActions) {
+    guarded(s, 'notify', () => runNotifies(s, groupConfig?.notify, 'GROUP', after.name, action.state, 0));
+  }
   // Every member's VIPs in one go, after the hooks queued above.
   if (takeovers.length > 0) queueTakeover(s, takeovers);
   if (changed)
@@ -162,27 +169,9 @@ function execute(s: SpeakerState, rt: Runtime, actions: readonly VrrpAction[], t
         rt.epoch += 1;
         queueVipWork(rt, () => removeVips(s, rt));
         break;
-      case 'notify': {
-        const key = action.state === 'MASTER' ? 'master' : action.state === 'BACKUP' ? 'backup' : 'fault';
-        const argv = action.state === 'STOP' ? null : rt.config.notify[key];
-        if (argv !== null && argv.length > 0) {
-          // Spawning is a blocking fork and exec: a master's script runs once its VIPs are
-          // announced (as keepalived's), the others at once.
-          const state = action.state === 'MASTER' ? 'MASTER' : 'BACKUP';
-          afterTakeover(s, state, () =>
-            guarded(s, 'notify', () =>
-              s.env.runNotify({
-                argv,
-                kind: 'INSTANCE',
-                name: rt.config.name,
-                state: action.state,
-                priority: action.priority,
-              }),
-            ),
-          );
-        }
+      case 'notify':
+        runNotifies(s, rt.config.notify, 'INSTANCE', rt.config.name, action.state, action.priority);
         break;
-      }
       case 'set_timer':
       case 'cancel_timer':
         break;
@@ -190,10 +179,41 @@ function execute(s: SpeakerState, rt: Runtime, actions: readonly VrrpAction[], t
   }
 }
 
+/**
+ * The scripts of one state change, as keepalived's vrrp_notify.c send_instance_notifies /
+ * send_group_notifies: the state's own script, then the generic `notify` with
+ * `INSTANCE|GROUP NAME STATE PRIORITY` (a group's priority is 0). Spawning is a blocking fork and
+ * exec: a master's scripts run once its VIPs are announced (as keepalived's), the others at once.
+ */
+export function runNotifies(
+  s: SpeakerState,
+  scripts: NotifyScripts | undefined,
+  kind: NotifyKind,
+  name: string,
+  state: NotifyState,
+  priority: number,
+): void {
+  if (scripts === undefined) return;
+  const own =
+    state === 'MASTER'
+      ? scripts.master
+      : state === 'BACKUP'
+        ? scripts.backup
+        : state === 'FAULT'
+          ? scripts.fault
+          : (scripts.stop ?? null);
+  const list = [own, scripts.any ?? null].filter((a): a is readonly string[] => a !== null && a.length > 0);
+  if (list.length === 0) return;
+  afterTakeover(s, state === 'MASTER' ? 'MASTER' : 'BACKUP', () => {
+    for (const argv of list)
+      guarded(s, 'notify', () => s.env.runNotify({ argv, kind, name, state, priority }));
+  });
+}
+
 function sendAdvert(rt: Runtime, priority: number): void {
   const socket = rt.entry.socket;
   if (socket === null) return;
-  const group = rt.family === 'inet' ? VRRP_GROUP_INET : VRRP_GROUP_INET6;
+  const group = rt.config.mcastGroup ?? (rt.family === 'inet' ? VRRP_GROUP_INET : VRRP_GROUP_INET6);
   const destinations = rt.config.unicastPeers.length > 0 ? rt.config.unicastPeers : [group];
   for (const dst of destinations) {
     const encoded = encodeAdvert(ownAdvert(rt.config, priority), {
@@ -204,7 +224,7 @@ function sendAdvert(rt: Runtime, priority: number): void {
       rt.log.error({ detail: encoded.detail }, 'vrrp advert not encodable');
       continue;
     }
-    const error = socket.send(encoded.bytes, dst === group ? undefined : dst);
+    const error = socket.send(encoded.bytes, dst);
     if (error === undefined) {
       rt.sent += 1;
       if (rt.lastSendError !== null) rt.log.info({ destination: dst }, 'vrrp advert send recovered');
@@ -251,6 +271,7 @@ export function openEntrySocket(s: SpeakerState, entry: SocketEntry): SpeakerSoc
     family: entry.family,
     ifname: entry.ifname,
     ...(entry.sourceAddress !== null ? { sourceAddress: entry.sourceAddress } : {}),
+    ...(entry.group !== null ? { group: entry.group } : {}),
     onPacket: (packet) => onPacket(s, entry, packet),
     onError: (error) => s.env.logger.warn({ err: error, interface: entry.ifname }, 'vrrp socket error'),
   });

@@ -12,9 +12,10 @@ import { createRtnetlink } from '../sys/rtnetlink.js';
 import { VRRP_GROUP_INET, VRRP_GROUP_INET6 } from '../sys/vrrp-socket.js';
 import { advertProblem } from './codec.js';
 import { emptyDropCounts } from './drop-reasons.js';
-import { instanceFamily, ownAdvert, primaryAddress, vipCidrs } from './instance.js';
+import { instanceFamily, ownAdvert, primaryAddress, vipTargets } from './instance.js';
 import { type VrrpUnit, vrrpUnits } from './reload-plan.js';
 import { commitGroup, deliver, openEntrySocket } from './speaker-dispatch.js';
+import { ensureVmac, leaveMasterExtras, removeVmac } from './speaker-extras.js';
 import {
   closeEntrySocket,
   guarded,
@@ -23,7 +24,14 @@ import {
   type SpeakerState,
   takeoverStep,
 } from './speaker-state.js';
-import { onLinkChange, refreshTracking, syncLinks, syncScripts } from './speaker-trackers.js';
+import {
+  closeTrackFiles,
+  onLinkChange,
+  refreshTracking,
+  syncLinks,
+  syncScripts,
+  syncTrackFiles,
+} from './speaker-trackers.js';
 import { createInstanceState, instanceParamsFromConfig } from './state-machine.js';
 import { createSyncGroupState, stepGroup } from './sync-group.js';
 import { createVrrpTimers, timerEvent } from './timers.js';
@@ -65,11 +73,18 @@ async function prepare(
   if (rtnl === null) return;
   const family = instanceFamily(instance);
   const log = env.logger.child({ instance: instance.name });
-  for (const cidr of vipCidrs(instance)) {
-    if (await rtnl.ensureNoAddress(instance.interface, cidr)) {
-      log.info({ address: cidr, interface: instance.interface }, 'stale virtual address removed');
+  for (const { ifname, cidr } of vipTargets(instance)) {
+    try {
+      if (await rtnl.ensureNoAddress(ifname, cidr)) {
+        log.info({ address: cidr, interface: ifname }, 'stale virtual address removed');
+      }
+    } catch (error) {
+      // Another interface (a `dev`, the VMAC) may not exist yet: nothing stale on it then.
+      if (ifname === instance.interface) throw error;
     }
   }
+  // What an earlier run left while master: its routes and rules go (as keepalived at start).
+  await leaveMasterExtras(s, { config: instance, log });
   const primary = primaryAddress(instance, family, await rtnl.listAddresses(instance.interface));
   if (primary === null) {
     throw new IpvsdError(
@@ -85,19 +100,28 @@ async function prepare(
   if (problem !== null) {
     throw new IpvsdError('IPVSD_ERR_CONFIG_INVALID', `VRRP instance ${instance.name}: ${problem}`);
   }
-  const key = `${instance.interface}|${family}|${instance.unicastSrcIp ?? ''}`;
+  await ensureVmac(s, instance, family);
+  // use_vmac: the socket lives on the VMAC. Adverts leave with its MAC, and a peer's adverts
+  // (sent from the same virtual MAC) are handed by the kernel's macvlan to the VMAC only, never
+  // to the base (drivers/net/macvlan.c, multicast from a source MAC of a local macvlan). Its
+  // source is pinned to the base's address: the VMAC has none, and when master holds the VIPs.
+  const onVmac = instance.useVmac !== undefined && instance.vmacXmitBase !== true;
+  const ifname = onVmac ? (instance.useVmac as string) : instance.interface;
+  const source = onVmac ? (instance.unicastSrcIp ?? primary) : instance.unicastSrcIp;
+  const key = `${ifname}|${family}|${source ?? ''}|${instance.mcastGroup ?? ''}`;
   let entry = s.sockets.get(key);
   if (entry === undefined) {
-    const linkState = links === null ? undefined : await links.watch(instance.interface);
-    if (linkState !== undefined && !s.currentLinks.has(instance.interface)) {
-      s.currentLinks.set(instance.interface, linkState);
+    const linkState = links === null ? undefined : await links.watch(ifname);
+    if (linkState !== undefined && !s.currentLinks.has(ifname)) {
+      s.currentLinks.set(ifname, linkState);
     }
     const created: SocketEntry = {
       key,
       socket: null,
       family,
-      ifname: instance.interface,
-      sourceAddress: instance.unicastSrcIp,
+      ifname,
+      sourceAddress: source,
+      group: instance.mcastGroup ?? null,
       ifindex: linkState?.ifindex ?? null,
       instances: [],
     };
@@ -203,7 +227,7 @@ export async function stopUnit(s: SpeakerState, unit: VrrpUnit): Promise<void> {
   for (const member of unit.members) {
     const rt = s.runtimes.get(member);
     if (rt === undefined) continue;
-    work.push(rt.vipWork);
+    work.push(rt.vipWork.then(() => removeVmac(s, rt.config)));
     releaseRuntime(s, rt);
   }
   await Promise.all(work);
@@ -226,6 +250,7 @@ export function releaseRuntime(s: SpeakerState, rt: Runtime): void {
 function closeAll(s: SpeakerState): void {
   for (const script of s.scripts.values()) script.runner.stop();
   s.scripts.clear();
+  closeTrackFiles(s);
   s.stopLinkListener?.();
   s.stopLinkListener = null;
   for (const rt of s.runtimes.values()) {
@@ -234,6 +259,7 @@ function closeAll(s: SpeakerState): void {
     rt.garpTimers.clear();
   }
   for (const entry of s.sockets.values()) closeEntrySocket(s, entry);
+  if (s.env.ownRtExtras) s.env.rtExtras.close();
   if (s.ownRtnl) s.rtnl?.close();
   if (s.ownLinks) s.links?.close();
 }
@@ -253,6 +279,7 @@ export async function startSpeaker(s: SpeakerState): Promise<void> {
   }
   s.phase = 'running';
   syncScripts(s);
+  syncTrackFiles(s, true);
   for (const unit of units) startUnit(s, unit);
 }
 
@@ -271,7 +298,7 @@ export async function stopSpeaker(s: SpeakerState): Promise<void> {
   }
   for (const name of s.standalone.keys())
     guarded(s, 'shutdown', () => deliver(s, name, { type: 'shutdown' }));
-  await Promise.all([...s.runtimes.values()].map((rt) => rt.vipWork));
+  await Promise.all([...s.runtimes.values()].map((rt) => rt.vipWork.then(() => removeVmac(s, rt.config))));
   s.phase = 'stopped';
   closeAll(s);
 }

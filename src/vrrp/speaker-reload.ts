@@ -6,9 +6,10 @@
  */
 import type { Config, VrrpInstanceConfig } from '../config/types.js';
 import { IpvsdError } from '../errors.js';
-import { vipCidrs } from './instance.js';
+import { targetKey, vipTargets } from './instance.js';
 import { planReload } from './reload-plan.js';
 import { deliver } from './speaker-dispatch.js';
+import { enterMasterExtras, leaveMasterExtras } from './speaker-extras.js';
 import {
   ensureKernelHandles,
   prepareUnits,
@@ -17,8 +18,8 @@ import {
   stopUnit,
 } from './speaker-lifecycle.js';
 import { guarded, type SpeakerState, stateOf } from './speaker-state.js';
-import { refreshAllTracking, syncLinks, syncScripts } from './speaker-trackers.js';
-import { addCidrs, announceBurst, queueVipWork, removeCidrs } from './speaker-vips.js';
+import { refreshAllTracking, syncLinks, syncScripts, syncTrackFiles } from './speaker-trackers.js';
+import { addTargets, announceBurst, queueVipWork, removeTargets } from './speaker-vips.js';
 import { instanceParamsFromConfig } from './state-machine.js';
 
 /** Applies a kept instance's new settings in place. */
@@ -26,19 +27,32 @@ function updateInstance(s: SpeakerState, next: VrrpInstanceConfig): void {
   const rt = s.runtimes.get(next.name);
   if (rt === undefined) return;
   const before = rt.config;
-  const oldCidrs = vipCidrs(before);
-  const newCidrs = vipCidrs(next);
-  const dropped = oldCidrs.filter((c) => !newCidrs.includes(c));
-  const added = newCidrs.filter((c) => !oldCidrs.includes(c));
+  const oldTargets = vipTargets(before);
+  const newTargets = vipTargets(next);
+  const oldKeys = new Set(oldTargets.map(targetKey));
+  const newKeys = new Set(newTargets.map(targetKey));
+  const dropped = oldTargets.filter((t) => !newKeys.has(targetKey(t)));
+  const added = newTargets.filter((t) => !oldKeys.has(targetKey(t)));
   rt.config = next;
   rt.log.info('vrrp instance reconfigured');
   deliver(s, next.name, { type: 'reconfigure', params: instanceParamsFromConfig(next, rt.primary) });
-  if (dropped.length > 0) queueVipWork(rt, () => removeCidrs(s, rt, dropped));
+  if (dropped.length > 0) queueVipWork(rt, () => removeTargets(s, rt, dropped));
+  const extrasChanged =
+    JSON.stringify([before.virtualRoutes, before.virtualRules]) !==
+    JSON.stringify([next.virtualRoutes, next.virtualRules]);
+  if (extrasChanged && stateOf(s, next.name)?.state === 'MASTER') {
+    // The old routes and rules out, the new ones in (unchanged ones come back at once).
+    const epoch = rt.epoch;
+    queueVipWork(rt, async () => {
+      await leaveMasterExtras(s, { config: before, log: rt.log });
+      if (rt.epoch === epoch) await enterMasterExtras(s, rt);
+    });
+  }
   if (added.length > 0 && stateOf(s, next.name)?.state === 'MASTER') {
     const epoch = rt.epoch;
     queueVipWork(rt, async () => {
       if (rt.epoch !== epoch) return;
-      await addCidrs(s, rt, added);
+      await addTargets(s, rt, added);
       if (rt.epoch === epoch) announceBurst(s, rt, epoch, s.env.garp.count, true);
     });
   }
@@ -81,6 +95,7 @@ async function applyReload(s: SpeakerState, next: Config): Promise<void> {
   }
   await syncLinks(s);
   syncScripts(s, plan.changedScripts);
+  syncTrackFiles(s, false);
   for (const unit of plan.started) if (!failed.some((f) => f.startsWith(`${unit.name}:`))) startUnit(s, unit);
   refreshAllTracking(s);
   if (failed.length > 0) {

@@ -11,6 +11,7 @@ import type { Family } from '../model/ipvs.js';
 import { announceAddress } from '../sys/garp.js';
 import type { LinkState } from '../sys/link-monitor.js';
 import { componentLogger, type Logger } from '../sys/logger.js';
+import { createRtExtras, type RtExtras } from '../sys/rt-extras.js';
 import { openVrrpSocket } from '../sys/vrrp-socket.js';
 import type { DropReason } from './drop-reasons.js';
 import { createRunNotify, type RunNotify } from './notify.js';
@@ -31,6 +32,7 @@ import {
 import type { InstanceState } from './state-machine.js';
 import type { SyncGroupState } from './sync-group.js';
 import type { VrrpTimers } from './timers.js';
+import { type TrackFileRuntime, type WatchFile, watchFileWithFs } from './track-file.js';
 import type { ScriptTrackState } from './tracking.js';
 import type { VrrpState } from './types.js';
 
@@ -51,6 +53,10 @@ export interface SpeakerEnv {
   /** Injected kernel handles (else the speaker opens its own when it first needs them). */
   readonly rtnetlink: SpeakerRtnetlink | undefined;
   readonly links: SpeakerLinks | undefined;
+  readonly rtExtras: RtExtras;
+  readonly ownRtExtras: boolean;
+  readonly procSys: string;
+  readonly watchFile: WatchFile;
 }
 
 /** One raw socket, shared by the instances on one interface, family and unicast source. */
@@ -60,6 +66,8 @@ export interface SocketEntry {
   readonly family: Family;
   readonly ifname: string;
   readonly sourceAddress: string | null;
+  /** The multicast group joined (mcast_group); null: the RFC's. */
+  readonly group: string | null;
   /** The interface index the socket was bound to (null: unknown). A new index needs a new socket. */
   ifindex: number | null;
   readonly instances: Runtime[];
@@ -110,6 +118,8 @@ export interface SpeakerState {
   readonly groups: Map<string, SyncGroupState>;
   readonly listeners: Set<VrrpStateListener>;
   readonly scripts: Map<string, ScriptRuntime>;
+  /** The track files some instance tracks, by name. */
+  readonly trackFiles: Map<string, TrackFileRuntime>;
   /** Link states as last reported by the monitor (watch() results and changes). */
   readonly currentLinks: Map<string, LinkState>;
   rtnl: SpeakerRtnetlink | null;
@@ -143,6 +153,10 @@ export function createSpeakerState(config: Config, deps: VrrpSpeakerDeps): Speak
     onTakeoverStep: deps.onTakeoverStep,
     rtnetlink: deps.rtnetlink,
     links: deps.links,
+    rtExtras: deps.rtExtras ?? createRtExtras(),
+    ownRtExtras: deps.rtExtras === undefined,
+    procSys: deps.procSys ?? '/proc/sys',
+    watchFile: deps.watchFile ?? watchFileWithFs,
   };
   return {
     env,
@@ -154,6 +168,7 @@ export function createSpeakerState(config: Config, deps: VrrpSpeakerDeps): Speak
     groups: new Map(),
     listeners: new Set(),
     scripts: new Map(),
+    trackFiles: new Map(),
     currentLinks: new Map(),
     rtnl: null,
     ownRtnl: false,

@@ -8,6 +8,7 @@
  */
 import type { VrrpScriptConfig } from '../config/types.js';
 import type { LinkState } from '../sys/link-monitor.js';
+import { readTrackFile } from '../sys/track-file.js';
 import { primaryAddress } from './instance.js';
 import { createScriptRunner, type ScriptOutcome, type ScriptRunner } from './script-runner.js';
 import { deliver, openEntrySocket } from './speaker-dispatch.js';
@@ -23,6 +24,7 @@ import {
 } from './speaker-state.js';
 import { effectivePriority, instanceParamsFromConfig } from './state-machine.js';
 import { syncFaultReason } from './sync-group.js';
+import { initTrackFile, type TrackFileRuntime, trackFileStatus } from './track-file.js';
 import {
   faultChanges,
   INITIAL_SCRIPT_TRACK,
@@ -42,13 +44,33 @@ function ownInterfaceUp(s: SpeakerState, rt: Runtime): boolean {
   const link = s.currentLinks.get(rt.config.interface);
   if (link === undefined) return true;
   if (rt.entry.socket === null) return false;
-  return link.up && (rt.entry.ifindex === null || rt.entry.ifindex === link.ifindex);
+  // The socket may sit on the VMAC: its incarnation is checked against that link.
+  const socketLink = s.currentLinks.get(rt.entry.ifname) ?? link;
+  return link.up && (rt.entry.ifindex === null || rt.entry.ifindex === socketLink.ifindex);
 }
 
 function trackersOf(s: SpeakerState, rt: Runtime): TrackerVerdict[] {
-  const out: TrackerVerdict[] = [{ kind: 'interface', name: rt.config.interface, up: ownInterfaceUp(s, rt) }];
+  // dont_track_primary: keepalived gives the instance's own interface VRRP_NOT_TRACK_IF
+  // (vrrp_track.c initialise_interface_tracking_priorities skips it).
+  const out: TrackerVerdict[] =
+    rt.config.dontTrackPrimary === true
+      ? []
+      : [{ kind: 'interface', name: rt.config.interface, up: ownInterfaceUp(s, rt) }];
+  const weighted = new Map((rt.config.trackedInterfaces ?? []).map((t) => [t.name, t]));
   for (const ifname of rt.config.trackInterfaces) {
-    if (ifname !== rt.config.interface) out.push({ kind: 'interface', name: ifname, up: linkUp(s, ifname) });
+    if (ifname === rt.config.interface && rt.config.dontTrackPrimary !== true) continue;
+    const w = weighted.get(ifname);
+    out.push({
+      kind: 'interface',
+      name: ifname,
+      up: linkUp(s, ifname),
+      ...(w !== undefined ? { weight: w.weight, reverse: w.reverse } : {}),
+    });
+  }
+  for (const ref of rt.config.trackFiles ?? []) {
+    const file = s.trackFiles.get(ref.name);
+    if (file === undefined) continue;
+    out.push({ kind: 'file', name: ref.name, status: trackFileStatus(file.value, ref.weight, ref.reverse) });
   }
   for (const name of rt.config.trackScripts) {
     const script = s.scripts.get(name);
@@ -217,11 +239,75 @@ export function syncScripts(s: SpeakerState, changed: readonly string[] = []): v
   for (const script of s.scripts.values()) script.runner.start();
 }
 
+/**
+ * Watches exactly the track files some instance tracks (as keepalived: an untracked file is
+ * forgotten). `initial`: the daemon is starting, so init_file values are written (keepalived
+ * never writes them on a reload).
+ */
+export function syncTrackFiles(s: SpeakerState, initial: boolean): void {
+  const tracked = new Set(s.config.vrrpInstances.flatMap((i) => (i.trackFiles ?? []).map((t) => t.name)));
+  const defs = new Map((s.config.vrrpTrackFiles ?? []).map((d) => [d.name, d]));
+  for (const [name, file] of [...s.trackFiles]) {
+    const def = defs.get(name);
+    if (!tracked.has(name) || def === undefined || def.path !== file.config.path) {
+      file.watcher.close();
+      s.trackFiles.delete(name);
+    } else file.config = def;
+  }
+  for (const name of tracked) {
+    const def = defs.get(name);
+    if (def === undefined || s.trackFiles.has(name)) continue;
+    if (initial) {
+      const error = initTrackFile(def);
+      if (error !== undefined)
+        s.env.logger.warn({ err: error, file: def.path }, 'track file not initialised');
+    }
+    const file: TrackFileRuntime = { config: def, value: 0, watcher: { close: () => undefined } };
+    const first = readTrackFile(def.path);
+    file.value = first.kind === 'value' ? first.value : 0;
+    file.watcher = s.env.watchFile(
+      def.path,
+      () => guarded(s, 'track file', () => onTrackFileChange(s, name, file)),
+      (error) => s.env.logger.warn({ err: error, file: def.path }, 'track file not watched'),
+    );
+    s.trackFiles.set(name, file);
+    s.env.logger.info({ file: def.path, name, value: file.value }, 'track file read');
+  }
+}
+
+export function closeTrackFiles(s: SpeakerState): void {
+  for (const file of s.trackFiles.values()) file.watcher.close();
+  s.trackFiles.clear();
+}
+
+function onTrackFileChange(s: SpeakerState, name: string, file: TrackFileRuntime): void {
+  if (s.trackFiles.get(name) !== file) return;
+  const read = readTrackFile(file.config.path);
+  if (read.kind === 'ignored') {
+    s.env.logger.warn(
+      { file: file.config.path, text: read.text },
+      'track file holds an invalid number - ignored',
+    );
+    return;
+  }
+  const value = read.value;
+  if (value === file.value) return;
+  s.env.logger.info({ file: file.config.path, name, value, was: file.value }, 'track file changed');
+  file.value = value;
+  const tracking = [...s.runtimes.values()].filter((rt) =>
+    (rt.config.trackFiles ?? []).some((t) => t.name === name),
+  );
+  refreshUnits(tracking, (unit) => refreshTracking(s, unit));
+}
+
 /** Watches exactly the interfaces some instance runs on or tracks. */
 export async function syncLinks(s: SpeakerState): Promise<void> {
   const links = s.links;
   if (links === null) return;
-  const wanted = new Set(s.config.vrrpInstances.flatMap((i) => [i.interface, ...i.trackInterfaces]));
+  const wanted = new Set([
+    ...s.config.vrrpInstances.flatMap((i) => [i.interface, ...i.trackInterfaces]),
+    ...[...s.sockets.values()].map((e) => e.ifname),
+  ]);
   for (const ifname of [...s.currentLinks.keys()]) {
     if (!wanted.has(ifname)) {
       s.currentLinks.delete(ifname);

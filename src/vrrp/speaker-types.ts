@@ -6,11 +6,13 @@
 import type { Config } from '../config/types.js';
 import type { LinkMonitor } from '../sys/link-monitor.js';
 import type { Logger } from '../sys/logger.js';
+import type { RtExtras } from '../sys/rt-extras.js';
 import type { Rtnetlink } from '../sys/rtnetlink.js';
 import type { VrrpSocketOptions } from '../sys/vrrp-socket.js';
 import type { DropReason } from './drop-reasons.js';
 import type { RunNotify } from './notify.js';
 import type { RunScript } from './script-runner.js';
+import type { WatchFile } from './track-file.js';
 import type { VrrpState } from './types.js';
 
 /** The part of a VRRP socket the speaker uses (tests inject an in-memory link). */
@@ -90,6 +92,12 @@ export interface VrrpSpeakerDeps {
    * logged and the VIP work goes on; the hook bounds its own time.
    */
   readonly transitionHook?: VrrpTransitionHook;
+  /** Routes, rules and the VMAC's macvlan. Default: createRtExtras() (closed by stop()). */
+  readonly rtExtras?: RtExtras;
+  /** Where /proc/sys is (VMAC settings). Default `/proc/sys`. */
+  readonly procSys?: string;
+  /** Track files are read from here (keepalived's inotify, through fs.watch). Default: node:fs. */
+  readonly watchFile?: WatchFile;
   /** Told each step of a takeover, for timing it (benchmarks, tracing). Default: none. */
   readonly onTakeoverStep?: TakeoverStepHook;
 }

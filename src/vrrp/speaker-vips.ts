@@ -12,7 +12,8 @@
  * to the kernel in one datagram, and the gratuitous ARPs follow as soon as the kernel holds them.
  */
 import { isErrno } from '../sys/netlink-errors.js';
-import { vipCidrs } from './instance.js';
+import { type VipTarget, vipTargets } from './instance.js';
+import { enterMasterExtras, leaveMasterExtras } from './speaker-extras.js';
 import {
   guarded,
   type Runtime,
@@ -39,35 +40,50 @@ export function queueVipWork(rt: Runtime, work: () => Promise<void>): void {
   });
 }
 
-export async function addCidrs(s: SpeakerState, rt: Runtime, cidrs: readonly string[]): Promise<void> {
+export async function addTargets(s: SpeakerState, rt: Runtime, targets: readonly VipTarget[]): Promise<void> {
   if (s.rtnl === null) return;
-  for (const cidr of cidrs) {
+  for (const { ifname, cidr, label } of targets) {
     try {
-      if (await s.rtnl.ensureAddress(rt.config.interface, cidr)) {
-        rt.log.info({ address: cidr, interface: rt.config.interface }, 'virtual address added');
+      if (await s.rtnl.ensureAddress(ifname, cidr, label !== undefined ? { label } : undefined)) {
+        rt.log.info({ address: cidr, interface: ifname }, 'virtual address added');
       }
     } catch (error) {
-      rt.log.error({ err: error, address: cidr }, 'virtual address not added');
+      rt.log.error({ err: error, address: cidr, interface: ifname }, 'virtual address not added');
     }
   }
 }
 
-export async function removeCidrs(s: SpeakerState, rt: Runtime, cidrs: readonly string[]): Promise<void> {
+export async function removeTargets(
+  s: SpeakerState,
+  rt: Runtime,
+  targets: readonly VipTarget[],
+): Promise<void> {
   if (s.rtnl === null) return;
-  for (const cidr of cidrs) {
+  for (const { ifname, cidr } of targets) {
     try {
-      if (await s.rtnl.ensureNoAddress(rt.config.interface, cidr)) {
-        rt.log.info({ address: cidr, interface: rt.config.interface }, 'virtual address removed');
+      if (await s.rtnl.ensureNoAddress(ifname, cidr)) {
+        rt.log.info({ address: cidr, interface: ifname }, 'virtual address removed');
       }
     } catch (error) {
       // A vanished interface took its addresses with it.
       if (isErrno(error, 'ENODEV')) continue;
-      rt.log.error({ err: error, address: cidr }, 'virtual address not removed');
+      rt.log.error({ err: error, address: cidr, interface: ifname }, 'virtual address not removed');
     }
   }
 }
 
-export const removeVips = (s: SpeakerState, rt: Runtime) => removeCidrs(s, rt, vipCidrs(rt.config));
+/** Leaving MASTER: the routes and rules first (they may use the addresses), then the addresses. */
+export async function removeVips(s: SpeakerState, rt: Runtime): Promise<void> {
+  await leaveMasterExtras(s, rt);
+  await removeTargets(s, rt, vipTargets(rt.config));
+}
+
+/** The known index of `ifname` (null: unknown, so the takeover takes the slow path). */
+function indexOf(s: SpeakerState, rt: Runtime, ifname: string): number | null {
+  const known = s.currentLinks.get(ifname)?.ifindex;
+  if (known !== undefined && known !== null) return known;
+  return ifname === rt.config.interface ? rt.entry.ifindex : null;
+}
 
 /** Queues the VIP work of instances that became master together, behind their earlier work and hooks. */
 export function queueTakeover(s: SpeakerState, list: readonly Takeover[]): void {
@@ -90,21 +106,29 @@ export function queueTakeover(s: SpeakerState, list: readonly Takeover[]): void 
 async function takeover(s: SpeakerState, list: readonly Takeover[]): Promise<void> {
   const batchAdd = s.rtnl?.addAddressesAtOnce?.bind(s.rtnl);
   const batched: Takeover[] = [];
-  const requests: { t: Takeover; cidr: string; ifindex: number }[] = [];
+  const requests: { t: Takeover; target: VipTarget; ifindex: number }[] = [];
   const slow: Takeover[] = [];
   for (const t of list) {
-    const ifindex = s.currentLinks.get(t.rt.config.interface)?.ifindex ?? t.rt.entry.ifindex;
-    if (batchAdd === undefined || ifindex === null || ifindex === undefined) {
+    const targets = vipTargets(t.rt.config);
+    const indexes = targets.map((target) => indexOf(s, t.rt, target.ifname));
+    // Labels need ensureAddress's options: such instances take the slow path.
+    if (
+      batchAdd === undefined ||
+      indexes.some((i) => i === null) ||
+      targets.some((x) => x.label !== undefined)
+    ) {
       slow.push(t);
       continue;
     }
     batched.push(t);
-    for (const cidr of vipCidrs(t.rt.config)) requests.push({ t, cidr, ifindex });
+    targets.forEach((target, i) => {
+      requests.push({ t, target, ifindex: indexes[i] as number });
+    });
   }
   let early = false;
   if (batchAdd !== undefined && requests.length > 0) {
     const { sent, done } = batchAdd(
-      requests.map(({ t, cidr, ifindex }) => ({ ifname: t.rt.config.interface, ifindex, cidr })),
+      requests.map(({ target, ifindex }) => ({ ifname: target.ifname, ifindex, cidr: target.cidr })),
     );
     for (const t of batched) takeoverStep(s, 'vips_sent', t.rt.config.name);
     // The kernel holds the addresses already: announce now, read the replies afterwards.
@@ -114,26 +138,31 @@ async function takeover(s: SpeakerState, list: readonly Takeover[]): Promise<voi
       writeHeldLines(s);
     }
     const outcomes = await done;
-    for (const [i, { t, cidr }] of requests.entries()) {
+    for (const [i, { t, target }] of requests.entries()) {
       const error = outcomes[i] ?? null;
       const rt = t.rt;
       if (error === null) {
-        rt.log.info({ address: cidr, interface: rt.config.interface }, 'virtual address added');
+        rt.log.info({ address: target.cidr, interface: target.ifname }, 'virtual address added');
       } else if (isErrno(error, 'EEXIST') || isErrno(error, 'ENODEV')) {
         // There already (checked there), or the interface came back under a new index.
-        await addCidrs(s, rt, [cidr]);
+        await addTargets(s, rt, [target]);
       } else {
-        rt.log.error({ err: error, address: cidr }, 'virtual address not added');
+        rt.log.error(
+          { err: error, address: target.cidr, interface: target.ifname },
+          'virtual address not added',
+        );
       }
     }
   }
   for (const t of slow) {
-    await addCidrs(s, t.rt, vipCidrs(t.rt.config));
+    await addTargets(s, t.rt, vipTargets(t.rt.config));
     takeoverStep(s, 'vips_sent', t.rt.config.name);
   }
   if (!early) announceTogether(s, list);
   else announceTogether(s, slow);
   writeHeldLines(s);
+  // Routes and rules after the addresses they may name (keepalived vrrp.c vrrp_state_become_master).
+  for (const t of list) if (t.rt.epoch === t.epoch) await enterMasterExtras(s, t.rt);
 }
 
 /**
@@ -146,8 +175,8 @@ function announceTogether(s: SpeakerState, list: readonly Takeover[]): void {
   const failed = new Map<Runtime, Error>();
   for (let i = 0; i < garp.count; i++) {
     for (const { rt } of live) {
-      for (const vip of rt.config.virtualIpaddresses) {
-        const error = announce(rt.config.interface, vip.address);
+      for (const vip of vipTargets(rt.config)) {
+        const error = announce(vip.ifname, vip.address);
         if (error !== undefined) failed.set(rt, error);
       }
     }
@@ -167,8 +196,8 @@ export function announceBurst(
 ): void {
   let failed: Error | undefined;
   for (let i = 0; i < count; i++) {
-    for (const vip of rt.config.virtualIpaddresses) {
-      const error = s.env.announce(rt.config.interface, vip.address);
+    for (const vip of vipTargets(rt.config)) {
+      const error = s.env.announce(vip.ifname, vip.address);
       if (error !== undefined) failed = error;
     }
   }

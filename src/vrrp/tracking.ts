@@ -50,7 +50,20 @@ export function recordScriptResult(s: ScriptTrackState, ok: boolean, limits: Ris
 
 /** One tracker as the arithmetic sees it. */
 export type TrackerVerdict =
-  | { readonly kind: 'interface'; readonly name: string; readonly up: boolean }
+  | {
+      readonly kind: 'interface';
+      readonly name: string;
+      readonly up: boolean;
+      /**
+       * keepalived's `track_interface IF weight N [reverse]` (vrrp_track.c
+       * initialise_interface_tracking_priorities): 0 (the default) faults while down (reverse:
+       * while up); > 0 is added while up, < 0 while down, times −1 with reverse.
+       */
+      readonly weight?: number;
+      readonly reverse?: boolean;
+    }
+  /** A track file's status for this instance (track-file.ts trackFileStatus): −254 is FAULT. */
+  | { readonly kind: 'file'; readonly name: string; readonly status: number }
   | {
       readonly kind: 'script';
       readonly name: string;
@@ -73,21 +86,40 @@ export function scriptFaultReason(name: string): string {
   return `script ${name}`;
 }
 
+export function fileFaultReason(name: string): string {
+  return `file ${name}`;
+}
+
+/** keepalived's FAULT status of a tracked file (track_file.c). */
+const FILE_FAULT = -254;
+
 /** The faults and weight from a set of trackers (duplicates by kind and name count once). */
 export function trackEffect(trackers: readonly TrackerVerdict[]): TrackEffect {
   const faults = new Set<string>();
   const weights = new Map<string, number>();
   for (const t of trackers) {
     if (t.kind === 'interface') {
-      if (!t.up) faults.add(interfaceFaultReason(t.name));
+      const weight = t.weight ?? 0;
+      const multiplier = t.reverse === true ? -1 : 1;
+      if (weight === 0) {
+        if (t.up === (t.reverse === true)) faults.add(interfaceFaultReason(t.name));
+      } else {
+        const applies = t.up ? weight > 0 : weight < 0;
+        weights.set(`interface ${t.name}`, applies ? weight * multiplier : 0);
+      }
+      continue;
+    }
+    if (t.kind === 'file') {
+      if (t.status <= FILE_FAULT) faults.add(fileFaultReason(t.name));
+      else weights.set(`file ${t.name}`, t.status);
       continue;
     }
     if (t.weight === 0) {
       if (t.verdict === 'bad') faults.add(scriptFaultReason(t.name));
     } else if ((t.weight > 0 && t.verdict === 'good') || (t.weight < 0 && t.verdict === 'bad')) {
-      weights.set(t.name, t.weight);
+      weights.set(`script ${t.name}`, t.weight);
     } else {
-      weights.set(t.name, 0);
+      weights.set(`script ${t.name}`, 0);
     }
   }
   let weight = 0;

@@ -24,6 +24,7 @@ import { DNS_QUERY_TYPES, dnsNameProblem } from '../../check/dns-message.js';
 import { readHexString, UDP_MAX_REPLY_LIMIT } from '../../check/udp-payload.js';
 import { quote } from '../../errors.js';
 import { INT32_MAX } from '../../model/track-file.js';
+import type { TrackFileDraft } from './convert-vrrp-extra.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
@@ -198,15 +199,6 @@ export interface FileCheckDraft {
   reverse?: boolean;
 }
 
-export interface TrackFileDraft {
-  readonly name: string;
-  readonly at: Place;
-  file?: string;
-  weight: number;
-  reverse: boolean;
-  init?: { readonly value: number; readonly overwrite: boolean; readonly at: Place };
-}
-
 /** weight N [reverse|noreverse], within ±limit; undefined when reported. */
 function weightWords(
   s: Statement,
@@ -249,55 +241,6 @@ export function readFileCheck(s: Statement, d: Diagnostics): FileCheckDraft | un
   return draft;
 }
 
-const TRACK_FILE_HANDLERS = register<TrackFileDraft>(['track_file', 'vrrp_track_file'], {
-  file: (s, x, d) => {
-    const t = single(s, d);
-    if (t === undefined) return;
-    if (x.file !== undefined) {
-      d.warn(
-        t,
-        `file already set for track_file ${x.name}: keepalived keeps the first, so does the conversion`,
-      );
-      return;
-    }
-    if (!t.text.startsWith('/')) {
-      d.error(t, `track_file ${x.name} file must be an absolute path, got ${quote(t.text)}`);
-      return;
-    }
-    x.file = t.text;
-  },
-  weight: (s, x, d) => {
-    // track_file.c track_file_weight_handler: −254..254, then optionally reverse.
-    const w = weightWords(s, d, 254, ['reverse']);
-    if (w === undefined) return;
-    x.weight = w.weight;
-    x.reverse = w.reverse;
-  },
-  init_file: (s, x, d) => {
-    let value = 0;
-    let overwrite = false;
-    for (const t of s.args) {
-      if (t.text === 'overwrite') overwrite = true;
-      else {
-        const n = int(t, d, 'init_file value', -(2 ** 31), 2 ** 31 - 1);
-        if (n === undefined) return;
-        value = n;
-      }
-    }
-    x.init = { value, overwrite, at: s.keyword };
-  },
-});
-
-/** A top-level `track_file NAME { … }` (or its deprecated synonym vrrp_track_file). */
-export function readTrackFileBlock(s: Statement, d: Diagnostics): TrackFileDraft | undefined {
-  const name = single(s, d);
-  if (name === undefined || !needsBlock(s, d)) return undefined;
-  const draft: TrackFileDraft = { name: name.text, at: s.keyword, weight: 1, reverse: false };
-  walk(s.block, `track_file ${name.text}`, TRACK_FILE_HANDLERS, {}, draft, d);
-  if (draft.file === undefined) return d.error(s.keyword, `track_file ${name.text} has no file`);
-  return draft;
-}
-
 /** keepalived reads a file check at once; ipvsd reads it at this interval. */
 const FILE_CHECK_INTERVAL = '1s';
 
@@ -311,14 +254,8 @@ export function fileCheckOut(
   const tf = trackFiles.get(f.trackFile.text);
   if (tf === undefined) return d.error(f.trackFile, `track_file ${f.trackFile.text} is not defined`);
   // check_file.c file_end_handler: without its own weight the checker takes the track file's.
-  const weight = f.weight ?? tf.weight;
-  const reverse = f.weight === undefined ? tf.reverse : (f.reverse ?? false);
-  if (tf.init !== undefined) {
-    d.warn(
-      tf.init.at,
-      `init_file of track_file ${tf.name} is dropped: ipvsd does not create or write ${tf.file}; a missing file reads as 0`,
-    );
-  }
+  const weight = f.weight ?? tf.weight ?? 1;
+  const reverse = f.weight === undefined ? (tf.reverse ?? false) : (f.reverse ?? false);
   if (weight !== 0) {
     d.warn(
       f.at,
@@ -332,7 +269,7 @@ export function fileCheckOut(
     retry: 1,
     delay_before_retry: '0s',
     warmup: '0s',
-    file: tf.file,
+    file: tf.path,
     weight,
     reverse,
   };

@@ -8,7 +8,7 @@ import { quote } from '../../errors.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
-import { arity, int, single } from './values.js';
+import { arity, int, ip, single } from './values.js';
 import { type DroppedTable, refuse, register, walk, warn } from './walk.js';
 
 export interface SyncDaemonDraft {
@@ -21,6 +21,9 @@ export interface SyncDaemonDraft {
 export interface GlobalDraft {
   routerId?: string;
   vrrpVersion?: 2 | 3;
+  /** vrrp_mcast_group4 / vrrp_mcast_group6 (keepalived global_data.c). */
+  mcastGroup4?: string;
+  mcastGroup6?: string;
   syncDaemon?: SyncDaemonDraft;
   lvsFlush?: boolean;
   lvsFlushOnStop?: boolean;
@@ -116,8 +119,6 @@ const GLOBAL_DROPPED: DroppedTable = {
   reload_check_config: warn('ipvsd always validates a config before reloading it'),
   vrrp_startup_delay: refuse('ipvsd starts its VRRP instances at once; delay the service start instead'),
   vrrp_delay_after_boot: refuse('ipvsd starts its VRRP instances at once; delay the service start instead'),
-  vrrp_mcast_group4: refuse('ipvsd sends adverts to 224.0.0.18; peers on another group would not hear them'),
-  vrrp_mcast_group6: refuse('ipvsd sends adverts to ff02::12; peers on another group would not hear them'),
   net_namespace: refuse('ipvsd runs in the namespace it is started in (use systemd NetworkNamespacePath=)'),
   net_namespace_ipvs: refuse('ipvsd programs IPVS in its own namespace'),
   vrrp_down_timer_adverts: refuse(
@@ -134,6 +135,22 @@ const GLOBAL_HANDLERS = register<GlobalDraft>(
   {
     router_id: (s, x, d) => {
       x.routerId = single(s, d)?.text;
+    },
+    vrrp_mcast_group4: (s, x, d) => {
+      const t = single(s, d);
+      const a = ip(t, d, 'vrrp_mcast_group4');
+      if (a === undefined || t === undefined) return;
+      if (a.family !== 'inet' || !/^2(2[4-9]|3\d)\./.test(a.address))
+        d.error(t, `vrrp_mcast_group4 must be an IPv4 multicast address, got ${a.address}`);
+      else x.mcastGroup4 = a.address;
+    },
+    vrrp_mcast_group6: (s, x, d) => {
+      const t = single(s, d);
+      const a = ip(t, d, 'vrrp_mcast_group6');
+      if (a === undefined || t === undefined) return;
+      if (a.family !== 'inet6' || !a.address.startsWith('ff'))
+        d.error(t, `vrrp_mcast_group6 must be an IPv6 multicast address, got ${a.address}`);
+      else x.mcastGroup6 = a.address;
     },
     vrrp_version: (s, x, d) => {
       x.vrrpVersion = int(single(s, d), d, 'vrrp_version', 2, 3) as 2 | 3 | undefined;

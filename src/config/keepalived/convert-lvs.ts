@@ -20,8 +20,8 @@ import {
   fileCheckOut,
   isExtraCheckerKind,
   readFileCheck,
-  type TrackFileDraft,
 } from './convert-checkers.js';
+import type { TrackFileDraft } from './convert-vrrp-extra.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';

@@ -6,6 +6,7 @@
  */
 import { quote } from '../../errors.js';
 import { parseCidr } from '../../sys/ip-address.js';
+import { readRoute, readRule, readTrackFileRef, type TrackFileRefDraft } from './convert-vrrp-extra.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
@@ -41,6 +42,7 @@ export interface Vip {
   readonly cidr: string;
   readonly family: 'inet' | 'inet6';
   readonly dev: Located<string> | null;
+  readonly label?: string;
   readonly at: Place;
 }
 
@@ -48,6 +50,7 @@ export interface NotifyDrafts {
   master?: Located<string[]>;
   backup?: Located<string[]>;
   fault?: Located<string[]>;
+  stop?: Located<string[]>;
   any?: Located<string[]>;
 }
 
@@ -75,6 +78,18 @@ export interface InstanceDraft {
   notify: NotifyDrafts;
   /** The old instance-level `lvs_sync_daemon_interface`. */
   syncDaemonInterface?: Located<string>;
+  excluded: Vip[];
+  /** use_vmac: the name given, or null for keepalived's `vrrp.VRID`. */
+  useVmac?: Located<string | null>;
+  vmacXmitBase?: boolean;
+  dontTrackPrimary?: boolean;
+  /** track_interface lines with a weight (their names are in trackInterfaces too). */
+  weightedInterfaces: { name: string; weight: number; reverse: boolean; at: Place }[];
+  trackFiles: TrackFileRefDraft[];
+  /** The instance's mcast_dst_ip (overrides global_defs' vrrp_mcast_group4/6). */
+  mcastDst?: Located<string>;
+  virtualRoutes: Record<string, unknown>[];
+  virtualRules: Record<string, unknown>[];
 }
 
 export interface GroupDraft {
@@ -150,7 +165,6 @@ function notifyCommand(s: Statement, d: Diagnostics): Located<string[]> | undefi
 }
 
 const NOTIFY_DROPPED: DroppedTable = {
-  notify_stop: refuse('ipvsd has no stop notify script; it would never run'),
   notify_deleted: refuse('ipvsd has no deleted notify script; it would never run'),
   notify_master_rx_lower_pri: refuse('ipvsd has no such notify script; it would never run'),
   smtp_alert: warn('ipvsd sends no mail; watch its metrics or logs instead'),
@@ -166,6 +180,9 @@ const notifyHandlers = <D extends { notify: NotifyDrafts }>(): Handlers<D> => ({
   },
   notify_fault: (s, x, d) => {
     x.notify.fault = notifyCommand(s, d);
+  },
+  notify_stop: (s, x, d) => {
+    x.notify.stop = notifyCommand(s, d);
   },
   notify: (s, x, d) => {
     x.notify.any = notifyCommand(s, d);
@@ -188,6 +205,7 @@ function readVips(entry: Statement, d: Diagnostics): Vip[] {
       return vips;
     }
     let dev: Located<string> | null = null;
+    let label: string | undefined;
     while (i < words.length) {
       const option = words[i] as Token;
       if (looksLikeAddress(option.text)) break; // one-line blocks list several addresses
@@ -210,6 +228,7 @@ function readVips(entry: Statement, d: Diagnostics): Vip[] {
         }
         i++;
         if (option.text === 'dev') dev = { value: value.text, at: value };
+        else if (option.text === 'label' && cidr.family === 'inet') label = value.text;
         else if (
           option.text === 'label' ||
           option.text === 'preferred_lft' ||
@@ -242,7 +261,13 @@ function readVips(entry: Statement, d: Diagnostics): Vip[] {
       }
     }
     const prefix = `${cidr.address}/${cidr.prefixLength}`;
-    vips.push({ cidr: prefix, family: cidr.family, dev, at: addr });
+    vips.push({
+      cidr: prefix,
+      family: cidr.family,
+      dev,
+      ...(label !== undefined ? { label } : {}),
+      at: addr,
+    });
   }
   return vips;
 }
@@ -288,23 +313,13 @@ const INSTANCE_DROPPED: DroppedTable = {
   linkbeat_use_polling: warn('ipvsd watches links through netlink'),
   lower_prio_no_advert: warn('ipvsd follows the RFC here'),
   higher_prio_send_advert: warn('ipvsd follows the RFC here'),
-  use_vmac: refuse('ipvsd has no VRRP virtual MAC (macvlan); the VIPs would answer with the interface MAC'),
-  use_vmac_addr: refuse('ipvsd has no VRRP virtual MAC (macvlan)'),
-  vmac_xmit_base: refuse('ipvsd has no VRRP virtual MAC (macvlan)'),
+  use_vmac_addr: refuse('ipvsd sends gratuitous ARP for the VMAC only from the VMAC'),
   use_ipvlan: refuse('ipvsd has no ipvlan interfaces'),
   vrf: refuse('ipvsd does not run VRRP in a VRF'),
-  dont_track_primary: refuse(
-    'ipvsd always tracks the instance interface; an interface fault would move the VIPs',
-  ),
-  track_file: refuse('ipvsd has no track files'),
   track_process: refuse('ipvsd has no tracked processes; track them with a vrrp_script'),
   track_bfd: refuse('ipvsd has no BFD'),
   track_src_ip: refuse('ipvsd does not track the source address'),
-  mcast_dst_ip: refuse('ipvsd sends adverts to the standard multicast group; the peer would not hear them'),
-  virtual_ipaddress_excluded: refuse('ipvsd has no excluded VIPs; these addresses would never be added'),
   no_virtual_ipaddress: refuse('ipvsd needs the VIPs in virtual_ipaddress'),
-  virtual_routes: refuse('ipvsd adds no routes on state changes'),
-  virtual_rules: refuse('ipvsd adds no routing rules on state changes'),
   promote_secondaries: refuse('ipvsd does not set promote_secondaries; removing one VIP could remove others'),
   down_timer_adverts: refuse('ipvsd uses the RFC master-down interval (3 adverts); the peers must agree'),
   timer_expired_backup: refuse('ipvsd has no such timer'),
@@ -405,14 +420,73 @@ const INSTANCE_HANDLERS = register<InstanceDraft>(
     track_interface: (s, x, d) => {
       for (const entry of listEntries(s, d)) {
         if (entry.args.length > 0) {
-          d.error(
-            entry.args[0] as Token,
-            `a weighted track_interface is not supported: ipvsd puts the instance in FAULT when a tracked interface is down`,
-          );
-          continue;
+          // vrrp_track.c alloc_track_if: `IF weight N [reverse]`, N in -254..254, ±254 → ±253.
+          const [kw, value, option] = entry.args;
+          if (kw?.text !== 'weight') {
+            d.error(
+              kw as Token,
+              `expected "weight N" after the interface name, got ${quote(kw?.text ?? '')}`,
+            );
+            continue;
+          }
+          let weight = int(value, d, 'weight', -254, 254);
+          if (weight === undefined) continue;
+          if (weight === 254 || weight === -254) {
+            d.warn(
+              value as Token,
+              `weight ${weight} is taken as ${weight > 0 ? 253 : -253} (as keepalived does)`,
+            );
+            weight = weight > 0 ? 253 : -253;
+          }
+          if (option !== undefined && option.text !== 'reverse') {
+            d.warn(option, `unknown weight option ${quote(option.text)} is ignored (as keepalived does)`);
+          }
+          x.weightedInterfaces.push({
+            name: entry.keyword.text,
+            weight,
+            reverse: option?.text === 'reverse',
+            at: entry.keyword,
+          });
         }
         x.trackInterfaces.push(entry.keyword.text);
       }
+    },
+    track_file: (s, x, d) => {
+      for (const entry of listEntries(s, d)) {
+        const ref = readTrackFileRef(entry, d);
+        if (ref !== undefined) x.trackFiles.push(ref);
+      }
+    },
+    virtual_ipaddress_excluded: (s, x, d) => {
+      for (const entry of listEntries(s, d)) x.excluded.push(...readVips(entry, d));
+    },
+    virtual_routes: (s, x, d) => {
+      for (const entry of listEntries(s, d)) {
+        const route = readRoute(entry, d);
+        if (route !== undefined) x.virtualRoutes.push(route);
+      }
+    },
+    virtual_rules: (s, x, d) => {
+      for (const entry of listEntries(s, d)) {
+        const rule = readRule(entry, d);
+        if (rule !== undefined) x.virtualRules.push(rule);
+      }
+    },
+    use_vmac: (s, x, d) => {
+      if (!arity(s, d, 0, 1)) return;
+      const t = s.args[0];
+      x.useVmac = { value: t?.text ?? null, at: t ?? s.keyword };
+    },
+    vmac_xmit_base: (s, x, d) => {
+      if (arity(s, d, 0)) x.vmacXmitBase = true;
+    },
+    dont_track_primary: (s, x, d) => {
+      if (arity(s, d, 0)) x.dontTrackPrimary = true;
+    },
+    mcast_dst_ip: (s, x, d) => {
+      const t = single(s, d);
+      const a = ip(t, d, 'mcast_dst_ip');
+      if (a !== undefined && t !== undefined) x.mcastDst = { value: a.address, at: t };
     },
     track_script: (s, x, d) => {
       for (const entry of listEntries(s, d)) {
@@ -485,6 +559,11 @@ export function readInstance(s: Statement, d: Diagnostics): InstanceDraft | unde
     trackInterfaces: [],
     trackScripts: [],
     notify: {},
+    excluded: [],
+    weightedInterfaces: [],
+    trackFiles: [],
+    virtualRoutes: [],
+    virtualRules: [],
   };
   walk(s.block, `vrrp_instance ${draft.name}`, INSTANCE_HANDLERS, INSTANCE_DROPPED, draft, d);
   if (draft.interface === undefined) d.error(s.keyword, `vrrp_instance ${draft.name} has no interface`);
@@ -497,7 +576,9 @@ const GROUP_DROPPED: DroppedTable = {
   ...NOTIFY_DROPPED,
   global_tracking: warn('deprecated in keepalived; track on the group instead'),
   sync_group_tracking_weight: refuse('ipvsd has no weighted tracking in sync groups'),
-  track_file: refuse('ipvsd has no track files'),
+  track_file: refuse(
+    "a sync group's track_file is not supported by ipvsd: track the file in each member vrrp_instance",
+  ),
   track_process: refuse('ipvsd has no tracked processes; track them with a vrrp_script'),
   track_bfd: refuse('ipvsd has no BFD'),
 };

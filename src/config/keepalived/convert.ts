@@ -6,19 +6,19 @@
  * tracking, and the sync daemon's instance and id.
  */
 
-import { readTrackFileBlock, type TrackFileDraft } from './convert-checkers.js';
 import { type GlobalDraft, readGlobal } from './convert-global.js';
 import { readVirtualServer, type VirtualServerDraft, virtualServerOut } from './convert-lvs.js';
 import {
   type GroupDraft,
   type InstanceDraft,
-  type Located,
   type NotifyDrafts,
   readGroup,
   readInstance,
   readScript,
   type ScriptDraft,
+  type Vip,
 } from './convert-vrrp.js';
+import { readTrackFileBlock, type TrackFileDraft, trackFileOut } from './convert-vrrp-extra.js';
 import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
@@ -145,6 +145,13 @@ function build(x: Drafts, d: Diagnostics): Conversion {
     for (const s of scripts)
       comments.push({ path: ['vrrp_scripts', s.name], at: s.at, what: `vrrp_script ${s.name}` });
   }
+  const trackFiles = duplicates(x.trackFiles, 'track_file', d);
+  settleTrackFiles(trackFiles, instances, d);
+  if (trackFiles.length > 0) {
+    config.vrrp_track_files = Object.fromEntries(trackFiles.map((t) => [t.name, trackFileOut(t)]));
+    for (const t of trackFiles)
+      comments.push({ path: ['vrrp_track_files', t.name], at: t.at, what: `track_file ${t.name}` });
+  }
   if (instances.length > 0) {
     config.vrrp_instances = Object.fromEntries(
       instances.map((i) => [i.name, instanceOut(i, x.global, trackedWeights, d)]),
@@ -154,19 +161,25 @@ function build(x: Drafts, d: Diagnostics): Conversion {
   }
   if (groups.length > 0) {
     config.vrrp_sync_groups = Object.fromEntries(
-      groups.map((g) => [g.name, { instances: g.members.map((m) => m.value) }]),
+      groups.map((g) => {
+        const notify = notifyOut(g.notify);
+        return [
+          g.name,
+          { instances: g.members.map((m) => m.value), ...(notify !== undefined ? { notify } : {}) },
+        ];
+      }),
     );
     for (const g of groups)
       comments.push({ path: ['vrrp_sync_groups', g.name], at: g.at, what: `vrrp_sync_group ${g.name}` });
   }
-  const trackFiles = new Map(duplicates(x.trackFiles, 'track_file', d).map((t) => [t.name, t]));
   // validate_check_config (check/check_data.c): "has no real servers - ignoring"
   const withReal = x.virtualServers.filter((vs) => {
     if (vs.realServers.length > 0) return true;
     d.warn(vs.at, `virtual_server ${vs.label} has no real servers: dropped, as keepalived drops it`);
     return false;
   });
-  const virtualServers = withReal.map((vs) => virtualServerOut(vs, d, trackFiles));
+  const trackFileByName = new Map(trackFiles.map((t) => [t.name, t]));
+  const virtualServers = withReal.map((vs) => virtualServerOut(vs, d, trackFileByName));
   if (virtualServers.length > 0) {
     config.virtual_servers = virtualServers;
     withReal.forEach((vs, i) => {
@@ -312,24 +325,57 @@ function scriptsOut(
 
 const STATES = ['master', 'backup', 'fault'] as const;
 
-/** Notify scripts moved from a sync group to a member (their own warning says how they are called). */
-const FROM_GROUP = new WeakSet<Located<string[]>>();
-
-/** keepalived's `notify` runs for every state; ipvsd has one script per state. */
-function notifyOut(n: NotifyDrafts, owner: string, d: Diagnostics): Obj | undefined {
+/**
+ * keepalived's notify scripts, one to one: notify_master/backup/fault/stop and the generic
+ * `notify` (ipvsd's `any`, run after the state's own, with INSTANCE|GROUP NAME STATE PRIORITY:
+ * vrrp_notify.c send_instance_notifies / send_group_notifies).
+ */
+function notifyOut(n: NotifyDrafts): Obj | undefined {
   const out: Obj = {};
-  for (const state of STATES) {
-    const own = n[state];
-    if (own !== undefined && n.any !== undefined) {
-      d.error(
-        own.at,
-        `${owner} has both notify and notify_${state}: ipvsd runs one script per state; combine them into one script`,
-      );
-    }
-    const script = own ?? n.any;
+  for (const state of [...STATES, 'stop', 'any'] as const) {
+    const script = n[state];
     if (script !== undefined) out[state] = script.value;
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * Track files: each instance reference must name a track_file block; keepalived ignores (with an
+ * error message) a reference to an unknown file or a repeated one (track_file.c
+ * vrrp_alloc_track_file), and so does the conversion, with a warning.
+ */
+function settleTrackFiles(
+  files: readonly TrackFileDraft[],
+  instances: readonly InstanceDraft[],
+  d: Diagnostics,
+): void {
+  const names = new Set(files.map((f) => f.name));
+  for (const i of instances) {
+    const seen = new Set<string>();
+    i.trackFiles = i.trackFiles.filter((ref) => {
+      if (!names.has(ref.name)) {
+        d.warn(ref.at, `track file ${ref.name} is not defined: not tracked (as keepalived does)`);
+        return false;
+      }
+      if (seen.has(ref.name)) {
+        d.warn(ref.at, `duplicate track_file ${ref.name}: ignored (as keepalived does)`);
+        return false;
+      }
+      seen.add(ref.name);
+      return true;
+    });
+  }
+}
+
+/** A VIP as ipvsd writes it: the address, or `{address, dev, label}` when it has either. */
+function vipOut(v: Vip, i: InstanceDraft): unknown {
+  const dev = v.dev !== null && v.dev.value !== i.interface?.value ? v.dev.value : undefined;
+  if (dev === undefined && v.label === undefined) return v.cidr;
+  return {
+    address: v.cidr,
+    ...(dev !== undefined ? { dev } : {}),
+    ...(v.label !== undefined ? { label: v.label } : {}),
+  };
 }
 
 function instanceOut(i: InstanceDraft, g: GlobalDraft, tracked: Map<string, string[]>, d: Diagnostics): Obj {
@@ -396,45 +442,64 @@ function instanceOut(i: InstanceDraft, g: GlobalDraft, tracked: Map<string, stri
       d.warn(auth.at, 'authentication is dropped: VRRP version 3 has none (keepalived ignores it too)');
     } else out.authentication = { type: auth.type, password: auth.password };
   }
-  for (const vip of i.vips) {
-    if (vip.dev !== null && vip.dev.value !== i.interface?.value) {
-      d.error(
-        vip.dev.at,
-        `virtual IP ${vip.cidr} on ${vip.dev.value}, not the instance interface ${i.interface?.value}, is not supported: ipvsd adds an instance's VIPs on its interface; make a separate instance (in the same sync group) on ${vip.dev.value}`,
-      );
-    }
-  }
-  out.virtual_ipaddresses = i.vips.map((v) => v.cidr);
+  out.virtual_ipaddresses = i.vips.map((v) => vipOut(v, i));
+  if (i.excluded.length > 0) out.virtual_ipaddresses_excluded = i.excluded.map((v) => vipOut(v, i));
   if (i.unicastSrcIp !== undefined) out.unicast_src_ip = i.unicastSrcIp;
   if (i.unicastPeers.length > 0) out.unicast_peers = i.unicastPeers;
-  if (i.trackInterfaces.length > 0) out.track_interfaces = [...new Set(i.trackInterfaces)];
+  if (i.trackInterfaces.length > 0) {
+    const weighted = new Map(i.weightedInterfaces.map((w) => [w.name, w]));
+    out.track_interfaces = [...new Set(i.trackInterfaces)].map((name) => {
+      const w = weighted.get(name);
+      if (w === undefined || (w.weight === 0 && !w.reverse)) return name;
+      return { interface: name, weight: w.weight, ...(w.reverse ? { reverse: true } : {}) };
+    });
+  }
+  if (i.dontTrackPrimary === true) out.dont_track_primary = true;
   const scripts = tracked.get(i.name) ?? [];
   if (scripts.length > 0) out.track_scripts = scripts;
-  const notify = notifyOut(i.notify, `vrrp_instance ${i.name}`, d);
+  if (i.trackFiles.length > 0) {
+    out.track_files = i.trackFiles.map((t) =>
+      t.weight === undefined
+        ? t.name
+        : { name: t.name, weight: t.weight, ...(t.reverse !== undefined ? { reverse: t.reverse } : {}) },
+    );
+  }
+  const family = ipv6 ? 'inet6' : 'inet';
+  // keepalived: mcast_dst_ip wins over global_defs' group of the instance's family.
+  const group = i.mcastDst?.value ?? (family === 'inet' ? g.mcastGroup4 : g.mcastGroup6);
+  if (group !== undefined) {
+    if (group.includes(':') !== ipv6)
+      d.error(i.mcastDst?.at ?? i.at, `mcast_dst_ip ${group} is not of the instance's family`);
+    else out.mcast_group = group;
+  }
+  if (i.useVmac !== undefined) {
+    out.use_vmac = i.useVmac.value ?? true;
+    if (i.vmacXmitBase === true) out.vmac_xmit_base = true;
+    else if (i.unicastPeers.length > 0) {
+      // vrrp_parser.c: "unicast with use_vmac requires vmac_xmit_base - setting".
+      d.warn(i.useVmac.at, 'use_vmac with unicast_peer: vmac_xmit_base is set (as keepalived does)');
+      out.vmac_xmit_base = true;
+    }
+  } else if (i.vmacXmitBase === true) {
+    d.warn(i.at, 'vmac_xmit_base without use_vmac is dropped: it has nothing to do');
+  }
+  if (i.virtualRoutes.length > 0) out.virtual_routes = i.virtualRoutes;
+  if (i.virtualRules.length > 0) out.virtual_rules = i.virtualRules;
+  const notify = notifyOut(i.notify);
   if (notify !== undefined) {
     out.notify = notify;
-    const specific = STATES.map((s) => i.notify[s]).find((n) => n !== undefined && !FROM_GROUP.has(n));
+    const specific = [...STATES, 'stop' as const].map((s) => i.notify[s]).find((n) => n !== undefined);
     if (specific !== undefined) {
       d.warn(
         specific.at,
-        'ipvsd calls notify_master/backup/fault scripts with four arguments (INSTANCE|GROUP, name, state, priority), as keepalived calls "notify"; a script that reads its arguments must allow them',
-      );
-    }
-    if (i.notify.any !== undefined) {
-      d.warn(
-        i.notify.any.at,
-        'notify is not called on STOP by ipvsd (keepalived calls it with STOP when it stops)',
+        'ipvsd calls notify_master/backup/fault/stop scripts with four arguments (INSTANCE|GROUP, name, state, priority), as keepalived calls "notify"; a script that reads its arguments must allow them',
       );
     }
   }
   return out;
 }
 
-/**
- * A sync group's members change state together, so the group's own notify scripts can run from
- * one member: each goes to the first member without a script of its own for that state. Group
- * tracking (interfaces, unweighted scripts) applies to every member, as keepalived does.
- */
+/** Group tracking (interfaces, unweighted scripts) applies to every member, as keepalived does. */
 function settleGroups(
   groups: readonly GroupDraft[],
   instances: readonly InstanceDraft[],
@@ -454,37 +519,6 @@ function settleGroups(
         if (!member.trackInterfaces.includes(t.value)) member.trackInterfaces.push(t.value);
       for (const t of g.trackScripts) member.trackScripts.push({ name: t.value, weight: 0, at: t.at });
     }
-    const states: (keyof NotifyDrafts)[] =
-      g.notify.any !== undefined ? ['any'] : ['master', 'backup', 'fault'];
-    for (const state of states) {
-      const script: Located<string[]> | undefined = g.notify[state];
-      if (script === undefined) continue;
-      const free = members.find(
-        (m) => m.notify[state] === undefined && (state === 'any' || m.notify.any === undefined),
-      );
-      if (free === undefined) {
-        d.error(
-          script.at,
-          `vrrp_sync_group ${g.name}'s ${state === 'any' ? 'notify' : `notify_${state}`} cannot be placed: every member has its own, and ipvsd runs one script per state`,
-        );
-        continue;
-      }
-      free.notify[state] = script;
-      FROM_GROUP.add(script);
-      d.warn(
-        script.at,
-        `vrrp_sync_group ${g.name}'s ${state === 'any' ? 'notify' : `notify_${state}`} runs from member ${free.name} (ipvsd sync groups have no scripts of their own; the members change state together), with the arguments INSTANCE ${free.name} STATE PRIORITY`,
-      );
-    }
-    if (g.notify.any !== undefined) {
-      for (const state of ['master', 'backup', 'fault'] as const) {
-        const extra = g.notify[state];
-        if (extra !== undefined)
-          d.error(
-            extra.at,
-            `vrrp_sync_group ${g.name} has both notify and notify_${state}: ipvsd runs one script per state`,
-          );
-      }
-    }
+    // The group's notify scripts stay the group's (ipvsd sync groups run their own).
   }
 }

@@ -12,19 +12,19 @@ describe('readTrackFile', () => {
   it('reads the number; a missing, empty or unreadable file is 0', async () => {
     writeFileSync(join(dir, 'a'), ' 42\n');
     writeFileSync(join(dir, 'empty'), '');
-    expect(await readTrackFile(join(dir, 'a'))).toEqual({ kind: 'value', value: 42 });
-    expect(await readTrackFile(join(dir, 'empty'))).toEqual({ kind: 'value', value: 0 });
-    expect(await readTrackFile(join(dir, 'missing'))).toEqual({ kind: 'value', value: 0 });
-    expect(await readTrackFile(dir)).toEqual({ kind: 'value', value: 0 }); // a directory: read() fails
+    expect(readTrackFile(join(dir, 'a'))).toEqual({ kind: 'value', value: 42 });
+    expect(readTrackFile(join(dir, 'empty'))).toEqual({ kind: 'value', value: 0 });
+    expect(readTrackFile(join(dir, 'missing'))).toEqual({ kind: 'value', value: 0 });
+    expect(readTrackFile(dir)).toEqual({ kind: 'value', value: 0 }); // a directory: read() fails
   });
 
   it('reads only the first 127 bytes (char buf[128])', async () => {
     writeFileSync(join(dir, 'long'), `${' '.repeat(126)}7${'9'.repeat(50)}`);
-    expect(await readTrackFile(join(dir, 'long'))).toEqual({ kind: 'value', value: 7 });
+    expect(readTrackFile(join(dir, 'long'))).toEqual({ kind: 'value', value: 7 });
   });
 
   it('an out-of-range number is ignored, not read as a value', async () => {
     writeFileSync(join(dir, 'big'), '99999999999\n');
-    expect(await readTrackFile(join(dir, 'big'))).toEqual({ kind: 'ignored', text: '99999999999' });
+    expect(readTrackFile(join(dir, 'big'))).toEqual({ kind: 'ignored', text: '99999999999' });
   });
 });

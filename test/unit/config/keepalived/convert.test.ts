@@ -35,11 +35,9 @@ describe('the classic LVS-NAT director pair', () => {
     expect(config.director.routerId).toBe('lb1');
   });
 
-  it('runs the group notify script from one member, once', () => {
-    expect(config.vrrpInstances.map((i) => i.notify.master)).toEqual([
-      ['/etc/keepalived/notify.sh', 'master'],
-      null,
-    ]);
+  it("keeps the group's notify script on the group (keepalived vrrp_notify.c send_group_notifies)", () => {
+    expect(config.vrrpSyncGroups[0]?.notify?.master).toEqual(['/etc/keepalived/notify.sh', 'master']);
+    expect(config.vrrpInstances.map((i) => i.notify.master)).toEqual([null, null]);
   });
 
   it('writes keepalived check timing out in full (ipvsd retry = keepalived retry + 1)', () => {
@@ -79,7 +77,6 @@ describe('the classic LVS-NAT director pair', () => {
       `${file}:9:4`,
       `${file}:10:4`,
       `${file}:11:4`,
-      `${file}:21:5`,
     ]);
   });
 
@@ -133,10 +130,12 @@ describe('an nginx pair (VRRP only) with track_script', () => {
     expect(converted.yaml).not.toContain('virtual_servers');
   });
 
-  it('warns about the dropped label and the truncated password at their columns', () => {
-    expect(converted.warnings).toContain(
-      `${file}:38:34: warning: "label ens192:vip" of virtual IP 192.0.2.10/24 is dropped: ipvsd adds the address without it`,
-    );
+  it('keeps the label (keepalived vrrp_ipaddress.c parse_ipaddress) and warns about the truncated password', () => {
+    expect(config.vrrpInstances[0]?.virtualIpaddresses[0]).toMatchObject({
+      address: '192.0.2.10',
+      prefixLength: 24,
+      label: 'ens192:vip',
+    });
     expect(converted.warnings.some((w) => w.startsWith(`${file}:35:19: warning: auth_pass`))).toBe(true);
   });
 });
@@ -278,7 +277,6 @@ describe('keywords ipvsd does not carry over', () => {
       `${file}:15:5: warning: "smtp_alert" in vrrp_instance VI_1`,
       `${file}:16:5: warning: "garp_master_refresh" in vrrp_instance VI_1`,
       `${file}:18:25: warning: "brd 203.0.113.255" of virtual IP 203.0.113.90/24`,
-      `${file}:18:43: warning: "label eth0:1" of virtual IP 203.0.113.90/24`,
       `${file}:24:5: warning: "ha_suspend" in virtual_server 203.0.113.90 25`,
       `${file}:25:5: warning: "smtp_alert" in virtual_server 203.0.113.90 25`,
       `${file}:27:9: warning: "snmp_name" in real_server 198.51.100.91 25`,
@@ -290,12 +288,9 @@ describe('keywords ipvsd does not carry over', () => {
     const file = fixture('refused.conf');
     const converted = convertFile(file);
     expect(converted.yaml).toBeNull();
+    // vrrp_mcast_group4, use_vmac, a weighted track_interface, a VIP on another interface and
+    // notify_stop (lines 3–16) convert since issue 16 (convert-vrrp.test.ts).
     expect(converted.errors.map((e) => e.split(': error: ')[0])).toEqual([
-      `${file}:3:5`, // vrrp_mcast_group4
-      `${file}:9:5`, // use_vmac
-      `${file}:11:14`, // weighted track_interface
-      `${file}:14:29`, // VIP on another interface
-      `${file}:16:5`, // notify_stop
       `${file}:19:1`, // virtual_server_group
       `${file}:26:17`, // TUN type gue
       `${file}:29:9`, // unknown keyword
@@ -303,9 +298,10 @@ describe('keywords ipvsd does not carry over', () => {
       `${file}:35:13`, // misc_dynamic
       `${file}:37:9`, // notify_down
     ]);
-    expect(converted.errors[7]).toBe(
+    expect(converted.errors[2]).toBe(
       `${file}:29:9: error: unknown keyword "misc_dynamic_weights" in real_server 198.51.100.81 80: not converted`,
     );
-    expect(converted.warnings).toHaveLength(1); // smtp_alert: still listed next to the errors
+    // smtp_alert, and notify_stop's arguments: still listed next to the errors
+    expect(converted.warnings).toHaveLength(2);
   });
 });

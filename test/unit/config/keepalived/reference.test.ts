@@ -21,6 +21,6 @@ describe('the keepalived keyword reference', () => {
     expect(reference).toContain('### `vrrp_instance`');
     expect(reference).toMatch(/Converted: .*`virtual_router_id`/);
     expect(reference).toContain('- `smtp_alert`: ipvsd sends no mail; watch its metrics or logs instead');
-    expect(reference).toMatch(/Refused:\n\n(- .*\n)*- `use_vmac`: /);
+    expect(reference).toMatch(/Refused:\n\n(- .*\n)*- `auth_hmac`: /);
   });
 });
