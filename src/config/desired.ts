@@ -27,7 +27,12 @@ export function desiredService(vs: VirtualServerConfig): DesiredService {
   };
 }
 
+/** One service per member (a group's members all get the same destinations). */
+export function memberServices(vs: VirtualServerConfig, service: DesiredService): DesiredService[] {
+  return vs.members.length === 1 ? [service] : vs.members.map((key) => ({ ...service, key }));
+}
+
 /** Every virtual server with all its real servers at their configured weight, in config order. */
 export function desiredServices(config: Config): DesiredService[] {
-  return config.virtualServers.map(desiredService);
+  return config.virtualServers.flatMap((vs) => memberServices(vs, desiredService(vs)));
 }
