@@ -9,7 +9,7 @@ import { type KeywordTable, key, readSection } from './keywords.js';
 import { LineIndex, MAX_ISSUES, ParseContext } from './positions.js';
 import type { Config } from './types.js';
 import { DIRECTOR_KEYWORDS, readDirector } from './validate-director.js';
-import { GROUP_MEMBER_KEYWORDS, readVirtualServerGroups } from './validate-groups.js';
+import { GROUP_MEMBER_KEYWORDS, MAX_GROUP_MEMBERS, readVirtualServerGroups } from './validate-groups.js';
 import {
   MAX_VIRTUAL_SERVERS,
   readVirtualServers,
@@ -75,7 +75,12 @@ export const CONFIG_KEYWORDS = {
     deferred(
       () => ({
         type: 'object',
-        additionalProperties: { type: 'array', minItems: 1, items: tableSchema(GROUP_MEMBER_KEYWORDS) },
+        additionalProperties: {
+          type: 'array',
+          minItems: 1,
+          maxItems: MAX_GROUP_MEMBERS,
+          items: tableSchema(GROUP_MEMBER_KEYWORDS),
+        },
       }),
       'map of names to lists of members',
       { table: () => GROUP_MEMBER_KEYWORDS, shape: 'named-lists', heading: 'virtual_server_groups' },

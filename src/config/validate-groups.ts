@@ -19,7 +19,7 @@ import type { Value } from './values.js';
 
 /** Services one group may stand for (ranges expanded), and members it may list. */
 export const MAX_GROUP_SERVICES = 65_536;
-const MAX_GROUP_MEMBERS = 4096;
+export const MAX_GROUP_MEMBERS = 4096;
 
 export type GroupMember =
   | {
