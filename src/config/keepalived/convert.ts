@@ -7,7 +7,13 @@
  */
 
 import { type GlobalDraft, readGlobal } from './convert-global.js';
-import { readVirtualServer, type VirtualServerDraft, virtualServerOut } from './convert-lvs.js';
+import {
+  readVirtualServer,
+  readVirtualServerGroup,
+  type VirtualServerDraft,
+  type VirtualServerGroupDraft,
+  virtualServerOut,
+} from './convert-lvs.js';
 import {
   type GroupDraft,
   type InstanceDraft,
@@ -44,12 +50,10 @@ interface Drafts {
   instances: InstanceDraft[];
   groups: GroupDraft[];
   virtualServers: VirtualServerDraft[];
+  virtualServerGroups: VirtualServerGroupDraft[];
 }
 
 const TOP_DROPPED: DroppedTable = {
-  virtual_server_group: refuse(
-    'ipvsd has no virtual server groups; write one virtual_server per address and port (or use a fwmark)',
-  ),
   static_ipaddress: refuse(
     'ipvsd adds no static addresses; configure them with the system network configuration',
   ),
@@ -79,6 +83,7 @@ const TOP_HANDLERS = register<Drafts>([], {
   vrrp_instance: (s, x, d) => push(x.instances, readInstance(s, d)),
   vrrp_sync_group: (s, x, d) => push(x.groups, readGroup(s, d)),
   virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
+  virtual_server_group: (s, x, d) => push(x.virtualServerGroups, readVirtualServerGroup(s, d)),
 });
 
 function push<T>(list: T[], item: T | undefined): void {
@@ -86,7 +91,14 @@ function push<T>(list: T[], item: T | undefined): void {
 }
 
 export function convert(statements: readonly Statement[], d: Diagnostics): Conversion {
-  const x: Drafts = { global: { timeouts: {} }, scripts: [], instances: [], groups: [], virtualServers: [] };
+  const x: Drafts = {
+    global: { timeouts: {} },
+    scripts: [],
+    instances: [],
+    groups: [],
+    virtualServers: [],
+    virtualServerGroups: [],
+  };
   const plain = statements.filter((s) => {
     const word = s.keyword.text;
     if (s.keyword.quoted) return true;
@@ -175,7 +187,18 @@ function build(x: Drafts, d: Diagnostics): Conversion {
     for (const g of groups)
       comments.push({ path: ['vrrp_sync_groups', g.name], at: g.at, what: `vrrp_sync_group ${g.name}` });
   }
-  const virtualServers = x.virtualServers.map((vs) => virtualServerOut(vs, d));
+  const vsGroups = duplicates(x.virtualServerGroups, 'virtual_server_group', d);
+  if (vsGroups.length > 0) {
+    config.virtual_server_groups = Object.fromEntries(vsGroups.map((g) => [g.name, g.members]));
+    for (const g of vsGroups)
+      comments.push({
+        path: ['virtual_server_groups', g.name],
+        at: g.at,
+        what: `virtual_server_group ${g.name}`,
+      });
+  }
+  const summaries = new Map(vsGroups.map((g) => [g.name, g.summary]));
+  const virtualServers = x.virtualServers.map((vs) => virtualServerOut(vs, d, summaries));
   if (virtualServers.length > 0) {
     config.virtual_servers = virtualServers;
     x.virtualServers.forEach((vs, i) => {
