@@ -652,7 +652,9 @@ export function virtualServerOut(
   if (vs.quorumDown !== undefined) out.quorum_down = vs.quorumDown;
   // keepalived sets inhibit_on_failure per real server, the virtual server's as their default
   // (check_data.c validate_check_config).
-  const vsInhibit = vs.inhibit ?? false;
+  // Set on every real server: written once, on the virtual server.
+  const inhibits = vs.realServers.map((rs) => rs.inhibit ?? vs.inhibit ?? false);
+  const vsInhibit = inhibits.length > 0 && inhibits.every((i) => i) ? true : (vs.inhibit ?? false);
   if (vsInhibit) out.inhibit_on_failure = true;
   const checks = vs.realServers.map((rs) => checksOf(vs, rs, d));
   const text = (c: Obj[] | undefined) => JSON.stringify(c);
@@ -676,7 +678,8 @@ export function virtualServerOut(
     if (rs.forwarding !== undefined && rs.forwarding !== fwd) r.forwarding = rs.forwarding;
     if (rs.upper !== undefined) r.upper_threshold = rs.upper;
     if (rs.lower !== undefined) r.lower_threshold = rs.lower;
-    if (rs.inhibit !== undefined && rs.inhibit !== vsInhibit) r.inhibit_on_failure = rs.inhibit;
+    if ((rs.inhibit ?? vs.inhibit ?? false) !== vsInhibit)
+      r.inhibit_on_failure = rs.inhibit ?? vs.inhibit ?? false;
     if (rs.notifyUp !== undefined) r.notify_up = rs.notifyUp;
     if (rs.notifyDown !== undefined) r.notify_down = rs.notifyDown;
     const own = checks[i];
