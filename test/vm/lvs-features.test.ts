@@ -24,7 +24,7 @@ const PATH_SERVER = join(PROJECT_ROOT, 'test/vm/fixtures/path-server.mjs');
 const ALL_PORTS_VIP = '203.0.113.120';
 const touch = (name: string) => `"/usr/bin/touch ${join(DIR, name)}"`;
 
-/** Fast checks (1 s, no retry) so each case settles in seconds even under TCG. */
+/** Fast checks (1 s, one retry, a timeout that allows for TCG) so each case settles in seconds. */
 const KEEPALIVED_CONF = `
 virtual_server_group WEB {
     203.0.113.100-101 80
@@ -49,19 +49,19 @@ virtual_server group WEB {
                 path /b
                 status_code 200
             }
-            connect_timeout 2
-            retry 0
+            connect_timeout 5
+            retry 1
         }
         TCP_CHECK {
             connect_port 9000
-            connect_timeout 2
-            retry 0
+            connect_timeout 5
+            retry 1
         }
     }
     real_server 198.51.100.12 8080 {
         TCP_CHECK {
-            connect_timeout 2
-            retry 0
+            connect_timeout 5
+            retry 1
         }
     }
 }
@@ -74,8 +74,8 @@ virtual_server ${ALL_PORTS_VIP} 0 {
     real_server 198.51.100.12 {
         TCP_CHECK {
             connect_port 8080
-            connect_timeout 2
-            retry 0
+            connect_timeout 5
+            retry 1
         }
     }
 }
@@ -98,8 +98,8 @@ virtual_server 203.0.113.130 80 {
     quorum_down ${touch('quorum-down')}
     real_server 198.51.100.12 8080 {
         TCP_CHECK {
-            connect_timeout 2
-            retry 0
+            connect_timeout 5
+            retry 1
         }
     }
     real_server 198.51.100.13 8080 {
@@ -109,8 +109,8 @@ virtual_server 203.0.113.130 80 {
                 path /q
                 status_code 200
             }
-            connect_timeout 2
-            retry 0
+            connect_timeout 5
+            retry 1
         }
     }
 }
