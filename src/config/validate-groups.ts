@@ -82,7 +82,7 @@ function fromBig(n: bigint, family: Family): string {
 
 const MEMBER_KEYWORDS = {
   address: key(
-    patterned(String.raw`^[0-9A-Fa-f:.]+(-[0-9A-Fa-f:.]+)?$`, 'address or range', (v: Value) => {
+    patterned('^[0-9A-Fa-f:.]+(-[0-9A-Fa-f:.]+)?$', 'address or range', (v: Value) => {
       const text = v.string();
       if (text === undefined) return undefined;
       return parseRange(text) === null

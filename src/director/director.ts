@@ -73,9 +73,6 @@ function describeOperation(op: IpvsOperation): string {
 
 const startHealthOf = (check: CheckConfig): Health =>
   check.type !== 'none' && check.initialState === 'down' ? 'down' : 'up';
-/** Up only while every check is (keepalived: ipwrapper.c, num_failed_checkers must be 0). */
-const startHealth = (rs: RealServerConfig): Health =>
-  rs.checks.every((c) => startHealthOf(c) === 'up') ? 'up' : 'down';
 
 export function createDirector(initial: Config, deps: DirectorDeps): Director {
   const now = deps.now ?? Date.now;
@@ -193,6 +190,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     return out;
   }
 
+  /** Up only while every check is (keepalived: ipwrapper.c, num_failed_checkers must be 0). */
   const health = (_vs: VirtualServerConfig, rs: RealServerConfig): Health => {
     const checkIds = idsOf(rs);
     for (let i = 0; i < checkIds.length; i++) {
