@@ -440,7 +440,11 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
                   (a, b) => ((b?.lastCheckedAt ?? -1) > (a?.lastCheckedAt ?? -1) ? b : a),
                   states[0],
                 );
-              const dest = inKernel?.destinations.find((d) => d.address === rs.address && d.port === rs.port);
+              // A dr/tun destination of a group has its member's port (config/desired.ts memberServices).
+              const anyPort = vs.group !== null && rs.forwarding !== 'nat';
+              const dest = inKernel?.destinations.find(
+                (d) => d.address === rs.address && (anyPort || d.port === rs.port),
+              );
               return {
                 address: rs.address,
                 port: rs.port,

@@ -221,3 +221,21 @@ describe('port 0 and port-less real servers', () => {
     expect((await kernel.dump())[0]?.persistence).toEqual({ timeoutS: 60, netmask: '255.255.255.255' });
   });
 });
+
+describe('a group with dr real servers', () => {
+  it("gives each member's destination the member's port, 0 for a fwmark (ipvswrapper.c ipvs_group_cmd)", async () => {
+    const { table } = await setup(`virtual_server_groups:
+  g: [{ address: 192.0.2.1, port: 80 }, { address: 192.0.2.1, port: 443 }, { fwmark: 4 }]
+virtual_servers:
+  - group: g
+    forwarding: dr
+    check: { type: none }
+    real_servers: [{ address: 198.51.100.1 }, { address: 198.51.100.2, port: 8080, forwarding: nat }]
+`);
+    expect(await table()).toEqual({
+      'tcp/192.0.2.1:80': ['198.51.100.1:80=1', '198.51.100.2:8080=1'],
+      'tcp/192.0.2.1:443': ['198.51.100.1:443=1', '198.51.100.2:8080=1'],
+      'fwmark/4': ['198.51.100.1:0=1', '198.51.100.2:8080=1'],
+    });
+  });
+});
