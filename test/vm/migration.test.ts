@@ -57,6 +57,21 @@ virtual_server group WEB {
     }
 }
 
+virtual_server_group DR_GROUP {
+    203.0.113.103 80
+    203.0.113.103 443
+    fwmark 8
+}
+
+virtual_server group DR_GROUP {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 198.51.100.14 80 {
+        weight 1
+    }
+}
+
 virtual_server 203.0.113.100 443 {
     lb_algo sh
     lb_kind NAT
@@ -140,8 +155,8 @@ beforeAll(async () => {
   await lab.addAddress(director, 'rs0', '198.51.100.1/24');
   await lab.linkUp(director, 'rs0');
   await lab.addRoute(director, 'default', { via: '203.0.113.254' });
-  // 2 group addresses + fwmark = 3 services of 2 real servers, then 3 services of 1.
-  const expectedLines = 3 * 3 + 3 * 2;
+  // 2 group addresses + fwmark = 3 services of 2 real servers, then 3 + 3 services of 1.
+  const expectedLines = 3 * 3 + 6 * 2;
 
   const keepalived: SpawnedProcess = lab.spawn(director, KEEPALIVED, [
     '--dont-fork',
@@ -193,6 +208,8 @@ describe('keepalived.conf run by keepalived, then its conversion run by ipvsd', 
   it('gives the same kernel table (ipvsadm -Sn, groups, port 0 and fwmark included)', () => {
     console.log(`keepalived's table:\n${keepalivedTable}`);
     expect(keepalivedTable).toContain('-A -f 7 -s wrr');
+    // A dr real server of a group takes each member's port (ipvswrapper.c ipvs_group_cmd).
+    expect(keepalivedTable).toContain('-a -t 203.0.113.103:443 -r 198.51.100.14:443 -g -w 1');
     expect(ipvsdTable).toBe(keepalivedTable);
   });
 
