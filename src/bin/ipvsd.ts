@@ -94,7 +94,8 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   };
   await applyKernelSettings(config);
 
-  const serviceNames = () => new Map(config.virtualServers.map((vs) => [serviceKeyString(vs.key), vs.name]));
+  const serviceNames = () =>
+    new Map(config.virtualServers.flatMap((vs) => vs.members.map((key) => [serviceKeyString(key), vs.name])));
   let names = serviceNames();
   const metrics = createMetrics({
     dumpIpvs: async () => (backend ? backend.dump() : []),

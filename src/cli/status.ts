@@ -63,6 +63,13 @@ function virtualServerLines(vs: VirtualServerStatus): string[] {
   const q = vs.quorum;
   const quorum = `quorum ${q.required}, live weight ${q.live_weight}${q.met ? '' : ' (QUORUM LOST)'}`;
   const lines = [`virtual server ${title}  scheduler ${vs.scheduler}  ${quorum}`];
+  if (vs.members !== undefined && vs.members.length > 0) {
+    const members = vs.members.map((m) => {
+      const text = virtualServerKey({ ...vs, ...m });
+      return m.in_kernel ? text : `${text} (not in the kernel)`;
+    });
+    lines.push(`  ${vs.group ? `group ${vs.group}` : 'services'}: ${members.join(', ')}`);
+  }
   if (vs.sorry_server_active)
     lines.push('  sorry server active: it replaces the real servers until quorum returns');
   if (vs.real_servers.length === 0) {

@@ -27,7 +27,24 @@ export function desiredService(vs: VirtualServerConfig): DesiredService {
   };
 }
 
+/**
+ * One service per member: a group's members all get the same destinations. IPVS translates ports
+ * only in NAT mode, so a dr/tun destination takes each member's own port (0 for a fwmark), as
+ * keepalived's ipvswrapper.c ipvs_group_cmd sets it.
+ */
+export function memberServices(vs: VirtualServerConfig, service: DesiredService): DesiredService[] {
+  if (vs.group === null) return [service];
+  const kept = service.destinations.every((d) => d.forwarding === 'nat');
+  return vs.members.map((key) => ({
+    ...service,
+    key,
+    destinations: kept
+      ? service.destinations
+      : service.destinations.map((d) => (d.forwarding === 'nat' ? d : { ...d, port: key.port ?? 0 })),
+  }));
+}
+
 /** Every virtual server with all its real servers at their configured weight, in config order. */
 export function desiredServices(config: Config): DesiredService[] {
-  return config.virtualServers.map(desiredService);
+  return config.virtualServers.flatMap((vs) => memberServices(vs, desiredService(vs)));
 }

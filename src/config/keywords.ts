@@ -50,7 +50,7 @@ export interface ValueType<T> {
 export interface Nested {
   // biome-ignore lint/suspicious/noExplicitAny: the docs only read the tables' keyword docs
   readonly table: () => KeywordTable<any>;
-  readonly shape: 'map' | 'list' | 'named';
+  readonly shape: 'map' | 'list' | 'named' | 'named-lists';
   /** Documented under its own heading (used in several places, or large) instead of inline. */
   readonly heading?: string;
 }

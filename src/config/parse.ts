@@ -9,6 +9,7 @@ import { type KeywordTable, key, readSection } from './keywords.js';
 import { LineIndex, MAX_ISSUES, ParseContext } from './positions.js';
 import type { Config } from './types.js';
 import { DIRECTOR_KEYWORDS, readDirector } from './validate-director.js';
+import { GROUP_MEMBER_KEYWORDS, MAX_GROUP_MEMBERS, readVirtualServerGroups } from './validate-groups.js';
 import {
   MAX_VIRTUAL_SERVERS,
   readVirtualServers,
@@ -16,7 +17,7 @@ import {
 } from './validate-virtual-servers.js';
 import { GROUP_KEYWORDS, INSTANCE_KEYWORDS, readVrrp, SCRIPT_KEYWORDS } from './validate-vrrp.js';
 import { TRACK_FILE_KEYWORDS } from './validate-vrrp-extra.js';
-import { listOfMaps, mapOf, namedMaps } from './value-types.js';
+import { deferred, listOfMaps, mapOf, namedMaps, tableSchema } from './value-types.js';
 import { Value } from './values.js';
 import { readYaml } from './yaml-source.js';
 
@@ -39,6 +40,7 @@ interface TopLevel {
   vrrpTrackFiles?: Value;
   vrrpInstances?: Value;
   vrrpSyncGroups?: Value;
+  virtualServerGroups?: Value;
 }
 
 /** The top of the file. Each section is read by its own module, in an order parseConfig decides. */
@@ -80,6 +82,28 @@ export const CONFIG_KEYWORDS = {
     { description: 'instances that change state together (client-side and server-side VIPs)' },
     (d: TopLevel, _x, v) => {
       d.vrrpSyncGroups = v;
+    },
+  ),
+  virtual_server_groups: key(
+    deferred(
+      () => ({
+        type: 'object',
+        additionalProperties: {
+          type: 'array',
+          minItems: 1,
+          maxItems: MAX_GROUP_MEMBERS,
+          items: tableSchema(GROUP_MEMBER_KEYWORDS),
+        },
+      }),
+      'map of names to lists of members',
+      { table: () => GROUP_MEMBER_KEYWORDS, shape: 'named-lists', heading: 'virtual_server_groups' },
+    ),
+    {
+      description:
+        'named lists of services (`{address, port}` or `{fwmark}`) that a virtual server serves together (`group: NAME`)',
+    },
+    (d: TopLevel, _x, v) => {
+      d.virtualServerGroups = v;
     },
   ),
   virtual_servers: key(
@@ -143,7 +167,8 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     const known = [...vrrp.syncGroups, ...vrrp.instances].some((entry) => entry.name === name);
     if (!known) follow.fail(`follow ${quote(name)} is not a vrrp sync group or instance`);
   }
-  const virtualServers = readVirtualServers(top.virtualServers ?? null);
+  const groups = readVirtualServerGroups(top.virtualServerGroups ?? null);
+  const virtualServers = readVirtualServers(top.virtualServers ?? null, groups);
   // An announced VIP is on every director at once; VRRP moves an address to one of them.
   for (const vs of virtualServers) {
     if (!vs.announce) continue;

@@ -45,10 +45,11 @@ interface Heading {
 
 const TOP_TITLE = 'Top level';
 
-const SHAPE_INTRO: Readonly<Record<'map' | 'list' | 'named', string>> = {
+const SHAPE_INTRO: Readonly<Record<'map' | 'list' | 'named' | 'named-lists', string>> = {
   map: 'A map.',
   list: 'A list; each item is a map with these keys.',
   named: 'A map from a name of your choice to an entry with these keys.',
+  'named-lists': 'A map from a name of your choice to a list; each item is a map with these keys.',
 };
 
 function documented(kw: AnyTable[string] | undefined): Keyword<unknown> | undefined {

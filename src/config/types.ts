@@ -102,7 +102,16 @@ export interface SyncDaemonConfig {
 export interface VirtualServerConfig {
   /** Unique; defaults to `serviceKeyString(key)`, e.g. `tcp/203.0.113.100:80`. */
   readonly name: string;
+  /** The first of `members`: the service that names this virtual server in the CLI and logs. */
   readonly key: ServiceKey;
+  /**
+   * Every kernel service of this virtual server, each with the same real servers: `[key]` alone,
+   * or one per address (ranges expanded) and fwmark of its `group`, as keepalived's
+   * virtual_server_group.
+   */
+  readonly members: readonly ServiceKey[];
+  /** The `virtual_server_groups` entry it serves, or null. */
+  readonly group: string | null;
   readonly scheduler: Scheduler;
   readonly schedulerFlags: readonly SchedulerFlag[];
   /** The default for the real servers. */
@@ -112,12 +121,15 @@ export interface VirtualServerConfig {
   readonly quorum: number;
   readonly hysteresis: number;
   readonly sorryServer: SorryServerConfig | null;
-  /** true: a failed real server gets weight 0 instead of being removed. */
+  /** true: a failed real server gets weight 0 instead of being removed (the real servers' default). */
   readonly inhibitOnFailure: boolean;
   /** Full NAT: what is forwarded to the real servers leaves with this source address; null: off. */
   readonly fullNat: string | null;
   /** Announce the VIP (a host route in `director.announce.table`) while this director can serve it. */
   readonly announce: boolean;
+  /** argv run (no arguments added, as keepalived) when quorum is gained / lost; null: none. */
+  readonly quorumUp: readonly string[] | null;
+  readonly quorumDown: readonly string[] | null;
   readonly realServers: readonly RealServerConfig[];
   readonly source: SourcePos;
 }
@@ -138,6 +150,17 @@ export interface RealServerConfig {
   readonly lowerThreshold: number;
   /** The effective check: the virtual server's, overridden key by key by the real server's. */
   readonly check: CheckConfig;
+  /**
+   * Every check that must pass for the real server to be up (keepalived: a real server is up only
+   * while all its checkers are): `checks`, or `check` alone; an http check once per url.
+   * `check` is the first.
+   */
+  readonly checks: readonly CheckConfig[];
+  /** true: while down it stays in the kernel with weight 0 instead of being removed. */
+  readonly inhibitOnFailure: boolean;
+  /** argv run (no arguments added, as keepalived) when it comes up / goes down; null: none. */
+  readonly notifyUp: readonly string[] | null;
+  readonly notifyDown: readonly string[] | null;
   readonly source: SourcePos;
 }
 

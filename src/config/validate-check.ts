@@ -35,8 +35,10 @@ import {
   duration,
   int,
   ip,
+  listOf,
   oneOf,
   patterned,
+  section,
   string,
   tableSchema,
 } from './value-types.js';
@@ -95,6 +97,14 @@ interface CheckValues {
   file?: string;
   weight?: number;
   reverse?: boolean;
+  urls?: UrlValues[];
+}
+
+/** One `urls` entry; unset keys are the check's own `status` and `digest`. */
+interface UrlValues {
+  path?: string;
+  status?: StatusRange[];
+  digest?: string;
 }
 
 type CheckKey = Exclude<keyof CheckValues, 'type'>;
@@ -215,7 +225,9 @@ const TIMING_KEYS: readonly CheckKey[] = [
   'initial_state',
 ];
 const TARGET_KEYS: readonly CheckKey[] = ['connect_ip', 'connect_port', 'bind_ip'];
-const HTTP_KEYS: readonly CheckKey[] = ['path', 'status', 'digest', 'host'];
+const HTTP_KEYS: readonly CheckKey[] = ['path', 'status', 'digest', 'host', 'urls'];
+/** keepalived has no limit; each url is one more request per interval. */
+const MAX_URLS = 64;
 
 /** The keys (besides `type`) that each type of check takes. */
 const KEYS_BY_TYPE: Readonly<Record<CheckType, readonly CheckKey[]>> = {
@@ -230,6 +242,30 @@ const KEYS_BY_TYPE: Readonly<Record<CheckType, readonly CheckKey[]>> = {
   smtp: [...TIMING_KEYS, ...TARGET_KEYS, 'helo_name'],
   file: [...TIMING_KEYS, 'file', 'weight', 'reverse'],
 };
+
+const URL_KEYWORDS = {
+  path: key(
+    patterned(String.raw`^/\S*$`, 'URL path', urlPath),
+    { description: 'path of the GET request', required: true },
+    (d: UrlValues, x) => {
+      d.path = x;
+    },
+  ),
+  status: key(
+    STATUS,
+    { description: 'status codes that pass', defaultText: "the check's `status`" },
+    (d: UrlValues, x) => {
+      d.status = x;
+    },
+  ),
+  digest: key(
+    patterned('^[0-9a-fA-F]{32}$', '32 hex digits', md5Digest),
+    { description: 'MD5 of the whole body', defaultText: "the check's `digest`" },
+    (d: UrlValues, x) => {
+      d.digest = x;
+    },
+  ),
+} satisfies KeywordTable<UrlValues>;
 
 /** The check types that take `key`, for the docs. */
 function typesOf(key: CheckKey): readonly string[] {
@@ -318,6 +354,11 @@ export const CHECK_KEYWORDS = {
   verify_tls: checkKey('verify_tls', bool(), {
     description: "verify the server's certificate",
     default: false,
+  }),
+  urls: checkKey('urls', listOf(section('url', URL_KEYWORDS), 'url', MAX_URLS, 1), {
+    description:
+      'several URLs instead of `path`: each is fetched, and all must pass (keepalived: several `url` blocks)',
+    defaultText: 'the one `path`',
   }),
   script: checkKey('script', command(), {
     description:
@@ -428,6 +469,34 @@ export function validateCheck(draft: CheckDraft, parent: CheckDraft | null): voi
         `min_reply_length ${min} is greater than max_reply_length ${max}: no reply could pass`,
       );
   }
+  const urls = draft.fields.get('urls');
+  if (urls !== undefined && draft.fields.has('path'))
+    draft.value.ctx.report(urls.keyNode, 'give either "path" or "urls", not both');
+}
+
+/**
+ * Every probe a real server's check block stands for: one, or for an http/https check with
+ * `urls` one per url (each its own target, so each is retried on its own and the real server is up
+ * only while all pass, as keepalived's HTTP_GET with several urls).
+ */
+export function effectiveChecks(
+  own: CheckDraft | null,
+  parent: CheckDraft | null,
+  target: { readonly address: string; readonly port: number },
+  source: SourcePos,
+): CheckConfig[] {
+  const check = effectiveCheck(own, parent, target, source);
+  if (check.type !== 'http' && check.type !== 'https') return [check];
+  // `urls` and `path` of the real server's block win over the virtual server's, as a pair.
+  const ownsPath = own?.fields.has('path') === true || own?.fields.has('urls') === true;
+  const urls = ownsPath ? own?.values.urls : (own?.values.urls ?? parent?.values.urls);
+  if (urls === undefined || urls.length === 0) return [check];
+  return urls.map((u) => ({
+    ...check,
+    path: u.path ?? check.path,
+    status: u.status ?? check.status,
+    digest: u.digest ?? check.digest,
+  }));
 }
 
 /** The check a real server at `target` runs: `own` over `parent` over the defaults. */

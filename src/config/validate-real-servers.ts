@@ -6,10 +6,10 @@
  */
 import type { Family } from '../model/ipvs.js';
 import type { IpAddress } from './addresses.js';
-import { type KeywordTable, key, readSection, requireKeys } from './keywords.js';
-import type { ConfigForwarding, RealServerConfig } from './types.js';
-import { type CheckDraft, checkType, effectiveCheck, validateCheck } from './validate-check.js';
-import { int, ipAddress, oneOf } from './value-types.js';
+import { type KeywordTable, key, readSection, type ValueType } from './keywords.js';
+import type { CheckConfig, ConfigForwarding, RealServerConfig } from './types.js';
+import { type CheckDraft, checkType, effectiveChecks, validateCheck } from './validate-check.js';
+import { bool, command, int, ipAddress, listOf, oneOf } from './value-types.js';
 import type { Value } from './values.js';
 
 export const FORWARDINGS: readonly ConfigForwarding[] = ['nat', 'dr', 'tun'];
@@ -25,6 +25,9 @@ export interface ServiceContext {
   readonly port: number | undefined;
   readonly forwarding: ConfigForwarding;
   readonly check: CheckDraft | null;
+  /** The virtual server's `checks` (instead of `check`), or null. */
+  readonly checks: readonly CheckDraft[] | null;
+  readonly inhibitOnFailure: boolean;
   /** A TCP connect says nothing about a UDP or SCTP server: with no check block they get none. */
   readonly checkByDefault: boolean;
 }
@@ -48,10 +51,11 @@ export const ENDPOINT_KEYWORDS = {
     },
   ),
   port: key(
-    int(1, 65535),
+    int(0, 65535),
     {
-      description: "port (required for fwmark services); with `dr`/`tun` it must equal the service's port",
-      defaultText: "the virtual server's port",
+      description:
+        "port; 0 (or, for fwmark services, none): the port each packet was sent to. With `dr`/`tun` it must equal the service's port",
+      defaultText: "the virtual server's port (0 for fwmark services)",
     },
     (d: EndpointDraft, x, v) => {
       d.port = x;
@@ -67,6 +71,18 @@ interface RealServerDraft extends EndpointDraft {
   lowerThreshold?: number;
   lowerValue?: Value;
   check?: CheckDraft;
+  checks?: CheckDraft[];
+  inhibitOnFailure?: boolean;
+  notifyUp?: string[];
+  notifyDown?: string[];
+}
+
+/** keepalived has no limit; each check is probed on its own. */
+export const MAX_CHECKS = 16;
+
+/** A list of check blocks (`checks:`); each is read like a `check`. */
+export function checkList(): ValueType<CheckDraft[]> {
+  return listOf(checkType(), 'check', MAX_CHECKS, 1);
 }
 
 export const REAL_SERVER_KEYWORDS = {
@@ -113,6 +129,38 @@ export const REAL_SERVER_KEYWORDS = {
       d.check = x;
     },
   ),
+  checks: key(
+    checkList(),
+    {
+      description:
+        "several health checks instead of `check`, all of which must pass (keepalived: several checkers); replaces the virtual server's",
+      defaultText: "the virtual server's",
+    },
+    (d: RealServerDraft, x) => {
+      d.checks = x;
+    },
+  ),
+  inhibit_on_failure: key(
+    bool(),
+    { description: 'while down: weight 0 instead of removal', defaultText: "the virtual server's" },
+    (d: RealServerDraft, x) => {
+      d.inhibitOnFailure = x;
+    },
+  ),
+  notify_up: key(
+    command(),
+    { description: 'run (by the daemon, no arguments added) when it comes up', defaultText: 'none' },
+    (d: RealServerDraft, x) => {
+      d.notifyUp = x;
+    },
+  ),
+  notify_down: key(
+    command(),
+    { description: 'run (by the daemon, no arguments added) when it goes down', defaultText: 'none' },
+    (d: RealServerDraft, x) => {
+      d.notifyDown = x;
+    },
+  ),
 } satisfies KeywordTable<RealServerDraft>;
 
 export function familyName(family: Family): string {
@@ -140,7 +188,13 @@ export function checkPortKept(
   service: ServiceContext,
   forwarding: ConfigForwarding,
 ): void {
-  if (value === undefined || service.port === undefined || forwarding === 'nat' || port === service.port)
+  if (
+    value === undefined ||
+    service.port === undefined ||
+    forwarding === 'nat' ||
+    port === service.port ||
+    port === 0
+  )
     return;
   value.fail(
     `port ${port} differs from the virtual server's port ${service.port}; with ${forwarding} forwarding IPVS does not translate ports, so it must be ${service.port}`,
@@ -152,24 +206,45 @@ export function readRealServer(value: Value, service: ServiceContext): RealServe
   const d: RealServerDraft = {};
   const fields = readSection(value, 'real server', REAL_SERVER_KEYWORDS, d);
   if (fields === undefined) return undefined;
-  if (service.fwmark) requireKeys(value, 'real server', fields, ['port']);
   if (d.address !== undefined && d.addressValue !== undefined) {
     checkFamily(d.addressValue, d.address, service.family, 'real server');
   }
   const forwarding = d.forwarding ?? service.forwarding;
-  const port = d.port ?? service.port;
+  const port = d.port ?? (service.fwmark ? 0 : service.port);
   if (d.port !== undefined) checkPortKept(d.portValue, d.port, service, forwarding);
   const upper = d.upperThreshold ?? REAL_SERVER_KEYWORDS.upper_threshold.default;
   const lower = d.lowerThreshold ?? REAL_SERVER_KEYWORDS.lower_threshold.default;
   if (upper > 0 && lower > upper) {
     d.lowerValue?.fail(`lower_threshold ${lower} must not be above upper_threshold ${upper}`);
   }
-  if (d.check !== undefined) validateCheck(d.check, service.check);
+  const checkField = fields.get('check');
+  if (checkField !== undefined && fields.has('checks'))
+    value.ctx.report(checkField.keyNode, 'give either "check" or "checks", not both');
+  // A real server's own `check` overrides the virtual server's `check`; `checks` replace either.
+  const parent = service.checks === null ? service.check : null;
+  if (d.check !== undefined) validateCheck(d.check, parent);
+  for (const c of d.checks ?? []) validateCheck(c, null);
   if (d.address === undefined || port === undefined) return undefined;
   const address = d.address.address;
   const pos = value.pos;
-  const checkSource = (d.check ?? service.check)?.value.pos ?? pos;
-  const unchecked = d.check === undefined && service.check === null && !service.checkByDefault;
+  const target = { address, port };
+  let checks: CheckConfig[];
+  if (d.checks !== undefined) {
+    checks = d.checks.flatMap((c) => effectiveChecks(c, null, target, c.value.pos));
+  } else if (d.check !== undefined || service.checks === null) {
+    const checkSource = (d.check ?? service.check)?.value.pos ?? pos;
+    const unchecked = d.check === undefined && service.check === null && !service.checkByDefault;
+    checks = unchecked
+      ? [{ type: 'none', source: checkSource }]
+      : effectiveChecks(d.check ?? null, parent, target, checkSource);
+  } else {
+    checks = service.checks.flatMap((c) => effectiveChecks(c, null, target, c.value.pos));
+  }
+  const portless = checks.find((c) => 'connectPort' in c && c.connectPort === 0);
+  if (portless !== undefined)
+    value.fail(
+      `real server ${address} has no port: its ${portless.type} check needs connect_port (or give the real server a port)`,
+    );
   return {
     address,
     port,
@@ -177,9 +252,11 @@ export function readRealServer(value: Value, service: ServiceContext): RealServe
     forwarding,
     upperThreshold: upper,
     lowerThreshold: lower,
-    check: unchecked
-      ? { type: 'none', source: checkSource }
-      : effectiveCheck(d.check ?? null, service.check, { address, port }, checkSource),
+    check: checks[0] as CheckConfig,
+    checks,
+    inhibitOnFailure: d.inhibitOnFailure ?? service.inhibitOnFailure,
+    notifyUp: d.notifyUp ?? null,
+    notifyDown: d.notifyDown ?? null,
     source: pos,
   };
 }

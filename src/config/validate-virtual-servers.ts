@@ -35,8 +35,10 @@ import type {
 } from './types.js';
 import { type CheckDraft, checkType, validateCheck } from './validate-check.js';
 import { MAX_KERNEL_TIMEOUT_S } from './validate-director.js';
+import type { VirtualServerGroup } from './validate-groups.js';
 import {
   checkFamily,
+  checkList,
   checkPortKept,
   ENDPOINT_KEYWORDS,
   type EndpointDraft,
@@ -46,7 +48,18 @@ import {
   readRealServer,
   type ServiceContext,
 } from './validate-real-servers.js';
-import { bool, deferred, int, ipAddress, listOfMaps, mapOf, oneOf, seconds, string } from './value-types.js';
+import {
+  bool,
+  command,
+  deferred,
+  int,
+  ipAddress,
+  listOfMaps,
+  mapOf,
+  oneOf,
+  seconds,
+  string,
+} from './value-types.js';
 import { describeNode, type Value } from './values.js';
 
 /** Far above any real director, so that the count itself is bounded (and shown in the schema). */
@@ -75,6 +88,10 @@ interface VirtualServerDraft {
   inhibitOnFailure?: boolean;
   announce?: boolean;
   check?: CheckDraft;
+  checks?: CheckDraft[];
+  group?: string;
+  quorumUp?: string[];
+  quorumDown?: string[];
   realServers?: Value[];
 }
 
@@ -146,8 +163,8 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
   port: key(
-    int(1, 65535),
-    { description: 'the service port, with `address`' },
+    int(0, 65535),
+    { description: 'the service port, with `address`; 0: all ports (needs `persistence`, as in IPVS)' },
     (d: VirtualServerDraft, x) => {
       d.port = x;
     },
@@ -164,6 +181,16 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     { description: 'instead of address/port/protocol: a firewall-mark service' },
     (d: VirtualServerDraft, x) => {
       d.fwmark = x;
+    },
+  ),
+  group: key(
+    string(),
+    {
+      description:
+        'instead of address/port or fwmark: a `virtual_server_groups` entry; each member becomes a service with these real servers',
+    },
+    (d: VirtualServerDraft, x) => {
+      d.group = x;
     },
   ),
   family: key(
@@ -283,6 +310,30 @@ export const VIRTUAL_SERVER_KEYWORDS = {
       d.check = x;
     },
   ),
+  checks: key(
+    checkList(),
+    {
+      description: 'several health checks of every real server, all of which must pass; instead of `check`',
+      defaultText: 'none',
+    },
+    (d: VirtualServerDraft, x) => {
+      d.checks = x;
+    },
+  ),
+  quorum_up: key(
+    command(),
+    { description: 'run (by the daemon, no arguments added) when quorum is gained', defaultText: 'none' },
+    (d: VirtualServerDraft, x) => {
+      d.quorumUp = x;
+    },
+  ),
+  quorum_down: key(
+    command(),
+    { description: 'run (by the daemon, no arguments added) when quorum is lost', defaultText: 'none' },
+    (d: VirtualServerDraft, x) => {
+      d.quorumDown = x;
+    },
+  ),
   real_servers: key(
     listOfMaps(REAL_SERVER_KEYWORDS, 'real_servers', MAX_REAL_SERVERS),
     { description: 'the real servers', defaultText: 'none', nullable: true },
@@ -291,6 +342,32 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
   ),
 } satisfies KeywordTable<VirtualServerDraft>;
+
+/** The kernel services of a virtual server with `group`; undefined when unusable (reported). */
+function groupServices(
+  fields: Fields,
+  d: VirtualServerDraft,
+  groups: ReadonlyMap<string, VirtualServerGroup>,
+): ServiceKey[] | undefined {
+  const field = fields.get('group');
+  for (const other of ['address', 'port', 'fwmark', 'family']) {
+    fields.get(other)?.value.fail(`${other} is not used with group: the group's members are the services`);
+  }
+  if (d.group === undefined || field === undefined) return undefined;
+  const group = groups.get(d.group);
+  if (group === undefined) {
+    const known = [...groups.keys()];
+    return field.value.fail(
+      `group ${quote(d.group)} is not in virtual_server_groups${known.length > 0 ? ` (${known.join(', ')})` : ''}`,
+    );
+  }
+  const protocol = d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default;
+  return group.members.flatMap((m) =>
+    m.kind === 'fwmark'
+      ? [fwmarkService(m.family, m.fwmark)]
+      : m.addresses.map((a) => addressService(m.family, protocol, a, m.port)),
+  );
+}
 
 /** The service key, or undefined when address/port/fwmark are missing or bad (reported). */
 function serviceKey(value: Value, fields: Fields, d: VirtualServerDraft): ServiceKey | undefined {
@@ -308,7 +385,7 @@ function serviceKey(value: Value, fields: Fields, d: VirtualServerDraft): Servic
       : fwmarkService(d.family ?? VIRTUAL_SERVER_KEYWORDS.family.default, d.fwmark);
   }
   if (!fields.has('address')) {
-    value.fail('virtual server needs "address" and "port", or "fwmark"');
+    value.fail('virtual server needs "address" and "port", "fwmark", or "group"');
     return undefined;
   }
   fields
@@ -385,12 +462,11 @@ function readSorryServer(value: Value | undefined, service: ServiceContext): Sor
   const d: EndpointDraft = {};
   const fields = readSection(value, 'sorry_server', ENDPOINT_KEYWORDS, d);
   if (fields === undefined) return null;
-  if (service.fwmark) requireKeys(value, 'sorry_server', fields, ['port']);
   if (d.address !== undefined && d.addressValue !== undefined) {
     checkFamily(d.addressValue, d.address, service.family, 'sorry server');
   }
   if (d.port !== undefined) checkPortKept(d.portValue, d.port, service, service.forwarding);
-  const port = d.port ?? service.port;
+  const port = d.port ?? (service.fwmark ? 0 : service.port);
   if (d.address === undefined || port === undefined) return null;
   return { address: d.address.address, port, source: value.pos };
 }
@@ -472,12 +548,29 @@ function nonUnicast(ip: IpAddress): string | null {
 }
 
 /** Reads one virtual server; undefined when unusable (issues reported). */
-export function readVirtualServer(value: Value): VirtualServerConfig | undefined {
+export function readVirtualServer(
+  value: Value,
+  groups: ReadonlyMap<string, VirtualServerGroup> = new Map(),
+): VirtualServerConfig | undefined {
   const d: VirtualServerDraft = {};
   const fields = readSection(value, 'virtual server', VIRTUAL_SERVER_KEYWORDS, d);
   if (fields === undefined) return undefined;
-  const key = serviceKey(value, fields, d);
-  const family = serviceFamily(fields, d);
+  const grouped = fields.has('group');
+  const members = grouped ? groupServices(fields, d, groups) : undefined;
+  const key = grouped ? members?.[0] : serviceKey(value, fields, d);
+  const family = grouped ? key?.family : serviceFamily(fields, d);
+  const keys = members ?? (key === undefined ? [] : [key]);
+  // IPVS forwards every port of an address only for a persistent service (keepalived's
+  // check_data.c validate_check_config sets persistence, with a warning; here it is an error).
+  const allPorts = keys.find((k) => k.port === 0);
+  if (allPorts !== undefined && d.persistence === undefined) {
+    (fields.get('port') ?? fields.get('group'))?.value.fail(
+      `${serviceKeyString(allPorts)}: port 0 (all ports) needs persistence, as IPVS forwards all ports only for persistent services`,
+    );
+  }
+  const checkField = fields.get('check');
+  if (checkField !== undefined && fields.has('checks'))
+    value.ctx.report(checkField.keyNode, 'give either "check" or "checks", not both');
   const scheduler = d.scheduler ?? VIRTUAL_SERVER_KEYWORDS.scheduler.default;
   const schedulerFlags = checkSchedulerFlags(d, scheduler, fields);
   const persistence = readPersistence(d.persistence, family);
@@ -486,12 +579,18 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     fields
       .get('announce')
       ?.value.fail('announce needs an address service: a firewall mark names no address to announce');
+  for (const c of d.checks ?? []) validateCheck(c, null);
+  // A group's members may have different ports: its real servers take none from the service
+  // (port 0 in IPVS: the port each packet was sent to), as keepalived's ipvs_group_cmd.
+  const portless = fields.has('fwmark') || grouped;
   const service: ServiceContext = {
     family,
-    fwmark: fields.has('fwmark'),
-    port: fields.has('fwmark') ? undefined : d.port,
+    fwmark: portless,
+    port: portless ? undefined : d.port,
     forwarding: d.forwarding ?? VIRTUAL_SERVER_KEYWORDS.forwarding.default,
     check: d.check ?? null,
+    checks: d.checks ?? null,
+    inhibitOnFailure: d.inhibitOnFailure ?? VIRTUAL_SERVER_KEYWORDS.inhibit_on_failure.default,
     checkByDefault:
       fields.has('fwmark') || (d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default) === 'tcp',
   };
@@ -501,11 +600,14 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     .filter((rs): rs is RealServerConfig => rs !== undefined);
   const fullNat = readFullNat(d, family, service.forwarding, realServers, value);
   if (key === undefined) return undefined;
-  const name = d.name ?? serviceKeyString(key);
+  const protocol = d.protocol ?? VIRTUAL_SERVER_KEYWORDS.protocol.default;
+  const name = d.name ?? (grouped ? `group/${d.group}/${protocol}` : serviceKeyString(key));
   dedupeRealServers(realServers, value, name);
   return {
     name,
     key,
+    members: keys,
+    group: grouped ? (d.group ?? null) : null,
     scheduler,
     schedulerFlags,
     forwarding: service.forwarding,
@@ -513,38 +615,50 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     quorum: d.quorum ?? VIRTUAL_SERVER_KEYWORDS.quorum.default,
     hysteresis: d.hysteresis ?? VIRTUAL_SERVER_KEYWORDS.hysteresis.default,
     sorryServer,
-    inhibitOnFailure: d.inhibitOnFailure ?? VIRTUAL_SERVER_KEYWORDS.inhibit_on_failure.default,
+    inhibitOnFailure: service.inhibitOnFailure,
     fullNat,
     announce: d.announce ?? VIRTUAL_SERVER_KEYWORDS.announce.default,
+    quorumUp: d.quorumUp ?? null,
+    quorumDown: d.quorumDown ?? null,
     realServers,
     source: value.pos,
   };
 }
 
 /** Reads the list; duplicate services and names are reported at the later entry. */
-export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
+export function readVirtualServers(
+  value: Value | null,
+  groups: ReadonlyMap<string, VirtualServerGroup> = new Map(),
+): VirtualServerConfig[] {
   if (value === null || value.isNull) return [];
   const items = value.list('virtual server', MAX_VIRTUAL_SERVERS);
   if (items === undefined) return [];
-  const servers = items.map(readVirtualServer).filter((vs): vs is VirtualServerConfig => vs !== undefined);
+  const servers = items
+    .map((item) => readVirtualServer(item, groups))
+    .filter((vs): vs is VirtualServerConfig => vs !== undefined);
   const byKey = new Map<string, SourcePos>();
   const byName = new Map<string, SourcePos>();
   for (const vs of servers) {
-    const keyText = serviceKeyString(vs.key);
-    const sameKey = byKey.get(keyText);
     const sameName = byName.get(vs.name);
-    if (sameKey !== undefined) {
-      value.ctx.report(
-        vs.source,
-        `virtual server ${keyText} is listed twice (first at ${formatPos(sameKey)})`,
-      );
-    } else if (sameName !== undefined) {
+    let duplicate = false;
+    for (const member of vs.members) {
+      const keyText = serviceKeyString(member);
+      const sameKey = byKey.get(keyText);
+      if (sameKey !== undefined && !duplicate) {
+        duplicate = true;
+        value.ctx.report(
+          vs.source,
+          `virtual server ${keyText} is listed twice (first at ${formatPos(sameKey)})`,
+        );
+      }
+      if (sameKey === undefined) byKey.set(keyText, vs.source);
+    }
+    if (!duplicate && sameName !== undefined) {
       value.ctx.report(
         vs.source,
         `virtual server name ${quote(vs.name)} is used twice (first at ${formatPos(sameName)})`,
       );
     }
-    if (sameKey === undefined) byKey.set(keyText, vs.source);
     if (sameName === undefined) byName.set(vs.name, vs.source);
   }
   checkAnnounceAgrees(servers, value);

@@ -50,6 +50,16 @@ export interface VirtualServerStatus {
   readonly quorum: { readonly required: number; readonly live_weight: number; readonly met: boolean };
   /** True while the sorry server replaces the real servers. */
   readonly sorry_server_active: boolean;
+  /** A virtual server of a `virtual_server_groups` entry: its name. The fields above are its first member's. */
+  readonly group?: string | null;
+  /** Every kernel service of a group's virtual server, and whether the kernel holds it. */
+  readonly members?: readonly {
+    readonly protocol: string | null;
+    readonly address: string | null;
+    readonly port: number | null;
+    readonly fwmark: number | null;
+    readonly in_kernel: boolean;
+  }[];
   readonly real_servers: readonly RealServerStatus[];
 }
 

@@ -1,13 +1,13 @@
 /**
  * The director's decision, as a pure function: from the config, the health of every real server,
  * the operator's drains and the previous quorum state, the IPVS table the kernel should hold.
- * keepalived's rules: a failed real server is removed (weight 0 with inhibit_on_failure); drained
+ * keepalived's rules: a failed real server is removed (weight 0 with its inhibit_on_failure); drained
  * ones stay with weight 0; quorum is the sum of live weights, gained at quorum + hysteresis and lost
  * below quorum - hysteresis; while it is lost the sorry server replaces the real servers. Every
  * virtual service stays in the table in every state (DESIGN §6: an empty service keeps the IPVS
  * hooks, and so NAT for synced connections, alive).
  */
-import { desiredDestination, desiredService } from '../config/desired.js';
+import { desiredDestination, desiredService, memberServices } from '../config/desired.js';
 import type { RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import { type DesiredService, type Destination, destinationKeyString } from '../model/ipvs.js';
 
@@ -64,7 +64,8 @@ interface Remembered {
   /** Per real server: 0 left out, 1 live with its weight, 2 live with weight 0. */
   readonly outcome: Uint8Array;
   readonly sorry: boolean;
-  readonly service: DesiredService;
+  /** One per member of the virtual server (its group's services, or its one service). */
+  readonly services: readonly DesiredService[];
 }
 const remembered = new WeakMap<VirtualServerConfig, Remembered>();
 
@@ -85,20 +86,23 @@ export function decide(inputs: DirectorInputs): DirectorDecision {
       if (up) {
         outcome[i] = drained ? LIVE_ZERO : LIVE;
         if (!drained) liveWeight += rs.weight;
-      } else outcome[i] = vs.inhibitOnFailure ? LIVE_ZERO : LEFT_OUT;
+      } else outcome[i] = rs.inhibitOnFailure ? LIVE_ZERO : LEFT_OUT;
     });
     const met = nextQuorum(inputs.quorumMet.get(vs.name), liveWeight, vs.quorum, vs.hysteresis);
     quorumMet.set(vs.name, met);
     const sorry = !met && vs.sorryServer !== null;
     const before = remembered.get(vs);
-    let service: DesiredService;
+    let members: readonly DesiredService[];
     if (before !== undefined && before.sorry === sorry && sameOutcome(before.outcome, outcome)) {
-      service = before.service;
+      members = before.services;
     } else {
-      service = { ...desiredService(vs), destinations: destinationsOf(vs, outcome, sorry) };
-      remembered.set(vs, { outcome, sorry, service });
+      members = memberServices(vs, {
+        ...desiredService(vs),
+        destinations: destinationsOf(vs, outcome, sorry),
+      });
+      remembered.set(vs, { outcome, sorry, services: members });
     }
-    services.push(service);
+    for (const service of members) services.push(service);
     decisions.push({
       name: vs.name,
       liveWeight,

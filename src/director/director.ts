@@ -7,7 +7,7 @@
 
 import type { CheckTarget, HealthMonitor } from '../check/monitor.js';
 import { checkTargetId } from '../check/target-id.js';
-import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
+import type { CheckConfig, Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import type { DrainResult, RealServerStatus, StatusResult } from '../control/protocol.js';
 import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
@@ -26,6 +26,7 @@ import {
   type VirtualServerDecision,
 } from './desired-state.js';
 import { createDrainStore, type DrainEntry, type DrainStore } from './drain-store.js';
+import { createRunLvsNotify, type RunLvsNotify } from './lvs-notify.js';
 import { createReconciler, type ReconcileKind, type ReconcileReport, type Reconciler } from './reconciler.js';
 
 export interface DirectorDeps {
@@ -52,6 +53,8 @@ export interface DirectorDeps {
     decided(virtualServers: readonly VirtualServerDecision[]): Promise<void>;
     reconciled(problem: string | null): void;
   };
+  /** Runs notify_up/down and quorum_up/down scripts; default: bounded children (./lvs-notify.ts). */
+  readonly runNotify?: RunLvsNotify;
   readonly now?: () => number;
 }
 
@@ -93,13 +96,14 @@ function describeOperation(op: IpvsOperation): string {
   }
 }
 
-const startHealth = (rs: RealServerConfig): Health =>
-  rs.check.type !== 'none' && rs.check.initialState === 'down' ? 'down' : 'up';
+const startHealthOf = (check: CheckConfig): Health =>
+  check.type !== 'none' && check.initialState === 'down' ? 'down' : 'up';
 
 export function createDirector(initial: Config, deps: DirectorDeps): Director {
   const now = deps.now ?? Date.now;
   const log = deps.logger;
   const drainStore = deps.drainStore ?? createDrainStore(null);
+  const runNotify = deps.runNotify ?? createRunLvsNotify(log);
   let config = initial;
   let drained = new Set<string>();
   let quorumMet = new Map<string, boolean>();
@@ -158,15 +162,17 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
 
   // checkTargetId hashes the whole check; a decision asks for every real server's, so compute it
   // once per config object (a reload brings new objects, so the cache cannot go stale).
-  const ids = new WeakMap<RealServerConfig, string>();
-  const idOf = (rs: RealServerConfig): string => {
-    let id = ids.get(rs);
-    if (id === undefined) {
-      id = checkTargetId(rs.check);
-      ids.set(rs, id);
+  const ids = new WeakMap<RealServerConfig, readonly string[]>();
+  const idsOf = (rs: RealServerConfig): readonly string[] => {
+    let list = ids.get(rs);
+    if (list === undefined) {
+      list = rs.checks.map(checkTargetId);
+      ids.set(rs, list);
     }
-    return id;
+    return list;
   };
+  /** The last aggregate health of each (virtual server, real server), by drain key: what notifies compare with. */
+  let lastHealth = new Map<string, Health>();
 
   // A burst of health changes (a switch port dies under 200 real servers) costs one decision and
   // one reconcile, not 200: changes in one turn of the event loop are decided together.
@@ -188,45 +194,69 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     const out: CheckTarget[] = [];
     for (const vs of config.virtualServers)
       for (const rs of vs.realServers) {
-        const id = idOf(rs);
-        const labels = {
-          virtual_server: vs.name,
-          real_server: destinationKeyString(rs),
-          check: rs.check.type,
-        };
-        const list = users.get(id);
-        if (list) {
-          list.push({ vs, rs });
-          resultLabels.get(id)?.push(labels);
-        } else {
-          const labelList = [labels];
-          users.set(id, [{ vs, rs }]);
-          resultLabels.set(id, labelList);
-          out.push({ id, check: rs.check, start: startHealth(rs), tag: labelList });
+        const checkIds = idsOf(rs);
+        for (let i = 0; i < checkIds.length; i++) {
+          const id = checkIds[i] as string;
+          const check = rs.checks[i] as CheckConfig;
+          const labels = {
+            virtual_server: vs.name,
+            real_server: destinationKeyString(rs),
+            check: check.type,
+          };
+          const list = users.get(id);
+          if (list) {
+            // The same check twice on one real server (two equal urls) is one target, one user.
+            if (!list.some((u) => u.rs === rs)) {
+              list.push({ vs, rs });
+              resultLabels.get(id)?.push(labels);
+            }
+          } else {
+            const labelList = [labels];
+            users.set(id, [{ vs, rs }]);
+            resultLabels.set(id, labelList);
+            out.push({ id, check, start: startHealthOf(check), tag: labelList });
+          }
         }
       }
     return out;
   }
 
-  const health = (_vs: VirtualServerConfig, rs: RealServerConfig): Health =>
-    deps.monitor.status(idOf(rs))?.health ?? startHealth(rs);
+  /** Up only while every check is (keepalived: ipwrapper.c, num_failed_checkers must be 0). */
+  const health = (_vs: VirtualServerConfig, rs: RealServerConfig): Health => {
+    const checkIds = idsOf(rs);
+    for (let i = 0; i < checkIds.length; i++) {
+      const h =
+        deps.monitor.status(checkIds[i] as string)?.health ?? startHealthOf(rs.checks[i] as CheckConfig);
+      if (h === 'down') return 'down';
+    }
+    return 'up';
+  };
 
   async function recompute(kind: ReconcileKind): Promise<void> {
     const decision = decide({ virtualServers: config.virtualServers, health, drained, quorumMet });
     lastDecision = decision;
-    for (const d of lastDecision.virtualServers) {
+    decision.virtualServers.forEach((d, i) => {
       const before = quorumMet.get(d.name);
       if (before !== undefined && before !== d.quorumMet)
         log.warn(
           { virtualServer: d.name, liveWeight: d.liveWeight, required: d.requiredWeight },
           d.quorumMet ? 'quorum regained' : 'quorum lost',
         );
+      // keepalived starts a virtual server with quorum up (check_data.c alloc_vs), so a start
+      // without quorum runs quorum_down and a start with it runs nothing (ipwrapper.c
+      // update_quorum_state).
+      const vs = config.virtualServers[i];
+      if (vs !== undefined && (before ?? true) !== d.quorumMet) {
+        const argv = d.quorumMet ? vs.quorumUp : vs.quorumDown;
+        if (argv !== null)
+          runNotify(argv, { event: d.quorumMet ? 'quorum_up' : 'quorum_down', virtualServer: vs.name });
+      }
       deps.metrics.setQuorum(d.name, {
         met: d.quorumMet,
         liveWeight: d.liveWeight,
         required: d.requiredWeight,
       });
-    }
+    });
     quorumMet = decision.quorumMet;
     // Withdraw before the table changes: routers stop sending before the services lose their servers.
     await deps.announce?.decided(decision.virtualServers);
@@ -235,12 +265,24 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
 
   deps.monitor.onChange((id, status) => {
     for (const { vs, rs } of users.get(id) ?? []) {
+      // A real server with several checks changes only when all are up, or the first goes down.
+      const now = health(vs, rs);
+      const key = drainKey(vs.name, rs);
+      if (lastHealth.get(key) === now) continue;
+      lastHealth.set(key, now);
       const labels = { virtual_server: vs.name, real_server: destinationKeyString(rs) };
-      deps.metrics.setHealth(labels, status.health === 'up');
+      deps.metrics.setHealth(labels, now === 'up');
       log.info(
-        { ...labels, reason: status.lastResult?.reason },
-        status.health === 'up' ? 'real server up' : 'real server down',
+        { ...labels, reason: status.lastResult?.reason, check: id },
+        now === 'up' ? 'real server up' : 'real server down',
       );
+      const argv = now === 'up' ? rs.notifyUp : rs.notifyDown;
+      if (argv !== null)
+        runNotify(argv, {
+          event: now === 'up' ? 'notify_up' : 'notify_down',
+          virtualServer: vs.name,
+          realServer: labels.real_server,
+        });
     }
     queueRecompute();
   });
@@ -259,12 +301,16 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
         vs.realServers.map((rs) => ({ virtual_server: vs.name, real_server: destinationKeyString(rs) })),
       ),
     });
+    const known = new Map<string, Health>();
     for (const vs of config.virtualServers)
       for (const rs of vs.realServers) {
         const labels = { virtual_server: vs.name, real_server: destinationKeyString(rs) };
-        deps.metrics.setHealth(labels, health(vs, rs) === 'up');
+        const now = health(vs, rs);
+        known.set(drainKey(vs.name, rs), now);
+        deps.metrics.setHealth(labels, now === 'up');
         deps.metrics.setDrained(labels, drained.has(drainKey(vs.name, rs)));
       }
+    lastHealth = known;
   }
 
   function armResync(): void {
@@ -289,7 +335,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     deps.nat?.setDesired(fullNatServices(config.virtualServers), kind) ?? Promise.resolve();
 
   function findVirtualServer(arg: string): VirtualServerConfig {
-    const vs = config.virtualServers.find((v) => v.name === arg || serviceKeyString(v.key) === arg);
+    const vs = config.virtualServers.find(
+      (v) => v.name === arg || v.members.some((key) => serviceKeyString(key) === arg),
+    );
     if (!vs) throw new IpvsdError('IPVSD_ERR_NOT_FOUND', `no virtual server "${arg}" in the running config`);
     return vs;
   }
@@ -424,15 +472,38 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
               met: decision?.quorumMet ?? true,
             },
             sorry_server_active: decision?.sorryServerActive ?? false,
+            ...(vs.members.length > 1 || vs.group !== null
+              ? {
+                  group: vs.group,
+                  members: vs.members.map((key) => ({
+                    protocol: key.protocol,
+                    address: key.address,
+                    port: key.port,
+                    fwmark: key.fwmark,
+                    in_kernel: kernel.has(serviceKeyString(key)),
+                  })),
+                }
+              : {}),
             real_servers: vs.realServers.map((rs): RealServerStatus => {
-              const st = deps.monitor.status(idOf(rs));
-              const dest = inKernel?.destinations.find((d) => d.address === rs.address && d.port === rs.port);
+              // The check that decides: the first one down, else the one answered last.
+              const states = idsOf(rs).map((id) => deps.monitor.status(id));
+              const st =
+                states.find((x) => x?.health === 'down') ??
+                states.reduce<(typeof states)[number]>(
+                  (a, b) => ((b?.lastCheckedAt ?? -1) > (a?.lastCheckedAt ?? -1) ? b : a),
+                  states[0],
+                );
+              // A dr/tun destination of a group has its member's port (config/desired.ts memberServices).
+              const anyPort = vs.group !== null && rs.forwarding !== 'nat';
+              const dest = inKernel?.destinations.find(
+                (d) => d.address === rs.address && (anyPort || d.port === rs.port),
+              );
               return {
                 address: rs.address,
                 port: rs.port,
                 weight: rs.weight,
                 kernel_weight: dest ? dest.weight : null,
-                health: st?.health ?? startHealth(rs),
+                health: health(vs, rs),
                 drained: drained.has(drainKey(vs.name, rs)),
                 last_check:
                   st?.lastResult && st.lastCheckedAt !== null
@@ -466,7 +537,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       await reconciler?.idle();
       const backend = deps.backend();
       if (removeServices && backend) {
-        const names = new Set(config.virtualServers.map((vs) => serviceKeyString(vs.key)));
+        const names = new Set(
+          config.virtualServers.flatMap((vs) => vs.members.map((key) => serviceKeyString(key))),
+        );
         const ops = (await backend.dump())
           .filter((s) => names.has(serviceKeyString(s.key)))
           .map((s) => ({ kind: 'delete-service' as const, key: s.key }));

@@ -7,8 +7,10 @@
  * full, with keepalived's values, and nothing is left to ipvsd's defaults.
  */
 import { quote } from '../../errors.js';
+import { addressToBytes, bytesToAddress } from '../../model/address.js';
 import { SCHEDULERS } from '../../model/ipvs.js';
 import { parseIp } from '../addresses.js';
+import { parseRange } from '../validate-groups.js';
 import {
   EXTRA_CHECKER_DROPPED,
   EXTRA_CHECKER_KINDS,
@@ -73,6 +75,8 @@ interface RealServerDraft extends CheckerOptions {
   inhibit?: boolean;
   upper?: number;
   lower?: number;
+  notifyUp?: string[];
+  notifyDown?: string[];
   checkers: CheckerDraft[];
 }
 
@@ -83,6 +87,8 @@ export interface VirtualServerDraft extends CheckerOptions {
   family?: 'inet' | 'inet6';
   port?: number;
   fwmark?: number;
+  /** `virtual_server group NAME`. */
+  group?: Located;
   protocol?: string;
   scheduler?: string;
   schedulerFlags: string[];
@@ -93,6 +99,8 @@ export interface VirtualServerDraft extends CheckerOptions {
   hysteresis?: number;
   sorry?: { address: string; port?: number };
   inhibit?: boolean;
+  quorumUp?: string[];
+  quorumDown?: string[];
   realServers: RealServerDraft[];
 }
 
@@ -189,7 +197,7 @@ const CHECKER_DROPPED: DroppedTable = {
   fwmark: refuse('ipvsd does not mark check packets; routing that depends on the mark would change'),
   log_all_failures: warn('ipvsd logs health changes, not every failed check'),
   http_protocol: warn('ipvsd sends HTTP/1.1 requests with "Connection: close"'),
-  fast_recovery: warn('ipvsd checks its single URL; there is nothing to speed up'),
+  fast_recovery: warn('ipvsd checks every URL at every interval; there is nothing to speed up'),
   tls_compliant: warn('ipvsd closes TLS connections its own way'),
   misc_dynamic: refuse('ipvsd does not set weights from a script exit status; the weights would stay fixed'),
   user: warn('ipvsd runs check scripts as its own user (root)'),
@@ -239,8 +247,6 @@ const CHECKER_HANDLERS = register<CheckerDraft>(
 const RS_DROPPED: DroppedTable = {
   smtp_alert: mail,
   snmp_name: warn('ipvsd has no SNMP agent; real servers are named by address in its metrics'),
-  notify_up: refuse('ipvsd runs no script when a real server comes up; it would never run'),
-  notify_down: refuse('ipvsd runs no script when a real server goes down; it would never run'),
   BFD_CHECK: refuse('ipvsd has no BFD'),
 };
 
@@ -297,6 +303,16 @@ const RS_HANDLERS = register<RealServerDraft>(
     lthreshold: (s, x, d) => {
       x.lower = int(single(s, d), d, 'lthreshold', 0, 2 ** 32 - 1);
     },
+    // keepalived keeps the first and reports the second (check_parser.c notify_up_handler).
+    notify_up: (s, x, d) => {
+      if (x.notifyUp !== undefined) d.warn(s.keyword, 'a second notify_up is ignored, as keepalived does');
+      else if (arity(s, d, 1, 64)) x.notifyUp = command(s.args, s.keyword, d, 'notify_up');
+    },
+    notify_down: (s, x, d) => {
+      if (x.notifyDown !== undefined)
+        d.warn(s.keyword, 'a second notify_down is ignored, as keepalived does');
+      else if (arity(s, d, 1, 64)) x.notifyDown = command(s.args, s.keyword, d, 'notify_down');
+    },
     ...Object.fromEntries(
       (['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'MISC_CHECK', ...EXTRA_CHECKER_KINDS] as const).map((kind) => [
         kind,
@@ -322,10 +338,8 @@ const VS_DROPPED: DroppedTable = {
   ha_suspend: warn(
     'ipvsd checks real servers on every director in every VRRP state, so a backup is ready when it takes over',
   ),
-  omega: warn('ipvsd runs no quorum or real server scripts at shutdown (it has none)'),
+  omega: warn('ipvsd runs no quorum or real server scripts at shutdown'),
   nat_mask: warn('unused by keepalived itself'),
-  quorum_up: refuse('ipvsd runs no script when quorum is gained; it would never run'),
-  quorum_down: refuse('ipvsd runs no script when quorum is lost; it would never run'),
   persistence_engine: refuse('ipvsd has no persistence engines (sip)'),
   sorry_server_inhibit: refuse('ipvsd always removes the sorry server when quorum is back'),
   sorry_server_lvs_method: refuse("ipvsd forwards to the sorry server with the virtual server's method"),
@@ -396,6 +410,15 @@ const VS_HANDLERS = register<VirtualServerDraft>(
     inhibit_on_failure: (s, x, d) => {
       x.inhibit = flag(s, d);
     },
+    quorum_up: (s, x, d) => {
+      if (x.quorumUp !== undefined) d.warn(s.keyword, 'a second quorum_up is ignored, as keepalived does');
+      else if (arity(s, d, 1, 64)) x.quorumUp = command(s.args, s.keyword, d, 'quorum_up');
+    },
+    quorum_down: (s, x, d) => {
+      if (x.quorumDown !== undefined)
+        d.warn(s.keyword, 'a second quorum_down is ignored, as keepalived does');
+      else if (arity(s, d, 1, 64)) x.quorumDown = command(s.args, s.keyword, d, 'quorum_down');
+    },
     ip_family: (s, x, d) => {
       const t = single(s, d);
       if (t?.text === 'inet' || t?.text === 'inet6') x.family = t.text;
@@ -438,7 +461,8 @@ function readRealServer(s: Statement, d: Diagnostics): RealServerDraft | undefin
   const address = ip(s.args[0], d, 'real_server address');
   rs.address = address?.address;
   rs.family = address?.family;
-  if (s.args[1] !== undefined) rs.port = int(s.args[1], d, 'real_server port', 1, 65535);
+  // keepalived: a real server without a port, or with port 0, has none (check_data.c alloc_rs).
+  if (s.args[1] !== undefined) rs.port = int(s.args[1], d, 'real_server port', 0, 65535);
   walk(s.block, `real_server ${rs.label}`, RS_HANDLERS, RS_DROPPED, rs, d);
   return rs;
 }
@@ -465,24 +489,18 @@ export function readVirtualServer(s: Statement, d: Diagnostics): VirtualServerDr
     realServers: [],
   };
   if (first.text === 'group') {
-    return d.error(
-      first,
-      'virtual_server group is not supported: ipvsd has no virtual server groups; write one virtual_server per address and port (or use a fwmark)',
-    );
-  }
-  if (first.text === 'fwmark') {
+    if (second === undefined)
+      return d.error(first, 'virtual_server group needs the name of a virtual_server_group');
+    vs.group = { text: second.text, at: second };
+  } else if (first.text === 'fwmark') {
     vs.fwmark = int(second, d, 'fwmark', 1, 2 ** 32 - 1);
     if (second === undefined) d.error(first, 'fwmark needs a number');
   } else {
     const address = ip(first, d, 'virtual_server address');
     vs.address = address?.address;
     vs.family = address?.family;
-    if (second === undefined) {
-      d.error(
-        first,
-        'a virtual_server without a port (a port-0 persistent service) is not supported: ipvsd needs a port or a fwmark',
-      );
-    } else vs.port = int(second, d, 'virtual_server port', 1, 65535);
+    // keepalived: no port, or port 0, is an all-ports service (check_data.c alloc_vs).
+    vs.port = second === undefined ? 0 : int(second, d, 'virtual_server port', 0, 65535);
   }
   walk(s.block, `virtual_server ${vs.label}`, VS_HANDLERS, VS_DROPPED, vs, d);
   return vs;
@@ -500,22 +518,18 @@ function pick<T>(...values: (T | undefined)[]): T | undefined {
   return values.find((v) => v !== undefined);
 }
 
-/** One real server's check, in ipvsd's keys, or { type: none } when keepalived checks nothing. */
-function checkOf(
+/** One checker of a real server, in ipvsd's keys: one check, or one per url when their hosts differ. */
+function checkerOut(
   vs: VirtualServerDraft,
   rs: RealServerDraft,
+  c: CheckerDraft,
   d: Diagnostics,
   trackFiles: ReadonlyMap<string, TrackFileDraft>,
-): Obj | undefined {
-  if (rs.checkers.length === 0) return { type: 'none' };
-  if (rs.checkers.length > 1) {
-    return d.error(
-      (rs.checkers[1] as CheckerDraft).at,
-      'a second checker on one real server is not supported: ipvsd runs one check per real server',
-    );
+): Obj[] | undefined {
+  if (c.kind === 'FILE_CHECK') {
+    const file = c.file === undefined ? undefined : fileCheckOut(c.file, trackFiles, d);
+    return file === undefined ? undefined : [file];
   }
-  const c = rs.checkers[0] as CheckerDraft;
-  if (c.kind === 'FILE_CHECK') return c.file === undefined ? undefined : fileCheckOut(c.file, trackFiles, d);
   const dns = c.kind === 'DNS_CHECK';
   const interval = pick(c.delayLoopMs, rs.delayLoopMs, vs.delayLoopMs) ?? KA_DELAY_LOOP_MS;
   const misc = c.kind === 'MISC_CHECK';
@@ -557,41 +571,73 @@ function checkOf(
   if (misc) {
     if (c.argv === undefined) return d.error(c.at, 'MISC_CHECK has no misc_path');
     check.script = c.argv;
-    return check;
+    return [check];
   }
   if (c.connectIp !== undefined) check.connect_ip = c.connectIp;
   if (c.connectPort !== undefined) {
     if (c.kind === 'PING_CHECK') d.warn(c.at, 'connect_port of a PING_CHECK is dropped: ICMP has no ports');
     else check.connect_port = c.connectPort;
-  }
+  } else if (!rs.port && c.kind !== 'PING_CHECK')
+    return d.error(
+      c.at,
+      `${c.kind} of real_server ${rs.label}, which has no port, needs connect_port (keepalived would connect to port 0)`,
+    );
   if (c.bindIp !== undefined) check.bind_ip = c.bindIp;
   if (extra !== undefined) {
     extraCheckOut(c, check, d);
-    return check;
+    return [check];
   }
-  if (!http) return check;
+  if (!http) return [check];
   if (c.urls.length === 0) return d.error(c.at, `${c.kind} has no url { path ... }`);
-  if (c.urls.length > 1) {
-    return d.error(
-      (c.urls[1] as UrlDraft).at,
-      `a second url is not supported: an ipvsd HTTP check fetches one path`,
-    );
+  const urls: { out: Obj; host: string | undefined }[] = [];
+  for (const url of c.urls) {
+    if (url.path === undefined) return d.error(url.at, 'url has no path');
+    // keepalived accepts any 2xx when status_code is not given; ipvsd's default is 200 alone.
+    const out: Obj = { path: url.path, status: url.status ?? ['200-299'] };
+    if (url.digest !== undefined) out.digest = url.digest;
+    urls.push({ out, host: pick(url.virtualhost, c.virtualhost, rs.virtualhost, vs.virtualhost) });
   }
-  const url = c.urls[0] as UrlDraft;
-  if (url.path === undefined) return d.error(url.at, 'url has no path');
-  check.path = url.path;
-  // keepalived accepts any 2xx when status_code is not given; ipvsd's default is 200 alone.
-  check.status = url.status ?? ['200-299'];
-  if (url.digest !== undefined) check.digest = url.digest;
-  const host = pick(url.virtualhost, c.virtualhost, rs.virtualhost, vs.virtualhost);
-  if (host !== undefined) check.host = host;
-  if (c.kind === 'SSL_GET') {
-    const sni = c.sni ?? (c.enableSni === true ? host : undefined);
-    if (c.enableSni === true && sni === undefined)
-      d.warn(c.at, 'enable_sni without a virtualhost or sni_name sends no SNI');
-    if (sni !== undefined) check.sni = sni;
+  const withHost = (host: string | undefined, into: Obj): Obj => {
+    if (host !== undefined) into.host = host;
+    if (c.kind === 'SSL_GET') {
+      const sni = c.sni ?? (c.enableSni === true ? host : undefined);
+      if (c.enableSni === true && sni === undefined)
+        d.warn(c.at, 'enable_sni without a virtualhost or sni_name sends no SNI');
+      if (sni !== undefined) into.sni = sni;
+    }
+    return into;
+  };
+  const first = urls[0] as { out: Obj; host: string | undefined };
+  if (urls.length === 1) return [withHost(first.host, { ...check, ...first.out })];
+  // Every url must pass (keepalived's check_http.c epilog: the checker is up only once all urls
+  // have succeeded). One host for all: one check with `urls`; else one check per url, which
+  // ipvsd's all-checks-must-pass rule makes the same.
+  if (urls.every((u) => u.host === first.host))
+    return [withHost(first.host, { ...check, urls: urls.map((u) => u.out) })];
+  return urls.map((u) => withHost(u.host, { ...check, ...u.out }));
+}
+
+/** Every check of one real server (keepalived: it is up only while all its checkers are). */
+function checksOf(
+  vs: VirtualServerDraft,
+  rs: RealServerDraft,
+  d: Diagnostics,
+  trackFiles: ReadonlyMap<string, TrackFileDraft>,
+): Obj[] | undefined {
+  if (rs.checkers.length === 0) return [{ type: 'none' }];
+  const out: Obj[] = [];
+  let ok = true;
+  for (const c of rs.checkers) {
+    const checks = checkerOut(vs, rs, c, d, trackFiles);
+    if (checks === undefined) ok = false;
+    else out.push(...checks);
   }
-  return check;
+  return ok ? out : undefined;
+}
+
+/** `check: X` for one check, `checks: [...]` for several. */
+function checkKeys(checks: Obj[]): Obj {
+  return checks.length === 1 ? { check: checks[0] } : { checks };
 }
 
 function persistence(vs: VirtualServerDraft, d: Diagnostics): Obj | undefined {
@@ -636,14 +682,30 @@ function schedulerFlags(vs: VirtualServerDraft, d: Diagnostics): string[] {
   });
 }
 
+/** keepalived's default persistence_timeout: 6 minutes (IPVS_SVC_PERSISTENT_TIMEOUT). */
+const KA_PERSISTENT_TIMEOUT_S = 360;
+
 /** The YAML entry of one virtual server; undefined when something in it cannot be converted. */
 export function virtualServerOut(
   vs: VirtualServerDraft,
   d: Diagnostics,
+  groups: ReadonlyMap<string, GroupSummary> = new Map(),
   trackFiles: ReadonlyMap<string, TrackFileDraft> = new Map(),
 ): Obj | undefined {
   const out: Obj = {};
-  if (vs.fwmark !== undefined) {
+  const group = vs.group === undefined ? undefined : groups.get(vs.group.text);
+  if (vs.group !== undefined) {
+    if (group === undefined)
+      return d.error(vs.group.at, `virtual_server_group ${quote(vs.group.text)} is not defined`);
+    out.group = vs.group.text;
+    // keepalived ignores the protocol of a group of fwmarks only (check_data.c validate_check_config).
+    if (group.addresses) out.protocol = vs.protocol ?? 'tcp';
+    else if (vs.protocol !== undefined)
+      d.warn(
+        vs.at,
+        `protocol of virtual_server group ${vs.group.text} (only fwmarks) is dropped, as keepalived does`,
+      );
+  } else if (vs.fwmark !== undefined) {
     out.fwmark = vs.fwmark;
     if (vs.family === 'inet6') out.family = 'inet6';
     if (vs.protocol !== undefined)
@@ -665,7 +727,17 @@ export function virtualServerOut(
   if (flags.length > 0) out.scheduler_flags = flags;
   const fwd = vs.forwarding ?? 'nat';
   out.forwarding = fwd;
-  const persist = persistence(vs, d);
+  let persist = persistence(vs, d);
+  // IPVS forwards all ports only for a persistent service: keepalived then turns persistence on
+  // (check_data.c validate_check_config, "zero port only valid for persistent services").
+  const allPorts = vs.port === 0 || group?.portZero === true;
+  if (allPorts && persist === undefined && vs.granularity === undefined) {
+    d.warn(
+      vs.at,
+      `port 0 (all ports) is only valid for a persistent service: persistence timeout ${KA_PERSISTENT_TIMEOUT_S}s is set, as keepalived does`,
+    );
+    persist = { timeout: `${KA_PERSISTENT_TIMEOUT_S}s` };
+  }
   if (persist !== undefined) out.persistence = persist;
   // validate_check_config (check/check_data.c): a quorum above the real servers' total weight
   // is lowered to it, then a hysteresis >= quorum to quorum - 1.
@@ -689,33 +761,41 @@ export function virtualServerOut(
   if (quorum !== undefined) out.quorum = quorum;
   if (hysteresis !== undefined) out.hysteresis = hysteresis;
   if (vs.sorry !== undefined) out.sorry_server = vs.sorry;
-  if (vs.sorry !== undefined && vs.sorry.port === undefined && vs.fwmark !== undefined) {
-    d.error(vs.at, 'sorry_server of a fwmark virtual_server needs a port');
-  }
-  // keepalived sets inhibit_on_failure per real server; ipvsd per virtual server.
+  if (vs.quorumUp !== undefined) out.quorum_up = vs.quorumUp;
+  if (vs.quorumDown !== undefined) out.quorum_down = vs.quorumDown;
+  // keepalived sets inhibit_on_failure per real server, the virtual server's as their default
+  // (check_data.c validate_check_config).
+  // Set on every real server: written once, on the virtual server.
   const inhibits = vs.realServers.map((rs) => rs.inhibit ?? vs.inhibit ?? false);
-  if (new Set(inhibits).size > 1) {
-    d.error(
-      vs.at,
-      'inhibit_on_failure set on some real servers only is not supported: ipvsd sets it per virtual server',
-    );
-  } else if (inhibits[0] === true || (inhibits.length === 0 && vs.inhibit === true))
-    out.inhibit_on_failure = true;
-  const checks = vs.realServers.map((rs) => checkOf(vs, rs, d, trackFiles));
-  const same = checks.length > 0 && checks.every((c) => JSON.stringify(c) === JSON.stringify(checks[0]));
-  if (same && checks[0] !== undefined) out.check = checks[0];
+  const vsInhibit = inhibits.length > 0 && inhibits.every((i) => i) ? true : (vs.inhibit ?? false);
+  if (vsInhibit) out.inhibit_on_failure = true;
+  const checks = vs.realServers.map((rs) => checksOf(vs, rs, d, trackFiles));
+  const text = (c: Obj[] | undefined) => JSON.stringify(c);
+  const same = checks.length > 0 && checks.every((c) => text(c) === text(checks[0]));
+  if (same && checks[0] !== undefined) Object.assign(out, checkKeys(checks[0]));
+  const portless = vs.fwmark !== undefined || vs.group !== undefined;
   out.real_servers = vs.realServers.map((rs, i) => {
     const r: Obj = { address: rs.address };
-    const rsFwd = rs.forwarding ?? fwd;
-    if (rs.port !== undefined && rsFwd !== 'nat' && vs.port !== undefined && rs.port !== vs.port) {
+    const rsForwarding = rs.forwarding ?? fwd;
+    if (vs.fwmark !== undefined && rsForwarding !== 'nat' && rs.port) {
+      // keepalived: check_data.c validate_check_config, "real server has port specified - clearing".
+      d.warn(
+        rs.at,
+        `the port of a ${rsForwarding} real_server of a fwmark virtual_server is cleared, as keepalived does`,
+      );
+    } else if (
+      rs.port !== undefined &&
+      rsForwarding !== 'nat' &&
+      vs.port !== undefined &&
+      rs.port !== vs.port
+    ) {
       // validate_check_config: DR and TUN cannot change the port; keepalived resets it
       d.warn(
         rs.at,
-        `real server port ${rs.port} differs from the virtual server's ${vs.port}, which ${rsFwd.toUpperCase()} cannot change: set to ${vs.port}, as keepalived sets it`,
+        `real server port ${rs.port} differs from the virtual server's ${vs.port}, which ${rsForwarding.toUpperCase()} cannot change: set to ${vs.port}, as keepalived sets it`,
       );
       r.port = vs.port;
-    } else if (rs.port !== undefined) r.port = rs.port;
-    else if (vs.fwmark !== undefined) d.error(rs.at, 'a real_server of a fwmark virtual_server needs a port');
+    } else if (rs.port !== undefined && (rs.port !== 0 || portless)) r.port = rs.port;
     if (rs.family !== undefined && vs.family !== undefined && rs.family !== vs.family) {
       d.error(rs.at, `real server ${rs.address} is not of the virtual server's address family`);
     }
@@ -723,8 +803,111 @@ export function virtualServerOut(
     if (rs.forwarding !== undefined && rs.forwarding !== fwd) r.forwarding = rs.forwarding;
     if (rs.upper !== undefined) r.upper_threshold = rs.upper;
     if (rs.lower !== undefined) r.lower_threshold = rs.lower;
-    if (!same && checks[i] !== undefined) r.check = checks[i];
+    if ((rs.inhibit ?? vs.inhibit ?? false) !== vsInhibit)
+      r.inhibit_on_failure = rs.inhibit ?? vs.inhibit ?? false;
+    if (rs.notifyUp !== undefined) r.notify_up = rs.notifyUp;
+    if (rs.notifyDown !== undefined) r.notify_down = rs.notifyDown;
+    const own = checks[i];
+    if (!same && own !== undefined) Object.assign(r, checkKeys(own));
     return r;
   });
   return out;
+}
+
+/* ---- virtual_server_group ---- */
+
+/** What a virtual_server naming the group needs to know of it. */
+export interface GroupSummary {
+  readonly addresses: boolean;
+  /** An address member without a port (or port 0): the services need persistence. */
+  readonly portZero: boolean;
+}
+
+export interface VirtualServerGroupDraft {
+  readonly name: string;
+  readonly at: Place;
+  readonly members: Obj[];
+  readonly summary: GroupSummary;
+}
+
+function toBig(address: string): bigint {
+  return BigInt(`0x${(addressToBytes(address) ?? Buffer.alloc(4)).toString('hex')}`);
+}
+
+/** `192.0.2.0/30` → `192.0.2.0-192.0.2.3`, as keepalived's alloc_vsg_entry reads a prefix. */
+function prefixRange(t: Token, d: Diagnostics): string | undefined {
+  const [base, bitsText] = t.text.split('/') as [string, string];
+  const ipa = parseIp(base);
+  const width = ipa?.family === 'inet6' ? 128 : 32;
+  const bits = /^\d+$/.test(bitsText) ? Number(bitsText) : Number.NaN;
+  if (ipa === null || !(bits >= 1 && bits <= width))
+    return d.error(t, `invalid address/prefix ${quote(t.text)}`);
+  const host = (1n << BigInt(width - bits)) - 1n;
+  const start = toBig(ipa.address);
+  if ((start & host) !== 0n)
+    return d.error(t, `address mask bits not empty in ${quote(t.text)}, as keepalived reports`);
+  const hex = (start | host).toString(16).padStart(width / 4, '0');
+  return bits === width
+    ? ipa.address
+    : `${ipa.address}-${bytesToAddress(Buffer.from(hex, 'hex'), ipa.family)}`;
+}
+
+/** `virtual_server_group NAME { ADDR[-N|/P] [PORT] ... fwmark N [inet|inet6] ... }` (check_data.c alloc_vsg_entry). */
+export function readVirtualServerGroup(s: Statement, d: Diagnostics): VirtualServerGroupDraft | undefined {
+  if (!arity(s, d, 1) || !needsBlock(s, d)) return undefined;
+  const name = (s.args[0] as Token).text;
+  const members: Obj[] = [];
+  let addresses = false;
+  let portZero = false;
+  let fwmarkNoFamily = false;
+  const families = new Set<string>();
+  for (const entry of s.block) {
+    if (entry.block !== null) {
+      d.error(entry.keyword, `unexpected block in virtual_server_group ${name}`);
+      continue;
+    }
+    const word = entry.keyword;
+    if (word.text === 'fwmark') {
+      if (!arity(entry, d, 1, 2)) continue;
+      const mark = int(entry.args[0], d, 'fwmark', 1, 2 ** 32 - 1);
+      const family = entry.args[1]?.text;
+      if (family !== undefined && family !== 'inet' && family !== 'inet6') {
+        d.error(entry.args[1] as Token, `fwmark family must be inet or inet6, got ${quote(family)}`);
+        continue;
+      }
+      if (mark === undefined) continue;
+      if (family === undefined) fwmarkNoFamily = true;
+      else families.add(family);
+      members.push(family === 'inet6' ? { fwmark: mark, family } : { fwmark: mark });
+      continue;
+    }
+    if (!arity(entry, d, 0, 1)) continue;
+    const address = word.text.includes('/') ? prefixRange(word, d) : word.text;
+    if (address === undefined) continue;
+    const range = parseRange(address);
+    if (range === null || toBig(range.last) < toBig(range.first)) {
+      d.error(word, `invalid virtual_server_group address or range ${quote(word.text)}`);
+      continue;
+    }
+    families.add(range.family);
+    const port = entry.args[0] === undefined ? 0 : int(entry.args[0], d, 'port', 0, 65535);
+    if (port === undefined) continue;
+    addresses = true;
+    if (port === 0) portZero = true;
+    members.push({ address, port });
+  }
+  if (members.length === 0) {
+    // keepalived: "virtual server group %s has no entries - removing" (check_parser.c vsg_handler).
+    d.warn(s.keyword, `virtual_server_group ${name} has no entries and is dropped, as keepalived does`);
+    return undefined;
+  }
+  if (families.size > 1 || (families.has('inet6') && fwmarkNoFamily)) {
+    d.error(
+      s.keyword,
+      `virtual_server_group ${name} mixes IPv4 and IPv6: ipvsd's groups hold one address family`,
+    );
+    return undefined;
+  }
+  if (families.has('inet6')) for (const m of members) if (m.fwmark !== undefined) m.family = 'inet6';
+  return { name, at: s.keyword, members, summary: { addresses, portZero } };
 }

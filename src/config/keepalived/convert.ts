@@ -7,7 +7,13 @@
  */
 
 import { type GlobalDraft, readGlobal } from './convert-global.js';
-import { readVirtualServer, type VirtualServerDraft, virtualServerOut } from './convert-lvs.js';
+import {
+  readVirtualServer,
+  readVirtualServerGroup,
+  type VirtualServerDraft,
+  type VirtualServerGroupDraft,
+  virtualServerOut,
+} from './convert-lvs.js';
 import {
   type GroupDraft,
   type InstanceDraft,
@@ -48,12 +54,10 @@ interface Drafts {
   virtualServers: VirtualServerDraft[];
   /** Top-level track_file blocks (FILE_CHECK names them). */
   trackFiles: TrackFileDraft[];
+  virtualServerGroups: VirtualServerGroupDraft[];
 }
 
 const TOP_DROPPED: DroppedTable = {
-  virtual_server_group: refuse(
-    'ipvsd has no virtual server groups; write one virtual_server per address and port (or use a fwmark)',
-  ),
   static_ipaddress: refuse(
     'ipvsd adds no static addresses; configure them with the system network configuration',
   ),
@@ -85,6 +89,7 @@ const TOP_HANDLERS = register<Drafts>(
     virtual_server: (s, x, d) => push(x.virtualServers, readVirtualServer(s, d)),
     track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
     vrrp_track_file: (s, x, d) => push(x.trackFiles, readTrackFileBlock(s, d)),
+    virtual_server_group: (s, x, d) => push(x.virtualServerGroups, readVirtualServerGroup(s, d)),
   },
   TOP_DROPPED,
 );
@@ -102,6 +107,7 @@ export function convert(statements: Iterable<Statement>, d: Diagnostics): Conver
     groups: [],
     virtualServers: [],
     trackFiles: [],
+    virtualServerGroups: [],
   };
   walk(statements, 'the top level', TOP_HANDLERS, TOP_DROPPED, x, d);
   return build(x, d);
@@ -172,6 +178,17 @@ function build(x: Drafts, d: Diagnostics): Conversion {
     for (const g of groups)
       comments.push({ path: ['vrrp_sync_groups', g.name], at: g.at, what: `vrrp_sync_group ${g.name}` });
   }
+  const vsGroups = duplicates(x.virtualServerGroups, 'virtual_server_group', d);
+  if (vsGroups.length > 0) {
+    config.virtual_server_groups = Object.fromEntries(vsGroups.map((g) => [g.name, g.members]));
+    for (const g of vsGroups)
+      comments.push({
+        path: ['virtual_server_groups', g.name],
+        at: g.at,
+        what: `virtual_server_group ${g.name}`,
+      });
+  }
+  const summaries = new Map(vsGroups.map((g) => [g.name, g.summary]));
   // validate_check_config (check/check_data.c): "has no real servers - ignoring"
   const withReal = x.virtualServers.filter((vs) => {
     if (vs.realServers.length > 0) return true;
@@ -179,7 +196,7 @@ function build(x: Drafts, d: Diagnostics): Conversion {
     return false;
   });
   const trackFileByName = new Map(trackFiles.map((t) => [t.name, t]));
-  const virtualServers = withReal.map((vs) => virtualServerOut(vs, d, trackFileByName));
+  const virtualServers = withReal.map((vs) => virtualServerOut(vs, d, summaries, trackFileByName));
   if (virtualServers.length > 0) {
     config.virtual_servers = virtualServers;
     withReal.forEach((vs, i) => {

@@ -125,6 +125,10 @@ describe('the DESIGN §5 example (full.yaml)', () => {
         verifyTls: false,
         source: { line: 57, col: 16 },
       },
+      checks: [expect.objectContaining({ type: 'http', path: '/health', source: { line: 57, col: 16 } })],
+      inhibitOnFailure: false,
+      notifyUp: null,
+      notifyDown: null,
       source: { line: 54, col: 9 },
     });
     expect(web?.realServers[1]).toEqual({
@@ -148,6 +152,10 @@ describe('the DESIGN §5 example (full.yaml)', () => {
         bindIp: null,
         source: { line: 52, col: 12 },
       },
+      checks: [expect.objectContaining({ type: 'tcp', connectPort: 8080 })],
+      inhibitOnFailure: false,
+      notifyUp: null,
+      notifyDown: null,
       source: { line: 58, col: 9 },
     });
   });
@@ -175,6 +183,10 @@ describe('the DESIGN §5 example (full.yaml)', () => {
         upperThreshold: 100,
         lowerThreshold: 50,
         check: { type: 'none', source: { line: 67, col: 9 } },
+        checks: [{ type: 'none', source: { line: 67, col: 9 } }],
+        inhibitOnFailure: false,
+        notifyUp: null,
+        notifyDown: null,
         source: { line: 67, col: 9 },
       },
     ]);

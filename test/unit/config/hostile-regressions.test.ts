@@ -224,12 +224,12 @@ describe('issue 14: bounded parsing', () => {
     expect(
       issuesOf(yaml('virtual_servers:', `  - { address: 192.0.2.1, port: ${'9'.repeat(40_000)}x }`)),
     ).toEqual([
-      `${FILE}:2:33: port must be an integer from 1 to 65535, got "${'9'.repeat(40)}…" (40001 characters)`,
+      `${FILE}:2:33: port must be an integer from 0 to 65535, got "${'9'.repeat(40)}…" (40001 characters)`,
     ]);
     expect(
       issuesOf(yaml('virtual_servers:', `  - { address: 192.0.2.1, port: ${'9'.repeat(40_000)} }`)),
     ).toEqual([
-      `${FILE}:2:33: port must be an integer from 1 to 65535, got ${'9'.repeat(40)}… (40000 characters)`,
+      `${FILE}:2:33: port must be an integer from 0 to 65535, got ${'9'.repeat(40)}… (40000 characters)`,
     ]);
     const value = issuesOf(yaml('director:', `  router_id: ${'\\x1b'.repeat(5)}${'z'.repeat(40_000)}`));
     expect(value).toEqual([`${FILE}:2:14: router_id must be at most 255 characters, got 40020`]);

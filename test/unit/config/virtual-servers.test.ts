@@ -86,8 +86,9 @@ describe('fwmark services', () => {
       'test.yaml:2:13: fwmark must be an integer from 1 to 4294967295, got 0',
       'test.yaml:3:11: port is not used with fwmark: the mark alone selects the packets',
       'test.yaml:4:15: protocol is not used with fwmark: the mark alone selects the packets',
-      'test.yaml:5:19: sorry_server is missing required key "port"',
-      'test.yaml:6:20: real server is missing required key "port"',
+      // A port-less real or sorry server of a fwmark service is port 0 (keepalived's check_data.c
+      // alloc_rs / alloc_ssvr take no port), but a tcp check then has nothing to connect to.
+      'test.yaml:6:20: real server 198.51.100.1 has no port: its tcp check needs connect_port (or give the real server a port)',
       'test.yaml:9:13: family is only for fwmark services; an address service takes it from its address',
     ]);
   });

@@ -46,9 +46,9 @@ describe('ipvsctl convert (built binary)', () => {
     expect(run.stdout).toBe('');
     const lines = run.stderr.trimEnd().split('\n');
     expect(lines[1]).toBe(
-      `${file}:19:1: error: "virtual_server_group" in the top level is not supported: ipvsd has no virtual server groups; write one virtual_server per address and port (or use a fwmark)`,
+      `${file}:26:17: error: lb_kind TUN options are not supported: ipvsd tunnels with plain IPIP`,
     );
-    expect(lines.at(-1)).toBe(`${file}: not converted: 6 errors, 2 warnings`);
+    expect(lines.at(-1)).toBe(`${file}: not converted: 3 errors, 2 warnings`);
   });
 
   it('exits 2 when the file cannot be read or no file is given', () => {
