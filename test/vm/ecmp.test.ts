@@ -1,0 +1,336 @@
+/**
+ * N active directors behind ECMP (issue 15): three directors, each running ipvsd and a routing daemon
+ * that announces the VIP over BGP to a router, which spreads flows over them by L4 hash
+ * (test/vm/ecmp-topology.ts). One boot and one topology for the file; the cases run in order and
+ * each leaves all three directors announcing.
+ *
+ * The oracles are what the client sees (every request answered, every byte of a long stream in
+ * order), what the router holds (`ip route` next hops of the VIP), what each director's kernel holds
+ * (`ipvsadm -Sn`, `--stats`, `-Lnc`) and what the real servers saw (their answer names the peer
+ * address). Two services on one VIP: port 80 in DR mode with the `mh` scheduler (the client's address
+ * reaches the real server), port 8080 in full-NAT mode (the director rewrites the source to its own
+ * server-side address). A director "dies" with its links going down and then `kill -9` of ipvsd;
+ * streams through the survivors are counted with the router's default multipath hashing and with a
+ * resilient next-hop group. Figures are printed (one `ecmp-figures` line per case), never asserted
+ * beyond what the design promises.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
+import { IPVSD } from '../support/paths.js';
+import { monotonicMs, sleep, waitFor } from '../support/wait.js';
+import {
+  ANNOUNCE_TABLE,
+  CLIENT_ADDRESS,
+  createEcmpTopology,
+  directorClientPorts,
+  directorConnections,
+  ECMP_CLIENT,
+  type EcmpDirector,
+  type EcmpTopology,
+  linksDown,
+  linksUp,
+  type Routing,
+  resilientGroup,
+  routerNextHops,
+  startRouting,
+  startServers,
+  VIP,
+  waitForNextHops,
+} from './ecmp-topology.js';
+
+const lab = createNetnsLab();
+const DIR = `/tmp/ipvsd-vm-ecmp-${process.pid}`;
+const DR_PORT = 80;
+const FNAT_PORT = 8080;
+const RS_ADDRESSES = ['198.51.100.11', '198.51.100.12', '198.51.100.13'];
+const STREAMS = 24;
+const STREAM_CHUNKS = 60;
+const STREAM_INTERVAL_MS = 250;
+
+let topo: EcmpTopology;
+let routing: Routing;
+const daemons = new Map<string, SpawnedProcess>();
+
+function figures(name: string, data: Record<string, unknown>): void {
+  process.stdout.write(`ecmp-figures ${JSON.stringify({ case: name, ...data })}\n`);
+}
+
+function directorYaml(d: EcmpDirector): string {
+  const rs = (port: number) =>
+    RS_ADDRESSES.map((a) => `      - { address: ${a}, port: ${port}, weight: 1 }`).join('\n');
+  return `director:
+  router_id: ${d.name}
+  control_socket: ${join(DIR, `${d.name}.sock`)}
+  metrics: { listen: "127.0.0.1:9469" }
+  ipvs: { resync_interval: 5s }
+virtual_servers:
+  - name: dr
+    address: ${VIP}
+    port: ${DR_PORT}
+    scheduler: mh
+    scheduler_flags: [mh-port]
+    forwarding: dr
+    check: { type: tcp, interval: 1s, timeout: 1s }
+    real_servers:
+${rs(DR_PORT)}
+  - name: fnat
+    address: ${VIP}
+    port: ${FNAT_PORT}
+    scheduler: rr
+    forwarding: nat
+    check: { type: tcp, interval: 1s, timeout: 1s }
+    real_servers:
+${rs(FNAT_PORT)}
+`;
+}
+
+async function startDirector(d: EcmpDirector): Promise<SpawnedProcess> {
+  const config = join(DIR, `${d.name}.yaml`);
+  writeFileSync(config, directorYaml(d));
+  const proc = lab.spawn(d.ns, process.execPath, [IPVSD, '--config', config]);
+  await proc.waitForOutput('"msg":"ipvsd started"', 180_000);
+  daemons.set(d.name, proc);
+  // Until ipvsd announces by itself: the host route its table would hold.
+  await lab.execOk(d.ns, 'ip', [
+    'route',
+    'replace',
+    `${VIP}/32`,
+    'dev',
+    'lo',
+    'table',
+    String(ANNOUNCE_TABLE),
+  ]);
+  // Until ipvsd does full NAT by itself: conntrack for IPVS and a masquerade towards the servers.
+  await lab.execOk(d.ns, 'sysctl', ['-qw', 'net.ipv4.vs.conntrack=1']);
+  await lab.execOk(d.ns, 'nft', ['-f', '-'], {
+    input: `table ip handnat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname "s0" ip daddr 198.51.100.0/24 tcp dport ${FNAT_PORT} masquerade\n }\n}\n`,
+  });
+  return proc;
+}
+
+const transits = (ds: readonly EcmpDirector[]) => ds.map((d) => d.transit);
+
+interface RequestResult {
+  ok: number;
+  failed: number;
+  bodies: Record<string, number>;
+  errors: Record<string, number>;
+  ms: number;
+}
+
+async function requests(port: number, count: number, concurrency = 4): Promise<RequestResult> {
+  const out = await lab.execOk(
+    topo.client,
+    process.execPath,
+    [ECMP_CLIENT, 'requests', VIP, String(port), String(count), String(concurrency), '3000'],
+    { timeoutMs: 600_000 },
+  );
+  const line = out.split('\n').find((l) => l.startsWith('result '));
+  if (!line) throw new Error(`ecmp-client printed no result: ${out}`);
+  return JSON.parse(line.slice(7)) as RequestResult;
+}
+
+interface StreamResult {
+  port: number;
+  ok: boolean;
+  server: string | null;
+  lines: number;
+  error: string | null;
+}
+
+interface OpenStreams {
+  /** client port → director name, read from the directors' IPVS connection tables */
+  readonly via: Map<number, string>;
+  readonly ports: number[];
+  done(): Promise<StreamResult[]>;
+}
+
+async function openStreams(port: number, count: number): Promise<OpenStreams> {
+  const proc = lab.spawn(topo.client, process.execPath, [
+    ECMP_CLIENT,
+    'streams',
+    VIP,
+    String(port),
+    String(count),
+    String(STREAM_CHUNKS),
+    String(STREAM_INTERVAL_MS),
+  ]);
+  await proc.waitForOutput(/connected [\d ]+\n/, 120_000);
+  const ports = (/connected ([\d ]+)\n/.exec(proc.stdout())?.[1] ?? '').split(' ').map(Number);
+  const via = new Map<number, string>();
+  for (const d of topo.directors) for (const p of await directorClientPorts(lab, d)) via.set(p, d.name);
+  return {
+    via,
+    ports,
+    async done() {
+      await proc.waitForOutput(/result \[/, 600_000);
+      const line = proc
+        .stdout()
+        .split('\n')
+        .find((l) => l.startsWith('result ')) as string;
+      return JSON.parse(line.slice(7)) as StreamResult[];
+    },
+  };
+}
+
+interface StreamTally {
+  total: number;
+  viaDead: number;
+  viaDeadSurvived: number;
+  viaSurvivors: number;
+  viaSurvivorsSurvived: number;
+  unknown: number;
+}
+
+function tallyStreams(open: OpenStreams, results: StreamResult[], dead: string): StreamTally {
+  const t: StreamTally = {
+    total: results.length,
+    viaDead: 0,
+    viaDeadSurvived: 0,
+    viaSurvivors: 0,
+    viaSurvivorsSurvived: 0,
+    unknown: 0,
+  };
+  for (const r of results) {
+    const via = open.via.get(r.port);
+    if (via === undefined) t.unknown += 1;
+    else if (via === dead) {
+      t.viaDead += 1;
+      if (r.ok) t.viaDeadSurvived += 1;
+    } else {
+      t.viaSurvivors += 1;
+      if (r.ok) t.viaSurvivorsSurvived += 1;
+    }
+  }
+  return t;
+}
+
+/**
+ * Kills `dead` under load (links down, then kill -9 of ipvsd) while STREAMS streams run on each
+ * service, waits for the router to withdraw it, then checks new connections; restores it after.
+ */
+async function killDirector(dead: EcmpDirector, mode: 'hash' | 'resilient') {
+  const survivors = topo.directors.filter((d) => d !== dead);
+  const group = mode === 'resilient' ? await resilientGroup(lab, topo) : null;
+  await group?.sync(transits(topo.directors));
+  const dr = await openStreams(DR_PORT, STREAMS);
+  const fnat = await openStreams(FNAT_PORT, STREAMS);
+  await sleep(1000);
+  const t0 = monotonicMs();
+  await linksDown(lab, dead);
+  daemons.get(dead.name)?.child.kill('SIGKILL');
+  await waitForNextHops(lab, topo, routing.daemon, transits(survivors), 30_000);
+  const withdrawnMs = Math.round(monotonicMs() - t0);
+  // What a routing daemon with resilient groups would do on the withdrawal: drop the dead next hop
+  // from the group, which moves only that next hop's buckets.
+  await group?.sync(transits(survivors));
+  const after = await requests(FNAT_PORT, 30);
+  const afterDr = await requests(DR_PORT, 30);
+  const drTally = tallyStreams(dr, await dr.done(), dead.name);
+  const fnatTally = tallyStreams(fnat, await fnat.done(), dead.name);
+  figures(`director killed, ${routing.daemon}, ${mode}`, {
+    withdrawnMs,
+    newConnectionsAfterWithdrawal: { fnat: after, dr: afterDr },
+    dr: drTally,
+    fnat: fnatTally,
+  });
+  await group?.remove();
+  // restore
+  await daemons.get(dead.name)?.exited;
+  await linksUp(lab, dead);
+  await startDirector(dead);
+  await waitForNextHops(lab, topo, routing.daemon, transits(topo.directors), 60_000);
+  return { withdrawnMs, after, afterDr, drTally, fnatTally };
+}
+
+beforeAll(async () => {
+  rmSync(DIR, { recursive: true, force: true });
+  mkdirSync(DIR, { recursive: true });
+  topo = await createEcmpTopology(lab);
+  // A flow ECMP moves to another director arrives mid-connection (no SYN): with sloppy_tcp the
+  // director still schedules it, and mh sends it to the same real server.
+  for (const d of topo.directors) await lab.execOk(d.ns, 'sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=1']);
+  await startServers(lab, topo, [DR_PORT, FNAT_PORT]);
+  routing = await startRouting(lab, topo, 'bird', { bfd: true });
+  await Promise.all(topo.directors.map((d) => startDirector(d)));
+});
+
+afterAll(async () => {
+  await routing?.stop();
+  await lab.cleanup();
+  rmSync(DIR, { recursive: true, force: true });
+});
+
+describe('three directors announcing one VIP over BGP (BIRD)', () => {
+  it('the router holds a multipath route to the VIP through all three directors', async () => {
+    await waitForNextHops(lab, topo, 'bird', transits(topo.directors), 120_000);
+    expect(await routerNextHops(lab, topo, 'bird')).toEqual(transits(topo.directors).sort());
+  });
+
+  it('connections from many client ports spread over all three directors', async () => {
+    for (const d of topo.directors) await lab.execOk(d.ns, 'ipvsadm', ['-Z']);
+    const dr = await requests(DR_PORT, 60);
+    const fnat = await requests(FNAT_PORT, 60);
+    const perDirector: Record<string, { dr: number; fnat: number }> = {};
+    for (const d of topo.directors)
+      perDirector[d.name] = {
+        dr: await directorConnections(lab, d, `${VIP}:${DR_PORT}`),
+        fnat: await directorConnections(lab, d, `${VIP}:${FNAT_PORT}`),
+      };
+    figures('spread', { perDirector, dr, fnat });
+    expect(dr.failed).toBe(0);
+    expect(fnat.failed).toBe(0);
+    for (const d of topo.directors) {
+      expect(perDirector[d.name]?.dr).toBeGreaterThan(0);
+      expect(perDirector[d.name]?.fnat).toBeGreaterThan(0);
+    }
+    // DR keeps the client's address: every real server saw the client.
+    for (const body of Object.keys(dr.bodies)) expect(body).toMatch(new RegExp(` ${CLIENT_ADDRESS}$`));
+  });
+
+  it('every director builds the same Maglev table for the DR service (same destinations, weights, order)', async () => {
+    const saves = await Promise.all(
+      topo.directors.map((d) => lab.execOk(d.ns, 'ipvsadm', ['-Sn', '-t', `${VIP}:${DR_PORT}`])),
+    );
+    expect(saves[0]).toMatch(/-s mh -b mh-port/);
+    expect(saves[0]?.match(/ -g /g)).toHaveLength(3);
+    expect(saves[1]).toBe(saves[0]);
+    expect(saves[2]).toBe(saves[0]);
+  });
+
+  it('a director killed is withdrawn; DR+mh streams survive; no new connection fails (default hashing)', async () => {
+    const r = await killDirector(topo.directors[2] as EcmpDirector, 'hash');
+    expect(r.after.failed).toBe(0);
+    expect(r.afterDr.failed).toBe(0);
+    expect(r.drTally.viaSurvivorsSurvived).toBe(r.drTally.viaSurvivors);
+  });
+
+  it('the same kill with a resilient next-hop group on the router', async () => {
+    const r = await killDirector(topo.directors[2] as EcmpDirector, 'resilient');
+    expect(r.after.failed).toBe(0);
+    expect(r.afterDr.failed).toBe(0);
+    expect(r.drTally.viaSurvivorsSurvived).toBe(r.drTally.viaSurvivors);
+    expect(r.fnatTally.viaSurvivorsSurvived).toBe(r.fnatTally.viaSurvivors);
+  });
+
+  it('FRR in place of BIRD: the same multipath route, and a stopped director is withdrawn', async () => {
+    await routing.stop();
+    await waitFor('the BIRD route to go', async () => (await routerNextHops(lab, topo, 'bird')).length === 0);
+    routing = await startRouting(lab, topo, 'frr', { bfd: true });
+    await waitForNextHops(lab, topo, 'frr', transits(topo.directors), 120_000);
+    const fnat = await requests(FNAT_PORT, 30);
+    expect(fnat.failed).toBe(0);
+    const dead = topo.directors[0] as EcmpDirector;
+    const t0 = monotonicMs();
+    await linksDown(lab, dead);
+    await waitForNextHops(lab, topo, 'frr', transits(topo.directors.slice(1)), 30_000);
+    const withdrawnMs = Math.round(monotonicMs() - t0);
+    const after = await requests(FNAT_PORT, 30);
+    figures('frr withdrawal', { withdrawnMs, after });
+    expect(after.failed).toBe(0);
+    await linksUp(lab, dead);
+    await waitForNextHops(lab, topo, 'frr', transits(topo.directors), 60_000);
+  });
+});
