@@ -15,6 +15,8 @@ export type IpvsdErrorCode =
   | 'IPVSD_ERR_CONTROL'
   /** A name the operator gave (a virtual or real server) that the running config does not have. */
   | 'IPVSD_ERR_NOT_FOUND'
+  /** The `nft` program (full NAT's rules) is missing, failed or printed what ipvsd cannot read. */
+  | 'IPVSD_ERR_NFTABLES'
   /** A bug: something threw that was not meant to. */
   | 'IPVSD_ERR_INTERNAL';
 

@@ -26,12 +26,16 @@ import { createMetrics } from '../metrics/metrics.js';
 import { registerProcessMetrics } from '../metrics/process-metrics.js';
 import { registerVrrpMetrics } from '../metrics/vrrp-metrics.js';
 import { serviceKeyString } from '../model/ipvs.js';
+import { registerNatMetrics } from '../nat/metrics.js';
+import { createNftBackend } from '../nat/nft-backend.js';
+import { createNatReconciler } from '../nat/reconciler.js';
 import { forkChild } from '../proc/fork.js';
 import type { ProcessInfo } from '../proc/protocol.js';
 import { createRemoteHealthMonitor } from '../proc/remote-monitor.js';
 import { createRemoteVrrp } from '../proc/remote-vrrp.js';
 import { createSupervisor } from '../proc/supervisor.js';
 import { componentLogger, createLogger } from '../sys/logger.js';
+import { createRtnetlink, type Rtnetlink } from '../sys/rtnetlink.js';
 import { createSdNotify } from '../sys/sd-notify.js';
 import { createSysctl } from '../sys/sysctl.js';
 import { VERSION } from '../version.js';
@@ -137,8 +141,23 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     }));
   registerProcessMetrics(metrics.registry, processes);
 
+  // Full NAT's nftables table. Without `full_nat` it only looks once per start or reload for a table
+  // an earlier config left (and needs no nft then); rtnetlink opens only to check full_nat addresses.
+  let rtnl: Rtnetlink | null = null;
+  const nat = createNatReconciler({
+    backend: createNftBackend(),
+    logger: componentLogger(log, 'nat'),
+    ensureConntrack: () => sysctl.ensure('net.ipv4.vs.conntrack', '1'),
+    localAddresses: async () => {
+      rtnl ??= createRtnetlink();
+      return new Set((await rtnl.listAddresses()).map((a) => a.address));
+    },
+  });
+  registerNatMetrics(metrics.registry, () => nat.status());
+
   const director: Director = createDirector(config, {
     backend: () => backend,
+    nat,
     monitor,
     metrics,
     logger: componentLogger(log, 'director'),
@@ -260,6 +279,7 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     );
     await vrrpProcess.stop();
     (backend as IpvsBackend | null)?.close();
+    (rtnl as Rtnetlink | null)?.close();
     log.info({ signal }, 'ipvsd stopped');
   };
   process.on('SIGHUP', () => void reload());

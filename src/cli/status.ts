@@ -4,6 +4,7 @@
  * servers per virtual server, VRRP when there is any, and the last reconcile.
  */
 import type {
+  NatStatus,
   ProcessStatus,
   RealServerStatus,
   StatusResult,
@@ -152,6 +153,20 @@ function processLines(processes: readonly ProcessStatus[] | undefined): string[]
   return ['', 'processes', ...formatColumns(rows)];
 }
 
+/** Full NAT's table, when there is something to say about it. */
+function natLines(nat: NatStatus | undefined): string[] {
+  if (nat === undefined || (nat.rules === 0 && nat.errors === 0 && nat.table !== 'present')) return [];
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const lines = [
+    '',
+    `full NAT: nftables table inet ipvsd ${nat.table}, ${plural(nat.rules, 'rule')}, ${plural(nat.errors, 'error')}, ${plural(nat.drift_repairs, 'drift repair')}`,
+  ];
+  if (nat.last_error !== null) lines.push(`  last error: ${oneLine(nat.last_error)}`);
+  for (const s of nat.sources)
+    if (s.local === false) lines.push(`  full_nat ${s.address} is not an address of this director`);
+  return lines;
+}
+
 export function formatStatusText(status: StatusResult): string {
   const lines = [`config ${status.config.file}, loaded ${status.config.loaded_at}`];
   const r = status.last_reconcile;
@@ -167,6 +182,7 @@ export function formatStatusText(status: StatusResult): string {
 
   lines.push(...processLines(status.processes));
   lines.push(...vrrpLines(status.vrrp));
+  lines.push(...natLines(status.nat));
 
   if (status.virtual_servers.length === 0) lines.push('', 'no virtual servers');
   for (const vs of status.virtual_servers) lines.push('', ...virtualServerLines(vs));

@@ -86,6 +86,8 @@ export interface VirtualServerConfig {
   readonly sorryServer: SorryServerConfig | null;
   /** true: a failed real server gets weight 0 instead of being removed. */
   readonly inhibitOnFailure: boolean;
+  /** Full NAT: what is forwarded to the real servers leaves with this source address; null: off. */
+  readonly fullNat: string | null;
   readonly realServers: readonly RealServerConfig[];
   readonly source: SourcePos;
 }

@@ -7,6 +7,7 @@
 
 import { isScalar } from 'yaml';
 import { quote } from '../errors.js';
+import { addressToBytes } from '../model/address.js';
 import {
   addressService,
   DEFAULT_NETMASK,
@@ -65,6 +66,8 @@ interface VirtualServerDraft {
   scheduler?: Scheduler;
   schedulerFlags?: { flag: SchedulerFlag; value: Value }[];
   forwarding?: ConfigForwarding;
+  fullNat?: IpAddress;
+  fullNatValue?: Value;
   persistence?: Value;
   quorum?: number;
   hysteresis?: number;
@@ -195,6 +198,18 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     },
     (d: VirtualServerDraft, x) => {
       d.forwarding = x;
+    },
+  ),
+  full_nat: key(
+    ipAddress(),
+    {
+      description:
+        "full NAT (NAT forwarding only): what is forwarded to the real servers leaves with this source address, the director's own server-side address, so replies come back to this director whatever the real servers' default route",
+      defaultText: 'none (the real servers see the client address and must route back through the director)',
+    },
+    (d: VirtualServerDraft, x, v) => {
+      d.fullNat = x;
+      d.fullNatValue = v;
     },
   ),
   persistence: key(
@@ -382,6 +397,68 @@ function dedupeRealServers(realServers: readonly RealServerConfig[], value: Valu
   }
 }
 
+/** Why the forwarding methods other than NAT cannot take `full_nat`. */
+const NO_FULL_NAT: Readonly<Record<Exclude<ConfigForwarding, 'nat'>, string>> = {
+  dr: 'with dr the director only changes the MAC address and the real servers answer the client directly, so there is no forwarded connection whose source it could rewrite (dr keeps the client address; with several directors use the mh scheduler)',
+  tun: 'with tun the packet reaches the real server unchanged inside a tunnel and the real servers answer the client directly, so there is no forwarded connection whose source it could rewrite',
+};
+
+/**
+ * The `full_nat` address, checked against the service: same family, NAT forwarding for the
+ * service and each of its real servers, a unicast address. Null when absent or refused (reported).
+ */
+function readFullNat(
+  d: VirtualServerDraft,
+  family: Family | undefined,
+  forwarding: ConfigForwarding,
+  realServers: readonly RealServerConfig[],
+  value: Value,
+): string | null {
+  const v = d.fullNatValue;
+  if (d.fullNat === undefined || v === undefined) return null;
+  if (!checkFamily(v, d.fullNat, family, 'full_nat')) return null;
+  const notUnicast = nonUnicast(d.fullNat);
+  if (notUnicast !== null) {
+    v.fail(`full_nat ${d.fullNat.address} is ${notUnicast}; it must be a unicast address of this director`);
+    return null;
+  }
+  if (forwarding !== 'nat') {
+    v.fail(`full_nat needs forwarding nat, not ${forwarding}: ${NO_FULL_NAT[forwarding]}`);
+    return null;
+  }
+  let ok = true;
+  for (const rs of realServers)
+    if (rs.forwarding !== 'nat') {
+      ok = false;
+      value.ctx.report(
+        rs.source,
+        `real server ${destinationKeyString(rs)} uses ${rs.forwarding} forwarding, but its virtual server has full_nat, which needs nat: ${NO_FULL_NAT[rs.forwarding]}`,
+      );
+    }
+  return ok ? d.fullNat.address : null;
+}
+
+/** What kind of non-unicast address this is (a source address must be unicast), or null. */
+function nonUnicast(ip: IpAddress): string | null {
+  const b = addressToBytes(ip.address);
+  if (b === null) return null;
+  if (ip.family === 'inet') {
+    const [a = 0] = b;
+    if (a === 0) return 'in 0.0.0.0/8 ("this network")';
+    if (a === 127) return 'a loopback address';
+    if (a >= 224 && a < 240) return 'a multicast address';
+    if (a >= 240)
+      return ip.address === '255.255.255.255' ? 'the broadcast address' : 'reserved (240.0.0.0/4)';
+    return null;
+  }
+  if (b.every((x) => x === 0)) return 'the unspecified address';
+  if (b.subarray(0, 15).every((x) => x === 0) && b[15] === 1) return 'the loopback address';
+  if (b[0] === 0xff) return 'a multicast address';
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)
+    return 'an IPv4-mapped address (use the IPv4 address in an IPv4 virtual server)';
+  return null;
+}
+
 /** Reads one virtual server; undefined when unusable (issues reported). */
 export function readVirtualServer(value: Value): VirtualServerConfig | undefined {
   const d: VirtualServerDraft = {};
@@ -406,6 +483,7 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
   const realServers = (d.realServers ?? [])
     .map((rs) => readRealServer(rs, service))
     .filter((rs): rs is RealServerConfig => rs !== undefined);
+  const fullNat = readFullNat(d, family, service.forwarding, realServers, value);
   if (key === undefined) return undefined;
   const name = d.name ?? serviceKeyString(key);
   dedupeRealServers(realServers, value, name);
@@ -420,6 +498,7 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     hysteresis: d.hysteresis ?? VIRTUAL_SERVER_KEYWORDS.hysteresis.default,
     sorryServer,
     inhibitOnFailure: d.inhibitOnFailure ?? VIRTUAL_SERVER_KEYWORDS.inhibit_on_failure.default,
+    fullNat,
     realServers,
     source: value.pos,
   };

@@ -124,6 +124,22 @@ export interface StatusResult {
   readonly config: { readonly file: string; readonly loaded_at: string };
   /** The daemon's processes: `ipvsd` and its children `checks` and `vrrp`. */
   readonly processes?: readonly ProcessStatus[];
+  /** Full NAT's nftables table (`inet ipvsd`); absent from daemons without it. */
+  readonly nat?: NatStatus;
+}
+
+export interface NatStatus {
+  /** What the last reading showed; `unknown` before one succeeded. */
+  readonly table: 'present' | 'absent' | 'unknown';
+  /** Source-NAT rules the table should hold: one per full-NAT virtual server. */
+  readonly rules: number;
+  /** Runs that failed (nft missing, refused, killed, unreadable). */
+  readonly errors: number;
+  /** Times the table was found changed behind ipvsd's back and written again. */
+  readonly drift_repairs: number;
+  readonly last_error: string | null;
+  /** Each `full_nat` address and whether the director holds it (null: not known yet). */
+  readonly sources: readonly { readonly address: string; readonly local: boolean | null }[];
 }
 
 export interface ProcessStatus {

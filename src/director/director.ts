@@ -14,6 +14,8 @@ import type { IpvsBackend } from '../ipvs/backend.js';
 import type { CheckLabels, DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
 import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
+import type { NatReconciler } from '../nat/reconciler.js';
+import { fullNatServices } from '../nat/rules.js';
 import type { Logger } from '../sys/logger.js';
 import { type DirectorDecision, decide, drainKey, drainKeyOf, type Health } from './desired-state.js';
 import { createDrainStore, type DrainEntry, type DrainStore } from './drain-store.js';
@@ -28,6 +30,11 @@ export interface DirectorDeps {
   readonly monitor: HealthMonitor;
   readonly metrics: DirectorMetrics;
   readonly logger: Logger;
+  /**
+   * Full NAT's source-NAT table (src/nat), kept to the config's `full_nat` virtual servers on the
+   * IPVS table's schedule; default: none.
+   */
+  readonly nat?: NatReconciler;
   /** Where drains survive a restart; default: none (in memory only). */
   readonly drainStore?: DrainStore;
   readonly now?: () => number;
@@ -43,7 +50,10 @@ export interface Director {
   resync(): Promise<void>;
   status(configLoadedAt: number): Promise<StatusResult>;
   lastReport(): ReconcileReport | null;
-  /** Stops checks and timers; with removeServices, deletes the services the config names. */
+  /**
+   * Stops checks and timers; with removeServices, deletes the services the config names, then the
+   * full-NAT table.
+   */
   stop(options: { removeServices: boolean }): Promise<void>;
 }
 
@@ -236,9 +246,23 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   function armResync(): void {
     if (resyncTimer) clearInterval(resyncTimer);
     const r = currentReconciler();
-    resyncTimer = r ? setInterval(() => void r.resync(), config.director.ipvs.resyncIntervalMs) : null;
+    const nat = deps.nat;
+    resyncTimer =
+      r || nat
+        ? setInterval(() => {
+            void r?.resync();
+            void nat?.resync();
+          }, config.director.ipvs.resyncIntervalMs)
+        : null;
     resyncTimer?.unref();
   }
+
+  /**
+   * The source-NAT rules go in before the IPVS table changes: a full-NAT service's first
+   * connection must not leave un-rewritten (its real server would answer via its default route).
+   */
+  const reconcileNat = (kind: 'start' | 'reload'): Promise<void> =>
+    deps.nat?.setDesired(fullNatServices(config.virtualServers), kind) ?? Promise.resolve();
 
   function findVirtualServer(arg: string): VirtualServerConfig {
     const vs = config.virtualServers.find((v) => v.name === arg || serviceKeyString(v.key) === arg);
@@ -329,6 +353,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       await restoreDrains();
       deps.monitor.update(targets());
       publishLabels();
+      await reconcileNat('start');
       await recompute('start');
       armResync();
     },
@@ -340,13 +365,16 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       reconciler?.setOptions({ unmanaged: next.director.ipvs.unmanaged });
       deps.monitor.update(targets());
       publishLabels();
+      await reconcileNat('reload');
       await recompute('reload');
       armResync();
     },
 
     drain: (vs, rs) => setDrain(vs, rs, true),
     undrain: (vs, rs) => setDrain(vs, rs, false),
-    resync: () => reconciler?.resync() ?? Promise.resolve(),
+    async resync() {
+      await Promise.all([reconciler?.resync(), deps.nat?.resync()]);
+    },
     lastReport: () => reconciler?.lastReport() ?? null,
 
     async status(configLoadedAt) {
@@ -354,6 +382,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
         ((await reconciler?.kernelTable()) ?? []).map((s) => [serviceKeyString(s.key), s]),
       );
       const report = reconciler?.lastReport() ?? null;
+      const nat = deps.nat?.status();
       return {
         virtual_servers: config.virtualServers.map((vs, i) => {
           const decision = lastDecision?.virtualServers[i];
@@ -403,6 +432,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
             }
           : null,
         config: { file: config.file, loaded_at: new Date(configLoadedAt).toISOString() },
+        ...(nat && { nat }),
       };
     },
 
@@ -419,6 +449,10 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
         await backend.apply(ops);
         log.info({ services: ops.length }, 'ipvs services removed on stop');
       }
+      // After the services: while they forward, their connections still need the source rewrite.
+      // With services kept, the rules stay with them, so a restart drops nothing.
+      if (removeServices) await deps.nat?.remove();
+      else await deps.nat?.idle();
     },
   };
 }

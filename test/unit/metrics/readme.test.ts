@@ -10,6 +10,7 @@ import {
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { registerProcessMetrics } from '../../../src/metrics/process-metrics.js';
 import { registerVrrpMetrics } from '../../../src/metrics/vrrp-metrics.js';
+import { registerNatMetrics } from '../../../src/nat/metrics.js';
 import { fakeTable, families } from '../../support/metrics.js';
 
 interface Documented {
@@ -41,6 +42,7 @@ async function registered(): Promise<Map<string, Documented>> {
   // The daemon adds the VRRP families to the same registry (bin/ipvsd.ts).
   registerVrrpMetrics(metrics.registry, () => null);
   registerProcessMetrics(metrics.registry, () => []);
+  registerNatMetrics(metrics.registry, () => null);
   const out = new Map<string, Documented>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
