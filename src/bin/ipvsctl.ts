@@ -113,6 +113,23 @@ function program(): Command {
       });
   }
 
+  for (const [name, description] of [
+    [
+      'withdraw',
+      'stop announcing a VIP (or, without an address, every VIP of this director) to the routers; kept through reloads and restarts until announce',
+    ],
+    ['announce', 'lift a withdrawal: the VIP is announced again while this director can serve it'],
+  ] as const) {
+    cmd
+      .command(name)
+      .description(description)
+      .argument('[address]', 'a VIP of a virtual server with announce: true (default: the whole node)')
+      .action(async (address: string | undefined, _opts: unknown, command: Command) => {
+        const { announceCommand } = await import('../cli/daemon-commands.js');
+        process.exitCode = await announceCommand(name, address, await daemon(command), processOutput);
+      });
+  }
+
   cmd
     .command('convert')
     .description(

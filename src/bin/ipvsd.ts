@@ -13,14 +13,17 @@ import { readConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { ProcessStatus, ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
+import { createAnnouncer } from '../director/announcer.js';
 import { createDirector, type Director } from '../director/director.js';
 import { createDrainStore } from '../director/drain-store.js';
 import { stopNode } from '../director/node-stop.js';
 import { timeoutOperation } from '../director/timeouts.js';
 import { createVrrpView } from '../director/vrrp-view.js';
+import { createWithdrawStore } from '../director/withdraw-store.js';
 import { formatConfigIssue, IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import { createKernelBackend } from '../ipvs/kernel-backend.js';
+import { registerAnnounceMetrics } from '../metrics/announce-metrics.js';
 import { createMetricsServer } from '../metrics/http.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { registerProcessMetrics } from '../metrics/process-metrics.js';
@@ -34,8 +37,9 @@ import type { ProcessInfo } from '../proc/protocol.js';
 import { createRemoteHealthMonitor } from '../proc/remote-monitor.js';
 import { createRemoteVrrp } from '../proc/remote-vrrp.js';
 import { createSupervisor } from '../proc/supervisor.js';
+import { createAnnounceKernel } from '../sys/announce-routes.js';
 import { componentLogger, createLogger } from '../sys/logger.js';
-import { createRtnetlink, type Rtnetlink } from '../sys/rtnetlink.js';
+import { createRtnetlink } from '../sys/rtnetlink.js';
 import { createSdNotify } from '../sys/sd-notify.js';
 import { createSysctl } from '../sys/sysctl.js';
 import { VERSION } from '../version.js';
@@ -51,7 +55,7 @@ async function readConfig(file: string): Promise<{ config: Config } | { errors: 
 }
 
 /**
- * Where state that must survive a restart (drains) lives: `--state-dir`, else systemd's
+ * Where state that must survive a restart (drains, withdrawals) lives: `--state-dir`, else systemd's
  * StateDirectory= (`$STATE_DIRECTORY`, the first path when it lists several), else nowhere.
  */
 function stateDirectory(option: string | undefined): string | null {
@@ -99,6 +103,16 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     logger: componentLogger(log, 'metrics'),
   });
 
+  // Announced VIPs (issue 15): routes in ipvsd's table for BIRD or FRR. Always made, so a config
+  // that drops every `announce` still withdraws the routes a previous run left.
+  const rtnl = createRtnetlink();
+  const announcer = createAnnouncer(config, {
+    kernel: createAnnounceKernel(rtnl),
+    store: createWithdrawStore(stateDir),
+    logger: componentLogger(log, 'announce'),
+  });
+  registerAnnounceMetrics(metrics.registry, () => announcer.status());
+
   // The children. The checks child sends results to `monitor`, which keeps every target's last
   // verdict here; the vrrp child runs the speaker and the sync-daemon follower.
   const startedAt = Date.now();
@@ -110,7 +124,14 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   });
   const checks = createSupervisor(
     { name: 'checks' },
-    { spawn: () => forkChild('checks'), logger: supervisorLog, onMessage: (m) => monitor.receive(m) },
+    {
+      spawn: () => forkChild('checks'),
+      logger: supervisorLog,
+      onMessage: (m) => monitor.receive(m),
+      // Without its checks this director cannot tell whether it can serve: withdraw until they are back.
+      onDown: () => announcer.setFault('checks', 'the checks process is down'),
+      onStart: () => announcer.setFault('checks', null),
+    },
   );
   const remoteVrrp = createRemoteVrrp(config, {
     send: (message) => vrrpProcess.send(message),
@@ -143,13 +164,11 @@ async function main(file: string, stateDir: string | null): Promise<void> {
 
   // Full NAT's nftables table. Without `full_nat` it only looks once per start or reload for a table
   // an earlier config left (and needs no nft then); rtnetlink opens only to check full_nat addresses.
-  let rtnl: Rtnetlink | null = null;
   const nat = createNatReconciler({
     backend: createNftBackend(),
     logger: componentLogger(log, 'nat'),
     ensureConntrack: () => sysctl.ensure('net.ipv4.vs.conntrack', '1'),
     localAddresses: async () => {
-      rtnl ??= createRtnetlink();
       return new Set((await rtnl.listAddresses()).map((a) => a.address));
     },
   });
@@ -162,6 +181,7 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     metrics,
     logger: componentLogger(log, 'director'),
     drainStore: createDrainStore(stateDir),
+    announce: announcer,
   });
 
   // VRRP: the vrrp child's speaker holds the VIPs and its follower switches the IPVS sync daemon
@@ -196,6 +216,7 @@ async function main(file: string, stateDir: string | null): Promise<void> {
         config = next.config;
         names = serviceNames();
         loadedAt = Date.now();
+        await announcer.reload(config);
         await director.reload(config);
         vrrp.reload(config);
         await remoteVrrp.reload(config);
@@ -221,12 +242,15 @@ async function main(file: string, stateDir: string | null): Promise<void> {
       status: async () => ({
         ...(await director.status(loadedAt)),
         vrrp: vrrp.status(),
+        announcements: announcer.status(),
         processes: processStatus(),
       }),
       reload,
       drain: (vs, rs) => director.drain(vs, rs),
       undrain: (vs, rs) => director.undrain(vs, rs),
       failover: async (name) => vrrp.failover(name),
+      withdraw: (address) => announcer.withdraw(address),
+      announce: (address) => announcer.announce(address),
     },
   });
   const metricsServer = createMetricsServer({
@@ -239,6 +263,7 @@ async function main(file: string, stateDir: string | null): Promise<void> {
   // The checks child gets its targets when it is ready; until its first results every real
   // server is at its start state, as it was with the checks in this process.
   checks.start();
+  await announcer.start();
   await director.start();
   // VRRP after the first reconcile: no VIP before its services are in the kernel.
   const vrrpStarted = remoteVrrp.started();
@@ -259,6 +284,8 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     stopping = true;
     notify.stopping();
     log.info({ signal }, 'ipvsd stopping');
+    // Withdraw first: the routers move new connections elsewhere before anything here changes.
+    await announcer.stop();
     stopWatchdog();
     vrrp.close();
     await stopNode(
@@ -277,9 +304,10 @@ async function main(file: string, stateDir: string | null): Promise<void> {
       },
       config.director.ipvs.onStop === 'remove',
     );
+    await announcer.finishStop(config.director.ipvs.onStop === 'remove');
+    rtnl.close();
     await vrrpProcess.stop();
     (backend as IpvsBackend | null)?.close();
-    (rtnl as Rtnetlink | null)?.close();
     log.info({ signal }, 'ipvsd stopped');
   };
   process.on('SIGHUP', () => void reload());
@@ -293,7 +321,7 @@ new Command('ipvsd')
   .requiredOption('--config <file>', 'config file (YAML)')
   .option(
     '--state-dir <dir>',
-    'keeps drains across restarts (default: $STATE_DIRECTORY; none: in memory only)',
+    'keeps drains and withdrawals across restarts (default: $STATE_DIRECTORY; none: in memory only)',
   )
   .action(async (opts: { config: string; stateDir?: string }) => {
     try {

@@ -1,8 +1,8 @@
 /**
- * `ipvsctl reload`, `ipvsctl drain VS RS`, `ipvsctl undrain VS RS`, `ipvsctl failover NAME`: the
- * daemon resolves the names.
+ * `ipvsctl reload`, `ipvsctl drain VS RS`, `ipvsctl undrain VS RS`, `ipvsctl failover NAME`,
+ * `ipvsctl withdraw [ADDRESS]`, `ipvsctl announce [ADDRESS]`: the daemon resolves the names.
  */
-import type { DrainResult, FailoverResult, ReloadResult } from '../control/protocol.js';
+import type { AnnounceResult, DrainResult, FailoverResult, ReloadResult } from '../control/protocol.js';
 import { askDaemon, type ControlCall } from './daemon.js';
 import { type CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
 
@@ -57,5 +57,32 @@ export async function failoverCommand(name: string, call: ControlCall, io: CliOu
   io.out(
     `${what} ${result.name ?? name}: ${result.previous ?? 'MASTER'} -> ${result.state} (priority 0 sent: the peer takes over)\n`,
   );
+  return EXIT_OK;
+}
+
+/**
+ * Exit 0 when the daemon took the withdrawal (or lifted it) and prints every announced VIP's state
+ * after it; 1 when the daemon refused (an address no announced virtual server has), 2 without a daemon.
+ */
+export async function announceCommand(
+  cmd: 'withdraw' | 'announce',
+  address: string | undefined,
+  call: ControlCall,
+  io: CliOutput,
+): Promise<number> {
+  const answer = await askDaemon(call, address === undefined ? { cmd } : { cmd, address }, io);
+  if ('exit' in answer) return answer.exit;
+  const result = answer.result as Partial<AnnounceResult> | null;
+  if (typeof result?.withdrawn !== 'boolean' || !Array.isArray(result.announcements))
+    return malformed(io, cmd);
+  const what = result.address ?? 'every VIP of this director';
+  io.out(
+    result.withdrawn
+      ? `withdrew ${what} (kept withdrawn through reloads and restarts until announce)\n`
+      : `lifted the withdrawal of ${what}\n`,
+  );
+  for (const a of result.announcements)
+    io.out(`  ${a.address}  ${a.announced ? 'announced' : 'withdrawn'}  ${a.reason}\n`);
+  if (typeof result.warning === 'string') io.err(`ipvsctl: warning: ${result.warning}\n`);
   return EXIT_OK;
 }

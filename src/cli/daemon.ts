@@ -22,6 +22,8 @@ export const CONTROL_TIMEOUT_MS = {
   drain: 10_000,
   undrain: 10_000,
   failover: 15_000,
+  withdraw: 15_000,
+  announce: 15_000,
 } as const;
 
 /** The result when the daemon answered ok, or the exit code after the problem has been printed. */

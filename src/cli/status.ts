@@ -167,6 +167,15 @@ function natLines(nat: NatStatus | undefined): string[] {
   return lines;
 }
 
+/** Announced VIPs (issue 15): whether the routers are told, since when, and why. */
+function announcementLines(announcements: StatusResult['announcements']): string[] {
+  if (announcements === undefined || announcements.length === 0) return [];
+  const rows = [['VIP', 'ANNOUNCED', 'SINCE', 'REASON']];
+  for (const a of announcements)
+    rows.push([a.address, a.announced ? 'yes' : 'no', a.since ?? '-', oneLine(a.reason)]);
+  return ['', 'announcements', ...formatColumns(rows)];
+}
+
 export function formatStatusText(status: StatusResult): string {
   const lines = [`config ${status.config.file}, loaded ${status.config.loaded_at}`];
   const r = status.last_reconcile;
@@ -183,6 +192,7 @@ export function formatStatusText(status: StatusResult): string {
   lines.push(...processLines(status.processes));
   lines.push(...vrrpLines(status.vrrp));
   lines.push(...natLines(status.nat));
+  lines.push(...announcementLines(status.announcements));
 
   if (status.virtual_servers.length === 0) lines.push('', 'no virtual servers');
   for (const vs of status.virtual_servers) lines.push('', ...virtualServerLines(vs));

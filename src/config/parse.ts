@@ -130,6 +130,18 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     if (!known) follow.fail(`follow ${quote(name)} is not a vrrp sync group or instance`);
   }
   const virtualServers = readVirtualServers(top.virtualServers ?? null);
+  // An announced VIP is on every director at once; VRRP moves an address to one of them.
+  for (const vs of virtualServers) {
+    if (!vs.announce) continue;
+    const instance = vrrp.instances.find((i) =>
+      i.virtualIpaddresses.some((a) => a.address === vs.key.address),
+    );
+    if (instance !== undefined)
+      ctx.report(
+        vs.source,
+        `virtual server ${quote(vs.name)} is announced, but its address ${vs.key.address} is a virtual address of vrrp instance ${quote(instance.name)}: announce a VIP over BGP or hold it with VRRP, not both`,
+      );
+  }
   const issues = sortIssues(ctx);
   if (issues.length > 0) return { config: null, issues };
   return {

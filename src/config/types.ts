@@ -36,6 +36,22 @@ export interface DirectorConfig {
   readonly controlSocket: string;
   readonly metrics: MetricsConfig;
   readonly syncDaemon: SyncDaemonConfig | null;
+  readonly announce: AnnounceSettings;
+}
+
+/**
+ * How announced VIPs (`virtual_servers[].announce`) become kernel state a routing daemon (BIRD, FRR)
+ * imports: a host route per VIP in a routing table of ipvsd's own, marked with its own protocol.
+ */
+export interface AnnounceSettings {
+  /** SIGTERM: withdraw every VIP, wait this long (routers converge, connections drain), then stop. */
+  readonly withdrawDelayMs: number;
+  /** The routing table ipvsd owns (RT_TABLE ids 1–252 and 256–2^32-1; not main, local or default). */
+  readonly table: number;
+  /** rtm_protocol of ipvsd's routes, so a routing daemon can match them; routes of other protocols are left alone. */
+  readonly protocol: number;
+  /** Where ipvsd keeps each announced VIP as a local address (IPVS needs local delivery). */
+  readonly interface: string;
 }
 
 export interface IpvsSettings {
@@ -88,6 +104,8 @@ export interface VirtualServerConfig {
   readonly inhibitOnFailure: boolean;
   /** Full NAT: what is forwarded to the real servers leaves with this source address; null: off. */
   readonly fullNat: string | null;
+  /** Announce the VIP (a host route in `director.announce.table`) while this director can serve it. */
+  readonly announce: boolean;
   readonly realServers: readonly RealServerConfig[];
   readonly source: SourcePos;
 }

@@ -53,7 +53,15 @@ interface SyncDaemonDraft {
   followValue?: Value;
 }
 
+interface AnnounceDraft {
+  withdrawDelayMs?: number;
+  table?: number;
+  protocol?: number;
+  interface?: string;
+}
+
 interface DirectorDraft {
+  announce?: AnnounceDraft;
   routerId?: string;
   ipForward?: boolean;
   ipvs?: IpvsDraft;
@@ -177,6 +185,75 @@ export const SYNC_DAEMON_KEYWORDS = {
   ),
 } satisfies KeywordTable<SyncDaemonDraft>;
 
+/** rt_tables: 253 default, 254 main, 255 local; 0 is RT_TABLE_UNSPEC. */
+const RESERVED_TABLES: Readonly<Record<number, string>> = { 253: 'default', 254: 'main', 255: 'local' };
+
+/**
+ * rtm_protocol values whose owner deletes such routes when it starts (zebra, BIRD, FRR's daemons,
+ * rt_protos and frr's rt_netlink.h): ipvsd's routes would vanish under the very daemon that imports them.
+ */
+function reservedProtocol(n: number): string | null {
+  if (n === 11) return 'zebra';
+  if (n === 12) return 'bird';
+  if (n >= 186 && n <= 198) return "FRR's daemons";
+  return null;
+}
+
+export const ANNOUNCE_KEYWORDS = {
+  withdraw_delay: key(
+    duration({ max: 3_600_000 }),
+    {
+      description:
+        'on SIGTERM: withdraw every announced VIP, wait this long (routers converge, connections drain), then stop',
+      default: 5000,
+    },
+    (d: AnnounceDraft, x) => {
+      d.withdrawDelayMs = x;
+    },
+  ),
+  table: key(
+    int(1, 2 ** 32 - 1),
+    {
+      description:
+        "routing table of ipvsd's own: one host route per announced VIP, for BIRD's or FRR's kernel import (not 253–255)",
+      default: 200,
+    },
+    (d: AnnounceDraft, x, v) => {
+      const reserved = x === undefined ? undefined : RESERVED_TABLES[x];
+      if (reserved !== undefined)
+        v.fail(`table ${x} is the kernel's "${reserved}" table; give ipvsd a table of its own (like 200)`);
+      else d.table = x;
+    },
+  ),
+  protocol: key(
+    int(5, 255),
+    {
+      description:
+        "rtm_protocol of ipvsd's routes (BIRD: `krt_source`, FRR: `proto`); routes with another protocol in the table are left alone",
+      default: 240,
+    },
+    (d: AnnounceDraft, x, v) => {
+      const owner = x === undefined ? null : reservedProtocol(x);
+      if (owner !== null)
+        v.fail(
+          `protocol ${x} belongs to ${owner}, which deletes such routes when it starts; pick another (like 240)`,
+        );
+      else d.protocol = x;
+    },
+  ),
+  interface: key(
+    interfaceName(),
+    {
+      description:
+        'interface that holds each announced VIP as a /32 or /128 local address (IPVS needs local delivery)',
+      default: 'lo',
+    },
+    (d: AnnounceDraft, x) => {
+      d.interface = x;
+    },
+  ),
+} satisfies KeywordTable<AnnounceDraft>;
+
 export const DIRECTOR_KEYWORDS = {
   router_id: key(
     string(),
@@ -233,6 +310,16 @@ export const DIRECTOR_KEYWORDS = {
       d.syncDaemon = { value: v, draft };
     },
   ),
+  announce: key(
+    section('director.announce', ANNOUNCE_KEYWORDS),
+    {
+      description:
+        'how announced VIPs (`virtual_servers[].announce`) become routes BIRD or FRR export over BGP',
+    },
+    (d: DirectorDraft, x) => {
+      d.announce = x ?? {};
+    },
+  ),
 } satisfies KeywordTable<DirectorDraft>;
 
 export interface DirectorResult {
@@ -257,6 +344,12 @@ export function readDirector(value: Value | null, defaultRouterId: string = host
       timeouts: { tcpS: t?.tcpS ?? null, tcpFinS: t?.tcpFinS ?? null, udpS: t?.udpS ?? null },
     },
     controlSocket: d.controlSocket ?? DEFAULT_CONTROL_SOCKET,
+    announce: {
+      withdrawDelayMs: d.announce?.withdrawDelayMs ?? ANNOUNCE_KEYWORDS.withdraw_delay.default,
+      table: d.announce?.table ?? ANNOUNCE_KEYWORDS.table.default,
+      protocol: d.announce?.protocol ?? ANNOUNCE_KEYWORDS.protocol.default,
+      interface: d.announce?.interface ?? ANNOUNCE_KEYWORDS.interface.default,
+    },
     metrics: { listen: d.metricsListen ?? DEFAULT_METRICS_LISTEN },
     syncDaemon:
       sync === undefined

@@ -73,6 +73,7 @@ interface VirtualServerDraft {
   hysteresis?: number;
   sorryServer?: Value;
   inhibitOnFailure?: boolean;
+  announce?: boolean;
   check?: CheckDraft;
   realServers?: Value[];
 }
@@ -259,6 +260,17 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     { description: 'a failed real server gets weight 0 instead of being removed (daemon)', default: false },
     (d: VirtualServerDraft, x) => {
       d.inhibitOnFailure = x;
+    },
+  ),
+  announce: key(
+    bool(),
+    {
+      description:
+        'announce the VIP (a host route in `director.announce.table`, exported by BIRD or FRR) while this director can serve it (daemon); every service on the address must agree',
+      default: false,
+    },
+    (d: VirtualServerDraft, x) => {
+      d.announce = x;
     },
   ),
   check: key(
@@ -470,6 +482,10 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
   const schedulerFlags = checkSchedulerFlags(d, scheduler, fields);
   const persistence = readPersistence(d.persistence, family);
   if (d.check !== undefined) validateCheck(d.check, null);
+  if (d.announce === true && fields.has('fwmark'))
+    fields
+      .get('announce')
+      ?.value.fail('announce needs an address service: a firewall mark names no address to announce');
   const service: ServiceContext = {
     family,
     fwmark: fields.has('fwmark'),
@@ -499,6 +515,7 @@ export function readVirtualServer(value: Value): VirtualServerConfig | undefined
     sorryServer,
     inhibitOnFailure: d.inhibitOnFailure ?? VIRTUAL_SERVER_KEYWORDS.inhibit_on_failure.default,
     fullNat,
+    announce: d.announce ?? VIRTUAL_SERVER_KEYWORDS.announce.default,
     realServers,
     source: value.pos,
   };
@@ -530,5 +547,25 @@ export function readVirtualServers(value: Value | null): VirtualServerConfig[] {
     if (sameKey === undefined) byKey.set(keyText, vs.source);
     if (sameName === undefined) byName.set(vs.name, vs.source);
   }
+  checkAnnounceAgrees(servers, value);
   return servers;
+}
+
+/**
+ * The route announces an address, not a service: every service on an announced address must say
+ * so, or one service's quorum would keep traffic to the others flowing (or stop it) unasked.
+ */
+function checkAnnounceAgrees(servers: readonly VirtualServerConfig[], value: Value): void {
+  const first = new Map<string, VirtualServerConfig>();
+  for (const vs of servers) {
+    const address = vs.key.address;
+    if (address === null) continue;
+    const other = first.get(address);
+    if (other === undefined) first.set(address, vs);
+    else if (other.announce !== vs.announce)
+      value.ctx.report(
+        vs.source,
+        `virtual server ${quote(vs.name)} has announce: ${vs.announce} but ${quote(other.name)} on the same address ${address} has announce: ${other.announce} (at ${formatPos(other.source)}); every service on an announced address must set it`,
+      );
+  }
 }

@@ -9,7 +9,10 @@ export type ControlRequest =
   | { readonly cmd: 'reload' }
   | { readonly cmd: 'drain'; readonly vs: string; readonly rs: string }
   | { readonly cmd: 'undrain'; readonly vs: string; readonly rs: string }
-  | { readonly cmd: 'failover'; readonly name: string };
+  | { readonly cmd: 'failover'; readonly name: string }
+  /** `address` absent: the node as a whole. */
+  | { readonly cmd: 'withdraw'; readonly address?: string }
+  | { readonly cmd: 'announce'; readonly address?: string };
 
 export type ControlResponse<T = unknown> =
   | { readonly ok: true; readonly result: T }
@@ -122,6 +125,8 @@ export interface StatusResult {
     readonly errors: readonly string[];
   } | null;
   readonly config: { readonly file: string; readonly loaded_at: string };
+  /** One entry per VIP with `announce: true` (issue 15); absent from daemons before it. */
+  readonly announcements?: readonly AnnouncementStatus[];
   /** The daemon's processes: `ipvsd` and its children `checks` and `vrrp`. */
   readonly processes?: readonly ProcessStatus[];
   /** Full NAT's nftables table (`inet ipvsd`); absent from daemons without it. */
@@ -161,6 +166,28 @@ export interface ReloadResult {
   readonly errors: readonly string[];
 }
 
+/** One announced VIP: whether its route is in ipvsd's table (so BGP carries it) and why (not). */
+export interface AnnouncementStatus {
+  readonly address: string;
+  readonly announced: boolean;
+  /** `announced`, `stopping`, `fault: …`, `withdrawn by operator`, `not reconciled: …`, `quorum lost: …` */
+  readonly reason: string;
+  /** ISO 8601: when `announced` last changed. */
+  readonly since: string;
+}
+
+/** `ipvsctl withdraw [ADDRESS]` / `ipvsctl announce [ADDRESS]`. */
+export interface AnnounceResult {
+  /** null: the node as a whole. */
+  readonly address: string | null;
+  /** True for withdraw, false for announce. */
+  readonly withdrawn: boolean;
+  /** Every announced VIP after the change. */
+  readonly announcements: readonly AnnouncementStatus[];
+  /** Present when the change could not be saved for the next daemon start, or does not take effect alone. */
+  readonly warning?: string;
+}
+
 /** `ipvsctl failover NAME`: the handover happened (a priority-0 advert went out, then BACKUP). */
 export interface FailoverResult {
   readonly name: string;
@@ -192,6 +219,8 @@ export interface ControlResults {
   readonly drain: DrainResult;
   readonly undrain: DrainResult;
   readonly failover: FailoverResult;
+  readonly withdraw: AnnounceResult;
+  readonly announce: AnnounceResult;
 }
 
 export type ControlErrorBody = { readonly code: string; readonly message: string };

@@ -9,7 +9,7 @@ export type ParsedRequest =
   | { readonly ok: true; readonly request: ControlRequest }
   | { readonly ok: false; readonly message: string };
 
-const COMMANDS = ['status', 'reload', 'drain', 'undrain', 'failover'] as const;
+const COMMANDS = ['status', 'reload', 'drain', 'undrain', 'failover', 'withdraw', 'announce'] as const;
 
 /** A VS, RS or VRRP name argument: names and addresses are short; the limit keeps log lines sane. */
 const MAX_ARGUMENT_LENGTH = 256;
@@ -20,7 +20,7 @@ function refuse(message: string): ParsedRequest {
 
 function argument(
   obj: Record<string, unknown>,
-  key: 'vs' | 'rs' | 'name',
+  key: 'vs' | 'rs' | 'name' | 'address',
   cmd: string,
 ): string | ParsedRequest {
   const value = obj[key];
@@ -65,6 +65,13 @@ export function parseControlRequest(line: string): ParsedRequest {
       const name = argument(obj, 'name', cmd);
       if (typeof name !== 'string') return name;
       return { ok: true, request: { cmd, name } };
+    }
+    case 'withdraw':
+    case 'announce': {
+      if (obj.address === undefined || obj.address === null) return { ok: true, request: { cmd } };
+      const address = argument(obj, 'address', cmd);
+      if (typeof address !== 'string') return address;
+      return { ok: true, request: { cmd, address } };
     }
     default:
       return refuse(`unknown command "${cmd.slice(0, 64)}" (known: ${COMMANDS.join(', ')})`);

@@ -23,6 +23,7 @@ import { dirname } from 'node:path';
 import { IpvsdError } from '../errors.js';
 import { type CappedListener, openCappedListener } from '../sys/capped-listener.js';
 import type {
+  AnnounceResult,
   ControlCommand,
   ControlErrorBody,
   ControlRequest,
@@ -48,6 +49,12 @@ export interface ControlHandlers {
    * not MASTER (nothing to hand over) or the daemon runs no VRRP.
    */
   failover(name: string): Promise<FailoverResult>;
+  /**
+   * Withdraws one announced VIP (`address`) or the node (null) until `announce`, through reloads and
+   * restarts. Throws IPVSD_ERR_NOT_FOUND for an address no announced virtual server has.
+   */
+  withdraw(address: string | null): Promise<AnnounceResult>;
+  announce(address: string | null): Promise<AnnounceResult>;
 }
 
 /** The part of a pino logger this module uses. */
@@ -89,6 +96,8 @@ const DEFAULT_HANDLER_TIMEOUT_MS: Record<ControlCommand, number> = {
   drain: 10_000,
   undrain: 10_000,
   failover: 10_000,
+  withdraw: 10_000,
+  announce: 10_000,
 };
 
 export const DEFAULT_MAX_CONTROL_CONNECTIONS = 32;
@@ -288,6 +297,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
         return handlers.undrain(request.vs, request.rs);
       case 'failover':
         return handlers.failover(request.name);
+      case 'withdraw':
+        return handlers.withdraw(request.address ?? null);
+      case 'announce':
+        return handlers.announce(request.address ?? null);
     }
   }
 

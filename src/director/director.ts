@@ -17,7 +17,14 @@ import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../m
 import type { NatReconciler } from '../nat/reconciler.js';
 import { fullNatServices } from '../nat/rules.js';
 import type { Logger } from '../sys/logger.js';
-import { type DirectorDecision, decide, drainKey, drainKeyOf, type Health } from './desired-state.js';
+import {
+  type DirectorDecision,
+  decide,
+  drainKey,
+  drainKeyOf,
+  type Health,
+  type VirtualServerDecision,
+} from './desired-state.js';
 import { createDrainStore, type DrainEntry, type DrainStore } from './drain-store.js';
 import { createReconciler, type ReconcileKind, type ReconcileReport, type Reconciler } from './reconciler.js';
 
@@ -37,6 +44,14 @@ export interface DirectorDeps {
   readonly nat?: NatReconciler;
   /** Where drains survive a restart; default: none (in memory only). */
   readonly drainStore?: DrainStore;
+  /**
+   * The announcer (./announcer.ts): told every decision before the kernel table changes (so a VIP
+   * whose quorum is gone is withdrawn first) and every reconcile's outcome.
+   */
+  readonly announce?: {
+    decided(virtualServers: readonly VirtualServerDecision[]): Promise<void>;
+    reconciled(problem: string | null): void;
+  };
   readonly now?: () => number;
 }
 
@@ -120,8 +135,14 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
               'ipvs table reconciled',
             );
           for (const e of report.errors) log.error({ err: e.message }, 'kernel refused an ipvs operation');
+          deps.announce?.reconciled(
+            report.errors.length === 0
+              ? null
+              : `the kernel refused ${report.errors.length} ipvs operation${report.errors.length === 1 ? '' : 's'} (${report.errors[0]?.message})`,
+          );
         },
         onFailure: (err, kind) => {
+          deps.announce?.reconciled(`ipvs reconcile failed: ${(err as Error).message}`);
           deps.metrics.reconciled({ kind, operations: 0, errors: 1, durationMs: 0 });
           log.error({ err: (err as Error).message, kind }, 'ipvs reconcile failed');
         },
@@ -190,8 +211,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   const health = (_vs: VirtualServerConfig, rs: RealServerConfig): Health =>
     deps.monitor.status(idOf(rs))?.health ?? startHealth(rs);
 
-  function recompute(kind: ReconcileKind): Promise<void> {
-    lastDecision = decide({ virtualServers: config.virtualServers, health, drained, quorumMet });
+  async function recompute(kind: ReconcileKind): Promise<void> {
+    const decision = decide({ virtualServers: config.virtualServers, health, drained, quorumMet });
+    lastDecision = decision;
     for (const d of lastDecision.virtualServers) {
       const before = quorumMet.get(d.name);
       if (before !== undefined && before !== d.quorumMet)
@@ -205,8 +227,10 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
         required: d.requiredWeight,
       });
     }
-    quorumMet = lastDecision.quorumMet;
-    return currentReconciler()?.setDesired(lastDecision.services, kind) ?? Promise.resolve();
+    quorumMet = decision.quorumMet;
+    // Withdraw before the table changes: routers stop sending before the services lose their servers.
+    await deps.announce?.decided(decision.virtualServers);
+    await currentReconciler()?.setDesired(decision.services, kind);
   }
 
   deps.monitor.onChange((id, status) => {

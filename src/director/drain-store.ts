@@ -5,12 +5,12 @@
  * (`$STATE_DIRECTORY`, /var/lib/ipvsd in the unit) or `ipvsd --state-dir`; without either, drains
  * live in memory only and every drain says so.
  *
- * The file is written whole on every change, to a temporary name and then renamed over the old one,
- * so a crash mid-write leaves the previous version and never half a file. Pure parsing
+ * The file is written whole on every change (./state-file.ts: a crash mid-write leaves the previous
+ * version, never half a file). Pure parsing
  * (`parseDrainFile`) is separate from the file I/O so the format's edge cases are unit-tested.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readStateFile, writeStateFile } from './state-file.js';
 
 export const DRAIN_FILE = 'drains.json';
 
@@ -60,29 +60,7 @@ export function createDrainStore(dir: string | null): DrainStore {
   const file = join(dir, DRAIN_FILE);
   return {
     file,
-    async load() {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw new Error(`${file}: cannot read: ${(err as Error).message}`);
-      }
-      try {
-        return parseDrainFile(text);
-      } catch (err) {
-        throw new Error(`${file}: ${(err as Error).message}`);
-      }
-    },
-    async save(entries) {
-      const temporary = `${file}.${process.pid}.tmp`;
-      try {
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        await writeFile(temporary, drainFileText(entries), { mode: 0o600 });
-        await rename(temporary, file);
-      } catch (err) {
-        throw new Error(`${file}: cannot save: ${(err as Error).message}`);
-      }
-    },
+    load: () => readStateFile(file, parseDrainFile, []),
+    save: (entries) => writeStateFile(dir, file, drainFileText(entries)),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Interface addresses over rtnetlink (NETLINK_ROUTE), for the VIPs that VRRP adds and removes.
+ * Interface addresses over rtnetlink (NETLINK_ROUTE), for the VIPs that VRRP adds and removes, and
+ * host routes in a table of ipvsd's own, for the VIPs it announces (a routing daemon exports them).
  * It works in whatever network namespace the process runs in, and needs CAP_NET_ADMIN to change
  * anything. Requests go out one at a time on one socket: node-netlink keeps a single
  * multipart-reassembly buffer per socket and the kernel refuses a second dump while one is running
@@ -7,7 +8,7 @@
  * kept) whose message says which address and interface were involved; the listeners we put on
  * node-netlink's socket only store or reject, because a throw inside them aborts the process.
  */
-import { createRtNetlink, FlagsNew, type RtNetlinkSocket, type rt } from 'netlink';
+import { createRtNetlink, FlagsNew, type RtNetlinkSocket, rt } from 'netlink';
 import { IpvsdError, NetlinkError } from '../errors.js';
 import type { Family } from '../model/ipvs.js';
 import {
@@ -51,6 +52,27 @@ export interface AddAddressOptions {
   readonly broadcast?: boolean;
 }
 
+/** A host route (/32 or /128) as a route dump shows it. */
+export interface HostRoute {
+  readonly family: Family;
+  /** Canonical text. */
+  readonly address: string;
+  readonly table: number;
+  /** rtm_protocol: who made it. */
+  readonly protocol: number;
+  /** RTN_*: 1 unicast, 6 blackhole, … */
+  readonly type: number;
+  /** The output interface, when the route has one. */
+  readonly ifindex: number | null;
+}
+
+/** What makes a host route ipvsd's: its table and protocol. */
+export interface HostRouteKey {
+  readonly address: string;
+  readonly table: number;
+  readonly protocol: number;
+}
+
 export interface RtnetlinkOptions {
   /** How long to wait for the kernel's answer to one request. Default 5000. */
   readonly timeoutMs?: number;
@@ -59,7 +81,14 @@ export interface RtnetlinkOptions {
 /** The part of node-netlink's RtNetlinkSocket we use; tests inject a fake. */
 export type RtSocket = Pick<
   RtNetlinkSocket,
-  'getLink' | 'getLinks' | 'getAddresses' | 'newAddress' | 'delAddress'
+  | 'getLink'
+  | 'getLinks'
+  | 'getAddresses'
+  | 'newAddress'
+  | 'delAddress'
+  | 'getRoutes'
+  | 'newRoute'
+  | 'delRoute'
 > & {
   readonly socket: Pick<RtNetlinkSocket['socket'], 'on' | 'close'>;
 };
@@ -98,6 +127,18 @@ export interface Rtnetlink {
    * first call, an empty one included (the speaker opens it at start, off the takeover's path).
    */
   addAddressesAtOnce(addresses: readonly AddressToAdd[]): AddressBatchResult;
+  /**
+   * The host routes in `table`, of every protocol. The kernel dumps every table (it filters only
+   * for sockets with strict checking, which node-netlink does not set): the filter is here.
+   */
+  listHostRoutes(table: number): Promise<HostRoute[]>;
+  /**
+   * Adds a unicast host route to `address` out of `ifname` in `route.table`, marked `route.protocol`.
+   * NetlinkError EEXIST when the table already has a route to it (of any protocol: never replaced).
+   */
+  addHostRoute(route: HostRouteKey, ifname: string): Promise<void>;
+  /** Removes the host route; the kernel matches the protocol too, so another's route stays. ESRCH when none. */
+  removeHostRoute(route: HostRouteKey): Promise<void>;
   /** Closes the socket; pending and later calls reject. Idempotent. */
   close(): void;
 }
@@ -115,6 +156,16 @@ const REMOVE_DESCRIPTIONS = {
   EPERM: 'operation not permitted: needs CAP_NET_ADMIN',
 } as const;
 const LOOKUP_DESCRIPTIONS = { ENODEV: 'no such interface' } as const;
+const ROUTE_ADD_DESCRIPTIONS = {
+  EEXIST: 'the table already has a route to it',
+  ENODEV: 'no such interface',
+  ENETDOWN: 'the interface is down',
+  EPERM: 'operation not permitted: needs CAP_NET_ADMIN',
+} as const;
+const ROUTE_REMOVE_DESCRIPTIONS = {
+  ESRCH: 'no such route',
+  EPERM: 'operation not permitted: needs CAP_NET_ADMIN',
+} as const;
 
 export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkDeps = {}): Rtnetlink {
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -227,6 +278,42 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
   let batch: AddressBatch | null = null;
 
   return {
+    async listHostRoutes(table) {
+      const messages = await request(`listing routes of table ${table}`, undefined, () =>
+        sock.getRoutes({}, {}, requestOptions),
+      );
+      const out: HostRoute[] = [];
+      for (const message of messages) {
+        const parsed = toHostRoute(message);
+        if (parsed !== null && parsed.table === table) out.push(parsed);
+      }
+      return out;
+    },
+
+    async addHostRoute(route, ifname) {
+      const target = hostTarget(route.address);
+      const context = `adding route ${target.address}/${target.prefixLength} dev ${ifname} table ${route.table} proto ${route.protocol}`;
+      const index = await lookupIndex(ifname, context);
+      const { data, attrs } = hostRouteRequest(route, target);
+      await request(context, ROUTE_ADD_DESCRIPTIONS, () =>
+        sock.newRoute(
+          { ...data, scope: RT_SCOPE_LINK },
+          { ...attrs, oif: index },
+          { ...requestOptions, flags: FlagsNew.CREATE | FlagsNew.EXCL },
+        ),
+      );
+    },
+
+    async removeHostRoute(route) {
+      const target = hostTarget(route.address);
+      const context = `removing route ${target.address}/${target.prefixLength} table ${route.table} proto ${route.protocol}`;
+      const { data, attrs } = hostRouteRequest(route, target);
+      // RT_SCOPE_NOWHERE in a delete means any scope (fib_table_delete), as `ip route del` sends it.
+      await request(context, ROUTE_REMOVE_DESCRIPTIONS, () =>
+        sock.delRoute({ ...data, scope: RT_SCOPE_NOWHERE }, attrs, requestOptions),
+      );
+    },
+
     interfaceIndex: (ifname) => lookupIndex(ifname, `looking up interface ${ifname}`),
 
     addAddressesAtOnce(addresses) {
@@ -277,6 +364,63 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
       batch?.close();
     },
   };
+}
+
+/** <linux/rtnetlink.h> */
+const RT_TABLE_UNSPEC = 0;
+const RT_SCOPE_LINK = 253;
+const RT_SCOPE_NOWHERE = 255;
+const RTN_UNICAST = 1;
+
+function hostTarget(address: string): ParsedCidr {
+  const target = parseCidr(address);
+  if (target.explicitPrefix)
+    throw new IpvsdError('IPVSD_ERR_USAGE', `a host route takes an address without a prefix, not ${address}`);
+  return target;
+}
+
+/**
+ * The rtmsg header and attributes naming a host route (pure; exported for tests). As iproute2 does,
+ * a table id above 255 goes only in RTA_TABLE (the header's u8 then says RT_TABLE_UNSPEC).
+ */
+export function hostRouteRequest(
+  route: HostRouteKey,
+  target: ParsedCidr,
+): { data: rt.Route; attrs: rt.RouteAttrs } {
+  return {
+    data: {
+      family: target.family === 'inet' ? AF_INET : AF_INET6,
+      dstLen: target.prefixLength,
+      table: route.table < 256 ? route.table : RT_TABLE_UNSPEC,
+      protocol: route.protocol,
+      type: RTN_UNICAST,
+    },
+    attrs: { dst: target.bytes, table: route.table },
+  };
+}
+
+/** One RTM_NEWROUTE dump entry as a HostRoute; null unless it is an IPv4/IPv6 host route. */
+export function toHostRoute(message: rt.RouteMessage): HostRoute | null {
+  const { data, attrs } = message;
+  const family: Family | null = data.family === AF_INET ? 'inet' : data.family === AF_INET6 ? 'inet6' : null;
+  const dst = attrs.dst;
+  if (family === null || dst === undefined || dst.length !== (family === 'inet' ? 4 : 16)) return null;
+  if (data.dstLen !== dst.length * 8) return null;
+  return {
+    family,
+    address: formatIp(dst),
+    table: attrs.table ?? data.table ?? 0,
+    protocol: enumNumber(rt.RouteProtocol, data.protocol),
+    type: enumNumber(rt.RouteType, data.type),
+    ifindex: attrs.oif ?? null,
+  };
+}
+
+/** node-netlink hands back an enum's name when it knows the value, the number when not. */
+function enumNumber(mapping: Readonly<Record<string, string | number>>, value: unknown): number {
+  if (typeof value === 'number') return value;
+  const n = typeof value === 'string' ? mapping[value] : undefined;
+  return typeof n === 'number' ? n : -1;
 }
 
 /** The ifaddrmsg header and attributes of an RTM_NEWADDR request (pure; exported for tests). */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ControlCall } from '../../../src/cli/daemon.js';
-import { drainCommand, failoverCommand, reloadCommand } from '../../../src/cli/daemon-commands.js';
+import {
+  announceCommand,
+  drainCommand,
+  failoverCommand,
+  reloadCommand,
+} from '../../../src/cli/daemon-commands.js';
 import type { CliOutput } from '../../../src/cli/output.js';
 import {
   formatColumns,
@@ -291,5 +296,81 @@ describe('ipvsctl failover', () => {
   it('exit 2 without a daemon or with a reply it cannot read', async () => {
     expect(await failoverCommand('VI_1', fakeDaemon(NOT_RUNNING), capture())).toBe(2);
     expect(await failoverCommand('VI_1', fakeDaemon({ ok: true, result: {} }), capture())).toBe(2);
+  });
+});
+
+describe('announcements (issue 15)', () => {
+  const announcements = [
+    { address: '203.0.113.100', announced: true, reason: 'announced', since: '2025-01-01T00:00:05.000Z' },
+    {
+      address: '203.0.113.101',
+      announced: false,
+      reason: 'quorum lost: tcp/203.0.113.101:80 has 0 of 1',
+      since: '2025-01-01T00:00:09.000Z',
+    },
+  ];
+
+  it('status text lists every announced VIP with its state and reason', () => {
+    const text = formatStatusText({ ...STATUS, announcements });
+    expect(text).toContain(
+      [
+        'announcements',
+        '  VIP            ANNOUNCED  SINCE                     REASON',
+        '  203.0.113.100  yes        2025-01-01T00:00:05.000Z  announced',
+        '  203.0.113.101  no         2025-01-01T00:00:09.000Z  quorum lost: tcp/203.0.113.101:80 has 0 of 1',
+      ].join('\n'),
+    );
+    expect(formatStatusText(STATUS)).not.toContain('announcements');
+  });
+
+  it('withdraw without an address asks for the node and prints every VIP after it', async () => {
+    const io = capture();
+    const daemon = fakeDaemon({
+      ok: true,
+      result: {
+        address: null,
+        withdrawn: true,
+        announcements: announcements.map((a) => ({
+          ...a,
+          announced: false,
+          reason: 'withdrawn by operator (node)',
+        })),
+      },
+    });
+    expect(await announceCommand('withdraw', undefined, daemon, io)).toBe(0);
+    expect(daemon.requests[0]?.[0]).toEqual({ cmd: 'withdraw' });
+    expect(io.stdout).toBe(
+      'withdrew every VIP of this director (kept withdrawn through reloads and restarts until announce)\n' +
+        '  203.0.113.100  withdrawn  withdrawn by operator (node)\n' +
+        '  203.0.113.101  withdrawn  withdrawn by operator (node)\n',
+    );
+  });
+
+  it('announce ADDRESS passes the address and shows the warning; a refusal exits 1', async () => {
+    const io = capture();
+    const daemon = fakeDaemon({
+      ok: true,
+      result: {
+        address: '203.0.113.100',
+        withdrawn: false,
+        announcements: [],
+        warning: 'the node as a whole stays withdrawn',
+      },
+    });
+    expect(await announceCommand('announce', '203.0.113.100', daemon, io)).toBe(0);
+    expect(daemon.requests[0]?.[0]).toEqual({ cmd: 'announce', address: '203.0.113.100' });
+    expect(io.stdout).toBe('lifted the withdrawal of 203.0.113.100\n');
+    expect(io.stderr).toBe('ipvsctl: warning: the node as a whole stays withdrawn\n');
+
+    const refused = capture();
+    const no = fakeDaemon({
+      ok: false,
+      error: {
+        code: 'IPVSD_ERR_NOT_FOUND',
+        message: 'withdraw: no virtual server with announce: true on 192.0.2.1',
+      },
+    });
+    expect(await announceCommand('withdraw', '192.0.2.1', no, refused)).toBe(1);
+    expect(refused.stderr).toContain('no virtual server with announce: true on 192.0.2.1');
   });
 });

@@ -31,6 +31,7 @@ describe('the DESIGN §5 example (full.yaml)', () => {
       controlSocket: '/run/ipvsd/control.sock',
       metrics: { listen: { host: '127.0.0.1', port: 9469 } },
       syncDaemon: { interface: 'eth1', syncId: 51, follow: 'VG1', source: { line: 8, col: 16 } },
+      announce: { withdrawDelayMs: 5000, table: 200, protocol: 240, interface: 'lo' },
     });
   });
 
@@ -94,6 +95,7 @@ describe('the DESIGN §5 example (full.yaml)', () => {
       hysteresis: 0,
       sorryServer: { address: '198.51.100.99', port: 80, source: { line: 50, col: 19 } },
       inhibitOnFailure: false,
+      announce: false,
       source: { line: 41, col: 5 },
     });
     expect(web?.realServers[0]).toEqual({
@@ -194,6 +196,7 @@ describe('defaults', () => {
       controlSocket: '/run/ipvsd/control.sock',
       metrics: { listen: { host: '127.0.0.1', port: 9469 } },
       syncDaemon: null,
+      announce: { withdrawDelayMs: 5000, table: 200, protocol: 240, interface: 'lo' },
     });
     expect(config?.virtualServers).toEqual([]);
     expect(config?.vrrpInstances).toEqual([]);

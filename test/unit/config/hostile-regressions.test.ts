@@ -210,7 +210,7 @@ describe('issue 14: bounded parsing', () => {
 
   it('prints a block-scalar key as one line, escaped', () => {
     expect(issuesOf(yaml('director:', '  ? |', '    abc', '    def', '  : 1'))).toEqual([
-      `${FILE}:2:5: unknown key "abc\\ndef\\n" in director; expected one of router_id, ip_forward, ipvs, control_socket, metrics, sync_daemon`,
+      `${FILE}:2:5: unknown key "abc\\ndef\\n" in director; expected one of router_id, ip_forward, ipvs, control_socket, metrics, sync_daemon, announce`,
     ]);
   });
 
@@ -219,7 +219,7 @@ describe('issue 14: bounded parsing', () => {
       `${FILE}:2:3: invalid YAML: The : indicator must be at most 1024 chars after the start of an implicit block mapping key`,
     ]);
     expect(issuesOf(yaml('director:', `  ? bogus${'y'.repeat(40_000)}`, '  : 1'))).toEqual([
-      `${FILE}:2:5: unknown key "bogus${'y'.repeat(35)}…" (40005 characters) in director; expected one of router_id, ip_forward, ipvs, control_socket, metrics, sync_daemon`,
+      `${FILE}:2:5: unknown key "bogus${'y'.repeat(35)}…" (40005 characters) in director; expected one of router_id, ip_forward, ipvs, control_socket, metrics, sync_daemon, announce`,
     ]);
     expect(
       issuesOf(yaml('virtual_servers:', `  - { address: 192.0.2.1, port: ${'9'.repeat(40_000)}x }`)),

@@ -45,7 +45,7 @@ describe('unknown keys', () => {
 
   it('list what was expected when nothing is close', () => {
     expect(issuesOf(yaml('director:', '  color: blue'))).toEqual([
-      'test.yaml:2:3: unknown key "color" in director; expected one of router_id, ip_forward, ipvs, control_socket, metrics, sync_daemon',
+      'test.yaml:2:3: unknown key "color" in director; expected one of router_id, ip_forward, ipvs, control_socket, metrics, sync_daemon, announce',
     ]);
   });
 

@@ -348,3 +348,47 @@ describe('director', () => {
     expect(await second.kernel.dump()).toEqual([]);
   });
 });
+
+describe('director and the announcer (issue 15)', () => {
+  it('tells the announcer each decision before the kernel table changes, and each reconcile outcome', async () => {
+    const memory = createMemoryBackend();
+    const events: string[] = [];
+    const kernel = {
+      ...memory,
+      dump: () => memory.dump(),
+      apply: async (ops: Parameters<typeof memory.apply>[0]) => {
+        events.push(`apply ${ops.map((o) => o.kind).join(',')}`);
+        return memory.apply(ops);
+      },
+    };
+    const m = fakeMonitor();
+    const director = createDirector(config(), {
+      backend: () => kernel,
+      monitor: m.monitor,
+      metrics: noopMetrics,
+      logger: silent,
+      announce: {
+        decided: async (vs) => {
+          // An announcer that takes its time: the table must still wait for it.
+          await nextTurn();
+          events.push(`decided ${vs.map((d) => `${d.name}:${d.quorumMet}`).join(',')}`);
+        },
+        reconciled: (problem) => events.push(`reconciled ${problem}`),
+      },
+    });
+    await director.start();
+    expect(events).toEqual([
+      'decided web:true',
+      'apply add-service,add-destination,add-destination',
+      'reconciled null',
+    ]);
+    events.length = 0;
+    for (const id of m.updates[0] ?? []) m.set(id, false);
+    await nextTurn();
+    await nextTurn();
+    await director.resync();
+    const ordered = events.filter((e) => !e.startsWith('reconciled'));
+    expect(ordered[0]).toBe('decided web:false');
+    expect(ordered[1]).toMatch(/^apply delete-destination/);
+  });
+});

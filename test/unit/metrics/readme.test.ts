@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { registerAnnounceMetrics } from '../../../src/metrics/announce-metrics.js';
 import { CHECK_DURATION, CHECKS_TOTAL } from '../../../src/metrics/check-series.js';
 import {
   BACKEND_FAMILIES,
@@ -43,6 +44,7 @@ async function registered(): Promise<Map<string, Documented>> {
   registerVrrpMetrics(metrics.registry, () => null);
   registerProcessMetrics(metrics.registry, () => []);
   registerNatMetrics(metrics.registry, () => null);
+  registerAnnounceMetrics(metrics.registry, () => []);
   const out = new Map<string, Documented>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };

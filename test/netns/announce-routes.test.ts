@@ -1,0 +1,226 @@
+/**
+ * Announced VIPs as kernel state (src/sys/announce-routes.ts, src/sys/rtnetlink.ts host routes)
+ * against the real kernel and real BIRD: our compiled writer runs inside a "director" namespace
+ * through the node agent; `ip -j route` there is the oracle for the table, and a second namespace
+ * runs BIRD as a router with a BGP session to the director's BIRD, which imports ipvsd's table with
+ * a stock `protocol kernel { kernel table 200; learn; }`. The router's kernel table is the oracle
+ * for what BGP carried. No IPVS is needed: this is the announcement half alone.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostRoute } from '../../src/sys/rtnetlink.js';
+import { createNetnsLab, type NetnsLab, type NodeAgent } from '../support/netns.js';
+import { waitFor } from '../support/wait.js';
+
+const TABLE = 200;
+const PROTO = 240;
+const SETTINGS = { table: TABLE, protocol: PROTO, interface: 'lo' };
+const VIP1 = '203.0.113.100';
+const VIP2 = '203.0.113.101';
+const VIP6 = '2001:db8::100';
+
+interface IpRoute {
+  dst: string;
+  dev?: string;
+  protocol?: string;
+  gateway?: string;
+  type?: string;
+}
+
+describe('announced VIPs as routes in a table of our own', () => {
+  let lab: NetnsLab;
+  let director: string;
+  let router: string;
+  let agent: NodeAgent;
+  let dir: string;
+
+  const table = async (ns: string, family: 4 | 6 = 4): Promise<IpRoute[]> =>
+    lab.ipJson<IpRoute[]>(ns, [`-${family}`, 'route', 'show', 'table', String(TABLE)]);
+  const ours = async (): Promise<string[]> =>
+    (await table(director)).filter((r) => r.protocol === String(PROTO)).map((r) => r.dst);
+
+  beforeAll(async () => {
+    lab = createNetnsLab();
+    director = await lab.namespace('dir');
+    router = await lab.namespace('rtr');
+    await lab.veth({ ns: director, ifname: 'eth0' }, { ns: router, ifname: 'eth0' });
+    await lab.addAddress(director, 'eth0', '192.0.2.1/24');
+    await lab.addAddress(router, 'eth0', '192.0.2.2/24');
+    agent = await lab.nodeAgent(director, 'test/netns/drivers/announce-routes.mjs');
+    dir = await lab.tempDir('ipvsd-announce-');
+  });
+
+  afterAll(async () => {
+    await lab?.cleanup();
+  });
+
+  it('adds a host route with our protocol out of lo, lists it, and removes only ours', async () => {
+    await agent.call('addHostRoute', { address: VIP1, table: TABLE, protocol: PROTO }, 'lo');
+    await agent.call('addHostRoute', { address: VIP6, table: TABLE, protocol: PROTO }, 'lo');
+    expect(await table(director)).toEqual([
+      expect.objectContaining({ dst: VIP1, dev: 'lo', protocol: String(PROTO), scope: 'link' }),
+    ]);
+    expect(await table(director, 6)).toEqual([
+      expect.objectContaining({ dst: VIP6, dev: 'lo', protocol: String(PROTO) }),
+    ]);
+    const listed = await agent.call<HostRoute[]>('listHostRoutes', TABLE);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ address: VIP1, table: TABLE, protocol: PROTO, type: 1, family: 'inet' }),
+        expect.objectContaining({ address: VIP6, table: TABLE, protocol: PROTO, family: 'inet6' }),
+      ]),
+    );
+    // The kernel matches the protocol on delete: a request with another one leaves ours alone.
+    await expect(agent.call('removeHostRoute', { address: VIP1, table: TABLE, protocol: 4 })).rejects.toThrow(
+      /ESRCH|no such route/,
+    );
+    await agent.call('removeHostRoute', { address: VIP1, table: TABLE, protocol: PROTO });
+    await agent.call('removeHostRoute', { address: VIP6, table: TABLE, protocol: PROTO });
+    expect(await table(director)).toEqual([]);
+    expect(await table(director, 6)).toEqual([]);
+  });
+
+  it('syncs to the wanted set, repairs a route removed by hand, leaves routes it did not make', async () => {
+    await lab.execOk(director, 'ip', [
+      'route',
+      'add',
+      '198.51.100.0/24',
+      'dev',
+      'lo',
+      'table',
+      String(TABLE),
+      'proto',
+      'static',
+    ]);
+    await lab.execOk(director, 'ip', [
+      'route',
+      'add',
+      `${VIP2}/32`,
+      'dev',
+      'lo',
+      'table',
+      String(TABLE),
+      'proto',
+      'static',
+    ]);
+
+    const first = await agent.call<{ added: string[]; errors: Record<string, string> }>(
+      'syncRoutes',
+      SETTINGS,
+      [VIP1, VIP2],
+    );
+    expect(first).toMatchObject({ added: [VIP1], removed: [] });
+    expect(first.errors[VIP2]).toMatch(/already has a route to 203\.0\.113\.101 with protocol 4/);
+    expect(await ours()).toEqual([VIP1]);
+
+    await lab.execOk(director, 'ip', ['route', 'del', `${VIP1}/32`, 'table', String(TABLE)]);
+    expect(await ours()).toEqual([]);
+    const repaired = await agent.call<{ added: string[] }>('syncRoutes', SETTINGS, [VIP1]);
+    expect(repaired.added).toEqual([VIP1]);
+    expect(await ours()).toEqual([VIP1]);
+
+    const withdrawn = await agent.call<{ removed: string[] }>('syncRoutes', SETTINGS, []);
+    expect(withdrawn.removed).toEqual([VIP1]);
+    expect(await ours()).toEqual([]);
+    // Foreign routes stay.
+    expect((await table(director)).map((r) => r.dst).sort()).toEqual(['198.51.100.0/24', VIP2]);
+    await lab.execOk(director, 'ip', ['route', 'flush', 'table', String(TABLE)]);
+  });
+
+  it('moves its routes when the table changes on a reload', async () => {
+    await agent.call('syncRoutes', SETTINGS, [VIP1]);
+    const moved = await agent.call<{ added: string[]; removed: string[] }>(
+      'syncRoutes',
+      { ...SETTINGS, table: 4000 },
+      [VIP1],
+    );
+    expect(moved).toMatchObject({ added: [VIP1], removed: [VIP1] });
+    expect(await table(director)).toEqual([]);
+    expect(await lab.ipJson<IpRoute[]>(director, ['route', 'show', 'table', '4000'])).toEqual([
+      expect.objectContaining({ dst: VIP1, protocol: String(PROTO) }),
+    ]);
+    await agent.call('syncRoutes', SETTINGS, []);
+    expect(await lab.ipJson<IpRoute[]>(director, ['route', 'show', 'table', '4000'])).toEqual([]);
+  });
+
+  it('keeps the VIP a local address on the interface', async () => {
+    expect(await agent.call('ensureAddresses', 'lo', [VIP1, VIP6])).toEqual({});
+    expect(await agent.call('ensureAddresses', 'lo', [VIP1])).toEqual({});
+    const held = (await lab.ipAddresses(director, 'lo')).map((a) => `${a.local}/${a.prefixlen}`);
+    expect(held).toEqual(expect.arrayContaining([`${VIP1}/32`, `${VIP6}/128`]));
+    expect(await agent.call('removeAddresses', 'lo', [VIP1, VIP6])).toEqual({});
+    const after = (await lab.ipAddresses(director, 'lo')).map((a) => a.local);
+    expect(after).not.toContain(VIP1);
+    expect(after).not.toContain(VIP6);
+  });
+
+  it('BIRD on the director imports the route with a stock kernel protocol; its BGP peer holds it until withdrawn', async () => {
+    const directorConf = join(dir, 'director.conf');
+    const routerConf = join(dir, 'router.conf');
+    await writeFile(
+      directorConf,
+      `router id 192.0.2.1;
+protocol device {}
+# ipvsd's table, learned as it is: only ipvsd's protocol (krt_source) goes on to BGP.
+protocol kernel ipvsd { kernel table ${TABLE}; learn; scan time 1; ipv4 { import where krt_source = ${PROTO}; export none; }; }
+protocol bgp to_router { local 192.0.2.1 as 65001; neighbor 192.0.2.2 as 65000; hold time 3; ipv4 { import none; export all; }; }
+`,
+    );
+    await writeFile(
+      routerConf,
+      `router id 192.0.2.2;
+protocol device {}
+protocol kernel { ipv4 { import none; export all; }; }
+protocol bgp to_director { local 192.0.2.2 as 65000; neighbor 192.0.2.1 as 65001; hold time 3; ipv4 { import all; export none; }; }
+`,
+    );
+    lab.spawn(director, 'bird', [
+      '-f',
+      '-c',
+      directorConf,
+      '-s',
+      join(dir, 'director.sock'),
+      '-P',
+      join(dir, 'director.pid'),
+    ]);
+    lab.spawn(router, 'bird', [
+      '-f',
+      '-c',
+      routerConf,
+      '-s',
+      join(dir, 'router.sock'),
+      '-P',
+      join(dir, 'router.pid'),
+    ]);
+    const routerHas = async (vip: string): Promise<IpRoute | undefined> =>
+      (await lab.ipJson<IpRoute[]>(router, ['-4', 'route', 'show'])).find((r) => r.dst === vip);
+
+    // A route of another protocol in the same table is not exported (the filter above).
+    await lab.execOk(director, 'ip', [
+      'route',
+      'add',
+      `${VIP2}/32`,
+      'dev',
+      'lo',
+      'table',
+      String(TABLE),
+      'proto',
+      'static',
+    ]);
+    await agent.call('syncRoutes', SETTINGS, [VIP1]);
+    const learned = await waitFor(`the router to learn ${VIP1}`, () => routerHas(VIP1), {
+      timeoutMs: 30_000,
+    });
+    expect(learned).toMatchObject({ gateway: '192.0.2.1', dev: 'eth0' });
+    expect(await routerHas(VIP2)).toBeUndefined();
+
+    await agent.call('syncRoutes', SETTINGS, []);
+    await waitFor(`the router to drop ${VIP1}`, async () => (await routerHas(VIP1)) === undefined, {
+      timeoutMs: 15_000,
+    });
+    // And back: a repair reaches the router too.
+    await agent.call('syncRoutes', SETTINGS, [VIP1]);
+    await waitFor(`the router to learn ${VIP1} again`, () => routerHas(VIP1), { timeoutMs: 15_000 });
+  });
+});

@@ -1,0 +1,270 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/types.js';
+import { createAnnouncer } from '../../../src/director/announcer.js';
+import type { VirtualServerDecision } from '../../../src/director/desired-state.js';
+import type { Withdrawals, WithdrawStore } from '../../../src/director/withdraw-store.js';
+import type { AnnounceKernel, AnnounceTableSettings } from '../../../src/sys/announce-routes.js';
+import { createLogger } from '../../../src/sys/logger.js';
+
+const VIP = '203.0.113.100';
+const VIP2 = '203.0.113.101';
+
+function config(extra = ''): Config {
+  const { config, issues } = parseConfig(
+    `director:
+  announce: { withdraw_delay: 5s }
+virtual_servers:
+  - { address: ${VIP}, port: 80, announce: true, real_servers: [{ address: 198.51.100.11, port: 80 }] }
+  - { address: ${VIP}, port: 443, announce: true, quorum: 2, real_servers: [{ address: 198.51.100.11, port: 443, weight: 2 }] }
+  - { address: ${VIP2}, port: 80, announce: true }
+  - { address: 203.0.113.102, port: 80 }
+${extra}`,
+    'test.yaml',
+  );
+  expect(issues).toEqual([]);
+  return config as Config;
+}
+
+/** The kernel as a set of routes and addresses; every call is recorded in order. */
+function fakeKernel() {
+  const routes = new Set<string>();
+  const addresses = new Set<string>();
+  const calls: string[] = [];
+  const failAdd = new Map<string, string>();
+  const kernel: AnnounceKernel = {
+    async syncRoutes(_s: AnnounceTableSettings, announced) {
+      const errors = new Map<string, string>();
+      const added: string[] = [];
+      const removed: string[] = [];
+      for (const r of [...routes])
+        if (!announced.includes(r)) {
+          routes.delete(r);
+          removed.push(r);
+        }
+      for (const a of announced) {
+        if (routes.has(a)) continue;
+        const fail = failAdd.get(a);
+        if (fail) errors.set(a, fail);
+        else {
+          routes.add(a);
+          added.push(a);
+        }
+      }
+      calls.push(`routes ${[...routes].sort().join(' ') || '-'}`);
+      return { added, removed, errors };
+    },
+    async ensureAddresses(_ifname, list) {
+      for (const a of list) addresses.add(a);
+      return new Map();
+    },
+    async removeAddresses(_ifname, list) {
+      for (const a of list) addresses.delete(a);
+      calls.push(`addresses removed ${list.join(' ')}`);
+      return new Map();
+    },
+  };
+  return { kernel, routes, addresses, calls, failAdd };
+}
+
+function memoryStore(initial: Withdrawals = { all: false, addresses: [] }) {
+  const state = { saved: initial, saves: 0 };
+  const store: WithdrawStore = {
+    file: '/state/withdrawn.json',
+    load: async () => state.saved,
+    save: async (w) => {
+      state.saves++;
+      state.saved = w;
+    },
+  };
+  return { store, state };
+}
+
+const met = (name: string, ok = true, required = 1): VirtualServerDecision => ({
+  name,
+  liveWeight: ok ? required : 0,
+  requiredWeight: required,
+  quorumMet: ok,
+  sorryServerActive: false,
+});
+const allMet = [met(`tcp/${VIP}:80`), met(`tcp/${VIP}:443`, true, 2), met(`tcp/${VIP2}:80`)];
+
+async function setup(store = memoryStore()) {
+  const k = fakeKernel();
+  let clock = 1_000_000;
+  const sleeps: number[] = [];
+  const announcer = createAnnouncer(config(), {
+    kernel: k.kernel,
+    store: store.store,
+    logger: createLogger({ level: 'silent' }),
+    now: () => clock,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+  });
+  await announcer.start();
+  const ready = async () => {
+    await announcer.decided(allMet);
+    announcer.reconciled(null);
+    await announcer.resync();
+  };
+  return {
+    ...k,
+    announcer,
+    store,
+    sleeps,
+    ready,
+    tick: (ms: number) => {
+      clock += ms;
+    },
+  };
+}
+
+describe('announcer', () => {
+  it('adds the VIP addresses at start and announces nothing before the first reconcile', async () => {
+    const t = await setup();
+    expect([...t.addresses].sort()).toEqual([VIP, VIP2]);
+    expect(t.routes.size).toBe(0);
+    expect(t.announcer.status().map((a) => [a.address, a.announced, a.reason])).toEqual([
+      [VIP, false, 'not reconciled: no reconcile yet'],
+      [VIP2, false, 'not reconciled: no reconcile yet'],
+    ]);
+    await t.ready();
+    expect([...t.routes].sort()).toEqual([VIP, VIP2]);
+    expect(t.announcer.status()[0]).toMatchObject({ address: VIP, announced: true, reason: 'announced' });
+  });
+
+  it('withdraws a VIP when one service on it loses quorum, before decided() returns', async () => {
+    const t = await setup();
+    await t.ready();
+    await t.announcer.decided([met(`tcp/${VIP}:80`), met(`tcp/${VIP}:443`, false, 2), met(`tcp/${VIP2}:80`)]);
+    // No waiting: the route is gone when the director goes on to change the IPVS table.
+    expect([...t.routes]).toEqual([VIP2]);
+    expect(t.announcer.status()[0]).toMatchObject({
+      announced: false,
+      reason: `quorum lost: tcp/${VIP}:443 has 0 of 2`,
+    });
+    await t.announcer.decided(allMet);
+    expect([...t.routes].sort()).toEqual([VIP, VIP2]);
+  });
+
+  it('withdraws everything on a reconcile problem or a fault, and comes back', async () => {
+    const t = await setup();
+    await t.ready();
+    t.announcer.reconciled('the kernel refused 1 ipvs operation (EINVAL)');
+    await t.announcer.resync();
+    expect(t.routes.size).toBe(0);
+    t.announcer.reconciled(null);
+    t.announcer.setFault('checks', 'the checks process is down');
+    await t.announcer.resync();
+    expect(t.announcer.status()[1]?.reason).toBe('fault: the checks process is down');
+    expect(t.routes.size).toBe(0);
+    t.announcer.setFault('checks', null);
+    await t.announcer.resync();
+    expect(t.routes.size).toBe(2);
+  });
+
+  it('ipvsctl withdraw/announce: one VIP or the node, saved before the kernel changes, unknown addresses refused', async () => {
+    const t = await setup();
+    await t.ready();
+    const one = await t.announcer.withdraw('203.0.113.100');
+    expect(one).toMatchObject({ address: VIP, withdrawn: true });
+    expect(one.announcements.find((a) => a.address === VIP)).toMatchObject({
+      announced: false,
+      reason: 'withdrawn by operator',
+    });
+    expect([...t.routes]).toEqual([VIP2]);
+    expect(t.store.state.saved).toEqual({ all: false, addresses: [VIP] });
+
+    await expect(t.announcer.withdraw('203.0.113.102')).rejects.toThrow(
+      `withdraw: no virtual server with announce: true on 203.0.113.102 in the running config (announced: ${VIP}, ${VIP2})`,
+    );
+    await expect(t.announcer.withdraw('not-an-ip')).rejects.toMatchObject({ code: 'IPVSD_ERR_USAGE' });
+
+    await t.announcer.withdraw(null);
+    expect(t.routes.size).toBe(0);
+    const lifted = await t.announcer.announce(VIP);
+    expect(lifted.warning).toMatch(/the node as a whole stays withdrawn/);
+    expect(t.routes.size).toBe(0);
+    await t.announcer.announce(null);
+    expect(t.store.state.saved).toEqual({ all: false, addresses: [] });
+    expect(t.routes.size).toBe(2);
+  });
+
+  it('a restart keeps the withdrawal until announce', async () => {
+    const store = memoryStore({ all: false, addresses: [VIP2] });
+    const t = await setup(store);
+    await t.ready();
+    expect([...t.routes]).toEqual([VIP]);
+    expect(t.announcer.status()[1]).toMatchObject({ address: VIP2, reason: 'withdrawn by operator' });
+  });
+
+  it('an unreadable withdrawal file keeps every VIP withdrawn', async () => {
+    const store = memoryStore();
+    store.store.load = async () => {
+      throw new Error('/state/withdrawn.json: not JSON');
+    };
+    const t = await setup(store);
+    await t.ready();
+    expect(t.routes.size).toBe(0);
+    expect(t.announcer.status()[0]?.reason).toBe('withdrawn by operator (node)');
+  });
+
+  it('stop withdraws first, then waits withdraw_delay; a VIP withdrawn long before needs no wait', async () => {
+    const t = await setup();
+    await t.ready();
+    await t.announcer.stop();
+    expect(t.routes.size).toBe(0);
+    expect(t.sleeps).toEqual([5000]);
+    expect(t.announcer.status().map((a) => a.reason)).toEqual(['stopping', 'stopping']);
+
+    const u = await setup();
+    await u.ready();
+    await u.announcer.withdraw(null);
+    u.tick(3000);
+    await u.announcer.stop();
+    expect(u.sleeps).toEqual([2000]);
+
+    const never = await setup();
+    await never.announcer.stop();
+    expect(never.sleeps).toEqual([]);
+  });
+
+  it('with on_stop remove, the addresses go after the services', async () => {
+    const t = await setup();
+    await t.ready();
+    await t.announcer.stop();
+    await t.announcer.finishStop(false);
+    expect(t.addresses.size).toBe(2);
+    await t.announcer.finishStop(true);
+    expect(t.addresses.size).toBe(0);
+  });
+
+  it('shows a route the kernel refused as not announced, with the reason', async () => {
+    const t = await setup();
+    t.failAdd.set(
+      VIP2,
+      'table 200 already has a route to 203.0.113.101 with protocol 4, which ipvsd did not make: left alone',
+    );
+    await t.ready();
+    expect(t.announcer.status()[1]).toMatchObject({
+      announced: false,
+      reason:
+        'route not installed: table 200 already has a route to 203.0.113.101 with protocol 4, which ipvsd did not make: left alone',
+    });
+  });
+
+  it('a reload that drops a VIP withdraws its route, then removes its address', async () => {
+    const t = await setup();
+    await t.ready();
+    const smaller = parseConfig(
+      `virtual_servers:\n  - { address: ${VIP}, port: 80, announce: true }\n`,
+      'test.yaml',
+    ).config as Config;
+    await t.announcer.reload(smaller);
+    expect([...t.routes]).toEqual([VIP]);
+    expect([...t.addresses]).toEqual([VIP]);
+    expect(t.calls.slice(-2)).toEqual([`routes ${VIP}`, `addresses removed ${VIP2}`]);
+  });
+});
