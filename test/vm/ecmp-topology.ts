@@ -13,9 +13,7 @@
  *
  * Each director's routing daemon imports the host routes of ipvsd's own kernel table
  * (ANNOUNCE_TABLE) and announces them to the router; the router's daemon installs one route to the
- * VIP with a next hop per announcing director. The VIP itself is a local route in each director's
- * `local` table (not an address): IPVS needs the packets delivered locally, and FRR's zebra would
- * prefer the connected route of an address over the imported table route and announce nothing.
+ * VIP with a next hop per announcing director. ipvsd holds the VIP as a local address on lo.
  *
  * The real servers follow the DR recipe (VIP on lo, arp_ignore=1, arp_announce=2); in full NAT
  * mode they answer the directors' server-side addresses on the same LAN, in DR mode they answer the
@@ -93,7 +91,6 @@ export async function createEcmpTopology(lab: NetnsLab, directorCount = 3): Prom
     await attach(lab, switchNs, 'brt', ns, 't0', `${transit}/25`);
     await attach(lab, switchNs, 'brs', ns, 's0', `${serverSide}/24`);
     await lab.addRoute(ns, 'default', { via: ROUTER_TRANSIT });
-    await lab.execOk(ns, 'ip', ['route', 'add', 'local', `${VIP}/32`, 'dev', 'lo', 'table', 'local']);
     directors.push({ name, ns, transit, serverSide });
   }
 
@@ -147,6 +144,8 @@ export async function startServers(
 export interface RoutingOptions {
   /** BFD on every BGP session (300 ms × 3), on top of the 3 s hold time. */
   readonly bfd: boolean;
+  /** A directory for BIRD's log files (kept after the run, e.g. the VM share). */
+  readonly logDir?: string;
 }
 
 export interface Routing {
@@ -157,8 +156,14 @@ export interface Routing {
   stopDirector(director: EcmpDirector): Promise<void>;
 }
 
+const birdLog = (name: string, o: RoutingOptions) =>
+  o.logDir
+    ? `log "${join(o.logDir, `bird-${name}.log`)}" { info, remote, warning, error, auth, fatal, bug };`
+    : '';
+
 function birdDirectorConfig(d: EcmpDirector, o: RoutingOptions): string {
   return `router id ${d.transit};
+${birdLog(d.name, o)}
 protocol device {}
 ${o.bfd ? 'protocol bfd { interface "*" { interval 300 ms; multiplier 3; }; }' : ''}
 # ipvsd's table: a host route per VIP this director can serve
@@ -176,6 +181,7 @@ function birdRouterConfig(topo: EcmpTopology, o: RoutingOptions): string {
     .map((d) => `protocol bgp ${d.name} from director { neighbor ${d.transit} as ${DIRECTOR_AS}; }`)
     .join('\n');
   return `router id ${ROUTER_TRANSIT};
+${birdLog('router', o)}
 protocol device {}
 ${o.bfd ? 'protocol bfd { interface "*" { interval 300 ms; multiplier 3; }; }' : ''}
 protocol kernel { merge paths on; ipv4 { import none; export all; }; }
@@ -266,8 +272,9 @@ export async function startRouting(
       procs.set(node.name, await startFrr(lab, node.ns, dir, node.name, file, options.bfd));
     }
   }
+  // SIGTERM: BIRD and zebra then take their routes out of the kernel as they stop.
   const stopAll = async (list: SpawnedProcess[]) => {
-    for (const p of list) await p.kill('SIGKILL', 1000);
+    for (const p of [...list].reverse()) await p.kill('SIGTERM', 10_000);
   };
   return {
     daemon,
@@ -345,20 +352,21 @@ export async function routerNextHops(
   return hops.sort();
 }
 
-/** Waits until the router's route to the VIP names exactly `transits`; returns how long it took. */
+/** Waits until the router's route to the VIP names exactly `transits`. */
 export async function waitForNextHops(
   lab: NetnsLab,
   topo: EcmpTopology,
   daemon: RoutingDaemon,
   transits: readonly string[],
   timeoutMs = 60_000,
+  vip = VIP,
 ): Promise<void> {
   const want = [...transits].sort().join(',');
   let last = '';
   await waitFor(
-    `the router's next hops to ${VIP} to be [${want}]`,
+    `the router's next hops to ${vip} to be [${want}]`,
     async () => {
-      last = (await routerNextHops(lab, topo, daemon)).join(',');
+      last = (await routerNextHops(lab, topo, daemon, vip)).join(',');
       return last === want;
     },
     { timeoutMs, intervalMs: 100 },
@@ -374,8 +382,9 @@ export async function waitForNextHops(
  * daemon's current next hops; a director that left loses only its own buckets.
  */
 export async function resilientGroup(lab: NetnsLab, topo: EcmpTopology) {
-  const GROUP = 100;
-  const idOf = (d: EcmpDirector) => topo.directors.indexOf(d) + 1;
+  // High ids: FRR's zebra numbers its own nexthop objects from the bottom.
+  const GROUP = 9100;
+  const idOf = (d: EcmpDirector) => 9000 + topo.directors.indexOf(d) + 1;
   for (const d of topo.directors)
     await lab.execOk(topo.router, 'ip', [
       'nexthop',
@@ -422,6 +431,8 @@ export async function resilientGroup(lab: NetnsLab, topo: EcmpTopology) {
     async remove(): Promise<void> {
       await lab.exec(topo.router, 'ip', ['route', 'del', `${VIP}/32`, 'metric', '5']);
       await lab.exec(topo.router, 'ip', ['nexthop', 'del', 'id', String(GROUP)]);
+      for (const d of topo.directors)
+        await lab.exec(topo.router, 'ip', ['nexthop', 'del', 'id', String(idOf(d))]);
       installed = false;
     },
   };

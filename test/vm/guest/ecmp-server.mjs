@@ -36,7 +36,7 @@ function handler(req, res) {
     res.on('close', () => clearInterval(timer));
     return;
   }
-  const body = `${name} ${req.socket.remoteAddress}`;
+  const body = `${name} ${(req.socket.remoteAddress ?? '').replace(/^::ffff:/, '')}`;
   res.writeHead(200, { 'content-length': String(body.length), connection: 'close' });
   res.end(body);
 }
