@@ -19,10 +19,11 @@
  * mode they answer the directors' server-side addresses on the same LAN, in DR mode they answer the
  * client directly through the router. Only RFC 5737 addresses; the lab's cleanup removes it all.
  */
-import { chown, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { NetnsLab, SpawnedProcess } from '../support/netns.js';
 import { PROJECT_ROOT } from '../support/paths.js';
+import { startBird, startFrr } from '../support/routing-daemon.js';
 import { waitFor } from '../support/wait.js';
 
 export const VIP = '203.0.113.100';
@@ -257,17 +258,7 @@ export async function startRouting(
     const file = join(dir, `${node.name}.conf`);
     await writeFile(file, node.config);
     if (daemon === 'bird') {
-      procs.set(node.name, [
-        lab.spawn(node.ns, 'bird', [
-          '-f',
-          '-c',
-          file,
-          '-s',
-          join(dir, `${node.name}.ctl`),
-          '-P',
-          join(dir, `${node.name}.pid`),
-        ]),
-      ]);
+      procs.set(node.name, [startBird(lab, node.ns, dir, node.name, file)]);
     } else {
       procs.set(node.name, await startFrr(lab, node.ns, dir, node.name, file, options.bfd));
     }
@@ -285,52 +276,6 @@ export async function startRouting(
       await stopAll(procs.get(d.name) ?? []);
     },
   };
-}
-
-/** zebra, (bfdd,) bgpd of one namespace, each with its own pid file, vty and zserv paths in `dir`. */
-async function startFrr(
-  lab: NetnsLab,
-  ns: string,
-  dir: string,
-  name: string,
-  config: string,
-  bfd: boolean,
-): Promise<SpawnedProcess[]> {
-  const home = join(dir, name);
-  await lab.execOk(ns, 'mkdir', ['-p', home]);
-  // FRR drops to its own user; its sockets and pid files go where that user can write.
-  const frr = await lab.execOk(ns, 'id', ['-u', 'frr']);
-  const frrGid = await lab.execOk(ns, 'id', ['-g', 'frr']);
-  await chown(home, Number(frr.trim()), Number(frrGid.trim()));
-  await chown(dir, Number(frr.trim()), Number(frrGid.trim()));
-  const out: SpawnedProcess[] = [];
-  for (const d of bfd ? ['zebra', 'bfdd', 'bgpd'] : ['zebra', 'bgpd']) {
-    const proc = lab.spawn(ns, `/usr/lib/frr/${d}`, [
-      '-u',
-      'frr',
-      '-g',
-      'frr',
-      '-f',
-      config,
-      '-i',
-      join(home, `${d}.pid`),
-      '--vty_socket',
-      home,
-      '-z',
-      join(home, 'zserv.api'),
-      '-A',
-      '127.0.0.1',
-    ]);
-    out.push(proc);
-    // bgpd and bfdd connect to zebra's zserv socket: start zebra first.
-    if (d === 'zebra')
-      await waitFor(`${name}'s zebra socket`, () => socketExists(lab, ns, join(home, 'zserv.api')));
-  }
-  return out;
-}
-
-async function socketExists(lab: NetnsLab, ns: string, path: string): Promise<boolean> {
-  return (await lab.exec(ns, 'test', ['-S', path])).code === 0;
 }
 
 // ---- oracles on the router --------------------------------------------------------------------
