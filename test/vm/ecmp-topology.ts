@@ -285,10 +285,11 @@ export async function routerNextHops(
   lab: NetnsLab,
   topo: EcmpTopology,
   daemon: RoutingDaemon,
+  vip = VIP,
 ): Promise<string[]> {
   const routes = await lab.ipJson<
     { gateway?: string; protocol?: string; nexthops?: { gateway?: string }[]; nhid?: number }[]
-  >(topo.router, ['route', 'show', `${VIP}/32`, 'proto', daemon === 'bird' ? 'bird' : 'bgp']);
+  >(topo.router, ['route', 'show', `${vip}/32`, 'proto', daemon === 'bird' ? 'bird' : 'bgp']);
   const hops: string[] = [];
   for (const r of routes) {
     if (r.gateway) hops.push(r.gateway);
@@ -410,4 +411,117 @@ export async function directorClientPorts(lab: NetnsLab, d: EcmpDirector): Promi
   for (const m of out.matchAll(/TCP\s+\S+\s+\S+\s+192\.0\.2\.2:(\d+)\s+203\.0\.113\.100:/g))
     ports.add(Number(m[1]));
   return ports;
+}
+
+// ---- client load ---------------------------------------------------------------------------
+
+export interface RequestResult {
+  ok: number;
+  failed: number;
+  bodies: Record<string, number>;
+  errors: Record<string, number>;
+  ms: number;
+}
+
+/** COUNT GETs from the client to VIP:port, each on a new connection, CONCURRENCY at a time. */
+export async function requests(
+  lab: NetnsLab,
+  topo: EcmpTopology,
+  port: number,
+  count: number,
+  concurrency = 4,
+): Promise<RequestResult> {
+  const out = await lab.execOk(
+    topo.client,
+    process.execPath,
+    [ECMP_CLIENT, 'requests', VIP, String(port), String(count), String(concurrency), '3000'],
+    { timeoutMs: 600_000 },
+  );
+  const line = out.split('\n').find((l) => l.startsWith('result '));
+  if (!line) throw new Error(`ecmp-client printed no result: ${out}`);
+  return JSON.parse(line.slice(7)) as RequestResult;
+}
+
+export interface StreamResult {
+  port: number;
+  ok: boolean;
+  server: string | null;
+  lines: number;
+  error: string | null;
+}
+
+export interface OpenStreams {
+  /** client port → director name, read from the directors' IPVS connection tables */
+  readonly via: Map<number, string>;
+  readonly ports: number[];
+  done(): Promise<StreamResult[]>;
+}
+
+/** COUNT long-lived streams from the client; resolves once all are connected and placed. */
+export async function openStreams(
+  lab: NetnsLab,
+  topo: EcmpTopology,
+  port: number,
+  count: number,
+  chunks: number,
+  intervalMs: number,
+): Promise<OpenStreams> {
+  const proc = lab.spawn(topo.client, process.execPath, [
+    ECMP_CLIENT,
+    'streams',
+    VIP,
+    String(port),
+    String(count),
+    String(chunks),
+    String(intervalMs),
+  ]);
+  await proc.waitForOutput(/connected [\d ]+\n/, 120_000);
+  const ports = (/connected ([\d ]+)\n/.exec(proc.stdout())?.[1] ?? '').split(' ').map(Number);
+  const via = new Map<number, string>();
+  for (const d of topo.directors) for (const p of await directorClientPorts(lab, d)) via.set(p, d.name);
+  return {
+    via,
+    ports,
+    async done() {
+      await proc.waitForOutput(/result \[/, 600_000);
+      const line = proc
+        .stdout()
+        .split('\n')
+        .find((l) => l.startsWith('result ')) as string;
+      return JSON.parse(line.slice(7)) as StreamResult[];
+    },
+  };
+}
+
+export interface StreamTally {
+  total: number;
+  viaDead: number;
+  viaDeadSurvived: number;
+  viaSurvivors: number;
+  viaSurvivorsSurvived: number;
+  unknown: number;
+}
+
+/** Streams by the director they went through (`dead` or the others) and whether each completed. */
+export function tallyStreams(open: OpenStreams, results: StreamResult[], dead: string): StreamTally {
+  const t: StreamTally = {
+    total: results.length,
+    viaDead: 0,
+    viaDeadSurvived: 0,
+    viaSurvivors: 0,
+    viaSurvivorsSurvived: 0,
+    unknown: 0,
+  };
+  for (const r of results) {
+    const via = open.via.get(r.port);
+    if (via === undefined) t.unknown += 1;
+    else if (via === dead) {
+      t.viaDead += 1;
+      if (r.ok) t.viaDeadSurvived += 1;
+    } else {
+      t.viaSurvivors += 1;
+      if (r.ok) t.viaSurvivorsSurvived += 1;
+    }
+  }
+  return t;
 }

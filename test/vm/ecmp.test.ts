@@ -24,18 +24,19 @@ import {
   ANNOUNCE_TABLE,
   CLIENT_ADDRESS,
   createEcmpTopology,
-  directorClientPorts,
   directorConnections,
-  ECMP_CLIENT,
   type EcmpDirector,
   type EcmpTopology,
   linksDown,
   linksUp,
+  openStreams,
   type Routing,
+  requests,
   resilientGroup,
   routerNextHops,
   startRouting,
   startServers,
+  tallyStreams,
   VIP,
   waitForNextHops,
 } from './ecmp-topology.js';
@@ -123,101 +124,6 @@ async function announcement(d: EcmpDirector): Promise<Announcement | undefined> 
 
 const transits = (ds: readonly EcmpDirector[]) => ds.map((d) => d.transit);
 
-interface RequestResult {
-  ok: number;
-  failed: number;
-  bodies: Record<string, number>;
-  errors: Record<string, number>;
-  ms: number;
-}
-
-async function requests(port: number, count: number, concurrency = 4): Promise<RequestResult> {
-  const out = await lab.execOk(
-    topo.client,
-    process.execPath,
-    [ECMP_CLIENT, 'requests', VIP, String(port), String(count), String(concurrency), '3000'],
-    { timeoutMs: 600_000 },
-  );
-  const line = out.split('\n').find((l) => l.startsWith('result '));
-  if (!line) throw new Error(`ecmp-client printed no result: ${out}`);
-  return JSON.parse(line.slice(7)) as RequestResult;
-}
-
-interface StreamResult {
-  port: number;
-  ok: boolean;
-  server: string | null;
-  lines: number;
-  error: string | null;
-}
-
-interface OpenStreams {
-  /** client port → director name, read from the directors' IPVS connection tables */
-  readonly via: Map<number, string>;
-  readonly ports: number[];
-  done(): Promise<StreamResult[]>;
-}
-
-async function openStreams(port: number, count: number): Promise<OpenStreams> {
-  const proc = lab.spawn(topo.client, process.execPath, [
-    ECMP_CLIENT,
-    'streams',
-    VIP,
-    String(port),
-    String(count),
-    String(STREAM_CHUNKS),
-    String(STREAM_INTERVAL_MS),
-  ]);
-  await proc.waitForOutput(/connected [\d ]+\n/, 120_000);
-  const ports = (/connected ([\d ]+)\n/.exec(proc.stdout())?.[1] ?? '').split(' ').map(Number);
-  const via = new Map<number, string>();
-  for (const d of topo.directors) for (const p of await directorClientPorts(lab, d)) via.set(p, d.name);
-  return {
-    via,
-    ports,
-    async done() {
-      await proc.waitForOutput(/result \[/, 600_000);
-      const line = proc
-        .stdout()
-        .split('\n')
-        .find((l) => l.startsWith('result ')) as string;
-      return JSON.parse(line.slice(7)) as StreamResult[];
-    },
-  };
-}
-
-interface StreamTally {
-  total: number;
-  viaDead: number;
-  viaDeadSurvived: number;
-  viaSurvivors: number;
-  viaSurvivorsSurvived: number;
-  unknown: number;
-}
-
-function tallyStreams(open: OpenStreams, results: StreamResult[], dead: string): StreamTally {
-  const t: StreamTally = {
-    total: results.length,
-    viaDead: 0,
-    viaDeadSurvived: 0,
-    viaSurvivors: 0,
-    viaSurvivorsSurvived: 0,
-    unknown: 0,
-  };
-  for (const r of results) {
-    const via = open.via.get(r.port);
-    if (via === undefined) t.unknown += 1;
-    else if (via === dead) {
-      t.viaDead += 1;
-      if (r.ok) t.viaDeadSurvived += 1;
-    } else {
-      t.viaSurvivors += 1;
-      if (r.ok) t.viaSurvivorsSurvived += 1;
-    }
-  }
-  return t;
-}
-
 /**
  * Kills `dead` under load (links down, then kill -9 of ipvsd) while STREAMS streams run on each
  * service, waits for the router to withdraw it, then checks new connections; restores it after.
@@ -226,8 +132,8 @@ async function killDirector(dead: EcmpDirector, mode: 'hash' | 'resilient') {
   const survivors = topo.directors.filter((d) => d !== dead);
   const group = mode === 'resilient' ? await resilientGroup(lab, topo) : null;
   await group?.sync(transits(topo.directors));
-  const dr = await openStreams(DR_PORT, STREAMS);
-  const fnat = await openStreams(FNAT_PORT, STREAMS);
+  const dr = await openStreams(lab, topo, DR_PORT, STREAMS, STREAM_CHUNKS, STREAM_INTERVAL_MS);
+  const fnat = await openStreams(lab, topo, FNAT_PORT, STREAMS, STREAM_CHUNKS, STREAM_INTERVAL_MS);
   await sleep(1000);
   const t0 = monotonicMs();
   await linksDown(lab, dead);
@@ -237,8 +143,8 @@ async function killDirector(dead: EcmpDirector, mode: 'hash' | 'resilient') {
   // What a routing daemon with resilient groups would do on the withdrawal: drop the dead next hop
   // from the group, which moves only that next hop's buckets.
   await group?.sync(transits(survivors));
-  const after = await requests(FNAT_PORT, 30);
-  const afterDr = await requests(DR_PORT, 30);
+  const after = await requests(lab, topo, FNAT_PORT, 30);
+  const afterDr = await requests(lab, topo, DR_PORT, 30);
   const drTally = tallyStreams(dr, await dr.done(), dead.name);
   const fnatTally = tallyStreams(fnat, await fnat.done(), dead.name);
   figures(`director killed, ${routing.daemon}, ${mode}`, {
@@ -283,8 +189,8 @@ describe('three directors announcing one VIP over BGP (BIRD)', () => {
 
   it('connections from many client ports spread over all three directors', async () => {
     for (const d of topo.directors) await lab.execOk(d.ns, 'ipvsadm', ['-Z']);
-    const dr = await requests(DR_PORT, 60);
-    const fnat = await requests(FNAT_PORT, 60);
+    const dr = await requests(lab, topo, DR_PORT, 60);
+    const fnat = await requests(lab, topo, FNAT_PORT, 60);
     const perDirector: Record<string, { dr: number; fnat: number }> = {};
     for (const d of topo.directors)
       perDirector[d.name] = {
@@ -341,7 +247,7 @@ describe('three directors announcing one VIP over BGP (BIRD)', () => {
     await waitForNextHops(lab, topo, 'bird', transits(others), 60_000);
     const withdrawnMs = Math.round(monotonicMs() - t0);
     const down = await announcement(d);
-    const during = await requests(FNAT_PORT, 30);
+    const during = await requests(lab, topo, FNAT_PORT, 30);
     for (const a of RS_ADDRESSES) await lab.execOk(d.ns, 'ip', ['route', 'del', 'blackhole', `${a}/32`]);
     const t1 = monotonicMs();
     await waitForNextHops(lab, topo, 'bird', transits(topo.directors), 60_000);
@@ -357,8 +263,8 @@ describe('three directors announcing one VIP over BGP (BIRD)', () => {
     const d = topo.directors[1] as EcmpDirector;
     const others = topo.directors.filter((x) => x !== d);
     await lab.execOk(d.ns, 'ipvsadm', ['-Z']);
-    const dr = await openStreams(DR_PORT, 12);
-    const fnat = await openStreams(FNAT_PORT, 12);
+    const dr = await openStreams(lab, topo, DR_PORT, 12, STREAM_CHUNKS, STREAM_INTERVAL_MS);
+    const fnat = await openStreams(lab, topo, FNAT_PORT, 12, STREAM_CHUNKS, STREAM_INTERVAL_MS);
     await ipvsctl(d, ['withdraw', VIP]);
     await waitForNextHops(lab, topo, 'bird', transits(others), 30_000);
     const status = await announcement(d);
@@ -366,7 +272,7 @@ describe('three directors announcing one VIP over BGP (BIRD)', () => {
       (await directorConnections(lab, d, `${VIP}:${DR_PORT}`)) +
       (await directorConnections(lab, d, `${VIP}:${FNAT_PORT}`));
     const before = await conns();
-    const fresh = [await requests(FNAT_PORT, 30), await requests(DR_PORT, 30)];
+    const fresh = [await requests(lab, topo, FNAT_PORT, 30), await requests(lab, topo, DR_PORT, 30)];
     const reachedWithdrawn = (await conns()) - before;
     const drTally = tallyStreams(dr, await dr.done(), d.name);
     const fnatTally = tallyStreams(fnat, await fnat.done(), d.name);
