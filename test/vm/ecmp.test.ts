@@ -57,6 +57,9 @@ let topo: EcmpTopology;
 let routing: Routing;
 const daemons = new Map<string, SpawnedProcess>();
 
+/** Where a long case is, on the console (vitest prints results only at the end of the file). */
+const step = (what: string) => process.stdout.write(`ecmp-step ${what}\n`);
+
 function figures(name: string, data: Record<string, unknown>): void {
   process.stdout.write(`ecmp-figures ${JSON.stringify({ case: name, ...data })}\n`);
 }
@@ -135,6 +138,7 @@ async function killDirector(dead: EcmpDirector, mode: 'hash' | 'resilient') {
   const dr = await openStreams(lab, topo, DR_PORT, STREAMS, STREAM_CHUNKS, STREAM_INTERVAL_MS);
   const fnat = await openStreams(lab, topo, FNAT_PORT, STREAMS, STREAM_CHUNKS, STREAM_INTERVAL_MS);
   await sleep(1000);
+  step(`${mode}: killing ${dead.name}`);
   const t0 = monotonicMs();
   await linksDown(lab, dead);
   daemons.get(dead.name)?.child.kill('SIGKILL');
@@ -143,6 +147,7 @@ async function killDirector(dead: EcmpDirector, mode: 'hash' | 'resilient') {
   // What a routing daemon with resilient groups would do on the withdrawal: drop the dead next hop
   // from the group, which moves only that next hop's buckets.
   await group?.sync(transits(survivors));
+  step(`${mode}: ${dead.name} withdrawn after ${withdrawnMs} ms`);
   const after = await requests(lab, topo, FNAT_PORT, 30);
   const afterDr = await requests(lab, topo, DR_PORT, 30);
   const drTally = tallyStreams(dr, await dr.done(), dead.name);
@@ -154,7 +159,7 @@ async function killDirector(dead: EcmpDirector, mode: 'hash' | 'resilient') {
     fnat: fnatTally,
   });
   await group?.remove();
-  // restore
+  step(`${mode}: restoring ${dead.name}`);
   await daemons.get(dead.name)?.exited;
   await linksUp(lab, dead);
   await startDirector(dead);

@@ -9,7 +9,7 @@
 //     COUNT long-lived GET /stream connections at once. Prints "connected PORT PORT…" (the local
 //     ports, to find each connection in the directors' IPVS tables) once all are up, then at the end
 //     "result [{"port", "ok", "server", "lines", "error"}]": ok = HTTP 200, every promised byte,
-//     every line in order from one server.
+//     every line in order from one server; a stream silent for 15 s counts as broken (ESTALLED).
 //   node ecmp-client.mjs probe HOST PORT INTERVAL_MS TIMEOUT_MS
 //     a new GET every INTERVAL_MS until stdin closes or SIGTERM; then "result {json}" as for
 //     requests, plus "failedAt": [ms since start of each failed attempt].
@@ -19,8 +19,12 @@ const [mode, host, portArg, ...rest] = process.argv.slice(2);
 const port = Number(portArg);
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-/** One HTTP/1.1 GET on a new connection; resolves {ok, body, error, localPort, raw}. */
-function get(path, timeoutMs, onConnect) {
+/**
+ * One HTTP/1.1 GET on a new connection; resolves {ok, body, error, localPort}. timeoutMs bounds
+ * the whole request (0: none); idleMs gives up on a connection that stays silent that long (a
+ * broken stream whose packets go nowhere would otherwise wait for TCP's own retries, minutes).
+ */
+function get(path, timeoutMs, onConnect, idleMs = 0) {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
     let raw = '';
@@ -39,6 +43,7 @@ function get(path, timeoutMs, onConnect) {
       resolve({ ok: !error && complete, body, error: error ?? (complete ? null : 'short'), localPort });
     };
     const timer = timeoutMs > 0 ? setTimeout(() => finish('ETIMEDOUT'), timeoutMs) : null;
+    if (idleMs > 0) socket.setTimeout(idleMs, () => finish('ESTALLED'));
     socket.setEncoding('latin1');
     socket.on('connect', () => {
       localPort = socket.localPort;
@@ -85,15 +90,22 @@ if (mode === 'requests') {
   await Promise.all(Array.from({ length: concurrency }, worker));
   print({ ...t, ms: Math.round(nowMs() - start) });
 } else if (mode === 'streams') {
+  /** A stream silent this long is counted broken (it sends a line every INTERVAL_MS). */
+  const STREAM_IDLE_MS = 15_000;
   const [count, chunks, intervalMs] = rest.map(Number);
   const ports = [];
   const all = [];
   for (let i = 0; i < count; i++) {
     all.push(
-      get(`/stream?chunks=${chunks}&interval_ms=${intervalMs}`, 0, (p) => {
-        ports.push(p);
-        if (ports.length === count) process.stdout.write(`connected ${ports.join(' ')}\n`);
-      }),
+      get(
+        `/stream?chunks=${chunks}&interval_ms=${intervalMs}`,
+        0,
+        (p) => {
+          ports.push(p);
+          if (ports.length === count) process.stdout.write(`connected ${ports.join(' ')}\n`);
+        },
+        STREAM_IDLE_MS,
+      ),
     );
   }
   const results = await Promise.all(all);
