@@ -404,12 +404,22 @@ export async function directorConnections(lab: NetnsLab, d: EcmpDirector, servic
   return m ? Number(m[1]) : 0;
 }
 
-/** Client ports of the connections a director's IPVS table holds for the VIP (`ipvsadm -Lnc`). */
-export async function directorClientPorts(lab: NetnsLab, d: EcmpDirector): Promise<Set<number>> {
+/**
+ * Client ports of the established connections a director's IPVS table holds for VIP:port
+ * (`ipvsadm -Lnc`); entries of earlier, closed connections (a client port used again) are left out.
+ */
+export async function directorClientPorts(
+  lab: NetnsLab,
+  d: EcmpDirector,
+  port: number,
+): Promise<Set<number>> {
   const out = await lab.execOk(d.ns, 'ipvsadm', ['-Lnc']);
   const ports = new Set<number>();
-  for (const m of out.matchAll(/TCP\s+\S+\s+\S+\s+192\.0\.2\.2:(\d+)\s+203\.0\.113\.100:/g))
-    ports.add(Number(m[1]));
+  const re = new RegExp(
+    `TCP\\s+\\S+\\s+ESTABLISHED\\s+${CLIENT_ADDRESS.replaceAll('.', '\\.')}:(\\d+)\\s+${VIP.replaceAll('.', '\\.')}:${port}\\s`,
+    'g',
+  );
+  for (const m of out.matchAll(re)) ports.add(Number(m[1]));
   return ports;
 }
 
@@ -478,7 +488,7 @@ export async function openStreams(
   await proc.waitForOutput(/connected [\d ]+\n/, 120_000);
   const ports = (/connected ([\d ]+)\n/.exec(proc.stdout())?.[1] ?? '').split(' ').map(Number);
   const via = new Map<number, string>();
-  for (const d of topo.directors) for (const p of await directorClientPorts(lab, d)) via.set(p, d.name);
+  for (const d of topo.directors) for (const p of await directorClientPorts(lab, d, port)) via.set(p, d.name);
   return {
     via,
     ports,
