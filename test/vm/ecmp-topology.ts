@@ -34,7 +34,11 @@ export const ROUTER_SERVER_SIDE = '198.51.100.254';
 export const ANNOUNCE_TABLE = 200;
 export const ROUTER_AS = 65000;
 export const DIRECTOR_AS = 65001;
-/** BGP timers: keepalive 1 s, hold 3 s; BFD 300 ms × 3 when enabled. */
+/**
+ * BGP timers: keepalive 1 s, hold 3 s; BFD 300 ms × 3 when enabled. BIRD also gets `error wait
+ * time 1, 5`: after a session error it otherwise waits 60 s, then 120 s…, before the next try, so
+ * a director killed twice in one file would come back minutes late.
+ */
 export const HOLD_TIME_S = 3;
 export const ECMP_SERVER = resolve(PROJECT_ROOT, 'test/vm/guest/ecmp-server.mjs');
 export const ECMP_CLIENT = resolve(PROJECT_ROOT, 'test/vm/guest/ecmp-client.mjs');
@@ -171,7 +175,7 @@ ${o.bfd ? 'protocol bfd { interface "*" { interval 300 ms; multiplier 3; }; }' :
 protocol kernel ipvsd { kernel table ${ANNOUNCE_TABLE}; learn; scan time 10; ipv4 { import all; export none; }; }
 protocol bgp router1 {
   local ${d.transit} as ${DIRECTOR_AS}; neighbor ${ROUTER_TRANSIT} as ${ROUTER_AS};
-  hold time ${HOLD_TIME_S}; keepalive time 1; connect retry time 1; ${o.bfd ? 'bfd on;' : ''}
+  hold time ${HOLD_TIME_S}; keepalive time 1; connect retry time 1; error wait time 1, 5; ${o.bfd ? 'bfd on;' : ''}
   ipv4 { import none; export where proto = "ipvsd"; };
 }
 `;
@@ -188,6 +192,7 @@ ${o.bfd ? 'protocol bfd { interface "*" { interval 300 ms; multiplier 3; }; }' :
 protocol kernel { merge paths on; ipv4 { import none; export all; }; }
 template bgp director {
   local ${ROUTER_TRANSIT} as ${ROUTER_AS}; hold time ${HOLD_TIME_S}; keepalive time 1; connect retry time 1;
+  error wait time 1, 5;
   ${o.bfd ? 'bfd on;' : ''} ipv4 { import all; export none; };
 }
 ${peers}
