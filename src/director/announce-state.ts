@@ -25,6 +25,8 @@ export interface AnnounceInputs {
   readonly fault: string | null;
   /** Why the kernel IPVS table is not known to match the config; null when it does. */
   readonly notReconciled: string | null;
+  /** VIPs a reload brought that no reconcile has put in the kernel yet (optional: none). */
+  readonly pending?: ReadonlySet<string>;
   /** The services with `announce: true`; several may share an address. */
   readonly services: readonly AnnouncedService[];
   /** `ipvsctl withdraw` without an address: the node as a whole. */
@@ -71,6 +73,7 @@ export function announceReason(
   if (inputs.withdrawnAll) return REASON_WITHDRAWN_NODE;
   if (inputs.withdrawn.has(address)) return REASON_WITHDRAWN;
   if (inputs.notReconciled !== null) return `not reconciled: ${inputs.notReconciled}`;
+  if (inputs.pending?.has(address) === true) return 'not reconciled: new in the config';
   const lost = services.filter((s) => !s.quorum.met);
   if (lost.length > 0)
     return `quorum lost: ${lost.map((s) => `${s.name} has ${s.quorum.liveWeight} of ${s.quorum.required}`).join(', ')}`;

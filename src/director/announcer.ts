@@ -75,6 +75,8 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   let withdrawals: Withdrawals = NO_WITHDRAWALS;
   let quorum = new Map<string, AnnouncedService['quorum']>();
   let notReconciled: string | null = 'no reconcile yet';
+  /** VIPs a reload added: announced only after the reconcile that puts their services in the kernel. */
+  let newAddresses = new Set<string>();
   const faults = new Map<string, string>();
   /** Per VIP, why its route is not as decided (the kernel refused, another's route is there). */
   let routeErrors = new Map<string, string>();
@@ -97,6 +99,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
       running,
       fault: faults.size === 0 ? null : [...faults.values()].join(', '),
       notReconciled,
+      pending: newAddresses,
       services,
       withdrawnAll: withdrawals.all,
       withdrawn: new Set(withdrawals.addresses),
@@ -109,7 +112,10 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     else log.warn(fields, 'vip withdrawn');
   }
 
-  async function runOnce(): Promise<void> {
+  /** What the table was last made equal to, without an error: an event run that wants the same skips the kernel. */
+  let synced: { key: string; table: number; protocol: number } | null = null;
+
+  async function runOnce(full: boolean): Promise<void> {
     const t = now();
     const update = state.update(inputs(), t);
     for (const a of update.changed) logChange(a);
@@ -122,7 +128,18 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     }
     const settings = config.director.announce;
     const wanted = update.announcements.filter((a) => a.announced).map((a) => a.address);
+    // A health change that moves no VIP costs no route dump; drift waits for the periodic resync.
+    const key = [...wanted].sort().join(' ');
+    if (
+      !full &&
+      leaving.length === 0 &&
+      synced?.key === key &&
+      synced.table === settings.table &&
+      synced.protocol === settings.protocol
+    )
+      return;
     const result = await deps.kernel.syncRoutes(settings, wanted);
+    synced = result.errors.size === 0 ? { key, table: settings.table, protocol: settings.protocol } : null;
     const errors = new Map<string, string>();
     const tableError = result.errors.get('');
     for (const a of update.announcements) {
@@ -146,14 +163,19 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   }
 
   let pending = false;
+  let pendingFull = false;
   let runningRun: Promise<void> | null = null;
-  function schedule(): Promise<void> {
+  /** `full`: read the kernel table even when nothing seems to have changed (start, resync). */
+  function schedule(full = false): Promise<void> {
     pending = true;
+    pendingFull ||= full;
     runningRun ??= (async () => {
       while (pending) {
+        const thisFull = pendingFull;
         pending = false;
+        pendingFull = false;
         try {
-          await runOnce();
+          await runOnce(thisFull);
         } catch (err) {
           log.error({ err: (err as Error).message }, 'announce sync failed');
         }
@@ -177,7 +199,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   async function resync(): Promise<void> {
     if (!running) return;
     await ensureAddresses();
-    await schedule();
+    await schedule(true);
   }
 
   function status(): AnnouncementStatus[] {
@@ -251,14 +273,17 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
         );
       }
       await ensureAddresses();
-      await schedule();
+      await schedule(true);
       armResync();
     },
 
     async reload(next) {
+      const before = new Set(addressesOf(config));
       config = next;
+      for (const address of addressesOf(next)) if (!before.has(address)) newAddresses.add(address);
       await ensureAddresses();
-      await schedule();
+      // No run here: the director's decision on the new config comes next (decided()), with the
+      // quorum of any new service; a run now would judge new services without one.
       armResync();
     },
 
@@ -273,7 +298,9 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     },
 
     reconciled(problem) {
-      if (problem === notReconciled) return;
+      const cleared = problem === null && newAddresses.size > 0;
+      if (cleared) newAddresses = new Set();
+      if (problem === notReconciled && !cleared) return;
       notReconciled = problem;
       void schedule();
     },
@@ -311,7 +338,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     async stop() {
       running = false;
       if (resyncTimer) clearInterval(resyncTimer);
-      await schedule();
+      await schedule(true);
       const delay = config.director.announce.withdrawDelayMs;
       const t = now();
       // Only VIPs that were announced need the routers to converge; one withdrawn long ago has.

@@ -3,10 +3,12 @@
  * against the real kernel and real BIRD: our compiled writer runs inside a "director" namespace
  * through the node agent; `ip -j route` there is the oracle for the table, and a second namespace
  * runs BIRD as a router with a BGP session to the director's BIRD, which imports ipvsd's table with
- * a stock `protocol kernel { kernel table 200; learn; }`. The router's kernel table is the oracle
- * for what BGP carried. No IPVS is needed: this is the announcement half alone.
+ * a stock `protocol kernel { kernel table 200; learn; }`, then FRR (zebra `ip import-table 200`,
+ * bgpd `redistribute table 200`) in its place. The router's kernel table is the oracle for what BGP
+ * carried. No IPVS is needed: this is the announcement half alone.
  */
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostRoute } from '../../src/sys/rtnetlink.js';
@@ -223,4 +225,72 @@ protocol bgp to_director { local 192.0.2.2 as 65000; neighbor 192.0.2.1 as 65001
     await agent.call('syncRoutes', SETTINGS, [VIP1]);
     await waitFor(`the router to learn ${VIP1} again`, () => routerHas(VIP1), { timeoutMs: 15_000 });
   });
+
+  it('FRR on the director imports the table (ip import-table) and its BGP peer follows', async () => {
+    // The BIRD of the case above stops: FRR takes the director's side of the same session.
+    await lab.execOk(director, 'pkill', ['-F', join(dir, 'director.pid')]);
+    await lab.execOk(director, 'ip', ['route', 'flush', 'table', String(TABLE)]);
+    const routerHasAny = async () =>
+      (await lab.ipJson<IpRoute[]>(router, ['-4', 'route', 'show'])).some((r) => r.dst === VIP1);
+    await waitFor('the router to forget the stopped BIRD', async () => !(await routerHasAny()), {
+      timeoutMs: 15_000,
+    });
+    const frr = await lab.tempDir('ipvsd-frr-');
+    await writeFile(join(frr, 'zebra.conf'), `ip import-table ${TABLE}\n`);
+    await writeFile(
+      join(frr, 'bgpd.conf'),
+      `router bgp 65001
+ bgp router-id 192.0.2.1
+ no bgp ebgp-requires-policy
+ neighbor 192.0.2.2 remote-as 65000
+ neighbor 192.0.2.2 timers 1 3
+ address-family ipv4 unicast
+  redistribute table ${TABLE}
+ exit-address-family
+`,
+    );
+    // FRR's daemons drop to the frr user (root is not in its vty group): it must own the directory.
+    const { uid, gid } = await frrIds();
+    for (const f of ['', 'zebra.conf', 'bgpd.conf']) await chown(join(frr, f), uid, gid);
+    const common = (d: string) => [
+      '-f',
+      join(frr, `${d}.conf`),
+      '-i',
+      join(frr, `${d}.pid`),
+      '-z',
+      join(frr, 'zserv.api'),
+      '--vty_socket',
+      frr,
+      '-u',
+      'frr',
+      '-g',
+      'frr',
+    ];
+    const zebra = lab.spawn(director, '/usr/lib/frr/zebra', common('zebra'));
+    await waitFor(
+      'zebra to listen',
+      async () => (await lab.exec(director, 'test', ['-S', join(frr, 'zserv.api')])).code === 0,
+      { timeoutMs: 20_000 },
+    );
+    lab.spawn(director, '/usr/lib/frr/bgpd', common('bgpd'));
+    const routerHas = async (vip: string): Promise<IpRoute | undefined> =>
+      (await lab.ipJson<IpRoute[]>(router, ['-4', 'route', 'show'])).find((r) => r.dst === vip);
+
+    await agent.call('syncRoutes', SETTINGS, [VIP1]);
+    const learned = await waitFor(`the router to learn ${VIP1} from FRR`, () => routerHas(VIP1), {
+      timeoutMs: 30_000,
+    });
+    expect(learned).toMatchObject({ gateway: '192.0.2.1' });
+    await agent.call('syncRoutes', SETTINGS, []);
+    await waitFor(`the router to drop ${VIP1}`, async () => (await routerHas(VIP1)) === undefined, {
+      timeoutMs: 15_000,
+    });
+    expect(zebra.exitStatus()).toBeNull();
+  });
 });
+
+async function frrIds(): Promise<{ uid: number; gid: number }> {
+  const uid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }).trim());
+  return { uid, gid };
+}

@@ -228,7 +228,11 @@ describe('control server', () => {
     await started(path, handlers);
     const cases: [string | Buffer, { end?: boolean }, string | RegExp][] = [
       ['not json\n', {}, /^request is not valid JSON/],
-      ['{"cmd":"flush"}\n', {}, 'unknown command "flush" (known: status, reload, drain, undrain, failover)'],
+      [
+        '{"cmd":"flush"}\n',
+        {},
+        'unknown command "flush" (known: status, reload, drain, undrain, failover, withdraw, announce)',
+      ],
       ['{"cmd":"drain","vs":"web"}\n', {}, '"drain" needs "rs"'],
       ['[1,2]\n', {}, 'request must be a JSON object like {"cmd":"status"}'],
       ['\n', {}, 'empty request: send one JSON object and a newline'],

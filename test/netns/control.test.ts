@@ -264,7 +264,8 @@ describe('one daemon per socket', () => {
       ok: false,
       error: {
         code: 'IPVSD_ERR_USAGE',
-        message: 'unknown command "rm -rf" (known: status, reload, drain, undrain, failover)',
+        message:
+          'unknown command "rm -rf" (known: status, reload, drain, undrain, failover, withdraw, announce)',
       },
     });
     const r = await ipvsctl(['--socket', socket, 'status', '--json']);

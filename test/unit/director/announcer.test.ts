@@ -263,8 +263,40 @@ describe('announcer', () => {
       'test.yaml',
     ).config as Config;
     await t.announcer.reload(smaller);
+    await t.announcer.decided([met(`tcp/${VIP}:80`)]);
     expect([...t.routes]).toEqual([VIP]);
     expect([...t.addresses]).toEqual([VIP]);
     expect(t.calls.slice(-2)).toEqual([`routes ${VIP}`, `addresses removed ${VIP2}`]);
+  });
+
+  it('a VIP a reload adds waits for the reconcile that puts its services in the kernel', async () => {
+    const t = await setup();
+    await t.ready();
+    const bigger = config('  - { address: 203.0.113.103, port: 80, announce: true }');
+    await t.announcer.reload(bigger);
+    await t.announcer.decided([...allMet, met('tcp/203.0.113.103:80')]);
+    expect(t.announcer.status().map((a) => [a.address, a.reason])).toEqual([
+      [VIP, 'announced'],
+      [VIP2, 'announced'],
+      ['203.0.113.103', 'not reconciled: new in the config'],
+    ]);
+    expect(t.addresses.has('203.0.113.103')).toBe(true);
+    t.announcer.reconciled(null);
+    await t.announcer.resync();
+    expect([...t.routes].sort()).toEqual([VIP, VIP2, '203.0.113.103']);
+  });
+});
+
+describe('announcer kernel reads', () => {
+  it('an event that moves no VIP reads no routes; a resync always does and repairs drift', async () => {
+    const t = await setup();
+    await t.ready();
+    const before = t.calls.length;
+    await t.announcer.decided(allMet);
+    await t.announcer.decided(allMet);
+    expect(t.calls.length).toBe(before);
+    t.routes.delete(VIP); // removed by hand
+    await t.announcer.resync();
+    expect([...t.routes].sort()).toEqual([VIP, VIP2]);
   });
 });
