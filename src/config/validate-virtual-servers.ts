@@ -205,7 +205,7 @@ export const VIRTUAL_SERVER_KEYWORDS = {
     ipAddress(),
     {
       description:
-        "full NAT (NAT forwarding only): what is forwarded to the real servers leaves with this source address, the director's own server-side address, so replies come back to this director whatever the real servers' default route",
+        "full NAT (NAT forwarding only): what is forwarded to the real servers leaves with this source address, the director's own server-side address, so replies come back to this director whatever the real servers' default route (daemon)",
       defaultText: 'none (the real servers see the client address and must route back through the director)',
     },
     (d: VirtualServerDraft, x, v) => {
