@@ -162,3 +162,30 @@ describe('the VRRP-only nginx pair (vrrp-only-nginx-pair.yaml)', () => {
     expect((i1?.priority ?? 0) + weight).toBeLessThan(i2?.priority ?? 0);
   });
 });
+
+describe('the three ECMP directors (ecmp-director-1/2/3.yaml)', () => {
+  const configs = [1, 2, 3].map((i) => load(`ecmp-director-${i}.yaml`));
+
+  it('announce every virtual server; each director full-NATs from its own server-side address', () => {
+    for (const c of configs) for (const vs of c.virtualServers) expect(vs.announce).toBe(true);
+    const sources = configs.map((c) => c.virtualServers.find((vs) => vs.name === 'web')?.fullNat);
+    expect(sources).toEqual(['198.51.100.1', '198.51.100.2', '198.51.100.3']);
+  });
+
+  it('differ only in router id and full_nat, so the DR+mh service builds the same Maglev table everywhere', () => {
+    const api = configs[0]?.virtualServers.find((vs) => vs.name === 'api');
+    expect(api?.scheduler).toBe('mh');
+    expect(api?.forwarding).toBe('dr');
+    const strip = (c: Config) =>
+      JSON.parse(
+        JSON.stringify({
+          ...c,
+          file: '',
+          director: { ...c.director, routerId: '' },
+          virtualServers: c.virtualServers.map((vs) => ({ ...vs, fullNat: null })),
+        }),
+      );
+    expect(strip(configs[1] as Config)).toEqual(strip(configs[0] as Config));
+    expect(strip(configs[2] as Config)).toEqual(strip(configs[0] as Config));
+  });
+});
