@@ -13,7 +13,7 @@ import { readConfigFile } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import type { ProcessStatus, ReloadResult } from '../control/protocol.js';
 import { createControlServer } from '../control/server.js';
-import { createAnnouncer } from '../director/announcer.js';
+import { createAnnouncer, needsSloppyTcp } from '../director/announcer.js';
 import { createDirector, type Director } from '../director/director.js';
 import { createDrainStore } from '../director/drain-store.js';
 import { stopNode } from '../director/node-stop.js';
@@ -85,6 +85,19 @@ async function main(file: string, stateDir: string | null): Promise<void> {
     if (c.director.ipForward && (await sysctl.ensure('net.ipv4.ip_forward', '1')))
       log.info({ sysctl: 'net.ipv4.ip_forward', value: 1 }, 'sysctl set');
     const b = await ensureBackend(c);
+    // After the backend: /proc/sys/net/ipv4/vs exists once ip_vs is loaded. Never set back to 0
+    // (a config without such a service may follow one with it; the operator may want it anyway).
+    // A failure is logged, not fatal: only flows moved between directors suffer.
+    if (b && needsSloppyTcp(c))
+      try {
+        if (await sysctl.ensure('net.ipv4.vs.sloppy_tcp', '1'))
+          log.info({ sysctl: 'net.ipv4.vs.sloppy_tcp', value: 1 }, 'sysctl set');
+      } catch (err) {
+        log.error(
+          { err: (err as Error).message },
+          'net.ipv4.vs.sloppy_tcp not set: ECMP-moved DR flows will break',
+        );
+      }
     const op = b ? await timeoutOperation(() => b.timeouts(), c.director.ipvs.timeouts) : null;
     if (b && op) {
       const [result] = await b.apply([op]);

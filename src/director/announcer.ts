@@ -3,7 +3,7 @@
  * FRR) to announce over BGP. It joins the pure decision (./announce-state.ts) with what the daemon
  * knows (the config, every decision's quorum, the reconciler's outcome, faults, the operator's
  * withdrawals) and makes the kernel match (../sys/announce-routes.ts: one host route per announced VIP
- * in ipvsd's table, the VIP a local address on the announce interface).
+ * in ipvsd's table, each VIP of the config a `local` route on the announce interface).
  *
  * Withdrawal comes first: the director awaits `decided()` before it changes the IPVS table, so a
  * VIP whose quorum is gone leaves the routers before its services change; `stop()` withdraws every
@@ -35,7 +35,7 @@ export interface AnnouncerDeps {
 }
 
 export interface Announcer {
-  /** Restores the saved withdrawals, adds the VIP addresses, syncs the table (nothing announced yet). */
+  /** Restores the saved withdrawals, makes the VIPs local, syncs the table (nothing announced yet). */
   start(): Promise<void>;
   reload(config: Config): Promise<void>;
   /** Every decision of the director, before it touches the IPVS table. */
@@ -47,11 +47,11 @@ export interface Announcer {
   withdraw(address: string | null): Promise<AnnounceResult>;
   announce(address: string | null): Promise<AnnounceResult>;
   status(): AnnouncementStatus[];
-  /** Re-reads the table and the addresses and repairs any difference. */
+  /** Re-reads the table and the local routes and repairs any difference. */
   resync(): Promise<void>;
   /** Withdraws every VIP, then waits until `withdraw_delay` has passed since the last was announced. */
   stop(): Promise<void>;
-  /** After the services are gone: with `removeServices`, the VIP addresses go too. */
+  /** After the services are gone: with `removeServices`, the VIPs' local routes go too. */
   finishStop(removeServices: boolean): Promise<void>;
 }
 
@@ -59,6 +59,24 @@ const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTim
 
 function announcedServices(config: Config): VirtualServerConfig[] {
   return config.virtualServers.filter((vs) => vs.announce && vs.key.address !== null);
+}
+
+/**
+ * Whether the config needs `net.ipv4.vs.sloppy_tcp=1`: an announced virtual server that forwards
+ * with `dr` or `tun` through a hashing scheduler (`mh`, `sh`). Every director builds the same
+ * hash table for it, so a flow the routers' ECMP moves to another director reaches the same real
+ * server, but it arrives there mid-connection (no SYN) and IPVS schedules a TCP packet without SYN
+ * only with sloppy_tcp. Nowhere else: a moved flow of any other service reaches a real server that
+ * does not know it (another scheduler's choice, or a full-NAT source it never saw) and is reset
+ * either way, and the setting is for the whole network namespace.
+ */
+export function needsSloppyTcp(config: Config): boolean {
+  return config.virtualServers.some(
+    (vs) =>
+      vs.announce &&
+      (vs.forwarding === 'dr' || vs.forwarding === 'tun') &&
+      (vs.scheduler === 'mh' || vs.scheduler === 'sh'),
+  );
 }
 
 function addressesOf(config: Config): string[] {
@@ -80,8 +98,12 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
   const faults = new Map<string, string>();
   /** Per VIP, why its route is not as decided (the kernel refused, another's route is there). */
   let routeErrors = new Map<string, string>();
-  /** VIPs that left the config: their addresses go once their routes are gone. */
+  /** VIPs that left the config: their local routes go once their announce routes are gone. */
   let leaving: string[] = [];
+  /** Per VIP, why it could not be made local at the last try: not announced while so. */
+  let localErrors = new Map<string, string>();
+  /** VIPs already local without ipvsd (an address of the host), already logged. */
+  let alreadyLocal = new Set<string>();
   let resyncTimer: NodeJS.Timeout | null = null;
   /** VIPs announced after the last run, and when each announced one was last withdrawn (for stop's wait). */
   let wasAnnounced = new Set<string>();
@@ -127,7 +149,10 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
       leaving.push(address);
     }
     const settings = config.director.announce;
-    const wanted = update.announcements.filter((a) => a.announced).map((a) => a.address);
+    // A VIP that is not local would draw traffic IPVS never sees: it waits until it is.
+    const wanted = update.announcements
+      .filter((a) => a.announced && !localErrors.has(a.address))
+      .map((a) => a.address);
     // A health change that moves no VIP costs no route dump; drift waits for the periodic resync.
     const key = [...wanted].sort().join(' ');
     if (
@@ -143,7 +168,11 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     const errors = new Map<string, string>();
     const tableError = result.errors.get('');
     for (const a of update.announcements) {
-      const error = result.errors.get(a.address) ?? tableError;
+      const notLocal = localErrors.get(a.address);
+      const error =
+        result.errors.get(a.address) ??
+        tableError ??
+        (notLocal === undefined ? undefined : `the VIP is not local: ${notLocal}`);
       if (error !== undefined && a.announced) errors.set(a.address, error);
     }
     for (const [address, error] of errors)
@@ -153,15 +182,11 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     routeErrors = errors;
     if (tableError !== undefined && wanted.length === 0)
       log.error({ err: tableError }, 'announce table not readable');
-    if (leaving.length > 0) {
-      const still = new Set(addressesOf(config));
-      const gone = leaving.filter((a) => !still.has(a));
+    if (full || leaving.length > 0) {
       leaving = [];
-      const failed = await deps.kernel.removeAddresses(settings.interface, gone);
-      for (const [address, err] of failed) log.error({ address, err }, 'vip address not removed');
+      await syncLocal(true);
     }
   }
-
   let pending = false;
   let pendingFull = false;
   let runningRun: Promise<void> | null = null;
@@ -185,9 +210,32 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
     return runningRun;
   }
 
-  async function ensureAddresses(): Promise<void> {
-    const failed = await deps.kernel.ensureAddresses(config.director.announce.interface, addressesOf(config));
-    for (const [address, err] of failed) log.error({ address, err }, 'vip address not added');
+  /**
+   * Makes every VIP of the config local (announced or not); `removeOthers`: ipvsd's local routes to
+   * VIPs no longer in the config go. Logs what changed and each error once.
+   */
+  async function syncLocal(removeOthers: boolean, vips = addressesOf(config)): Promise<void> {
+    const result = await deps.kernel.syncLocalRoutes(config.director.announce, vips, removeOthers);
+    const tableError = result.errors.get('');
+    const errors = new Map<string, string>();
+    for (const address of vips) {
+      const error = result.errors.get(address) ?? tableError;
+      if (error !== undefined) errors.set(address, error);
+    }
+    for (const [address, err] of errors)
+      if (localErrors.get(address) !== err) log.error({ address, err }, 'vip local route not installed');
+    localErrors = errors;
+    for (const address of result.added) log.info({ address }, 'vip local route installed');
+    for (const address of result.removed) log.info({ address }, 'vip local route removed');
+    const local = new Set(result.alreadyLocal);
+    for (const address of local)
+      if (!alreadyLocal.has(address))
+        // Left alone: ipvsd cannot tell an address an earlier ipvsd added from the operator's own.
+        log.warn(
+          { address, interface: config.director.announce.interface },
+          'vip already local without ipvsd (an address of this host, or a local route of another protocol): left alone; an earlier ipvsd kept announced VIPs as addresses on the announce interface, and FRR does not announce a VIP that is an address: remove it with `ip address del`',
+        );
+    alreadyLocal = local;
   }
 
   function armResync(): void {
@@ -198,7 +246,6 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
 
   async function resync(): Promise<void> {
     if (!running) return;
-    await ensureAddresses();
     await schedule(true);
   }
 
@@ -272,7 +319,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
           'saved withdrawals unreadable: every VIP stays withdrawn until `ipvsctl announce`',
         );
       }
-      await ensureAddresses();
+      await syncLocal(false);
       await schedule(true);
       armResync();
     },
@@ -281,7 +328,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
       const before = new Set(addressesOf(config));
       config = next;
       for (const address of addressesOf(next)) if (!before.has(address)) newAddresses.add(address);
-      await ensureAddresses();
+      await syncLocal(false);
       // No run here: the director's decision on the new config comes next (decided()), with the
       // quorum of any new service; a run now would judge new services without one.
       armResync();
@@ -351,11 +398,7 @@ export function createAnnouncer(initial: Config, deps: AnnouncerDeps): Announcer
 
     async finishStop(removeServices) {
       if (!removeServices) return;
-      const failed = await deps.kernel.removeAddresses(
-        config.director.announce.interface,
-        addressesOf(config),
-      );
-      for (const [address, err] of failed) log.error({ address, err }, 'vip address not removed');
+      await syncLocal(true, []);
     },
   };
 }

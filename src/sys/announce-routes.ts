@@ -8,12 +8,19 @@
  * Level-triggered like the IPVS reconciler: every sync reads the table and makes ipvsd's routes in
  * it exactly the wanted set, so a route removed by hand comes back at the next sync and a stale
  * one goes. Routes of any other protocol are never touched, not even for a wanted VIP: that VIP is
- * then reported as not announced. The VIP also stays a local address on the announce interface
- * (IPVS sees a packet only once it is delivered locally), whether announced or not, so withdrawn
- * VIPs keep serving the connections they have while the routers move new ones elsewhere.
+ * then reported as not announced.
+ *
+ * IPVS sees a packet only once it is delivered locally, so each VIP is also made local, announced
+ * or not (withdrawn VIPs keep serving the connections they have while the routers move new ones
+ * elsewhere): a `local` route (`ip route add local VIP/32 dev lo table local`, RTN_LOCAL, scope
+ * host) with ipvsd's protocol, not an address on lo. An address would do for the kernel, but FRR's
+ * zebra turns it into a connected route (even with noprefixroute, FRRouting/frr#14952) and prefers
+ * that over the route it imports from ipvsd's table, so it would announce nothing; a local route is
+ * no connected route. A VIP the host already holds as an address has the kernel's own local route
+ * (protocol kernel): left alone, nothing to do.
  */
 import { isErrno } from './netlink-errors.js';
-import type { HostRoute, Rtnetlink } from './rtnetlink.js';
+import { type HostRoute, RT_TABLE_LOCAL, RTN_LOCAL, type Rtnetlink } from './rtnetlink.js';
 
 export interface AnnounceTableSettings {
   readonly table: number;
@@ -58,6 +65,62 @@ export interface RouteSyncResult {
   readonly errors: ReadonlyMap<string, string>;
 }
 
+export interface LocalRouteSyncResult extends RouteSyncResult {
+  /** VIPs already local without ipvsd (an address of the host, or another's local route): left alone. */
+  readonly alreadyLocal: readonly string[];
+}
+
+export interface LocalRoutePlan {
+  /** Wanted VIPs with no local route yet: add ours. */
+  readonly add: readonly string[];
+  /** Our routes to remove: not wanted, or on another interface or under an older protocol (then re-added). */
+  readonly remove: readonly HostRoute[];
+  /** Wanted VIPs already local (an address of the host: the kernel's local route; or another's local route): nothing to do. */
+  readonly alreadyLocal: readonly string[];
+  /** Wanted VIPs the table local routes otherwise (another protocol's non-local route): left alone. */
+  readonly blocked: readonly { readonly address: string; readonly protocol: number; readonly type: number }[];
+}
+
+/**
+ * What a local-route sync must change (pure). `existing` is the host routes of the table local, any
+ * protocol; ours are those of type local with `protocol` (or `previousProtocol`, before a reload
+ * changed it). `ifindex` is the announce interface's: ours elsewhere are moved.
+ */
+export function planLocalRoutes(
+  existing: readonly HostRoute[],
+  wanted: readonly string[],
+  options: {
+    readonly protocol: number;
+    readonly previousProtocol?: number;
+    readonly ifindex: number;
+    readonly removeOthers: boolean;
+  },
+): LocalRoutePlan {
+  const isOurs = (r: HostRoute) =>
+    r.type === RTN_LOCAL && (r.protocol === options.protocol || r.protocol === options.previousProtocol);
+  const want = new Set(wanted);
+  const remove: HostRoute[] = [];
+  const kept = new Set<string>();
+  for (const r of existing.filter(isOurs)) {
+    const right = r.protocol === options.protocol && r.ifindex === options.ifindex;
+    if (want.has(r.address) && right) kept.add(r.address);
+    else if (want.has(r.address) || options.removeOthers) remove.push(r);
+  }
+  const add: string[] = [];
+  const alreadyLocal: string[] = [];
+  const blocked: { address: string; protocol: number; type: number }[] = [];
+  for (const address of want) {
+    if (kept.has(address)) continue;
+    const others = existing.filter((r) => r.address === address && !isOurs(r));
+    const local = others.find((r) => r.type === RTN_LOCAL);
+    if (local !== undefined) alreadyLocal.push(address);
+    else if (others[0] !== undefined)
+      blocked.push({ address, protocol: others[0].protocol, type: others[0].type });
+    else add.push(address);
+  }
+  return { add, remove, alreadyLocal, blocked };
+}
+
 export interface AnnounceKernel {
   /**
    * Makes ipvsd's routes in the table exactly `announced`. With new settings (another table or
@@ -65,14 +128,23 @@ export interface AnnounceKernel {
    * in `errors` (a failed table read puts its message under the key "").
    */
   syncRoutes(settings: AnnounceTableSettings, announced: readonly string[]): Promise<RouteSyncResult>;
-  /** Adds each VIP (/32 or /128) to the interface unless it holds it; returns the errors by VIP. */
-  ensureAddresses(ifname: string, addresses: readonly string[]): Promise<Map<string, string>>;
-  /** Removes each VIP from the interface if it holds it; returns the errors by VIP. */
-  removeAddresses(ifname: string, addresses: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Makes the VIPs local (a `local` route of ipvsd's protocol on `settings.interface` in the
+   * kernel's table local, see planLocalRoutes). With `removeOthers`, ipvsd's local routes to any
+   * other address go (a reload dropped the VIP, a stop removes them); without, it only adds.
+   * Never rejects: what failed is in `errors` (a failed read under "").
+   */
+  syncLocalRoutes(
+    settings: AnnounceTableSettings,
+    vips: readonly string[],
+    removeOthers: boolean,
+  ): Promise<LocalRouteSyncResult>;
 }
 
 export function createAnnounceKernel(rtnl: Rtnetlink): AnnounceKernel {
   let last: AnnounceTableSettings | null = null;
+  /** The protocol ipvsd's local routes were last made with: a reload that changes it moves them. */
+  let lastLocalProtocol: number | null = null;
 
   async function removeAllOf(
     settings: AnnounceTableSettings,
@@ -137,28 +209,57 @@ export function createAnnounceKernel(rtnl: Rtnetlink): AnnounceKernel {
       return { added, removed, errors };
     },
 
-    async ensureAddresses(ifname, addresses) {
+    async syncLocalRoutes(settings, vips, removeOthers) {
       const errors = new Map<string, string>();
-      for (const address of addresses) {
-        try {
-          await rtnl.ensureAddress(ifname, address);
-        } catch (err) {
-          errors.set(address, (err as Error).message);
+      const added: string[] = [];
+      const removed: string[] = [];
+      const alreadyLocal: string[] = [];
+      try {
+        const previousProtocol = lastLocalProtocol ?? undefined;
+        const ifindex = await rtnl.interfaceIndex(settings.interface);
+        const plan = planLocalRoutes(await rtnl.listHostRoutes(RT_TABLE_LOCAL), vips, {
+          protocol: settings.protocol,
+          ...(previousProtocol !== undefined && { previousProtocol }),
+          ifindex,
+          removeOthers,
+        });
+        lastLocalProtocol = settings.protocol;
+        alreadyLocal.push(...plan.alreadyLocal);
+        for (const { address, protocol, type } of plan.blocked)
+          errors.set(
+            address,
+            `the table local already has a route of type ${type} to ${address} with protocol ${protocol}, which ipvsd did not make: left alone`,
+          );
+        // A route on the wrong interface or under an old protocol goes before its replacement
+        // (the kernel refuses a second local route to one address): a short gap, only on such a reload.
+        for (const route of plan.remove) {
+          try {
+            await rtnl.removeHostRoute({
+              address: route.address,
+              table: RT_TABLE_LOCAL,
+              protocol: route.protocol,
+              type: 'local',
+            });
+            if (!vips.includes(route.address)) removed.push(route.address);
+          } catch (err) {
+            if (!isErrno(err, 'ESRCH')) errors.set(route.address, (err as Error).message);
+          }
         }
-      }
-      return errors;
-    },
-
-    async removeAddresses(ifname, addresses) {
-      const errors = new Map<string, string>();
-      for (const address of addresses) {
-        try {
-          await rtnl.ensureNoAddress(ifname, address);
-        } catch (err) {
-          errors.set(address, (err as Error).message);
+        for (const address of plan.add) {
+          try {
+            await rtnl.addHostRoute(
+              { address, table: RT_TABLE_LOCAL, protocol: settings.protocol, type: 'local' },
+              settings.interface,
+            );
+            added.push(address);
+          } catch (err) {
+            errors.set(address, (err as Error).message);
+          }
         }
+      } catch (err) {
+        errors.set('', (err as Error).message);
       }
-      return errors;
+      return { added, removed, alreadyLocal, errors };
     },
   };
 }

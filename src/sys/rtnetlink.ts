@@ -71,6 +71,12 @@ export interface HostRouteKey {
   readonly address: string;
   readonly table: number;
   readonly protocol: number;
+  /**
+   * `unicast` (default): a route out of the interface, scope link. `local` (RTN_LOCAL, scope host,
+   * as `ip route add local …` makes): packets to the address are delivered to this host, as to an
+   * address of its own, without the address being on an interface.
+   */
+  readonly type?: 'unicast' | 'local';
 }
 
 export interface RtnetlinkOptions {
@@ -133,8 +139,9 @@ export interface Rtnetlink {
    */
   listHostRoutes(table: number): Promise<HostRoute[]>;
   /**
-   * Adds a unicast host route to `address` out of `ifname` in `route.table`, marked `route.protocol`.
-   * NetlinkError EEXIST when the table already has a route to it (of any protocol: never replaced).
+   * Adds a host route to `address` (unicast out of `ifname`, or local on it) in `route.table`,
+   * marked `route.protocol`. NetlinkError EEXIST when the table already has a route to it of the
+   * same kind (of any protocol: never replaced).
    */
   addHostRoute(route: HostRouteKey, ifname: string): Promise<void>;
   /** Removes the host route; the kernel matches the protocol too, so another's route stays. ESRCH when none. */
@@ -292,12 +299,13 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
 
     async addHostRoute(route, ifname) {
       const target = hostTarget(route.address);
-      const context = `adding route ${target.address}/${target.prefixLength} dev ${ifname} table ${route.table} proto ${route.protocol}`;
+      const kind = route.type === 'local' ? 'local ' : '';
+      const context = `adding route ${kind}${target.address}/${target.prefixLength} dev ${ifname} table ${route.table} proto ${route.protocol}`;
       const index = await lookupIndex(ifname, context);
       const { data, attrs } = hostRouteRequest(route, target);
       await request(context, ROUTE_ADD_DESCRIPTIONS, () =>
         sock.newRoute(
-          { ...data, scope: RT_SCOPE_LINK },
+          { ...data, scope: route.type === 'local' ? RT_SCOPE_HOST : RT_SCOPE_LINK },
           { ...attrs, oif: index },
           { ...requestOptions, flags: FlagsNew.CREATE | FlagsNew.EXCL },
         ),
@@ -306,7 +314,8 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
 
     async removeHostRoute(route) {
       const target = hostTarget(route.address);
-      const context = `removing route ${target.address}/${target.prefixLength} table ${route.table} proto ${route.protocol}`;
+      const kind = route.type === 'local' ? 'local ' : '';
+      const context = `removing route ${kind}${target.address}/${target.prefixLength} table ${route.table} proto ${route.protocol}`;
       const { data, attrs } = hostRouteRequest(route, target);
       // RT_SCOPE_NOWHERE in a delete means any scope (fib_table_delete), as `ip route del` sends it.
       await request(context, ROUTE_REMOVE_DESCRIPTIONS, () =>
@@ -368,9 +377,13 @@ export function createRtnetlink(options: RtnetlinkOptions = {}, deps: RtnetlinkD
 
 /** <linux/rtnetlink.h> */
 const RT_TABLE_UNSPEC = 0;
+/** The kernel's table of local addresses (`ip route show table local`). */
+export const RT_TABLE_LOCAL = 255;
 const RT_SCOPE_LINK = 253;
+const RT_SCOPE_HOST = 254;
 const RT_SCOPE_NOWHERE = 255;
 const RTN_UNICAST = 1;
+export const RTN_LOCAL = 2;
 
 function hostTarget(address: string): ParsedCidr {
   const target = parseCidr(address);
@@ -393,7 +406,9 @@ export function hostRouteRequest(
       dstLen: target.prefixLength,
       table: route.table < 256 ? route.table : RT_TABLE_UNSPEC,
       protocol: route.protocol,
-      type: RTN_UNICAST,
+      // In a delete too: the kernel then matches the type, so a local route and a unicast one to
+      // the same address are never mistaken for each other.
+      type: route.type === 'local' ? RTN_LOCAL : RTN_UNICAST,
     },
     attrs: { dst: target.bytes, table: route.table },
   };

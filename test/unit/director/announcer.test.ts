@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/types.js';
-import { createAnnouncer } from '../../../src/director/announcer.js';
+import { createAnnouncer, needsSloppyTcp } from '../../../src/director/announcer.js';
 import type { VirtualServerDecision } from '../../../src/director/desired-state.js';
 import type { Withdrawals, WithdrawStore } from '../../../src/director/withdraw-store.js';
 import type { AnnounceKernel, AnnounceTableSettings } from '../../../src/sys/announce-routes.js';
@@ -26,10 +26,13 @@ ${extra}`,
   return config as Config;
 }
 
-/** The kernel as a set of routes and addresses; every call is recorded in order. */
+/** The kernel as sets of announce routes and local routes; changes are recorded in order. */
 function fakeKernel() {
   const routes = new Set<string>();
-  const addresses = new Set<string>();
+  /** ipvsd's local routes; and the host's own addresses (the kernel's local routes). */
+  const locals = new Set<string>();
+  const hostAddresses = new Set<string>();
+  const failLocal = new Map<string, string>();
   const calls: string[] = [];
   const failAdd = new Map<string, string>();
   const kernel: AnnounceKernel = {
@@ -54,17 +57,31 @@ function fakeKernel() {
       calls.push(`routes ${[...routes].sort().join(' ') || '-'}`);
       return { added, removed, errors };
     },
-    async ensureAddresses(_ifname, list) {
-      for (const a of list) addresses.add(a);
-      return new Map();
-    },
-    async removeAddresses(_ifname, list) {
-      for (const a of list) addresses.delete(a);
-      calls.push(`addresses removed ${list.join(' ')}`);
-      return new Map();
+    async syncLocalRoutes(_s: AnnounceTableSettings, vips, removeOthers) {
+      const errors = new Map<string, string>();
+      const added: string[] = [];
+      const removed: string[] = [];
+      const alreadyLocal = vips.filter((a) => hostAddresses.has(a));
+      if (removeOthers)
+        for (const a of [...locals])
+          if (!vips.includes(a)) {
+            locals.delete(a);
+            removed.push(a);
+          }
+      for (const a of vips) {
+        if (locals.has(a) || hostAddresses.has(a)) continue;
+        const fail = failLocal.get(a);
+        if (fail) errors.set(a, fail);
+        else {
+          locals.add(a);
+          added.push(a);
+        }
+      }
+      if (removed.length > 0) calls.push(`local routes removed ${removed.join(' ')}`);
+      return { added, removed, alreadyLocal, errors };
     },
   };
-  return { kernel, routes, addresses, calls, failAdd };
+  return { kernel, routes, locals, hostAddresses, calls, failAdd, failLocal };
 }
 
 function memoryStore(initial: Withdrawals = { all: false, addresses: [] }) {
@@ -122,9 +139,9 @@ async function setup(store = memoryStore()) {
 }
 
 describe('announcer', () => {
-  it('adds the VIP addresses at start and announces nothing before the first reconcile', async () => {
+  it('makes the VIPs local at start and announces nothing before the first reconcile', async () => {
     const t = await setup();
-    expect([...t.addresses].sort()).toEqual([VIP, VIP2]);
+    expect([...t.locals].sort()).toEqual([VIP, VIP2]);
     expect(t.routes.size).toBe(0);
     expect(t.announcer.status().map((a) => [a.address, a.announced, a.reason])).toEqual([
       [VIP, false, 'not reconciled: no reconcile yet'],
@@ -231,14 +248,14 @@ describe('announcer', () => {
     expect(never.sleeps).toEqual([]);
   });
 
-  it('with on_stop remove, the addresses go after the services', async () => {
+  it('with on_stop remove, the local routes go after the services', async () => {
     const t = await setup();
     await t.ready();
     await t.announcer.stop();
     await t.announcer.finishStop(false);
-    expect(t.addresses.size).toBe(2);
+    expect(t.locals.size).toBe(2);
     await t.announcer.finishStop(true);
-    expect(t.addresses.size).toBe(0);
+    expect(t.locals.size).toBe(0);
   });
 
   it('shows a route the kernel refused as not announced, with the reason', async () => {
@@ -255,7 +272,7 @@ describe('announcer', () => {
     });
   });
 
-  it('a reload that drops a VIP withdraws its route, then removes its address', async () => {
+  it('a reload that drops a VIP withdraws its route, then removes its local route', async () => {
     const t = await setup();
     await t.ready();
     const smaller = parseConfig(
@@ -265,8 +282,8 @@ describe('announcer', () => {
     await t.announcer.reload(smaller);
     await t.announcer.decided([met(`tcp/${VIP}:80`)]);
     expect([...t.routes]).toEqual([VIP]);
-    expect([...t.addresses]).toEqual([VIP]);
-    expect(t.calls.slice(-2)).toEqual([`routes ${VIP}`, `addresses removed ${VIP2}`]);
+    expect([...t.locals]).toEqual([VIP]);
+    expect(t.calls.slice(-2)).toEqual([`routes ${VIP}`, `local routes removed ${VIP2}`]);
   });
 
   it('a VIP a reload adds waits for the reconcile that puts its services in the kernel', async () => {
@@ -280,10 +297,48 @@ describe('announcer', () => {
       [VIP2, 'announced'],
       ['203.0.113.103', 'not reconciled: new in the config'],
     ]);
-    expect(t.addresses.has('203.0.113.103')).toBe(true);
+    expect(t.locals.has('203.0.113.103')).toBe(true);
     t.announcer.reconciled(null);
     await t.announcer.resync();
     expect([...t.routes].sort()).toEqual([VIP, VIP2, '203.0.113.103']);
+  });
+});
+
+describe('announcer local routes', () => {
+  it('a VIP that could not be made local is not announced, and is once it is', async () => {
+    const t = await setup();
+    t.locals.delete(VIP2);
+    t.failLocal.set(VIP2, 'no such interface');
+    await t.announcer.resync();
+    await t.ready();
+    expect([...t.routes]).toEqual([VIP]);
+    expect(t.announcer.status()[1]).toMatchObject({
+      announced: false,
+      reason: 'route not installed: the VIP is not local: no such interface',
+    });
+    t.failLocal.clear();
+    await t.announcer.resync(); // makes it local
+    await t.announcer.resync(); // announces it
+    expect([...t.routes].sort()).toEqual([VIP, VIP2]);
+    expect(t.announcer.status()[1]).toMatchObject({ announced: true, reason: 'announced' });
+  });
+
+  it('a VIP the host holds as an address is left alone and announced', async () => {
+    const t = await setup();
+    t.locals.delete(VIP2);
+    t.hostAddresses.add(VIP2);
+    await t.announcer.resync();
+    await t.ready();
+    expect([...t.locals]).toEqual([VIP]);
+    expect([...t.routes].sort()).toEqual([VIP, VIP2]);
+  });
+
+  it('a local route removed behind ipvsd comes back at the next resync', async () => {
+    const t = await setup();
+    await t.ready();
+    t.locals.delete(VIP);
+    await t.announcer.resync();
+    expect([...t.locals].sort()).toEqual([VIP, VIP2]);
   });
 });
 
@@ -298,5 +353,17 @@ describe('announcer kernel reads', () => {
     t.routes.delete(VIP); // removed by hand
     await t.announcer.resync();
     expect([...t.routes].sort()).toEqual([VIP, VIP2]);
+  });
+});
+
+describe('needsSloppyTcp', () => {
+  const with1 = (vs: string) =>
+    parseConfig(`virtual_servers:\n  - { address: ${VIP}, port: 80, ${vs} }\n`, 'test.yaml').config as Config;
+  it('only for an announced dr or tun service with a hashing scheduler', () => {
+    expect(needsSloppyTcp(with1('announce: true, forwarding: dr, scheduler: mh'))).toBe(true);
+    expect(needsSloppyTcp(with1('announce: true, forwarding: tun, scheduler: sh'))).toBe(true);
+    expect(needsSloppyTcp(with1('announce: false, forwarding: dr, scheduler: mh'))).toBe(false);
+    expect(needsSloppyTcp(with1('announce: true, forwarding: dr, scheduler: rr'))).toBe(false);
+    expect(needsSloppyTcp(with1('announce: true, forwarding: nat, scheduler: mh'))).toBe(false);
   });
 });

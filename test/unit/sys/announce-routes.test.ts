@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRoutes } from '../../../src/sys/announce-routes.js';
+import { planLocalRoutes, planRoutes } from '../../../src/sys/announce-routes.js';
 import { parseCidr } from '../../../src/sys/ip-address.js';
 import type { HostRoute } from '../../../src/sys/rtnetlink.js';
 import { hostRouteRequest, toHostRoute } from '../../../src/sys/rtnetlink.js';
@@ -25,6 +25,72 @@ describe('planRoutes', () => {
   });
 });
 
+/** A route of the table local: RTN_LOCAL (2) unless said. */
+const local = (address: string, protocol: number, ifindex = 1, type = 2): HostRoute => ({
+  family: 'inet',
+  address,
+  table: 255,
+  protocol,
+  type,
+  ifindex,
+});
+
+describe('planLocalRoutes', () => {
+  const opts = { protocol: 240, ifindex: 1, removeOthers: true };
+
+  it('adds the missing, keeps its own, removes its own stale ones only when told', () => {
+    const existing = [local('203.0.113.1', 240), local('203.0.113.2', 240)];
+    expect(planLocalRoutes(existing, ['203.0.113.2', '203.0.113.3'], opts)).toEqual({
+      add: ['203.0.113.3'],
+      remove: [existing[0]],
+      alreadyLocal: [],
+      blocked: [],
+    });
+    expect(
+      planLocalRoutes(existing, ['203.0.113.2', '203.0.113.3'], { ...opts, removeOthers: false }).remove,
+    ).toEqual([]);
+  });
+
+  it('leaves the kernel’s local route of an address alone, and another protocol’s other routes', () => {
+    // 2 = RTPROT_KERNEL: the VIP is also an address of the host. A broadcast route (3) of a
+    // protocol of its own blocks the VIP.
+    const existing = [local('203.0.113.1', 2), local('203.0.113.2', 4, 1, 3), local('203.0.113.9', 2)];
+    expect(planLocalRoutes(existing, ['203.0.113.1', '203.0.113.2'], opts)).toEqual({
+      add: [],
+      remove: [],
+      alreadyLocal: ['203.0.113.1'],
+      blocked: [{ address: '203.0.113.2', protocol: 4, type: 3 }],
+    });
+    // Nothing of another protocol is ever removed, even with an empty wanted set.
+    expect(planLocalRoutes(existing, [], opts).remove).toEqual([]);
+  });
+
+  it('moves its own route to the announce interface and to a new protocol (remove, then add)', () => {
+    const elsewhere = local('203.0.113.1', 240, 7);
+    const old = local('203.0.113.2', 239);
+    const oldUnwanted = local('203.0.113.3', 239);
+    expect(
+      planLocalRoutes([elsewhere, old, oldUnwanted], ['203.0.113.1', '203.0.113.2'], {
+        ...opts,
+        previousProtocol: 239,
+      }),
+    ).toEqual({
+      add: ['203.0.113.1', '203.0.113.2'],
+      remove: [elsewhere, old, oldUnwanted],
+      alreadyLocal: [],
+      blocked: [],
+    });
+    // Without the previous protocol, a local route of 239 is another's: left alone, and it
+    // makes the VIP local already.
+    expect(planLocalRoutes([old], ['203.0.113.2'], opts)).toEqual({
+      add: [],
+      remove: [],
+      alreadyLocal: ['203.0.113.2'],
+      blocked: [],
+    });
+  });
+});
+
 describe('host route messages', () => {
   it('puts a table above 255 only in RTA_TABLE, as iproute2 does', () => {
     const v4 = hostRouteRequest(
@@ -38,6 +104,11 @@ describe('host route messages', () => {
       parseCidr('2001:db8::1'),
     );
     expect(big.data).toMatchObject({ family: 10, dstLen: 128, table: 0 });
+    const localRoute = hostRouteRequest(
+      { address: '203.0.113.1', table: 255, protocol: 240, type: 'local' },
+      parseCidr('203.0.113.1'),
+    );
+    expect(localRoute.data).toMatchObject({ table: 255, protocol: 240, type: 2 });
     expect(big.attrs.table).toBe(4000);
   });
 
