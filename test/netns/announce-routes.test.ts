@@ -5,7 +5,9 @@
  * runs BIRD as a router with a BGP session to the director's BIRD, which imports ipvsd's table with
  * a stock `protocol kernel { kernel table 200; learn; }`, then FRR (zebra `ip import-table 200`,
  * bgpd `redistribute table 200`) in its place. The router's kernel table is the oracle for what BGP
- * carried. No IPVS is needed: this is the announcement half alone.
+ * carried. The VIP is made local as ipvsd does it (a `local` route in the table local, no address),
+ * and a listener in the director answers a connect to it. No IPVS is needed: this is the
+ * announcement half alone.
  */
 import { execFileSync } from 'node:child_process';
 import { chown, writeFile } from 'node:fs/promises';
@@ -146,15 +148,69 @@ describe('announced VIPs as routes in a table of our own', () => {
     expect(await lab.ipJson<IpRoute[]>(director, ['route', 'show', 'table', '4000'])).toEqual([]);
   });
 
-  it('keeps the VIP a local address on the interface', async () => {
-    expect(await agent.call('ensureAddresses', 'lo', [VIP1, VIP6])).toEqual({});
-    expect(await agent.call('ensureAddresses', 'lo', [VIP1])).toEqual({});
-    const held = (await lab.ipAddresses(director, 'lo')).map((a) => `${a.local}/${a.prefixlen}`);
-    expect(held).toEqual(expect.arrayContaining([`${VIP1}/32`, `${VIP6}/128`]));
-    expect(await agent.call('removeAddresses', 'lo', [VIP1, VIP6])).toEqual({});
-    const after = (await lab.ipAddresses(director, 'lo')).map((a) => a.local);
-    expect(after).not.toContain(VIP1);
-    expect(after).not.toContain(VIP6);
+  it('makes the VIP local with a local route of its protocol, not an address; packets to it are delivered', async () => {
+    const localTable = async (family: 4 | 6 = 4): Promise<IpRoute[]> =>
+      lab.ipJson<IpRoute[]>(director, [`-${family}`, 'route', 'show', 'table', 'local']);
+    const oursLocal = async (family: 4 | 6 = 4) =>
+      (await localTable(family)).filter((r) => r.protocol === String(PROTO)).map((r) => r.dst);
+    const lo = async () => (await lab.ipAddresses(director, 'lo')).map((a) => a.local);
+
+    expect(await agent.call('syncLocalRoutes', SETTINGS, [VIP1, VIP6], false)).toEqual({
+      added: [VIP1, VIP6],
+      removed: [],
+      alreadyLocal: [],
+      errors: {},
+    });
+    expect((await localTable()).filter((r) => r.dst === VIP1)).toEqual([
+      expect.objectContaining({ type: 'local', dev: 'lo', protocol: String(PROTO), scope: 'host' }),
+    ]);
+    expect(await oursLocal(6)).toEqual([VIP6]);
+    expect(await lo()).not.toContain(VIP1);
+    expect(await lo()).not.toContain(VIP6);
+
+    // Delivered locally: a listener on 0.0.0.0 in the director answers a connect to the VIP from
+    // the router's namespace (which routes the VIP to the director).
+    await lab.addRoute(router, `${VIP1}/32`, { via: '192.0.2.1' });
+    const listener = lab.spawn(director, process.execPath, [
+      '-e',
+      `require('node:net').createServer((s) => s.end('vip-local\\n')).listen(8099, '0.0.0.0', () => console.log('listening'))`,
+    ]);
+    await listener.waitForOutput('listening', 20_000);
+    const answer = await lab.execOk(router, process.execPath, [
+      '-e',
+      `const s = require('node:net').connect(8099, '${VIP1}'); s.on('data', (d) => process.stdout.write(d)); s.on('error', (e) => { console.error(e.message); process.exit(1); });`,
+    ]);
+    expect(answer.trim()).toBe('vip-local');
+    await listener.kill();
+
+    // Drift: a local route removed by hand comes back; an unchanged one is left as it is.
+    await lab.execOk(director, 'ip', ['route', 'del', 'local', `${VIP1}/32`, 'dev', 'lo', 'table', 'local']);
+    expect(await oursLocal()).toEqual([]);
+    expect(await agent.call('syncLocalRoutes', SETTINGS, [VIP1, VIP6], true)).toMatchObject({
+      added: [VIP1],
+      removed: [],
+    });
+    expect(await oursLocal()).toEqual([VIP1]);
+
+    // A VIP that is also a real address of the host: the kernel's local route serves it, left alone.
+    await lab.addAddress(director, 'lo', `${VIP2}/32`);
+    const kernelRoute = (await localTable()).find((r) => r.dst === VIP2);
+    expect(kernelRoute).toMatchObject({ type: 'local', protocol: 'kernel' });
+    expect(await agent.call('syncLocalRoutes', SETTINGS, [VIP1, VIP2], true)).toEqual({
+      added: [],
+      removed: [VIP6],
+      alreadyLocal: [VIP2],
+      errors: {},
+    });
+    expect((await localTable()).filter((r) => r.dst === VIP2)).toEqual([kernelRoute]);
+
+    // Dropped from the config (or a stop with on_stop: remove): ours go, the kernel's stays.
+    expect(await agent.call('syncLocalRoutes', SETTINGS, [], true)).toMatchObject({ removed: [VIP1] });
+    expect(await oursLocal()).toEqual([]);
+    expect(await oursLocal(6)).toEqual([]);
+    expect((await localTable()).filter((r) => r.dst === VIP2)).toEqual([kernelRoute]);
+    await lab.execOk(director, 'ip', ['address', 'del', `${VIP2}/32`, 'dev', 'lo']);
+    await lab.execOk(router, 'ip', ['route', 'del', `${VIP1}/32`]);
   });
 
   it('BIRD on the director imports the route with a stock kernel protocol; its BGP peer holds it until withdrawn', async () => {
@@ -276,16 +332,26 @@ protocol bgp to_director { local 192.0.2.2 as 65000; neighbor 192.0.2.1 as 65001
     const routerHas = async (vip: string): Promise<IpRoute | undefined> =>
       (await lab.ipJson<IpRoute[]>(router, ['-4', 'route', 'show'])).find((r) => r.dst === vip);
 
+    // As ipvsd holds an announced VIP: local (a local route, no address) and a route in its table.
+    // FRR 8.4's zebra would prefer a connected route made of an address on lo over the imported
+    // one and announce nothing (FRRouting/frr#14952); a local route is no connected route.
+    await agent.call('syncLocalRoutes', SETTINGS, [VIP1], true);
     await agent.call('syncRoutes', SETTINGS, [VIP1]);
     const learned = await waitFor(`the router to learn ${VIP1} from FRR`, () => routerHas(VIP1), {
       timeoutMs: 30_000,
     });
     expect(learned).toMatchObject({ gateway: '192.0.2.1' });
+    expect(
+      (await lab.ipJson<IpRoute[]>(director, ['-4', 'route', 'show', 'table', 'local'])).filter(
+        (r) => r.dst === VIP1,
+      ),
+    ).toEqual([expect.objectContaining({ type: 'local', protocol: String(PROTO) })]);
     await agent.call('syncRoutes', SETTINGS, []);
     await waitFor(`the router to drop ${VIP1}`, async () => (await routerHas(VIP1)) === undefined, {
       timeoutMs: 15_000,
     });
     expect(zebra.exitStatus()).toBeNull();
+    await agent.call('syncLocalRoutes', SETTINGS, [], true);
   });
 });
 

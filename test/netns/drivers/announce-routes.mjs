@@ -12,8 +12,13 @@ export async function syncRoutes(settings, announced) {
   const r = await kernel.syncRoutes(settings, announced);
   return { added: r.added, removed: r.removed, errors: Object.fromEntries(r.errors) };
 }
-export const ensureAddresses = async (ifname, addresses) =>
-  Object.fromEntries(await kernel.ensureAddresses(ifname, addresses));
-export const removeAddresses = async (ifname, addresses) =>
-  Object.fromEntries(await kernel.removeAddresses(ifname, addresses));
+export async function syncLocalRoutes(settings, vips, removeOthers) {
+  const r = await kernel.syncLocalRoutes(settings, vips, removeOthers);
+  return {
+    added: r.added,
+    removed: r.removed,
+    alreadyLocal: r.alreadyLocal,
+    errors: Object.fromEntries(r.errors),
+  };
+}
 export const close = () => rtnl.close();
