@@ -161,7 +161,6 @@ async function main(): Promise<void> {
     probeMs: PROBE_MS,
   };
   const topo = await createEcmpTopology(lab);
-  for (const d of topo.directors) await lab.execOk(d.ns, 'sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=1']);
   await startServers(lab, topo, [DR_PORT, FNAT_PORT]);
   const routing = await startRouting(lab, topo, 'bird', { bfd: false });
   const daemons = new Map<string, SpawnedProcess>();
@@ -233,8 +232,12 @@ async function main(): Promise<void> {
   for (const d of topo.directors) {
     const proc = daemons.get(d.name);
     if (proc && proc.exitStatus() === null) await proc.kill('SIGTERM', 30_000);
-    await lab.exec(d.ns, 'ip', ['addr', 'del', `${VIP}/32`, 'dev', 'lo']);
+    // ipvsd leaves the VIP's local route (on_stop: keep): a backup holding it would answer ARP for the VIP.
+    await lab.exec(d.ns, 'ip', ['route', 'del', 'local', `${VIP}/32`, 'dev', 'lo', 'table', 'local']);
     await lab.exec(d.ns, 'ipvsadm', ['-C']);
+    // ipvsd set sloppy_tcp for its DR + mh service; with keepalived the operator sets it (a flow
+    // that moves to the new master arrives without SYN), as here.
+    await lab.execOk(d.ns, 'sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=1']);
   }
   await routing.stop();
   await lab.execOk(dead.ns, 'ip', ['link', 'set', 't0', 'up']);
