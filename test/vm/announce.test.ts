@@ -2,7 +2,8 @@
  * Announced VIPs with the whole daemon on the VM's real kernel IPVS (issue 15): one director
  * namespace and one real server. The oracles are the kernel's: `ip route show table 200` (the
  * route BIRD or FRR would export; test/netns/announce-routes.test.ts shows a real BIRD and its BGP
- * peer following it), `ip addr` on lo and `ipvsadm`. Covered: the VIP is announced once the table is
+ * peer following it), `ip route show table local` (the VIP held local by a route of ipvsd's protocol,
+ * never an address on lo) and `ipvsadm`. Covered: the VIP is announced once the table is
  * reconciled with quorum; a stopped real server (quorum lost) withdraws it and its return brings it
  * back; `ipvsctl withdraw` survives a daemon restart until `ipvsctl announce`; SIGTERM withdraws
  * before the services go (`on_stop: remove`) and waits `withdraw_delay` in between. Timings are
@@ -62,6 +63,21 @@ const routes = async (): Promise<string[]> =>
     .filter((r) => r.protocol === '240')
     .map((r) => r.dst);
 
+/** ipvsd's local routes (protocol 240) in the table local; and whether lo holds the VIP as an address. */
+const locals = async (): Promise<string[]> =>
+  (
+    await lab.ipJson<{ dst: string; protocol?: string; type?: string }[]>(director, [
+      '-4',
+      'route',
+      'show',
+      'table',
+      'local',
+    ])
+  )
+    .filter((r) => r.protocol === '240' && r.type === 'local')
+    .map((r) => r.dst);
+const onLo = async () => (await lab.ipAddresses(director, 'lo')).some((a) => a.local === VIP);
+
 async function announcements(): Promise<Announcement[]> {
   const r = await lab.exec(director, process.execPath, [IPVSCTL, '--socket', SOCKET, 'status', '--json'], {
     timeoutMs: 300_000,
@@ -104,10 +120,10 @@ describe('announced VIP, daemon end to end', () => {
     rmSync(DIR, { recursive: true, force: true });
   });
 
-  it('announces the VIP once the table is reconciled with quorum, and holds it on lo', async () => {
+  it('announces the VIP once the table is reconciled with quorum, and holds it local (a route, not on lo)', async () => {
     await waitRoute(true, 'the VIP route in table 200');
-    const lo = await lab.ipAddresses(director, 'lo');
-    expect(lo.map((a) => `${a.local}/${a.prefixlen}`)).toContain(`${VIP}/32`);
+    expect(await locals()).toEqual([VIP]);
+    expect(await onLo()).toBe(false);
     expect(await announcements()).toEqual([
       expect.objectContaining({ address: VIP, announced: true, reason: 'announced' }),
     ]);
@@ -123,15 +139,21 @@ describe('announced VIP, daemon end to end', () => {
     figures.push(`quorum loss → route withdrawn: ${Date.now() - t0} ms (check interval 1s, retry 1)`);
     const [a] = await announcements();
     expect(a).toMatchObject({ announced: false, reason: `quorum lost: tcp/${VIP}:80 has 0 of 1` });
-    // The VIP stays a local address: connections in flight keep their way in.
-    expect((await lab.ipAddresses(director, 'lo')).map((x) => x.local)).toContain(VIP);
+    // The VIP stays local: connections in flight keep their way in.
+    expect(await locals()).toEqual([VIP]);
     server = await startServer(lab, rs, 'http', 8080);
     await waitRoute(true, 'the route back with quorum');
   });
 
-  it('repairs a route removed by hand at the next resync', async () => {
+  it('repairs a route and a local route removed by hand at the next resync', async () => {
     await lab.execOk(director, 'ip', ['route', 'del', `${VIP}/32`, 'table', '200']);
+    await lab.execOk(director, 'ip', ['route', 'del', 'local', `${VIP}/32`, 'dev', 'lo', 'table', 'local']);
+    expect(await locals()).toEqual([]);
     await waitRoute(true, 'the route repaired');
+    await waitFor('the local route repaired', async () => (await locals()).includes(VIP), {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
   });
 
   it('ipvsctl withdraw survives a restart until ipvsctl announce', async () => {
@@ -185,7 +207,7 @@ describe('announced VIP, daemon end to end', () => {
     );
     const withdrawnLog = ipvsd.stdout().includes('"msg":"vip withdrawn"');
     expect(withdrawnLog).toBe(true);
-    // on_stop: remove takes the VIP address off lo too.
-    expect((await lab.ipAddresses(director, 'lo')).map((x) => x.local)).not.toContain(VIP);
+    // on_stop: remove takes the VIP's local route too.
+    expect(await locals()).toEqual([]);
   });
 });
