@@ -3,9 +3,9 @@
  * every BIRD file `bird -p`, every FRR file `vtysh --dryrun`; and the routing configs do their job
  * as written: director 1's daemon, fed a host route in table 200 the way ipvsd writes it, announces
  * the VIP to the router's daemon, which installs a route to it through director 1, and takes it
- * back when the route goes. BIRD announces from the table while the VIP is an address on lo (as
- * ipvsd keeps it); FRR 8.4 only once the VIP is not a connected route (a local route instead), as
- * the FRR example's caveat says.
+ * back when the route goes. The VIP is local on director 1 as ipvsd keeps it: a `local` route of
+ * ipvsd's protocol in the table local, not an address on lo (of which FRR 8.4 would make a
+ * connected route and prefer it over the imported one, announcing nothing).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,13 +69,23 @@ describe.each(['bird', 'frr'] as const)('the %s examples announce what ipvsd put
       { ns: router, ifname: 't0', cidr: '192.0.2.129/25' },
       { ns: lb1, ifname: 't0', cidr: '192.0.2.131/25' },
     );
+    // the VIP as ipvsd keeps it: a local route of its protocol
+    await lab.execOk(lb1, 'ip', [
+      'route',
+      'add',
+      'local',
+      `${VIP}/32`,
+      'dev',
+      'lo',
+      'table',
+      'local',
+      'proto',
+      PROTOCOL,
+    ]);
     if (daemon === 'bird') {
-      // the VIP as ipvsd keeps it: an address on lo
-      await lab.addAddress(lb1, 'lo', `${VIP}/32`);
       startBird(lab, router, dir, 'router', join(CONFIG, 'ecmp/bird/router.conf'));
       startBird(lab, lb1, dir, 'lb1', join(CONFIG, 'ecmp/bird/director-1.conf'));
     } else {
-      await lab.execOk(lb1, 'ip', ['route', 'add', 'local', `${VIP}/32`, 'dev', 'lo', 'table', 'local']);
       await startFrr(lab, router, dir, 'router', join(CONFIG, 'ecmp/frr/router.conf'), true);
       await startFrr(lab, lb1, dir, 'lb1', join(CONFIG, 'ecmp/frr/director-1.conf'), true);
     }
