@@ -62,7 +62,7 @@ export interface AnnounceSettings {
   readonly table: number;
   /** rtm_protocol of ipvsd's routes, so a routing daemon can match them; routes of other protocols are left alone. */
   readonly protocol: number;
-  /** Where ipvsd keeps each announced VIP as a local address (IPVS needs local delivery). */
+  /** The device of the `local` route that makes each announced VIP local (IPVS needs local delivery). */
   readonly interface: string;
 }
 

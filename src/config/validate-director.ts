@@ -245,7 +245,7 @@ export const ANNOUNCE_KEYWORDS = {
     interfaceName(),
     {
       description:
-        'interface that holds each announced VIP as a /32 or /128 local address (IPVS needs local delivery)',
+        'device of the `local` route that makes each announced VIP local (IPVS needs local delivery; the VIP is not added as an address)',
       default: 'lo',
     },
     (d: AnnounceDraft, x) => {

@@ -13,7 +13,7 @@
  *
  * Each director's routing daemon imports the host routes of ipvsd's own kernel table
  * (ANNOUNCE_TABLE) and announces them to the router; the router's daemon installs one route to the
- * VIP with a next hop per announcing director. ipvsd holds the VIP as a local address on lo.
+ * VIP with a next hop per announcing director. ipvsd holds the VIP local (a `local` route on lo).
  *
  * The real servers follow the DR recipe (VIP on lo, arp_ignore=1, arp_announce=2); in full NAT
  * mode they answer the directors' server-side addresses on the same LAN, in DR mode they answer the
