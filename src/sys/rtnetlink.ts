@@ -1,6 +1,7 @@
 /**
  * Interface addresses over rtnetlink (NETLINK_ROUTE), for the VIPs that VRRP adds and removes, and
- * host routes in a table of ipvsd's own, for the VIPs it announces (a routing daemon exports them).
+ * host routes for the VIPs it announces: unicast ones in a table of ipvsd's own (a routing daemon
+ * exports them) and `local` ones in the kernel's table local (they make the VIP local).
  * It works in whatever network namespace the process runs in, and needs CAP_NET_ADMIN to change
  * anything. Requests go out one at a time on one socket: node-netlink keeps a single
  * multipart-reassembly buffer per socket and the kernel refuses a second dump while one is running
