@@ -14,6 +14,7 @@ import type { IpvsBackend } from '../ipvs/backend.js';
 import type { CheckLabels, DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
 import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
+import { effectiveWeight } from '../model/track-file.js';
 import type { NatReconciler } from '../nat/reconciler.js';
 import { fullNatServices } from '../nat/rules.js';
 import type { Logger } from '../sys/logger.js';
@@ -95,6 +96,10 @@ function describeOperation(op: IpvsOperation): string {
       return `${op.kind} tcp=${op.timeouts.tcpS} tcp_fin=${op.timeouts.tcpFinS} udp=${op.timeouts.udpS}`;
   }
 }
+
+/** A file check with a multiplier: the only kind of check that moves a real server's weight. */
+const hasWeightedFileCheck = (rs: RealServerConfig): boolean =>
+  rs.checks.some((c) => c.type === 'file' && c.weight !== 0);
 
 const startHealthOf = (check: CheckConfig): Health =>
   check.type !== 'none' && check.initialState === 'down' ? 'down' : 'up';
@@ -232,8 +237,28 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     return 'up';
   };
 
+  /**
+   * What the real server's checks add to its weight: the sum over its checks (a check written
+   * twice counts twice, as two keepalived checkers each add their cur_weight); only file checks
+   * have a delta, so a real server without one skips the lookups.
+   */
+  const weightDelta = (_vs: VirtualServerConfig, rs: RealServerConfig): number => {
+    if (!hasWeightedFileCheck(rs)) return 0;
+    const checkIds = idsOf(rs);
+    let sum = 0;
+    for (let i = 0; i < checkIds.length; i++)
+      sum += deps.monitor.status(checkIds[i] as string)?.weightDelta ?? 0;
+    return sum;
+  };
+
   async function recompute(kind: ReconcileKind): Promise<void> {
-    const decision = decide({ virtualServers: config.virtualServers, health, drained, quorumMet });
+    const decision = decide({
+      virtualServers: config.virtualServers,
+      health,
+      weightDelta,
+      drained,
+      quorumMet,
+    });
     lastDecision = decision;
     decision.virtualServers.forEach((d, i) => {
       const before = quorumMet.get(d.name);
@@ -502,6 +527,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
                 address: rs.address,
                 port: rs.port,
                 weight: rs.weight,
+                effective_weight: effectiveWeight(rs.weight, weightDelta(vs, rs)),
                 kernel_weight: dest ? dest.weight : null,
                 health: health(vs, rs),
                 drained: drained.has(drainKey(vs.name, rs)),

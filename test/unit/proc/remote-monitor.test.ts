@@ -34,6 +34,7 @@ const result = (id: string, ok: boolean, health: 'up' | 'down', changed = false)
   ok ? 0 : 2,
   1000,
   changed,
+  0,
 ];
 
 function setUp() {
