@@ -13,7 +13,12 @@ import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import type { CheckLabels, DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
-import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
+import {
+  destinationKeyString,
+  type IpvsOperation,
+  type ServiceState,
+  serviceKeyString,
+} from '../model/ipvs.js';
 import { effectiveWeight } from '../model/track-file.js';
 import type { NatReconciler } from '../nat/reconciler.js';
 import { fullNatServices } from '../nat/rules.js';
@@ -242,14 +247,57 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
    * twice counts twice, as two keepalived checkers each add their cur_weight); only file checks
    * have a delta, so a real server without one skips the lookups.
    */
-  const weightDelta = (_vs: VirtualServerConfig, rs: RealServerConfig): number => {
+  const weightDelta = (vs: VirtualServerConfig, rs: RealServerConfig): number => {
     if (!hasWeightedFileCheck(rs)) return 0;
     const checkIds = idsOf(rs);
     let sum = 0;
-    for (let i = 0; i < checkIds.length; i++)
-      sum += deps.monitor.status(checkIds[i] as string)?.weightDelta ?? 0;
-    return sum;
+    let unread = false;
+    for (let i = 0; i < checkIds.length; i++) {
+      const st = deps.monitor.status(checkIds[i] as string);
+      sum += st?.weightDelta ?? 0;
+      const check = rs.checks[i] as CheckConfig;
+      if (check.type === 'file' && check.weight !== 0 && (st?.lastCheckedAt ?? null) === null) unread = true;
+    }
+    const held = unread ? heldWeights.get(drainKey(vs.name, rs)) : undefined;
+    return held === undefined ? sum : held - rs.weight;
   };
+
+  /**
+   * The kernel weights of real servers with weighted file checks, as found at a start or reload:
+   * until each of those checks has read its file once, the real server keeps the weight it has,
+   * so a restart does not set the configured weight and then, a moment later, the file's again.
+   */
+  let heldWeights = new Map<string, number>();
+  async function holdKernelWeights(kind: 'start' | 'reload'): Promise<void> {
+    heldWeights = new Map();
+    if (!config.virtualServers.some((vs) => vs.realServers.some(hasWeightedFileCheck))) return;
+    let table: readonly ServiceState[] | null;
+    try {
+      // At start the reconciler has not read the kernel yet; at a reload its copy is current.
+      table =
+        kind === 'start'
+          ? ((await deps.backend()?.dump()) ?? null)
+          : ((await reconciler?.kernelTable()) ?? null);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'kernel table unreadable: file-check weights start from 0');
+      return;
+    }
+    if (table === null) return;
+    const byKey = new Map(table.map((svc) => [serviceKeyString(svc.key), svc]));
+    for (const vs of config.virtualServers) {
+      const svc = byKey.get(serviceKeyString(vs.key));
+      if (svc === undefined) continue;
+      for (const rs of vs.realServers) {
+        if (!hasWeightedFileCheck(rs)) continue;
+        // A dr/tun destination of a group has its member's port (config/desired.ts memberServices).
+        const anyPort = vs.group !== null && rs.forwarding !== 'nat';
+        const dest = svc.destinations.find(
+          (d) => d.address === rs.address && (anyPort || d.port === rs.port),
+        );
+        if (dest !== undefined) heldWeights.set(drainKey(vs.name, rs), dest.weight);
+      }
+    }
+  }
 
   async function recompute(kind: ReconcileKind): Promise<void> {
     const decision = decide({
@@ -451,6 +499,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       deps.monitor.update(targets());
       publishLabels();
       await reconcileNat('start');
+      await holdKernelWeights('start');
       await recompute('start');
       armResync();
     },
@@ -463,6 +512,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       deps.monitor.update(targets());
       publishLabels();
       await reconcileNat('reload');
+      await holdKernelWeights('reload');
       await recompute('reload');
       armResync();
     },

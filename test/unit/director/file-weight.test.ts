@@ -233,4 +233,34 @@ describe('director: file check deltas on the kernel weight', () => {
     await director.undrain('web', '198.51.100.11:8080');
     expect(await weights()).toEqual(['198.51.100.11=13', '198.51.100.12=11', '198.51.100.13=1']);
   });
+
+  it('a restart keeps the weights it finds until each file check has read its file: no flap to the configured weight', async () => {
+    const first = await setup();
+    first.set(first.w1, 'up', 20);
+    first.set(first.w2, 'up', -2);
+    await nextTurn();
+    expect(await first.weights()).toEqual(['198.51.100.11=25', '198.51.100.12=21', '198.51.100.13=1']);
+    await first.director.stop({ removeServices: false });
+
+    // A new daemon on the same kernel; its checks have not answered yet.
+    const m = fakeMonitor();
+    const director = createDirector(load(CONFIG), {
+      backend: () => first.kernel,
+      monitor: m.monitor,
+      metrics: noopMetrics,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const before = first.kernel.history().length;
+    await director.start();
+    expect(await first.weights()).toEqual(['198.51.100.11=25', '198.51.100.12=21', '198.51.100.13=1']);
+    // w1 has read its file (value unchanged) but w2 has not: rs2 still holds its kernel weight.
+    m.set(first.w1, 'up', 20);
+    await nextTurn();
+    expect(first.opsSince(before)).toEqual([]);
+    // Both have read: the file's numbers decide, and only a change is an edit.
+    m.set(first.w2, 'up', 0);
+    await nextTurn();
+    expect(await first.weights()).toEqual(['198.51.100.11=25', '198.51.100.12=23', '198.51.100.13=1']);
+    expect(first.opsSince(before)).toEqual(['edit-destination']);
+  });
 });
