@@ -183,4 +183,32 @@ describe("FILE_CHECK weight: the file's value × weight moves the real server's 
     writeFileSync(TF1, '1\n');
     await bothHold([dest('198.51.100.11:8080', 7), dest('198.51.100.12:8080', 5)]);
   });
+
+  it('a restart of ipvsd keeps the weights it finds until the files are read again: no edit at all', async () => {
+    writeFileSync(TF1, '10\n');
+    writeFileSync(TF2, '1\n');
+    await bothHold([dest('198.51.100.11:8080', 25), dest('198.51.100.12:8080', 21)]);
+    await ipvsd.kill('SIGTERM', 30_000); // on_stop: keep (the default): the services stay
+    ipvsd = lab.spawn(ipvsdNs, process.execPath, [IPVSD, '--config', join(DIR, 'ipvsd.yaml')]);
+    await waitForLog(ipvsd, (e) => e.msg === 'ipvsd started', {
+      timeoutMs: 180_000,
+      what: '"ipvsd started"',
+    });
+    type Status = { virtual_servers: { real_servers: { last_check: unknown; kernel_weight: number }[] }[] };
+    let status: Status | undefined;
+    await waitFor(
+      'every file check read once since the restart',
+      async () => {
+        status = await ipvsctlJson<Status>(lab, ipvsdNs, ['--socket', SOCKET, 'status']);
+        return status.virtual_servers[0]?.real_servers.every((r) => r.last_check !== null) === true;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const changes = logEntries(ipvsd)
+      .filter((e) => e.msg === 'ipvs table reconciled')
+      .flatMap((e) => e.changes as string[]);
+    expect(changes).toEqual([]);
+    expect(normalizedSave(await ipvsadmSave(lab, ipvsdNs))).toContain(dest('198.51.100.11:8080', 25));
+    expect(normalizedSave(await ipvsadmSave(lab, ipvsdNs))).toContain(dest('198.51.100.12:8080', 21));
+  });
 });
