@@ -258,8 +258,13 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       const check = rs.checks[i] as CheckConfig;
       if (check.type === 'file' && check.weight !== 0 && (st?.lastCheckedAt ?? null) === null) unread = true;
     }
-    const held = unread ? heldWeights.get(drainKey(vs.name, rs)) : undefined;
-    return held === undefined ? sum : held - rs.weight;
+    if (heldWeights.size === 0) return sum;
+    const key = drainKey(vs.name, rs);
+    const held = heldWeights.get(key);
+    if (held === undefined) return sum;
+    if (unread) return held - rs.weight;
+    heldWeights.delete(key);
+    return sum;
   };
 
   /**
@@ -362,6 +367,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   // Every probe result lands here (thousands a second): the label sets are made once per config
   // and come back as the target's tag (no lookup by id per result).
   deps.monitor.onResult((_id, result, _status, tag) => {
+    // A held weight is let go at a file check's first read even when its delta is unchanged (a
+    // file that now says 0): no change event would come for that.
+    if (heldWeights.size > 0) queueRecompute();
     const list = tag as CheckLabels[] | undefined;
     if (list === undefined) return;
     for (let i = 0; i < list.length; i++) deps.metrics.checkCompleted(list[i] as CheckLabels, result);

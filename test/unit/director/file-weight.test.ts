@@ -7,7 +7,8 @@
  * removal and re-add.
  */
 import { describe, expect, it } from 'vitest';
-import type { HealthMonitor, TargetStatus } from '../../../src/check/monitor.js';
+import type { HealthMonitor, ResultListener, TargetStatus } from '../../../src/check/monitor.js';
+import type { ProbeResult } from '../../../src/check/result.js';
 import { checkTargetId } from '../../../src/check/target-id.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { CheckConfig, Config } from '../../../src/config/types.js';
@@ -121,6 +122,7 @@ describe('decide with weight deltas', () => {
 function fakeMonitor() {
   const states = new Map<string, TargetStatus>();
   const listeners: ((id: string, s: TargetStatus) => void)[] = [];
+  const resultListeners: ResultListener[] = [];
   const monitor: HealthMonitor = {
     update: () => {},
     status: (id) => states.get(id),
@@ -129,8 +131,24 @@ function fakeMonitor() {
       listeners.push(l);
       return () => {};
     },
-    onResult: () => () => {},
+    onResult: (l) => {
+      resultListeners.push(l);
+      return () => {};
+    },
     stop: async () => {},
+  };
+  /** A result that changes nothing the monitor reports as a change (first read, delta 0). */
+  const read = (id: string) => {
+    const status: TargetStatus = {
+      health: 'up',
+      consecutiveOk: 1,
+      consecutiveFail: 0,
+      lastResult: { ok: true, latencyMs: 0, reason: 'value 0' },
+      lastCheckedAt: 0,
+      weightDelta: 0,
+    };
+    states.set(id, status);
+    for (const l of resultListeners) l(id, status.lastResult as ProbeResult, status, undefined);
   };
   const set = (id: string, health: 'up' | 'down', weightDelta: number) => {
     const status: TargetStatus = {
@@ -142,9 +160,10 @@ function fakeMonitor() {
       weightDelta,
     };
     states.set(id, status);
+    for (const l of resultListeners) l(id, status.lastResult as ProbeResult, status, undefined);
     for (const l of listeners) l(id, status);
   };
-  return { monitor, set };
+  return { monitor, set, read };
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -257,8 +276,9 @@ describe('director: file check deltas on the kernel weight', () => {
     m.set(first.w1, 'up', 20);
     await nextTurn();
     expect(first.opsSince(before)).toEqual([]);
-    // Both have read: the file's numbers decide, and only a change is an edit.
-    m.set(first.w2, 'up', 0);
+    // Both have read (w2's file now says 0: its delta stays 0, no change event): the files'
+    // numbers decide, and only a change is an edit.
+    m.read(first.w2);
     await nextTurn();
     expect(await first.weights()).toEqual(['198.51.100.11=25', '198.51.100.12=23', '198.51.100.13=1']);
     expect(first.opsSince(before)).toEqual(['edit-destination']);
