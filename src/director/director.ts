@@ -313,6 +313,11 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       quorumMet,
     });
     lastDecision = decision;
+    // Real servers the decision did not ask (down ones) let go of their held weight too, or the
+    // results would keep asking for decisions.
+    if (heldWeights.size > 0)
+      for (const vs of config.virtualServers)
+        for (const rs of vs.realServers) if (heldWeights.has(drainKey(vs.name, rs))) weightDelta(vs, rs);
     decision.virtualServers.forEach((d, i) => {
       const before = quorumMet.get(d.name);
       if (before !== undefined && before !== d.quorumMet)
