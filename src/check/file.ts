@@ -33,6 +33,7 @@ export async function probeFile(check: FileProbeCheck, signal: AbortSignal): Pro
   return {
     ok: verdict.ok,
     latencyMs: elapsed(),
+    weightDelta: verdict.weightDelta,
     reason: `value ${value}${verdict.ok && verdict.weightDelta !== 0 ? `, weight ${verdict.weightDelta > 0 ? '+' : ''}${verdict.weightDelta}` : ''}${note}`,
   };
 }

@@ -21,6 +21,13 @@ export interface HealthState {
   readonly lastResult: ProbeResult | null;
   /** When the last result arrived (the caller's clock, ms); null before the first. */
   readonly lastCheckedAt: number | null;
+  /**
+   * What the target adds to its real servers' weight (a file check's value × weight): the delta
+   * of its last passing result, kept through failures that do not take it down, 0 once down
+   * (keepalived's checker cur_weight, which a FILE_CHECK fault resets: trackers/track_file.c
+   * process_update_checker_track_file_status). Absent: 0.
+   */
+  readonly weightDelta?: number;
 }
 
 export type HealthTiming = Pick<CheckTiming, 'intervalMs' | 'delayBeforeRetryMs' | 'retry' | 'rise'>;
@@ -34,7 +41,14 @@ export interface HealthStep {
 }
 
 export function initialHealth(start: Health): HealthState {
-  return { health: start, consecutiveOk: 0, consecutiveFail: 0, lastResult: null, lastCheckedAt: null };
+  return {
+    health: start,
+    consecutiveOk: 0,
+    consecutiveFail: 0,
+    lastResult: null,
+    lastCheckedAt: null,
+    weightDelta: 0,
+  };
 }
 
 /** What a `check: none` target always reports: it is never probed. */
@@ -90,6 +104,8 @@ export function stepHealthInPlace(
   state.consecutiveOk = consecutiveOk;
   state.consecutiveFail = consecutiveFail;
   state.lastCheckedAt = now;
+  if (result.ok) state.weightDelta = result.weightDelta ?? 0;
+  else if (health === 'down') state.weightDelta = 0;
 
   // An up target that failed but is not down yet: confirm soon. Everything else: the interval,
   // counted from the start of the probe that just answered.

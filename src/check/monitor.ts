@@ -90,7 +90,10 @@ export interface HealthMonitor {
   status(id: string): TargetStatus | undefined;
   /** Every current target's status, by id. */
   snapshot(): ReadonlyMap<string, TargetStatus>;
-  /** Called on every health transition (not for the start state). Returns an unsubscribe function. */
+  /**
+   * Called on every health transition (not for the start state) and every change of the
+   * target's weightDelta. Returns an unsubscribe function.
+   */
   onChange(listener: ChangeListener): () => void;
   /** Called for every probe result (metrics). Returns an unsubscribe function. */
   onResult(listener: ResultListener): () => void;
@@ -197,6 +200,7 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
     if (entry.removed || stopped || entry.check.type === 'none') return;
     const state = entry.state;
     const before = state.health;
+    const deltaBefore = state.weightDelta ?? 0;
     const nextDelayMs = stepHealthInPlace(state, result, now(), entry.check);
     const last = entry.last;
     last.ok = result.ok;
@@ -216,6 +220,13 @@ export function createHealthMonitor(deps: HealthMonitorDeps = {}): HealthMonitor
           consecutiveFail: state.consecutiveFail,
         },
         state.health === 'up' ? 'check target came up' : 'check target went down',
+      );
+      emit(changeListeners, entry.id, { ...state, lastResult: { ...last } });
+    } else if ((state.weightDelta ?? 0) !== deltaBefore) {
+      // A file check's number moved: its real servers' weight changes, their health does not.
+      logger.info(
+        { id: entry.id, from: deltaBefore, to: state.weightDelta ?? 0, reason: result.reason },
+        'check target weight changed',
       );
       emit(changeListeners, entry.id, { ...state, lastResult: { ...last } });
     }

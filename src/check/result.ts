@@ -12,6 +12,11 @@ export interface ProbeResult {
   readonly latencyMs: number;
   /** Why it failed, or what it saw when it passed ("status 200"). */
   readonly reason: string;
+  /**
+   * A passing file check's value × weight (src/model/track-file.ts): what keepalived adds to the
+   * real server's weight. Absent: 0 (every other kind of check).
+   */
+  readonly weightDelta?: number;
 }
 
 /** A running stopwatch for one probe. */

@@ -81,7 +81,10 @@ function virtualServerLines(vs: VirtualServerStatus): string[] {
     rows.push([
       hostPort(rs.address, rs.port),
       rs.health,
-      String(rs.weight),
+      // A file check's number moved it: the weight in force, then the configured one.
+      rs.effective_weight === undefined || rs.effective_weight === rs.weight
+        ? String(rs.weight)
+        : `${rs.effective_weight} (${rs.weight} configured)`,
       rs.kernel_weight === null ? '-' : String(rs.kernel_weight),
       rs.drained ? 'yes' : 'no',
       lastCheck(rs),

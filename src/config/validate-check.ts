@@ -402,7 +402,7 @@ export const CHECK_KEYWORDS = {
   }),
   weight: checkKey('weight', int(-INT32_MAX, INT32_MAX), {
     description:
-      'multiplier of the number; 0: non-zero fails, zero passes; otherwise fails only when the product reaches -2147483648',
+      "multiplier of the number; 0: non-zero fails, zero passes; otherwise the product is added to the real server's weight (the sum within 0..2147483647) and fails only when it reaches -2147483648",
     default: 1,
   }),
   reverse: checkKey('reverse', bool(), {

@@ -26,6 +26,12 @@ export interface RealServerStatus {
   readonly port: number;
   /** The configured weight. */
   readonly weight: number;
+  /**
+   * The weight the director gives the real server while it is up and not drained: `weight` plus
+   * its file checks' value × weight, within 0..2147483647 (equal to `weight` without weighted
+   * file checks). Optional in the type so a CLI can read an older daemon.
+   */
+  readonly effective_weight?: number;
   /** The weight in the kernel now; null when the real server is not in the kernel table. */
   readonly kernel_weight: number | null;
   readonly health: HealthState;

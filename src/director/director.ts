@@ -13,7 +13,13 @@ import { IpvsdError } from '../errors.js';
 import type { IpvsBackend } from '../ipvs/backend.js';
 import type { CheckLabels, DirectorMetrics } from '../metrics/types.js';
 import { canonicalAddress } from '../model/address.js';
-import { destinationKeyString, type IpvsOperation, serviceKeyString } from '../model/ipvs.js';
+import {
+  destinationKeyString,
+  type IpvsOperation,
+  type ServiceState,
+  serviceKeyString,
+} from '../model/ipvs.js';
+import { effectiveWeight } from '../model/track-file.js';
 import type { NatReconciler } from '../nat/reconciler.js';
 import { fullNatServices } from '../nat/rules.js';
 import type { Logger } from '../sys/logger.js';
@@ -95,6 +101,10 @@ function describeOperation(op: IpvsOperation): string {
       return `${op.kind} tcp=${op.timeouts.tcpS} tcp_fin=${op.timeouts.tcpFinS} udp=${op.timeouts.udpS}`;
   }
 }
+
+/** A file check with a multiplier: the only kind of check that moves a real server's weight. */
+const hasWeightedFileCheck = (rs: RealServerConfig): boolean =>
+  rs.checks.some((c) => c.type === 'file' && c.weight !== 0);
 
 const startHealthOf = (check: CheckConfig): Health =>
   check.type !== 'none' && check.initialState === 'down' ? 'down' : 'up';
@@ -232,9 +242,82 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
     return 'up';
   };
 
+  /**
+   * What the real server's checks add to its weight: the sum over its checks (a check written
+   * twice counts twice, as two keepalived checkers each add their cur_weight); only file checks
+   * have a delta, so a real server without one skips the lookups.
+   */
+  const weightDelta = (vs: VirtualServerConfig, rs: RealServerConfig): number => {
+    if (!hasWeightedFileCheck(rs)) return 0;
+    const checkIds = idsOf(rs);
+    let sum = 0;
+    let unread = false;
+    for (let i = 0; i < checkIds.length; i++) {
+      const st = deps.monitor.status(checkIds[i] as string);
+      sum += st?.weightDelta ?? 0;
+      const check = rs.checks[i] as CheckConfig;
+      if (check.type === 'file' && check.weight !== 0 && (st?.lastCheckedAt ?? null) === null) unread = true;
+    }
+    if (heldWeights.size === 0) return sum;
+    const key = drainKey(vs.name, rs);
+    const held = heldWeights.get(key);
+    if (held === undefined) return sum;
+    if (unread) return held - rs.weight;
+    heldWeights.delete(key);
+    return sum;
+  };
+
+  /**
+   * The kernel weights of real servers with weighted file checks, as found at a start or reload:
+   * until each of those checks has read its file once, the real server keeps the weight it has,
+   * so a restart does not set the configured weight and then, a moment later, the file's again.
+   */
+  let heldWeights = new Map<string, number>();
+  async function holdKernelWeights(kind: 'start' | 'reload'): Promise<void> {
+    heldWeights = new Map();
+    if (!config.virtualServers.some((vs) => vs.realServers.some(hasWeightedFileCheck))) return;
+    let table: readonly ServiceState[] | null;
+    try {
+      // At start the reconciler has not read the kernel yet; at a reload its copy is current.
+      table =
+        kind === 'start'
+          ? ((await deps.backend()?.dump()) ?? null)
+          : ((await reconciler?.kernelTable()) ?? null);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'kernel table unreadable: file-check weights start from 0');
+      return;
+    }
+    if (table === null) return;
+    const byKey = new Map(table.map((svc) => [serviceKeyString(svc.key), svc]));
+    for (const vs of config.virtualServers) {
+      const svc = byKey.get(serviceKeyString(vs.key));
+      if (svc === undefined) continue;
+      for (const rs of vs.realServers) {
+        if (!hasWeightedFileCheck(rs)) continue;
+        // A dr/tun destination of a group has its member's port (config/desired.ts memberServices).
+        const anyPort = vs.group !== null && rs.forwarding !== 'nat';
+        const dest = svc.destinations.find(
+          (d) => d.address === rs.address && (anyPort || d.port === rs.port),
+        );
+        if (dest !== undefined) heldWeights.set(drainKey(vs.name, rs), dest.weight);
+      }
+    }
+  }
+
   async function recompute(kind: ReconcileKind): Promise<void> {
-    const decision = decide({ virtualServers: config.virtualServers, health, drained, quorumMet });
+    const decision = decide({
+      virtualServers: config.virtualServers,
+      health,
+      weightDelta,
+      drained,
+      quorumMet,
+    });
     lastDecision = decision;
+    // Real servers the decision did not ask (down ones) let go of their held weight too, or the
+    // results would keep asking for decisions.
+    if (heldWeights.size > 0)
+      for (const vs of config.virtualServers)
+        for (const rs of vs.realServers) if (heldWeights.has(drainKey(vs.name, rs))) weightDelta(vs, rs);
     decision.virtualServers.forEach((d, i) => {
       const before = quorumMet.get(d.name);
       if (before !== undefined && before !== d.quorumMet)
@@ -289,6 +372,9 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
   // Every probe result lands here (thousands a second): the label sets are made once per config
   // and come back as the target's tag (no lookup by id per result).
   deps.monitor.onResult((_id, result, _status, tag) => {
+    // A held weight is let go at a file check's first read even when its delta is unchanged (a
+    // file that now says 0): no change event would come for that.
+    if (heldWeights.size > 0) queueRecompute();
     const list = tag as CheckLabels[] | undefined;
     if (list === undefined) return;
     for (let i = 0; i < list.length; i++) deps.metrics.checkCompleted(list[i] as CheckLabels, result);
@@ -426,6 +512,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       deps.monitor.update(targets());
       publishLabels();
       await reconcileNat('start');
+      await holdKernelWeights('start');
       await recompute('start');
       armResync();
     },
@@ -438,6 +525,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
       deps.monitor.update(targets());
       publishLabels();
       await reconcileNat('reload');
+      await holdKernelWeights('reload');
       await recompute('reload');
       armResync();
     },
@@ -502,6 +590,7 @@ export function createDirector(initial: Config, deps: DirectorDeps): Director {
                 address: rs.address,
                 port: rs.port,
                 weight: rs.weight,
+                effective_weight: effectiveWeight(rs.weight, weightDelta(vs, rs)),
                 kernel_weight: dest ? dest.weight : null,
                 health: health(vs, rs),
                 drained: drained.has(drainKey(vs.name, rs)),

@@ -71,3 +71,19 @@ export function fileCheckVerdict(value: number, w: TrackFileWeight): TrackFileVe
   const status = trackFileStatus(value, w);
   return status === TRACK_FILE_FAULT ? { ok: false, weightDelta: 0 } : { ok: true, weightDelta: status };
 }
+
+/** IPVS_WEIGHT_LIMIT (keepalived's ip_vs.h): INT32_MAX, the most the kernel's int weight holds. */
+export const IPVS_WEIGHT_LIMIT = INT32_MAX;
+
+/**
+ * The weight a live real server gets in the kernel: its configured weight plus the sum of its
+ * file checks' deltas (keepalived's effective_weight = iweight + every checker's cur_weight,
+ * check_daemon.c set_effective_weights, a 64-bit sum), then real_weight() (check_data.h): below 0
+ * is 0, above IPVS_WEIGHT_LIMIT is the limit. At 0 the server stays in the table and takes no new
+ * connections; it is not removed (update_svr_wgt only edits the destination).
+ */
+export function effectiveWeight(configured: number, weightDelta: number): number {
+  const sum = configured + weightDelta;
+  if (!(sum > 0)) return 0;
+  return sum > IPVS_WEIGHT_LIMIT ? IPVS_WEIGHT_LIMIT : sum;
+}

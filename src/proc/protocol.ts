@@ -10,6 +10,7 @@ import type { HealthState } from '../check/health.js';
 import type { CheckTarget } from '../check/monitor.js';
 import type { Config } from '../config/types.js';
 import type { SyncDaemonStatus } from '../control/protocol.js';
+import { INT32_MAX, INT32_MIN } from '../model/track-file.js';
 import type { VrrpSpeakerStatus, VrrpStateChange } from '../vrrp/speaker.js';
 
 export type ChildRole = 'checks' | 'vrrp';
@@ -39,7 +40,8 @@ export type ToChecks = { readonly t: 'targets'; readonly targets: readonly Remot
 
 /**
  * One probe result and the target's state after it:
- * [id, ok, latencyMs, reason, health, consecutiveOk, consecutiveFail, checkedAt, changed]
+ * [id, ok, latencyMs, reason, health, consecutiveOk, consecutiveFail, checkedAt, changed,
+ * weightDelta]. `changed`: the health or the weight delta differs from the previous record's.
  */
 export type ResultRecord = readonly [
   id: string,
@@ -51,7 +53,50 @@ export type ResultRecord = readonly [
   consecutiveFail: number,
   checkedAt: number,
   changed: boolean,
+  weightDelta: number,
 ];
+
+/** The longest reason a record carries; the child cuts longer ones (a probe quoting a reply). */
+export const MAX_REASON_LENGTH = 1024;
+
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+/**
+ * A record as the parent accepts it from the child: every field of its type and range, the
+ * weight delta an int (src/model/track-file.ts clamps products to it); null otherwise, so a
+ * broken child cannot put NaN or a string into a kernel weight.
+ */
+export function readResultRecord(raw: unknown): ResultRecord | null {
+  if (!Array.isArray(raw) || raw.length !== 10) return null;
+  const [id, ok, latencyMs, reason, health, consecutiveOk, consecutiveFail, checkedAt, changed, weightDelta] =
+    raw as unknown[];
+  // The id needs no bound of its own: the parent looks it up among the targets it sent.
+  if (typeof id !== 'string') return null;
+  if (typeof ok !== 'boolean' || typeof changed !== 'boolean') return null;
+  if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 0) return null;
+  if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) return null;
+  if (health !== 'up' && health !== 'down') return null;
+  if (!isCount(consecutiveOk) || !isCount(consecutiveFail)) return null;
+  if (typeof checkedAt !== 'number' || !Number.isFinite(checkedAt)) return null;
+  if (
+    !Number.isSafeInteger(weightDelta) ||
+    (weightDelta as number) < INT32_MIN ||
+    (weightDelta as number) > INT32_MAX
+  )
+    return null;
+  return [
+    id,
+    ok,
+    latencyMs,
+    reason,
+    health,
+    consecutiveOk,
+    consecutiveFail,
+    checkedAt,
+    changed,
+    weightDelta as number,
+  ];
+}
 
 export type FromChecks =
   | Heartbeat

@@ -16,7 +16,13 @@ import type {
   TargetStatus,
 } from '../check/monitor.js';
 import type { ProbeResult } from '../check/result.js';
-import type { FromChecks, RemoteTarget, ToChecks } from './protocol.js';
+import {
+  type FromChecks,
+  type RemoteTarget,
+  type ResultRecord,
+  readResultRecord,
+  type ToChecks,
+} from './protocol.js';
 
 export interface RemoteHealthMonitorDeps {
   /** To the running child; false when there is none (the next childStarted() sends all). */
@@ -41,6 +47,8 @@ export function createRemoteHealthMonitor(deps: RemoteHealthMonitorDeps): Remote
   const changeListeners = new Set<ChangeListener>();
   const resultListeners = new Set<ResultListener>();
   let stopped = false;
+  /** Records from the child that did not validate, since the start. */
+  let droppedRecords = 0;
 
   const guarded = (what: string, fn: () => void): void => {
     try {
@@ -58,9 +66,19 @@ export function createRemoteHealthMonitor(deps: RemoteHealthMonitorDeps): Remote
     deps.send({ t: 'targets', targets });
   };
 
-  function apply(record: readonly unknown[]): void {
-    const [id, ok, latencyMs, reason, health, consecutiveOk, consecutiveFail, checkedAt, changed] =
-      record as [string, boolean, number, string, 'up' | 'down', number, number, number, boolean];
+  function apply(record: ResultRecord): void {
+    const [
+      id,
+      ok,
+      latencyMs,
+      reason,
+      health,
+      consecutiveOk,
+      consecutiveFail,
+      checkedAt,
+      changed,
+      weightDelta,
+    ] = record;
     const entry = entries.get(id);
     if (entry === undefined) return; // a target an update has removed since
     const result: ProbeResult = { ok, latencyMs, reason };
@@ -70,6 +88,7 @@ export function createRemoteHealthMonitor(deps: RemoteHealthMonitorDeps): Remote
     state.consecutiveFail = consecutiveFail;
     state.lastCheckedAt = checkedAt;
     state.lastResult = result;
+    state.weightDelta = weightDelta;
     for (const listener of resultListeners)
       guarded('result', () => listener(id, result, state, entry.target.tag));
     if (changed) {
@@ -116,7 +135,18 @@ export function createRemoteHealthMonitor(deps: RemoteHealthMonitorDeps): Remote
       const message = raw as FromChecks;
       if (message?.t === 'ready') sendTargets();
       if (message?.t !== 'results' || !Array.isArray(message.results)) return;
-      for (const record of message.results) if (Array.isArray(record)) apply(record);
+      let malformed = 0;
+      for (const raw of message.results as readonly unknown[]) {
+        const record = readResultRecord(raw);
+        if (record === null) malformed++;
+        else apply(record);
+      }
+      // Counted and dropped: such a record came from a broken child, and no guess of its meaning
+      // may reach a kernel weight.
+      if (malformed > 0) {
+        droppedRecords += malformed;
+        deps.logger?.error({ malformed, total: droppedRecords }, 'malformed check results dropped');
+      }
     },
   };
 }

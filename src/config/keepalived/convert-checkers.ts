@@ -15,7 +15,8 @@
  *   `host` sub-blocks are refused (one checker per host says the same).
  * - FILE_CHECK (check_file.c): `track_file NAME`, `weight N [reverse|noreverse]` (default: the
  *   track file's); none of the common options, so its timing is ipvsd's reading of the file at a
- *   1 s interval (keepalived reacts to inotify).
+ *   1 s interval (keepalived reacts to inotify). The value × weight is added to the real server's
+ *   weight in both.
  * - track_file (trackers/track_file.c): `file`, `weight N [reverse]` (−254..254, default 1),
  *   `init_file [VALUE] [overwrite]`.
  */
@@ -256,12 +257,9 @@ export function fileCheckOut(
   // check_file.c file_end_handler: without its own weight the checker takes the track file's.
   const weight = f.weight ?? tf.weight ?? 1;
   const reverse = f.weight === undefined ? (tf.reverse ?? false) : (f.reverse ?? false);
-  if (weight !== 0) {
-    d.warn(
-      f.at,
-      `FILE_CHECK weight ${weight}: ipvsd does not add the file's value × weight to the real server's weight; only the failure (a product at or below -2147483648) is carried over`,
-    );
-  }
+  // The same weight means the same in ipvsd: value × weight is added to the real server's weight
+  // (trackers/track_file.c process_update_checker_track_file_status), the sum clamped to
+  // 0..INT32_MAX (check_data.h real_weight); a product at INT_MIN is the failure.
   return {
     type: 'file',
     interval: FILE_CHECK_INTERVAL,

@@ -13,7 +13,7 @@ const OK: ProbeResult = { ok: true, latencyMs: 10, reason: 'connected' };
 const FAIL: ProbeResult = { ok: false, latencyMs: 40, reason: 'connection refused (ECONNREFUSED)' };
 
 function state(health: Health, consecutiveOk: number, consecutiveFail: number): HealthState {
-  return { health, consecutiveOk, consecutiveFail, lastResult: null, lastCheckedAt: null };
+  return { health, consecutiveOk, consecutiveFail, lastResult: null, lastCheckedAt: null, weightDelta: 0 };
 }
 
 describe('stepHealth', () => {
@@ -56,7 +56,14 @@ describe('stepHealth', () => {
   it.each(table)('%s', (_title, before, result, [health, ok, fail], changed, nextDelayMs) => {
     const step = stepHealth(before, result, 5000, timing);
     expect(step).toEqual({
-      state: { health, consecutiveOk: ok, consecutiveFail: fail, lastResult: result, lastCheckedAt: 5000 },
+      state: {
+        health,
+        consecutiveOk: ok,
+        consecutiveFail: fail,
+        lastResult: result,
+        lastCheckedAt: 5000,
+        weightDelta: 0,
+      },
       changed,
       nextDelayMs,
     });

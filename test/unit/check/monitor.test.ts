@@ -176,6 +176,7 @@ describe('health monitor', () => {
       consecutiveFail: 0,
       lastResult: null,
       lastCheckedAt: null,
+      weightDelta: 0,
     });
     await clock.advance(1500);
     expect(monitor.status(checkTargetId(check))?.health).toBe('down');

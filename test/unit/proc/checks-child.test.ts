@@ -8,7 +8,13 @@ import type {
   ResultListener,
 } from '../../../src/check/monitor.js';
 import { runChecksChild } from '../../../src/proc/checks-child.js';
-import type { FromChecks } from '../../../src/proc/protocol.js';
+import {
+  type FromChecks,
+  MAX_REASON_LENGTH,
+  RESULT_BATCH_MS,
+  type ResultRecord,
+  readResultRecord,
+} from '../../../src/proc/protocol.js';
 
 function fakeMonitor() {
   const results: ResultListener[] = [];
@@ -29,16 +35,23 @@ function fakeMonitor() {
     stop: async () => undefined,
   };
   /** One probe result, the way the monitor reports it (result listeners, then change listeners). */
-  const probe = (id: string, ok: boolean, health: 'up' | 'down', changed: boolean) => {
+  const probe = (
+    id: string,
+    ok: boolean,
+    health: 'up' | 'down',
+    changed: boolean,
+    weightDelta = 0,
+    reason = ok ? 'connected' : 'refused',
+  ) => {
     const state: HealthState = {
       health,
       consecutiveOk: ok ? 1 : 0,
       consecutiveFail: ok ? 0 : 1,
       lastResult: null,
       lastCheckedAt: 5000,
+      weightDelta,
     };
-    for (const l of results)
-      l(id, { ok, latencyMs: 2, reason: ok ? 'connected' : 'refused' }, state, undefined);
+    for (const l of results) l(id, { ok, latencyMs: 2, reason, weightDelta }, state, undefined);
     if (changed) for (const l of changes) l(id, state);
   };
   return { monitor, probe, updates };
@@ -78,8 +91,8 @@ describe('runChecksChild', () => {
       {
         t: 'results',
         results: [
-          ['a', true, 2, 'connected', 'up', 1, 0, 5000, false],
-          ['b', true, 2, 'connected', 'up', 1, 0, 5000, false],
+          ['a', true, 2, 'connected', 'up', 1, 0, 5000, false, 0],
+          ['b', true, 2, 'connected', 'up', 1, 0, 5000, false, 0],
         ],
       },
     ]);
@@ -90,11 +103,36 @@ describe('runChecksChild', () => {
     expect(sent[1]).toEqual({
       t: 'results',
       results: [
-        ['a', true, 2, 'connected', 'up', 1, 0, 5000, false],
-        ['b', false, 2, 'refused', 'down', 0, 1, 5000, true],
+        ['a', true, 2, 'connected', 'up', 1, 0, 5000, false, 0],
+        ['b', false, 2, 'refused', 'down', 0, 1, 5000, true, 0],
       ],
     });
     vi.advanceTimersByTime(1000);
     expect(sent).toHaveLength(2);
+  });
+
+  it("carries a file check's weight delta, sends its change at once, and cuts long reasons", () => {
+    const sent: FromChecks[] = [];
+    const fake = fakeMonitor();
+    runChecksChild({
+      send: (m) => sent.push(m),
+      logger: { info: () => undefined, child: () => ({}) } as never,
+      monitor: fake.monitor,
+      onMessage: () => undefined,
+    });
+    // The value moved from 1 to 3 with weight 2: health stays up, the delta changes.
+    fake.probe('f', true, 'up', true, 6, 'value 3, weight +6');
+    vi.advanceTimersByTime(0);
+    expect(sent).toEqual([
+      { t: 'results', results: [['f', true, 2, 'value 3, weight +6', 'up', 1, 0, 5000, true, 6]] },
+    ]);
+
+    fake.probe('f', true, 'up', false, 6, 'x'.repeat(MAX_REASON_LENGTH + 50));
+    vi.advanceTimersByTime(RESULT_BATCH_MS);
+    const reason = (sent[1] as { results: ResultRecord[] }).results[0]?.[3] ?? '';
+    expect(reason).toHaveLength(MAX_REASON_LENGTH);
+    expect(reason.endsWith('…')).toBe(true);
+    // What the child sends, the parent accepts.
+    expect(readResultRecord((sent[1] as { results: ResultRecord[] }).results[0])).not.toBeNull();
   });
 });

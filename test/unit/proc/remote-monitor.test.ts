@@ -4,7 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../../src/config/types.js';
-import type { ResultRecord, ToChecks } from '../../../src/proc/protocol.js';
+import {
+  MAX_REASON_LENGTH,
+  type ResultRecord,
+  readResultRecord,
+  type ToChecks,
+} from '../../../src/proc/protocol.js';
 import { createRemoteHealthMonitor } from '../../../src/proc/remote-monitor.js';
 
 const source = { file: 'x.yaml', line: 1, col: 1 };
@@ -34,6 +39,7 @@ const result = (id: string, ok: boolean, health: 'up' | 'down', changed = false)
   ok ? 0 : 2,
   1000,
   changed,
+  0,
 ];
 
 function setUp() {
@@ -141,5 +147,69 @@ describe('createRemoteHealthMonitor', () => {
     monitor.receive({ t: 'results', results: [result('a', false, 'down', true)] });
     expect(seen).toEqual(['a']);
     expect(errors).toEqual(['change listener failed']);
+  });
+
+  it("carries a file check's weight delta into the target's state, and a change of it to the change listeners", () => {
+    const { monitor } = setUp();
+    const changes: [string, string, number | undefined][] = [];
+    monitor.onChange((id, s) => changes.push([id, s.health, s.weightDelta]));
+    monitor.update([{ id: 'f', check: tcp(1) }]);
+    const withDelta = (delta: number, changed: boolean): ResultRecord => {
+      const r = result('f', true, 'up', changed);
+      return [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], delta];
+    };
+    monitor.receive({ t: 'results', results: [withDelta(20, true)] });
+    expect(monitor.status('f')?.weightDelta).toBe(20);
+    monitor.receive({ t: 'results', results: [withDelta(20, false), withDelta(-4, true)] });
+    expect(monitor.status('f')?.weightDelta).toBe(-4);
+    expect(changes).toEqual([
+      ['f', 'up', 20],
+      ['f', 'up', -4],
+    ]);
+  });
+
+  it('counts and drops records that do not validate: none of their fields reaches the state', () => {
+    const errors: [object, string][] = [];
+    const monitor = createRemoteHealthMonitor({
+      send: () => true,
+      stopChild: async () => undefined,
+      logger: { error: (f, msg) => errors.push([f, msg]) },
+    });
+    monitor.update([{ id: 'a', check: tcp(1) }]);
+    const good = result('a', false, 'down', true);
+    const bad = (i: number, v: unknown) => good.map((x, j) => (j === i ? v : x));
+    monitor.receive({
+      t: 'results',
+      results: [
+        good.slice(0, 9), // a record of an older child: no weight delta
+        bad(9, Number.NaN),
+        bad(9, 2 ** 31), // beyond the int a product is clamped to
+        bad(9, 1.5),
+        bad(9, '7'),
+        bad(4, 'sideways'),
+        bad(2, -1),
+        bad(3, 'x'.repeat(MAX_REASON_LENGTH + 1)),
+        bad(5, -1),
+        bad(8, 'yes'),
+        [...good, 'extra'],
+      ],
+    });
+    expect(monitor.status('a')).toMatchObject({ health: 'up', lastResult: null });
+    expect(errors).toEqual([[{ malformed: 11, total: 11 }, 'malformed check results dropped']]);
+    monitor.receive({ t: 'results', results: [good] });
+    expect(monitor.status('a')).toMatchObject({ health: 'down', weightDelta: 0 });
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('readResultRecord', () => {
+  it('accepts the extremes of a weight delta and returns an equal record', () => {
+    for (const delta of [-2147483648, 0, 2147483647]) {
+      const r = result('a', true, 'up');
+      const record: ResultRecord = [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], delta];
+      expect(readResultRecord(record)).toEqual(record);
+    }
+    expect(readResultRecord(null)).toBeNull();
+    expect(readResultRecord({ 0: 'a' })).toBeNull();
   });
 });
