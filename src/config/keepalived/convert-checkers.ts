@@ -30,7 +30,7 @@ import type { Diagnostics, Place } from './diagnostics.js';
 import type { Statement } from './parser.js';
 import type { Token } from './tokenizer.js';
 import { arity, int, single } from './values.js';
-import { type DroppedTable, type Handlers, needsBlock, refuse, register, walk } from './walk.js';
+import { type DroppedTable, type Handlers, needsBlock, refuse, register, walk, warn } from './walk.js';
 
 export const EXTRA_CHECKER_KINDS = ['DNS_CHECK', 'UDP_CHECK', 'PING_CHECK', 'SMTP_CHECK'] as const;
 export type ExtraCheckerKind = (typeof EXTRA_CHECKER_KINDS)[number];
@@ -232,7 +232,11 @@ const FILE_CHECK_HANDLERS = register<FileCheckDraft>(
       x.reverse = w.reverse;
     },
   },
-  { dynamic: refuse('ipvsd does not change real server weights from a file; the weights would stay fixed') },
+  {
+    dynamic: warn(
+      'not a FILE_CHECK keyword of keepalived 2.2 (which ignores it); the weight already follows the file, value × weight',
+    ),
+  },
 );
 
 export function readFileCheck(s: Statement, d: Diagnostics): FileCheckDraft | undefined {
