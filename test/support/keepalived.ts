@@ -3,9 +3,10 @@
  * VRRP subsystem only, in the foreground, logging to the console, with its own config and pid files
  * in the test's directory (never the system's /run/keepalived.pid, which another keepalived may own).
  *
- * Its state is read the way an operator would: a notify script (keepalived runs it with TYPE NAME
- * STATE PRIORITY on every transition) appends one line per call with a millisecond timestamp; the
- * log (stdout) is kept for failure messages.
+ * Its state is read the way an operator would: an instance's from its log ("(NAME) Entering MASTER
+ * STATE", written in order); a notify script (keepalived runs it with TYPE NAME STATE PRIORITY on
+ * every transition) appends one line per call with a millisecond timestamp, which gives the
+ * groups' state and the timings (forked scripts may finish out of order).
  *
  * keepalived runs as a parent and a VRRP child. A SIGKILL of the parent alone is not a crash (the child
  * notices its parent's death and shuts down gracefully, priority-0 advert included), and a SIGKILL of
@@ -19,6 +20,9 @@ import { keepalivedConf, type PeerRouter } from './vrrp-peer-config.js';
 import { sleep } from './wait.js';
 
 export const KEEPALIVED = '/usr/sbin/keepalived';
+
+/** keepalived/vrrp/vrrp.c: "(%s) Entering MASTER STATE", "(%s) Entering BACKUP STATE (init)", … */
+const INSTANCE_STATE_LOG = /\((\S+)\) Entering (MASTER|BACKUP|FAULT) STATE/g;
 
 export interface KeepalivedNotification {
   /** Date.now() of the script's run. */
@@ -106,6 +110,13 @@ export async function startKeepalived(
     proc,
     notifications,
     async lastState(name) {
+      // An instance's state from keepalived's own log, which it writes in order: its notify
+      // scripts are forked one per transition and can finish out of order (seen here: BACKUP's
+      // line after MASTER's). Groups (no such log line on every change) by their notify calls.
+      const entering = [...(proc.stdout() + proc.stderr()).matchAll(INSTANCE_STATE_LOG)].filter(
+        (m) => m[1] === name,
+      );
+      if (entering.length > 0) return entering.at(-1)?.[2] ?? null;
       const mine = (await notifications()).filter((n) => n.name === name);
       return mine.at(-1)?.state ?? null;
     },
