@@ -4,6 +4,7 @@
  * was written, so later semantic checks (and runtime messages) can still point at the file.
  */
 import type { Family, Forwarding, Persistence, Scheduler, ServiceKey } from '../model/ipvs.js';
+import type { RouteSpec, RuleSpec } from '../model/routing.js';
 
 /** 1-based position of an entry in the config file. */
 export interface SourcePos {
@@ -332,33 +333,10 @@ export interface VrrpTrackFileConfig {
 }
 
 /** A route added while the instance is MASTER (keepalived's virtual_routes). */
-export interface VirtualRouteConfig {
-  readonly family: Family;
-  /** `address/len`; `0.0.0.0/0` or `::/0` for default. */
-  readonly to: string;
-  readonly via: string | null;
-  readonly dev: string | null;
-  /** Preferred source address (keepalived's `src`). */
-  readonly src: string | null;
-  readonly table: number | null;
-  readonly metric: number | null;
-  readonly scope: 'global' | 'link' | 'host' | null;
-  readonly type: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
-}
+export type VirtualRouteConfig = RouteSpec;
 
 /** A policy routing rule added while the instance is MASTER (keepalived's virtual_rules). */
-export interface VirtualRuleConfig {
-  readonly family: Family;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly table: number | null;
-  readonly priority: number | null;
-  readonly fwmark: number | null;
-  readonly fwmask: number | null;
-  readonly iif: string | null;
-  readonly oif: string | null;
-  readonly action: 'table' | 'blackhole' | 'unreachable' | 'prohibit';
-}
+export type VirtualRuleConfig = RuleSpec;
 
 /** argv of the command run on each event; null: none. */
 export interface NotifyScripts {

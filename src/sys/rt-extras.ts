@@ -9,6 +9,7 @@
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket, type rt } from 'netlink';
 import { IpvsdError } from '../errors.js';
 import type { Family } from '../model/ipvs.js';
+import type { RouteSpec, RuleSpec } from '../model/routing.js';
 import { type ParsedCidr, parseCidr, parseIp } from './ip-address.js';
 import { isErrno, toNetlinkError } from './netlink-errors.js';
 
@@ -38,32 +39,6 @@ const IFLA_INFO_DATA = 2;
 const IFLA_MACVLAN_MODE = 1;
 export const MACVLAN_MODE_PRIVATE = 1;
 const NLA_F_NESTED = 0x8000;
-
-export interface RouteSpec {
-  readonly family: Family;
-  /** `address/len` (`0.0.0.0/0` for default). */
-  readonly to: string;
-  readonly via: string | null;
-  readonly dev: string | null;
-  readonly src: string | null;
-  readonly table: number | null;
-  readonly metric: number | null;
-  readonly scope: 'global' | 'link' | 'host' | null;
-  readonly type: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
-}
-
-export interface RuleSpec {
-  readonly family: Family;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly table: number | null;
-  readonly priority: number | null;
-  readonly fwmark: number | null;
-  readonly fwmask: number | null;
-  readonly iif: string | null;
-  readonly oif: string | null;
-  readonly action: 'table' | 'blackhole' | 'unreachable' | 'prohibit';
-}
 
 export interface RtExtras {
   /** Adds the route; false when it was there already. */
