@@ -28,10 +28,12 @@ import { createNetnsLab, type SpawnedProcess } from '../test/support/netns.js';
 import { IPVSCTL, IPVSD } from '../test/support/paths.js';
 import { monotonicMs, sleep } from '../test/support/wait.js';
 import {
-  ANNOUNCE_TABLE,
   createEcmpTopology,
+  DR_PORT,
+  directorYaml,
   ECMP_CLIENT,
   type EcmpDirector,
+  FNAT_PORT,
   linksDown,
   openStreams,
   type RequestResult,
@@ -49,8 +51,6 @@ const CONCURRENCY = Number(process.env.IPVSD_BENCH_CONCURRENCY ?? 8);
 const STREAMS = Number(process.env.IPVSD_BENCH_STREAMS ?? 12);
 const PROBE_MS = Number(process.env.IPVSD_BENCH_PROBE_MS ?? 50);
 const OUT = process.env.IPVSD_BENCH_OUT ?? '/tmp/bench-ecmp.json';
-const DR_PORT = 80;
-const FNAT_PORT = 8080;
 const RS = ['198.51.100.11', '198.51.100.12', '198.51.100.13'];
 const STREAM_CHUNKS = 60;
 const STREAM_INTERVAL_MS = 250;
@@ -58,38 +58,6 @@ const DIR = `/tmp/ipvsd-bench-ecmp-${process.pid}`;
 
 const lab = createNetnsLab();
 const log = (msg: string) => process.stdout.write(`bench-ecmp: ${msg}\n`);
-
-function ipvsdYaml(d: EcmpDirector): string {
-  const rs = (port: number) =>
-    RS.map((a) => `      - { address: ${a}, port: ${port}, weight: 1 }`).join('\n');
-  return `director:
-  router_id: ${d.name}
-  control_socket: ${join(DIR, `${d.name}.sock`)}
-  metrics: { listen: "127.0.0.1:9469" }
-  announce: { withdraw_delay: 1s, table: ${ANNOUNCE_TABLE} }
-virtual_servers:
-  - name: dr
-    address: ${VIP}
-    port: ${DR_PORT}
-    announce: true
-    scheduler: mh
-    scheduler_flags: [mh-port]
-    forwarding: dr
-    check: { type: tcp, interval: 1s, timeout: 1s }
-    real_servers:
-${rs(DR_PORT)}
-  - name: fnat
-    address: ${VIP}
-    port: ${FNAT_PORT}
-    announce: true
-    scheduler: rr
-    forwarding: nat
-    full_nat: ${d.serverSide}
-    check: { type: tcp, interval: 1s, timeout: 1s }
-    real_servers:
-${rs(FNAT_PORT)}
-`;
-}
 
 function keepalivedConf(d: EcmpDirector, master: boolean): string {
   const servers = RS.map(
@@ -166,7 +134,10 @@ async function main(): Promise<void> {
   const daemons = new Map<string, SpawnedProcess>();
   const startIpvsd = async (d: EcmpDirector) => {
     const config = join(DIR, `${d.name}.yaml`);
-    writeFileSync(config, ipvsdYaml(d));
+    writeFileSync(
+      config,
+      directorYaml(topo, d, { controlSocket: join(DIR, `${d.name}.sock`), withdrawDelayS: 1 }),
+    );
     const proc = lab.spawn(d.ns, process.execPath, [IPVSD, '--config', config]);
     await proc.waitForOutput('"msg":"ipvsd started"', 300_000);
     daemons.set(d.name, proc);

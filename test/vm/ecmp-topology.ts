@@ -131,6 +131,55 @@ async function attach(
   await lab.execOk(switchNs, 'ip', ['link', 'set', port, 'master', bridge]);
 }
 
+/** The two services every director runs: DR with `mh` on DR_PORT, full NAT on FNAT_PORT. */
+export const DR_PORT = 80;
+export const FNAT_PORT = 8080;
+
+export interface DirectorYamlOptions {
+  readonly controlSocket: string;
+  readonly withdrawDelayS: number;
+  /** `director.ipvs.resync_interval` (ipvsd's default when absent). */
+  readonly resyncInterval?: string;
+}
+
+/**
+ * A director's ipvsd config: both services announced, over every real server in the same order
+ * with the same weights (so every director builds the same Maglev table for the DR service), the
+ * full-NAT one leaving from the director's server-side address.
+ */
+export function directorYaml(topo: EcmpTopology, d: EcmpDirector, o: DirectorYamlOptions): string {
+  const rs = (port: number) =>
+    topo.realServers.map((r) => `      - { address: ${r.address}, port: ${port}, weight: 1 }`).join('\n');
+  const resync = o.resyncInterval === undefined ? '' : `  ipvs: { resync_interval: ${o.resyncInterval} }\n`;
+  return `director:
+  router_id: ${d.name}
+  control_socket: ${o.controlSocket}
+  metrics: { listen: "127.0.0.1:9469" }
+${resync}  announce: { withdraw_delay: ${o.withdrawDelayS}s, table: ${ANNOUNCE_TABLE} }
+virtual_servers:
+  - name: dr
+    address: ${VIP}
+    port: ${DR_PORT}
+    announce: true
+    scheduler: mh
+    scheduler_flags: [mh-port]
+    forwarding: dr
+    check: { type: tcp, interval: 1s, timeout: 1s }
+    real_servers:
+${rs(DR_PORT)}
+  - name: fnat
+    address: ${VIP}
+    port: ${FNAT_PORT}
+    announce: true
+    scheduler: rr
+    forwarding: nat
+    full_nat: ${d.serverSide}
+    check: { type: tcp, interval: 1s, timeout: 1s }
+    real_servers:
+${rs(FNAT_PORT)}
+`;
+}
+
 /** Starts ecmp-server.mjs on every real server, listening on `ports` of every address. */
 export async function startServers(
   lab: NetnsLab,

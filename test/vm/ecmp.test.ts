@@ -21,12 +21,14 @@ import { createNetnsLab, type SpawnedProcess } from '../support/netns.js';
 import { IPVSCTL, IPVSD } from '../support/paths.js';
 import { monotonicMs, sleep, waitFor } from '../support/wait.js';
 import {
-  ANNOUNCE_TABLE,
   CLIENT_ADDRESS,
   createEcmpTopology,
+  DR_PORT,
   directorConnections,
+  directorYaml,
   type EcmpDirector,
   type EcmpTopology,
+  FNAT_PORT,
   linksDown,
   linksUp,
   openStreams,
@@ -43,8 +45,6 @@ import {
 
 const lab = createNetnsLab();
 const DIR = `/tmp/ipvsd-vm-ecmp-${process.pid}`;
-const DR_PORT = 80;
-const FNAT_PORT = 8080;
 const RS_ADDRESSES = ['198.51.100.11', '198.51.100.12', '198.51.100.13'];
 const STREAMS = 24;
 const STREAM_CHUNKS = 60;
@@ -62,44 +62,18 @@ function figures(name: string, data: Record<string, unknown>): void {
   process.stdout.write(`ecmp-figures ${JSON.stringify({ case: name, ...data })}\n`);
 }
 
-function directorYaml(d: EcmpDirector): string {
-  const rs = (port: number) =>
-    RS_ADDRESSES.map((a) => `      - { address: ${a}, port: ${port}, weight: 1 }`).join('\n');
-  return `director:
-  router_id: ${d.name}
-  control_socket: ${socketOf(d)}
-  metrics: { listen: "127.0.0.1:9469" }
-  ipvs: { resync_interval: 5s }
-  announce: { withdraw_delay: ${WITHDRAW_DELAY_S}s, table: ${ANNOUNCE_TABLE} }
-virtual_servers:
-  - name: dr
-    address: ${VIP}
-    port: ${DR_PORT}
-    announce: true
-    scheduler: mh
-    scheduler_flags: [mh-port]
-    forwarding: dr
-    check: { type: tcp, interval: 1s, timeout: 1s }
-    real_servers:
-${rs(DR_PORT)}
-  - name: fnat
-    address: ${VIP}
-    port: ${FNAT_PORT}
-    announce: true
-    scheduler: rr
-    forwarding: nat
-    full_nat: ${d.serverSide}
-    check: { type: tcp, interval: 1s, timeout: 1s }
-    real_servers:
-${rs(FNAT_PORT)}
-`;
-}
-
 const socketOf = (d: EcmpDirector) => join(DIR, `${d.name}.sock`);
 
 async function startDirector(d: EcmpDirector): Promise<SpawnedProcess> {
   const config = join(DIR, `${d.name}.yaml`);
-  writeFileSync(config, directorYaml(d));
+  writeFileSync(
+    config,
+    directorYaml(topo, d, {
+      controlSocket: socketOf(d),
+      withdrawDelayS: WITHDRAW_DELAY_S,
+      resyncInterval: '5s',
+    }),
+  );
   const proc = lab.spawn(d.ns, process.execPath, [IPVSD, '--config', config]);
   await proc.waitForOutput('"msg":"ipvsd started"', 180_000);
   daemons.set(d.name, proc);
